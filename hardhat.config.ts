@@ -1,4 +1,4 @@
-import { HardhatUserConfig, subtask } from "hardhat/config";
+import { type HardhatUserConfig, subtask } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import "@nomicfoundation/hardhat-toolbox";
 import "./scripts/hardhat/abi-export";
@@ -34,7 +34,8 @@ const config: HardhatUserConfig = {
   },
   networks: {
     hardhat: { chainId: 31337 },
-    localhost: { url: "http://127.0.0.1:8545", chainId: 31337 },
+    // `npm run devnet` points this at the Ethereum node it started (another port in tests).
+    localhost: { url: process.env.DEVNET_ETH_RPC ?? "http://127.0.0.1:8545", chainId: 31337 },
   },
   paths: {
     sources: "./contracts",

@@ -4,14 +4,10 @@ import { task } from "hardhat/config";
 import { TASK_COMPILE } from "hardhat/builtin-tasks/task-names";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
-/** Source folders whose contracts off-chain code (viem) talks to. `contracts/test` ships
- *  only the devnet stand-ins that the SDK deploys or calls (TestPepecoin). */
-const EXPORTED_SOURCE_DIRS = [
-  "contracts/ethereum/",
-  "contracts/based/",
-  "contracts/messaging/",
-  "contracts/test/",
-];
+/** Source folders whose contracts off-chain code (viem) talks to. */
+const EXPORTED_SOURCE_DIRS = ["contracts/ethereum/", "contracts/based/", "contracts/messaging/"];
+/** The devnet stand-ins the SDK calls; the other contracts/test mocks serve the tests only. */
+const EXPORTED_TEST_CONTRACTS = ["contracts/test/TestPepecoin.sol:TestPepecoin"];
 export const GENERATED_ABIS_FILE = "sdk/generated/abis.ts";
 
 function exportName(contractName: string): string {
@@ -23,7 +19,9 @@ function exportName(contractName: string): string {
 export async function renderAbis(hre: HardhatRuntimeEnvironment): Promise<string> {
   const names = await hre.artifacts.getAllFullyQualifiedNames();
   const picked = names
-    .filter((fq) => EXPORTED_SOURCE_DIRS.some((dir) => fq.startsWith(dir)))
+    .filter(
+      (fq) => EXPORTED_SOURCE_DIRS.some((dir) => fq.startsWith(dir)) || EXPORTED_TEST_CONTRACTS.includes(fq),
+    )
     .sort((a, b) => a.localeCompare(b));
   const parts = [
     "// Generated from the Hardhat build by scripts/hardhat/abi-export.ts on every compile. Do not edit.",

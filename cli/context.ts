@@ -1,0 +1,37 @@
+import pino, { type Logger } from "pino";
+import { type BasedConfig, loadConfig } from "../sdk/config";
+import { type EthereumContext, connectEthereum } from "../sdk/ethereum";
+import { type Output, createOutput } from "./ui/output";
+import { type Spinner, createSpinner } from "./ui/spinner";
+
+/** Options every command accepts (declared once on the program). */
+export type GlobalOptions = { json?: boolean; config?: string };
+
+/** What a command needs: validated config, output, logger, and a lazy chain connection. */
+export type CommandContext = {
+  config: BasedConfig;
+  out: Output;
+  log: Logger;
+  spinner(): Spinner;
+  ethereum(options?: { withAccount?: boolean }): Promise<EthereumContext>;
+};
+
+export function createCommandContext(globals: GlobalOptions): CommandContext {
+  const env = globals.config ? { ...process.env, BASED_CONFIG: globals.config } : process.env;
+  const config = loadConfig(env);
+  // Logs go to stderr so stdout stays the command's result (and valid JSON with --json).
+  const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+  const json = globals.json === true;
+  return {
+    config,
+    out: createOutput(json),
+    log,
+    spinner: () => createSpinner(!json),
+    async ethereum(options) {
+      const ctx = await connectEthereum(config, options);
+      log.debug({ rpc: ctx.chain.rpcUrls.default.http[0], chainId: ctx.chain.id }, "connected to Ethereum");
+      if (ctx.usingDevnetKey) log.info("no key configured: using the devnet dev account");
+      return ctx;
+    },
+  };
+}

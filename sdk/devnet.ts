@@ -1,0 +1,30 @@
+import { mnemonicToAccount } from "viem/accounts";
+
+/** Hardhat's well-known development mnemonic: its accounts are funded on every devnet chain.
+ *  Never use these keys anywhere else: everybody knows them. */
+export const DEVNET_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** Chain ids on which the SDK may fall back to a devnet key. */
+export const DEVNET_CHAIN_IDS: readonly number[] = [31337, 32323];
+
+export const DEVNET_ETHEREUM = { chainId: 31337, port: 8545 } as const;
+
+/** Role of each devnet account index (the devnet funds these with PEPE). */
+export const DEVNET_ACCOUNTS = {
+  /** Deploys everything and is the default user of the `based` command. */
+  dev: 0,
+  /** Based Labs: receives the reserved Brains #0–#6 and #47. */
+  labs: 1,
+} as const;
+
+/** PEPE the devnet faucet gives each of the first `DEVNET_FUNDED_ACCOUNTS` accounts. */
+export const DEVNET_PEPE_PER_ACCOUNT = 10_000_000n * 10n ** 18n;
+export const DEVNET_FUNDED_ACCOUNTS = 5;
+
+/** The private key of devnet account `index` (hex, 0x-prefixed). */
+export function devnetPrivateKey(index: number): `0x${string}` {
+  const account = mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: index });
+  const key = account.getHdKey().privateKey;
+  if (!key) throw new Error("devnet mnemonic produced no private key");
+  return `0x${Buffer.from(key).toString("hex")}`;
+}

@@ -1,0 +1,101 @@
+import {
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { BasedConfig } from "./config";
+import { type Deployments, readDeployments } from "./deployments";
+import { DEVNET_ACCOUNTS, DEVNET_CHAIN_IDS, devnetPrivateKey } from "./devnet";
+import { BasedError } from "./errors";
+
+/** A connection to the Ethereum side: clients, the deployment, and (for writes) an account. */
+export type EthereumContext = {
+  deployments: Deployments;
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+  /** Present when the caller asked for an account. */
+  walletClient?: WalletClient<Transport, Chain, Account>;
+  /** True when no key was configured and the well-known devnet key is in use. */
+  usingDevnetKey: boolean;
+};
+
+export type ConnectOptions = {
+  /** Resolve a signing account (needed for transactions). */
+  withAccount?: boolean;
+};
+
+/**
+ * Connects to Ethereum as the deployments file and config describe it, checking that the RPC
+ * answers with the chain id the deployment was made on.
+ */
+export async function connectEthereum(
+  config: BasedConfig,
+  options: ConnectOptions = {},
+): Promise<EthereumContext> {
+  const deployments = readDeployments(config.deploymentsFile);
+  const rpcUrl = config.ethereumRpcUrl ?? deployments.ethereum.rpcUrl;
+  const chainId = deployments.ethereum.chainId;
+  const isDevnet = DEVNET_CHAIN_IDS.includes(chainId);
+  const chain = defineChain({
+    id: chainId,
+    name: isDevnet ? "Ethereum devnet" : `Ethereum (${chainId})`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  const transport = http(rpcUrl, { retryCount: 0, timeout: 15_000 });
+  const publicClient = createPublicClient({ chain, transport });
+
+  let answered: number;
+  try {
+    answered = await publicClient.getChainId();
+  } catch {
+    throw new BasedError(
+      "environment",
+      "RpcUnreachable",
+      `Cannot reach the Ethereum RPC at ${rpcUrl}.`,
+      isDevnet
+        ? "Start the local network with `npm run devnet` and keep it running."
+        : "Check BASED_ETH_RPC_URL (or ethereumRpcUrl in the config file).",
+    );
+  }
+  if (answered !== chainId) {
+    throw new BasedError(
+      "environment",
+      "WrongChain",
+      `The RPC at ${rpcUrl} serves chain ${answered}, but the deployments file is for chain ${chainId}.`,
+      "Point BASED_ETH_RPC_URL and BASED_DEPLOYMENTS at the same network.",
+    );
+  }
+
+  const context: EthereumContext = { deployments, chain, publicClient, usingDevnetKey: false };
+  if (options.withAccount) {
+    let key = config.privateKey;
+    if (key === undefined) {
+      if (!isDevnet) {
+        throw new BasedError(
+          "input",
+          "NoKey",
+          "No signing key is configured.",
+          "Set BASED_PRIVATE_KEY or `privateKey` in the config file (keep it out of your shell history).",
+        );
+      }
+      key = devnetPrivateKey(DEVNET_ACCOUNTS.dev);
+      context.usingDevnetKey = true;
+    }
+    context.walletClient = createWalletClient({ chain, transport, account: privateKeyToAccount(key) });
+  }
+  return context;
+}
+
+/** The wallet client, or a clear error when the context was made without an account. */
+export function requireWallet(ctx: EthereumContext): WalletClient<Transport, Chain, Account> {
+  if (!ctx.walletClient) throw new Error("this action needs a context made with { withAccount: true }");
+  return ctx.walletClient;
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+/** A TCP port that was free a moment ago (the OS picked it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+export type RunningDevnet = {
+  process: ChildProcess;
+  stateDir: string;
+  deploymentsFile: string;
+  rpcUrl: string;
+  output: () => string;
+  /** Sends SIGINT (Ctrl-C) and resolves with the exit code. */
+  stop(): Promise<number | null>;
+};
+
+/** Starts `npm run devnet` (scripts/devnet.ts) on a free port and waits until it is ready. */
+export async function startDevnet(timeoutMs = 90_000): Promise<RunningDevnet> {
+  const stateDir = tempDir("based-devnet");
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ["--require", "tsx/cjs", "scripts/devnet.ts", "--eth-port", String(port), "--state-dir", stateDir],
+    { cwd: ROOT, env: { ...process.env, BASED_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+  const deadline = Date.now() + timeoutMs;
+  while (!output.includes("devnet ready")) {
+    if (child.exitCode !== null) throw new Error(`devnet exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`devnet not ready after ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    process: child,
+    stateDir,
+    deploymentsFile: path.join(stateDir, "deployments.json"),
+    rpcUrl: `http://127.0.0.1:${port}`,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+
+export type CliResult = {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown>;
+};
+
+/** Runs `based …` (bin/based.js) to completion with the given environment. */
+export function based(args: string[], env: NodeJS.ProcessEnv): CliResult {
+  const result = spawnSync(process.execPath, [path.join(ROOT, "bin", "based.js"), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  let json: Record<string, unknown> = {};
+  if (args.includes("--json")) {
+    try {
+      json = JSON.parse(result.stdout) as Record<string, unknown>;
+    } catch {
+      throw new Error(`based ${args.join(" ")} printed no JSON:\n${result.stdout}\n${result.stderr}`);
+    }
+  }
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, json };
+}

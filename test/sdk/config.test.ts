@@ -1,0 +1,109 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { loadConfig } from "../../sdk/config";
+import { DEFAULT_DEPLOYMENTS_FILE, readDeployments, writeDeployments } from "../../sdk/deployments";
+import { BasedError } from "../../sdk/errors";
+import { tempDir } from "../helpers/processes";
+
+const KEY = `0x${"11".repeat(32)}`;
+
+function expectBasedError(fn: () => unknown, code: string, kind: BasedError["kind"]): BasedError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(BasedError);
+    expect((err as BasedError).code).to.equal(code);
+    expect((err as BasedError).kind).to.equal(kind);
+    return err as BasedError;
+  }
+  expect.fail(`expected ${code}`);
+}
+
+describe("sdk/config: configuration from env and file, validated", () => {
+  const dir = tempDir("based-config-unit");
+  const file = path.join(dir, "config.json");
+
+  it("defaults: devnet deployments file, log level warn, no key", () => {
+    const config = loadConfig({ BASED_CONFIG: undefined, HOME: dir });
+    expect(config.deploymentsFile).to.equal(DEFAULT_DEPLOYMENTS_FILE);
+    expect(config.logLevel).to.equal("warn");
+    expect(config.privateKey).to.equal(undefined);
+  });
+
+  it("reads the config file, and environment variables win over it", () => {
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ privateKey: KEY, logLevel: "debug", deploymentsFile: "/tmp/a.json" }),
+    );
+    const fromFile = loadConfig({ BASED_CONFIG: file });
+    expect(fromFile).to.include({ privateKey: KEY, logLevel: "debug", deploymentsFile: "/tmp/a.json" });
+    const key2 = `0x${"22".repeat(32)}`;
+    const fromEnv = loadConfig({
+      BASED_CONFIG: file,
+      BASED_PRIVATE_KEY: key2,
+      BASED_DEPLOYMENTS: "/tmp/b.json",
+    });
+    expect(fromEnv).to.include({ privateKey: key2, deploymentsFile: "/tmp/b.json", logLevel: "debug" });
+  });
+
+  it("refuses malformed keys, URLs, log levels and unknown config fields with InvalidConfig", () => {
+    expectBasedError(() => loadConfig({ BASED_PRIVATE_KEY: "0x1234" }), "InvalidConfig", "input");
+    expectBasedError(() => loadConfig({ BASED_ETH_RPC_URL: "not a url" }), "InvalidConfig", "input");
+    expectBasedError(() => loadConfig({ BASED_LOG_LEVEL: "loud" }), "InvalidConfig", "input");
+    fs.writeFileSync(file, JSON.stringify({ privateKey: KEY, mnemonic: "oops" }));
+    const err = expectBasedError(() => loadConfig({ BASED_CONFIG: file }), "InvalidConfig", "input");
+    expect(err.message).to.include("mnemonic");
+    fs.writeFileSync(file, "{ not json");
+    expectBasedError(() => loadConfig({ BASED_CONFIG: file }), "InvalidConfig", "input");
+    expectBasedError(
+      () => loadConfig({ BASED_CONFIG: path.join(dir, "missing.json") }),
+      "ConfigMissing",
+      "input",
+    );
+  });
+});
+
+describe("sdk/deployments: the file the devnet writes and every tool reads", () => {
+  const dir = tempDir("based-deployments-unit");
+  const good = {
+    version: 1 as const,
+    network: "devnet",
+    createdAt: new Date(0).toISOString(),
+    ethereum: {
+      chainId: 31337,
+      rpcUrl: "http://127.0.0.1:8545",
+      startBlock: 0,
+      testPepecoin: true,
+      contracts: {
+        Pepecoin: `0x${"01".repeat(20)}` as const,
+        BrainNFT: `0x${"02".repeat(20)}` as const,
+        WrappedBased: `0x${"03".repeat(20)}` as const,
+      },
+    },
+  };
+
+  it("round-trips through writeDeployments/readDeployments", () => {
+    const file = path.join(dir, "ok.json");
+    writeDeployments(file, good);
+    expect(readDeployments(file)).to.deep.equal(good);
+  });
+
+  it("a missing file says to start the devnet; a malformed one says what is wrong", () => {
+    const missing = expectBasedError(
+      () => readDeployments(path.join(dir, "none.json")),
+      "DeploymentsMissing",
+      "environment",
+    );
+    expect(missing.hint).to.include("npm run devnet");
+    const bad = path.join(dir, "bad.json");
+    fs.writeFileSync(
+      bad,
+      JSON.stringify({ ...good, ethereum: { ...good.ethereum, contracts: { BrainNFT: "0x12" } } }),
+    );
+    const invalid = expectBasedError(() => readDeployments(bad), "DeploymentsInvalid", "environment");
+    expect(invalid.message).to.include("BrainNFT");
+    fs.writeFileSync(bad, "[");
+    expectBasedError(() => readDeployments(bad), "DeploymentsInvalid", "environment");
+  });
+});
