@@ -34,7 +34,7 @@ export function foldLayerNormAffine(gamma: Float32Array, beta: Float32Array, nex
     for (let j = 0; j < nOut; j++) {
       const w = next.weight[row + j]!;
       weight[row + j] = g * w;
-      bias[j] += b * w;
+      bias[j] = bias[j]! + b * w;
     }
   }
   return { weight, bias: Float32Array.from(bias), inFeatures: nIn, outFeatures: nOut };
@@ -101,7 +101,7 @@ export function applyLinear(layer: Linear, x: ArrayLike<number>): Float64Array {
   for (let j = 0; j < layer.outFeatures; j++) out[j] = layer.bias[j]!;
   for (let i = 0; i < layer.inFeatures; i++) {
     const xi = x[i]!;
-    for (let j = 0; j < layer.outFeatures; j++) out[j] += xi * layer.weight[i * layer.outFeatures + j]!;
+    for (let j = 0; j < layer.outFeatures; j++) out[j] = out[j]! + xi * layer.weight[i * layer.outFeatures + j]!;
   }
   return out;
 }
