@@ -101,7 +101,8 @@ export function applyLinear(layer: Linear, x: ArrayLike<number>): Float64Array {
   for (let j = 0; j < layer.outFeatures; j++) out[j] = layer.bias[j]!;
   for (let i = 0; i < layer.inFeatures; i++) {
     const xi = x[i]!;
-    for (let j = 0; j < layer.outFeatures; j++) out[j] = out[j]! + xi * layer.weight[i * layer.outFeatures + j]!;
+    for (let j = 0; j < layer.outFeatures; j++)
+      out[j] = out[j]! + xi * layer.weight[i * layer.outFeatures + j]!;
   }
   return out;
 }
