@@ -1,0 +1,221 @@
+/**
+ * The client side of hybrid encrypted inference (DESIGN.md §5): tokens are embedded, normalised,
+ * attended (softmax core over the client's own KV cache), passed through GELU and sampled here;
+ * the four weight-bearing products of every layer go to a `LinearBackend`, which in the
+ * encrypted mode encrypts the rows, has the server evaluate them and decrypts the answer.
+ * Several tokens travel together (the prompt in one round trip per product); generation then
+ * sends one row per product per token.
+ */
+import { geluNew } from "../model/forward";
+import { type QuantizeParams, dynamicQuantize } from "../squeeze/quantize";
+import { type ClientModel, type StepRole, stepId } from "./split-model";
+
+/** Evaluates y = x · W for the server step `stepId` on `nRows` rows (row-major, no bias). */
+export type LinearBackend = {
+  evaluate(stepId: string, rows: Float64Array, nRows: number): Promise<Float64Array>;
+};
+
+export type SessionOptions = {
+  /** Cerberus Squeezing stage 1: quantize rows before they leave the client. */
+  quantize?: QuantizeParams;
+  /** Calibration hook: every kept head's output row (before W_O). */
+  onHeadOutput?: (layer: number, head: number, output: Float64Array) => void;
+};
+
+/** Normalises one row; applies the affine only when it was not fused into the next product. */
+function layerNorm(
+  x: Float64Array,
+  eps: number,
+  affine: { gamma: Float32Array; beta: Float32Array } | undefined,
+  out: Float64Array,
+): void {
+  const n = x.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let variance = 0;
+  for (let i = 0; i < n; i++) {
+    const t = x[i]! - mean;
+    variance += t * t;
+  }
+  const inv = 1 / Math.sqrt(variance / n + eps);
+  for (let i = 0; i < n; i++) {
+    const v = (x[i]! - mean) * inv;
+    out[i] = affine ? v * affine.gamma[i]! + affine.beta[i]! : v;
+  }
+}
+
+export class HybridSession {
+  /** Positions processed so far. */
+  length = 0;
+  private readonly keys: Float64Array[];
+  private readonly values: Float64Array[];
+
+  constructor(
+    readonly model: ClientModel,
+    private readonly backend: LinearBackend,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.keys = model.layers.map((l) => new Float64Array(model.nPositions * l.heads.length * model.headDim));
+    this.values = model.layers.map(
+      (l) => new Float64Array(model.nPositions * l.heads.length * model.headDim),
+    );
+  }
+
+  /** Appends `ids` and returns the logits of the last of them. */
+  async step(ids: readonly number[]): Promise<Float64Array> {
+    const m = this.model;
+    const T = ids.length;
+    if (T === 0) throw new RangeError("step needs at least one token");
+    if (this.length + T > m.nPositions) {
+      throw new RangeError(`${this.length + T} positions exceed the model's context of ${m.nPositions}`);
+    }
+    const d = m.d;
+    const x = new Float64Array(T * d);
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= m.vocab)
+        throw new RangeError(`token id ${id} outside 0..${m.vocab - 1}`);
+      const pos = this.length + t;
+      for (let i = 0; i < d; i++) x[t * d + i] = m.wte[id * d + i]! + m.wpe[pos * d + i]!;
+    });
+
+    for (let l = 0; l < m.layers.length; l++) await this.block(l, x, T);
+    this.length += T;
+
+    const h = new Float64Array(d);
+    layerNorm(x.subarray((T - 1) * d), m.eps, m.lnF, h);
+    const logits = new Float64Array(m.vocab);
+    for (let v = 0; v < m.vocab; v++) {
+      let s = 0;
+      const base = v * d;
+      for (let i = 0; i < d; i++) s += h[i]! * m.lmHead[base + i]!;
+      logits[v] = s;
+    }
+    return logits;
+  }
+
+  /** One server product over T rows: quantize (if on), evaluate, undo the scale, add the bias. */
+  private async product(layer: number, role: StepRole, rows: Float64Array, T: number): Promise<Float64Array> {
+    const bias = this.model.layers[layer]!.bias[role];
+    const width = rows.length / T;
+    let sent = rows;
+    let scale: Float64Array | undefined;
+    if (this.options.quantize) {
+      const q = dynamicQuantize(rows, width, this.options.quantize);
+      sent = q.values;
+      scale = q.scale;
+    }
+    const y = await this.backend.evaluate(stepId(layer, role), sent, T);
+    const out = bias.length;
+    if (y.length !== T * out)
+      throw new Error(`step ${stepId(layer, role)} returned ${y.length} values, expected ${T * out}`);
+    for (let t = 0; t < T; t++) {
+      const inv = scale ? 1 / scale[t]! : 1;
+      for (let j = 0; j < out; j++) y[t * out + j] = y[t * out + j]! * inv + bias[j]!;
+    }
+    return y;
+  }
+
+  private async block(l: number, x: Float64Array, T: number): Promise<void> {
+    const m = this.model;
+    const layer = m.layers[l]!;
+    const d = m.d;
+    const hd = m.headDim;
+    const nh = layer.heads.length;
+    const dk = nh * hd;
+
+    // == Attention: products on the server, the softmax core here ==
+    const h = new Float64Array(T * d);
+    for (let t = 0; t < T; t++)
+      layerNorm(x.subarray(t * d, (t + 1) * d), m.eps, layer.ln1, h.subarray(t * d, (t + 1) * d));
+    const qkv = await this.product(l, "qkv", h, T);
+    const keys = this.keys[l]!;
+    const values = this.values[l]!;
+    for (let t = 0; t < T; t++) {
+      const pos = this.length + t;
+      keys.set(qkv.subarray(t * 3 * dk + dk, t * 3 * dk + 2 * dk), pos * dk);
+      values.set(qkv.subarray(t * 3 * dk + 2 * dk, t * 3 * dk + 3 * dk), pos * dk);
+    }
+    const attn = new Float64Array(T * dk);
+    const scores = new Float64Array(this.length + T);
+    for (let t = 0; t < T; t++) {
+      const last = this.length + t; // causal: position t sees the cache and itself
+      for (let k = 0; k < nh; k++) {
+        const off = k * hd;
+        let max = -Infinity;
+        for (let p = 0; p <= last; p++) {
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += qkv[t * 3 * dk + off + i]! * keys[p * dk + off + i]!;
+          s *= layer.scoreScale;
+          scores[p] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let p = 0; p <= last; p++) {
+          const e = Math.exp(scores[p]! - max);
+          scores[p] = e;
+          sum += e;
+        }
+        const o = attn.subarray(t * dk + off, t * dk + off + hd);
+        for (let p = 0; p <= last; p++) {
+          const a = scores[p]! / sum;
+          for (let i = 0; i < hd; i++) o[i] = o[i]! + a * values[p * dk + off + i]!;
+        }
+        this.options.onHeadOutput?.(l, layer.heads[k]!, o);
+      }
+    }
+    const proj = await this.product(l, "attnOut", attn, T);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + proj[i]!;
+
+    // == MLP: up and down products on the server, GELU here ==
+    for (let t = 0; t < T; t++)
+      layerNorm(x.subarray(t * d, (t + 1) * d), m.eps, layer.ln2, h.subarray(t * d, (t + 1) * d));
+    const up = await this.product(l, "mlpUp", h, T);
+    for (let i = 0; i < up.length; i++) up[i] = geluNew(up[i]!);
+    const down = await this.product(l, "mlpDown", up, T);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + down[i]!;
+  }
+}
+
+/** Greedy generation through a hybrid session; returns the new token ids. */
+export async function generateGreedy(
+  session: HybridSession,
+  promptIds: readonly number[],
+  maxNewTokens: number,
+  eosId?: number,
+): Promise<number[]> {
+  let logits = await session.step(promptIds);
+  const out: number[] = [];
+  while (out.length < maxNewTokens) {
+    let best = 0;
+    for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+    out.push(best);
+    if (best === eosId || session.length >= session.model.nPositions) break;
+    logits = await session.step([best]);
+  }
+  return out;
+}
+
+/** The plaintext backend: the same products in float64, for checks and calibration. */
+export function plainBackend(
+  steps: ReadonlyArray<{ id: string; inFeatures: number; outFeatures: number; weight: Float32Array }>,
+): LinearBackend {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  return {
+    async evaluate(id, rows, nRows) {
+      const s = byId.get(id);
+      if (!s) throw new Error(`unknown plan step ${id}`);
+      const out = new Float64Array(nRows * s.outFeatures);
+      for (let t = 0; t < nRows; t++) {
+        for (let i = 0; i < s.inFeatures; i++) {
+          const xi = rows[t * s.inFeatures + i]!;
+          if (xi === 0) continue;
+          const w = i * s.outFeatures;
+          const o = t * s.outFeatures;
+          for (let j = 0; j < s.outFeatures; j++) out[o + j] = out[o + j]! + xi * s.weight[w + j]!;
+        }
+      }
+      return out;
+    },
+  };
+}
