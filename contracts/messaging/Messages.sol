@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/**
+ * @notice An attested message (docs/protocol.md): one event on the source chain, carried to the
+ * destination chain's MessageInbox under a threshold of the oracle attesters' signatures.
+ * @param srcChainId Chain the event happened on.
+ * @param dstChainId Chain whose inbox executes it (equals `block.chainid` there).
+ * @param nonce `(blockNumber << 32) | logIndex` of the source event: unique per source chain.
+ * @param kind What the payload is (`Messages.BRAIN_EVENT` …).
+ * @param payload ABI-encoded per kind.
+ */
+struct Message {
+    uint64 srcChainId;
+    uint64 dstChainId;
+    uint64 nonce;
+    uint8 kind;
+    bytes payload;
+}
+
+/**
+ * @title Messages
+ * @notice The message kinds, the replay key and the EIP-712 struct hash of docs/protocol.md, in one
+ * place for the inbox, the handlers and the tests that mirror them.
+ */
+library Messages {
+    /// @notice A Brain's full state after an event on BrainNFT (Ethereum → BasedAI).
+    /// Payload: `(uint256 brainId, address owner, uint8 class, uint64 unlockAt, address basedWallet, bool active)`.
+    uint8 internal constant BRAIN_EVENT = 1;
+    /// @notice A bridge lock or burn. Payload: `(address sender, address recipient, uint256 amount)`.
+    uint8 internal constant BRIDGE_TRANSFER = 2;
+    /// @notice The GigaBrains of an epoch (BasedAI → Ethereum). Payload: a later issue.
+    uint8 internal constant GIGABRAIN_SET = 3;
+    /// @notice A governance parameter change (Ethereum → BasedAI). Payload: a later issue.
+    uint8 internal constant GOVERNANCE_CALL = 4;
+    /// @notice A new attester set, handled by the inbox itself.
+    /// Payload: `(uint32 newVersion, address[] newAttesters)`, sorted ascending.
+    uint8 internal constant ATTESTER_SET = 5;
+
+    /// @notice EIP-712 type hash of what the attesters sign.
+    bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(uint64 srcChainId,uint64 dstChainId,uint64 nonce,uint8 kind,uint32 setVersion,bytes payload)"
+    );
+
+    /// @notice The replay key: independent of the signing domain and the attester-set version, so a
+    /// message re-signed by a new set is still the same message.
+    function id(Message calldata m) internal pure returns (bytes32) {
+        return keccak256(abi.encode(m.srcChainId, m.dstChainId, m.nonce, m.kind, keccak256(m.payload)));
+    }
+
+    /// @notice EIP-712 `hashStruct` of the attestation of `m` for attester-set `setVersion`.
+    function structHash(Message calldata m, uint32 setVersion) internal pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    ATTESTATION_TYPEHASH,
+                    m.srcChainId,
+                    m.dstChainId,
+                    m.nonce,
+                    m.kind,
+                    setVersion,
+                    keccak256(m.payload)
+                )
+            );
+    }
+}

@@ -1,0 +1,202 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { AbiCoder } from "ethers";
+import { BASED_CHAIN, type Message, Status, messageId } from "../messaging/messages";
+import { BASED, type Bridges, deployBridgesWith } from "./fixture";
+
+/** Tight limits so random sequences hit them: at most 600 per transfer, a bucket of 1,000 refilling
+ *  1 BASED/s (1,000 s from empty to full). */
+const PROP_LIMITS = { maxTransfer: BASED(600), capacity: BASED(1_000), rate: BASED(1) };
+const REFILL_SECONDS = 1_000;
+
+function deployPropertyBridges(): Promise<Bridges> {
+  return deployBridgesWith(PROP_LIMITS);
+}
+
+type Who = 0 | 1;
+type Cmd =
+  | { t: "lock"; from: Who; to: Who; amount: bigint }
+  | { t: "burn"; from: Who; to: Who; percent: number; overdraw: boolean }
+  | { t: "relay"; toEthereum: boolean; pick: number }
+  | { t: "retry"; pick: number }
+  | { t: "wait"; seconds: number };
+
+const who = fc.constantFrom<Who>(0, 1);
+const command: fc.Arbitrary<Cmd> = fc.oneof(
+  {
+    weight: 3,
+    // Up to 700 BASED (some above the 600 maximum), down to a single wei.
+    arbitrary: fc.record({
+      t: fc.constant("lock" as const),
+      from: who,
+      to: who,
+      amount: fc.bigInt({ min: 1n, max: BASED(700) }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("burn" as const),
+      from: who,
+      to: who,
+      percent: fc.integer({ min: 1, max: 100 }),
+      overdraw: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ t: fc.constant("relay" as const), toEthereum: fc.boolean(), pick: fc.nat() }),
+  },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("retry" as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant("wait" as const), seconds: fc.integer({ min: 1, max: 400 }) }),
+  },
+);
+
+const amountOf = (m: Message): bigint =>
+  AbiCoder.defaultAbiCoder().decode(["address", "address", "uint256"], m.payload)[2] as bigint;
+
+describe("BASED bridge invariant (property, fast-check)", function () {
+  it("over random lock / burn / relay / retry / wait sequences, wBASED.totalSupply() ≤ BASED in BasedBridge after every step, and once the queues drain every locked amount is minted exactly once", async function () {
+    // How often the interesting paths ran, over all runs (checked at the end so the property
+    // cannot pass by never reaching the limits).
+    const seen = { failedOnDelivery: 0, retriedTooEarly: 0, retriedLater: 0, aboveMax: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 40, size: "max" }), async (cmds) => {
+        const f = await loadFixture(deployPropertyBridges);
+        const { based, wbased, basedBridge, ethBridge } = f;
+        const users = [f.alice, f.bob] as const;
+        const bridgeAddr = await basedBridge.getAddress();
+
+        // The model: messages not yet delivered, delivered-but-failed, and all ever made.
+        const pending = { toEthereum: [] as Message[], toBased: [] as Message[] };
+        const failed: Message[] = [];
+        const all: Message[] = [];
+        const expectedWrapped = [0n, 0n];
+        const basedStart = await Promise.all(users.map((u) => based.balanceOf(u.address)));
+        const expectedBased = [...basedStart];
+
+        const inFlight = () =>
+          [...pending.toEthereum, ...pending.toBased, ...failed].reduce((s, m) => s + amountOf(m), 0n);
+        const recipientOf = (m: Message): Who => {
+          const to = AbiCoder.defaultAbiCoder().decode(
+            ["address", "address", "uint256"],
+            m.payload,
+          )[1] as string;
+          return to === users[0].address ? 0 : 1;
+        };
+        const credit = (m: Message) => {
+          if (m.srcChainId === BASED_CHAIN) expectedWrapped[recipientOf(m)]! += amountOf(m);
+          else expectedBased[recipientOf(m)]! += amountOf(m);
+        };
+
+        async function check() {
+          const supply = await wbased.totalSupply();
+          const locked = await based.balanceOf(bridgeAddr);
+          expect(supply <= locked, `wBASED ${supply} > locked ${locked}`).to.be.true;
+          // Nothing is lost: what is locked but not wrapped is exactly what is still on its way.
+          expect(locked - supply).to.equal(inFlight());
+          for (const i of [0, 1] as const) {
+            expect(await wbased.balanceOf(users[i].address)).to.equal(expectedWrapped[i]);
+            expect(await based.balanceOf(users[i].address)).to.equal(expectedBased[i]);
+          }
+        }
+
+        async function deliverOne(m: Message) {
+          await f.relay(m);
+          const status = await f.inboxOf(m).messageStatus(messageId(m));
+          if (status === Status.Executed) credit(m);
+          else {
+            expect(status).to.equal(Status.Failed);
+            failed.push(m);
+            seen.failedOnDelivery++;
+          }
+        }
+
+        async function retryOne(index: number): Promise<boolean> {
+          const m = failed[index]!;
+          try {
+            await f.inboxOf(m).retry(m);
+          } catch {
+            expect(await f.inboxOf(m).messageStatus(messageId(m))).to.equal(Status.Failed);
+            seen.retriedTooEarly++;
+            return false;
+          }
+          seen.retriedLater++;
+          failed.splice(index, 1);
+          credit(m);
+          return true;
+        }
+
+        for (const c of cmds) {
+          switch (c.t) {
+            case "lock": {
+              const [from, to] = [users[c.from], users[c.to]];
+              if (c.amount > PROP_LIMITS.maxTransfer) {
+                await expect(
+                  basedBridge.connect(from).lock(to.address, c.amount),
+                ).to.be.revertedWithCustomError(basedBridge, "TransferAboveMax");
+                seen.aboveMax++;
+                break;
+              }
+              const m = await f.messageOf(await basedBridge.connect(from).lock(to.address, c.amount));
+              expectedBased[c.from]! -= c.amount;
+              pending.toEthereum.push(m);
+              all.push(m);
+              break;
+            }
+            case "burn": {
+              const [from, to] = [users[c.from], users[c.to]];
+              const balance = await wbased.balanceOf(from.address);
+              const amount = c.overdraw ? balance + 1n : (balance * BigInt(c.percent)) / 100n;
+              if (amount === 0n) break;
+              if (amount > balance || amount > PROP_LIMITS.maxTransfer) {
+                await expect(ethBridge.connect(from).burn(to.address, amount)).to.be.reverted;
+                break;
+              }
+              const m = await f.messageOf(await ethBridge.connect(from).burn(to.address, amount));
+              expectedWrapped[c.from]! -= amount;
+              pending.toBased.push(m);
+              all.push(m);
+              break;
+            }
+            case "relay": {
+              const queue = c.toEthereum ? pending.toEthereum : pending.toBased;
+              if (queue.length === 0) break;
+              // Any order: relayers race and attesters sign in parallel.
+              const [m] = queue.splice(c.pick % queue.length, 1);
+              await deliverOne(m!);
+              break;
+            }
+            case "retry":
+              if (failed.length > 0) await retryOne(c.pick % failed.length);
+              break;
+            case "wait":
+              await time.increase(c.seconds);
+              break;
+          }
+          await check();
+        }
+
+        // Drain: deliver everything, then keep retrying as the buckets refill.
+        for (const m of [...pending.toEthereum, ...pending.toBased]) await deliverOne(m);
+        pending.toEthereum.length = 0;
+        pending.toBased.length = 0;
+        await check();
+        for (let round = 0; failed.length > 0; round++) {
+          expect(round < 2 * all.length + 2, "the queue never drained").to.be.true;
+          await time.increase(REFILL_SECONDS);
+          for (let i = failed.length - 1; i >= 0; i--) await retryOne(i);
+          await check();
+        }
+
+        expect(await wbased.totalSupply()).to.equal(await based.balanceOf(bridgeAddr));
+        for (const m of all) expect(await f.inboxOf(m).messageStatus(messageId(m))).to.equal(Status.Executed);
+      }),
+      { numRuns: 30 },
+    );
+    for (const [path, count] of Object.entries(seen)) expect(count, path).to.be.greaterThan(0);
+  });
+});
