@@ -37,7 +37,8 @@ library BrainArt {
         string memory json = string.concat(
             '{"name":"BasedAI Brain #',
             id.toString(),
-            '","description":"A BasedAI Brain: the right to run one Brain of miners and validators on the BasedAI network.",',
+            '","description":"A BasedAI Brain: the right to run one Brain of miners and validators',
+            ' on the BasedAI network.",',
             '"attributes":[{"trait_type":"Class","value":"',
             className,
             '"},{"trait_type":"Lock","value":"',
