@@ -33,9 +33,11 @@ const config: HardhatUserConfig = {
     },
   },
   networks: {
-    hardhat: { chainId: 31337 },
+    // `npm run devnet` starts a second node as the BasedAI chain with DEVNET_CHAIN=based.
+    hardhat: { chainId: process.env.DEVNET_CHAIN === "based" ? 32323 : 31337 },
     // `npm run devnet` points this at the Ethereum node it started (another port in tests).
     localhost: { url: process.env.DEVNET_ETH_RPC ?? "http://127.0.0.1:8545", chainId: 31337 },
+    basedLocal: { url: process.env.DEVNET_BASED_RPC ?? "http://127.0.0.1:9545", chainId: 32323 },
   },
   paths: {
     sources: "./contracts",

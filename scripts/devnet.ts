@@ -1,12 +1,16 @@
 /**
  * `npm run devnet`: a whole local BasedAI network with embedded defaults.
  *
- * Starts a Hardhat node as the Ethereum chain (127.0.0.1:8545, chain id 31337), deploys the
- * Ethereum side with Ignition, funds the devnet accounts with PEPE, writes the deployments file
- * that the SDK and the `based` command read, prints what it started, and keeps running until
- * Ctrl-C (then stops the node and removes the deployments file, which would be stale).
+ * - Ethereum: a Hardhat node on 127.0.0.1:8545 (chain id 31337, a block per transaction);
+ * - the BasedAI chain: a Hardhat node on 127.0.0.1:9545 (chain id 32323, 10-second blocks);
+ * - both sides deployed with Ignition; devnet accounts #0–#4 get PEPE and BASED;
+ * - four attesters (devnet accounts 10–13, HTTP 7101–7104; threshold 3) and a relayer (account 14);
+ * - the deployments file that the SDK, the `based` command and the services read.
+ * It prints what it started and runs until Ctrl-C, then stops everything and removes the
+ * deployments file (which would be stale).
  *
- * Flags (all optional): --eth-port <n>, --state-dir <dir> (default .devnet), --pepecoin <address>.
+ * Flags (all optional): --eth-port, --based-port, --attester-port (first of four),
+ * --based-block-time <seconds>, --state-dir <dir> (default .devnet), --pepecoin <address>.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -15,22 +19,39 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
-import { z } from "zod";
-import { readDeployments } from "../sdk/deployments";
-import { DEVNET_ACCOUNTS, DEVNET_ETHEREUM, DEVNET_PEPE_PER_ACCOUNT, devnetPrivateKey } from "../sdk/devnet";
 import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
+import { attesterThreshold } from "../oracle/messages/message";
+import { type Deployments, readDeployments, writeDeployments } from "../sdk/deployments";
+import {
+  DEVNET_ACCOUNTS,
+  DEVNET_ATTESTER_ACCOUNTS,
+  DEVNET_ATTESTER_PORT,
+  DEVNET_BASED,
+  DEVNET_BASED_PER_ACCOUNT,
+  DEVNET_ETHEREUM,
+  DEVNET_PEPE_PER_ACCOUNT,
+  DEVNET_RELAYER_ACCOUNT,
+  devnetPrivateKey,
+} from "../sdk/devnet";
 
 const ROOT = path.resolve(__dirname, "..");
 const HARDHAT_CLI = require.resolve("hardhat/internal/cli/bootstrap.js");
+const TSX = ["--require", "tsx/cjs"];
 
+const port = z.coerce.number().int().min(1).max(65535);
 const optionsSchema = z.object({
-  ethPort: z.coerce.number().int().min(1).max(65535).default(DEVNET_ETHEREUM.port),
+  ethPort: port.default(DEVNET_ETHEREUM.port),
+  basedPort: port.default(DEVNET_BASED.port),
+  attesterPort: port.default(DEVNET_ATTESTER_PORT),
+  basedBlockTime: z.coerce.number().min(0.1).max(600).default(DEVNET_BASED.blockTimeSeconds),
   stateDir: z.string().min(1).default(path.join(ROOT, ".devnet")),
   pepecoin: z
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address")
     .optional(),
 });
+type Options = z.infer<typeof optionsSchema>;
 
 const log = pino({
   level: process.env.BASED_LOG_LEVEL ?? "info",
@@ -39,10 +60,13 @@ const log = pino({
     : undefined,
 });
 
-function parseOptions() {
+function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
       "eth-port": { type: "string" },
+      "based-port": { type: "string" },
+      "attester-port": { type: "string" },
+      "based-block-time": { type: "string" },
       "state-dir": { type: "string" },
       pepecoin: { type: "string" },
     },
@@ -50,6 +74,9 @@ function parseOptions() {
   });
   const parsed = optionsSchema.safeParse({
     ethPort: values["eth-port"],
+    basedPort: values["based-port"],
+    attesterPort: values["attester-port"],
+    basedBlockTime: values["based-block-time"],
     stateDir: values["state-dir"],
     pepecoin: values.pepecoin,
   });
@@ -60,123 +87,245 @@ function parseOptions() {
   return { ...parsed.data, stateDir: path.resolve(parsed.data.stateDir) };
 }
 
-function portIsFree(port: number): Promise<boolean> {
+function portIsFree(p: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
-function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
-  const out = fs.openSync(logFile, "a");
-  return spawn(process.execPath, [HARDHAT_CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", out, out],
-  });
+/** Every child process of the devnet, so Ctrl-C (or a failure) stops them all. */
+class Children {
+  private readonly all: { name: string; child: ChildProcess }[] = [];
+  stopping = false;
+
+  start(
+    name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    logFile: string,
+    critical = true,
+  ): ChildProcess {
+    const out = fs.openSync(logFile, "a");
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", out, out],
+    });
+    this.all.push({ name, child });
+    child.once("exit", (code) => {
+      if (!this.stopping && critical) {
+        log.error({ code }, `${name} stopped unexpectedly: see ${logFile}`);
+        this.onFailure?.();
+      }
+    });
+    return child;
+  }
+
+  onFailure?: () => void;
+
+  stopAll(): void {
+    this.stopping = true;
+    for (const { child } of this.all) if (child.exitCode === null) child.kill("SIGTERM");
+  }
 }
 
 function exited(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-async function waitForRpc(url: string, node: ChildProcess, timeoutMs: number): Promise<void> {
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return ((await res.json()) as { result: unknown }).result;
+}
+
+async function waitForRpc(url: string, timeoutMs: number): Promise<void> {
   const client = createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) });
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (node.exitCode !== null) throw new Error(`the Ethereum node exited with code ${node.exitCode}`);
+  for (;;) {
     try {
       await client.getChainId();
       return;
     } catch {
+      if (Date.now() > deadline) throw new Error(`no node answered at ${url} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`the Ethereum node did not answer at ${url} within ${timeoutMs / 1000} s`);
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions();
-  fs.mkdirSync(options.stateDir, { recursive: true });
-  const deploymentsFile = path.join(options.stateDir, "deployments.json");
-  const nodeLog = path.join(options.stateDir, "ethereum.log");
-  const rpcUrl = `http://127.0.0.1:${options.ethPort}`;
-
-  if (!(await portIsFree(options.ethPort))) {
-    log.error(
-      `port ${options.ethPort} is in use: is another devnet running? Stop it (Ctrl-C) or start this one with --eth-port <n>.`,
-    );
-    process.exit(4);
+  const o = parseOptions();
+  fs.mkdirSync(o.stateDir, { recursive: true });
+  const deploymentsFile = path.join(o.stateDir, "deployments.json");
+  const logFile = (name: string) => path.join(o.stateDir, `${name}.log`);
+  const attesterPorts = DEVNET_ATTESTER_ACCOUNTS.map((_, i) => o.attesterPort + i);
+  for (const p of [o.ethPort, o.basedPort, ...attesterPorts]) {
+    if (!(await portIsFree(p))) {
+      log.error(
+        `port ${p} is in use: is another devnet running? Stop it (Ctrl-C) or choose other ports (--help in scripts/devnet.ts).`,
+      );
+      process.exit(4);
+    }
   }
   fs.rmSync(deploymentsFile, { force: true });
-  fs.writeFileSync(nodeLog, "");
+  for (const f of fs.readdirSync(o.stateDir)) {
+    // Journals and logs of a previous devnet describe chains that no longer exist.
+    if (f.endsWith(".log") || f.endsWith(".jsonl") || f === "relayer.json")
+      fs.rmSync(path.join(o.stateDir, f));
+  }
 
-  log.info("compiling contracts");
-  const compile = hardhat(["compile", "--quiet"], {}, nodeLog);
-  if ((await exited(compile)) !== 0) throw new Error(`compilation failed: see ${nodeLog}`);
-
-  log.info({ rpcUrl }, "starting the Ethereum chain (Hardhat node, chain id 31337)");
-  const node = hardhat(["node", "--hostname", "127.0.0.1", "--port", String(options.ethPort)], {}, nodeLog);
-  let stopping = false;
+  const children = new Children();
   const stop = (code: number) => {
-    if (stopping) return;
-    stopping = true;
+    if (children.stopping) return;
+    children.stopAll();
     fs.rmSync(deploymentsFile, { force: true });
-    node.kill("SIGTERM");
     process.exitCode = code;
   };
+  children.onFailure = () => stop(1);
   process.once("SIGINT", () => stop(0));
   process.once("SIGTERM", () => stop(0));
-  void exited(node).then((code) => {
-    if (!stopping) {
-      log.error({ code }, `the Ethereum node stopped unexpectedly: see ${nodeLog}`);
-      stop(1);
-    }
-  });
 
   try {
-    await waitForRpc(rpcUrl, node, 60_000);
-    log.info("deploying the Ethereum side with Ignition");
-    const deploy = hardhat(
-      ["run", "--network", "localhost", "scripts/devnet/deploy-ethereum.ts"],
-      {
-        DEVNET_ETH_RPC: rpcUrl,
-        DEVNET_DEPLOYMENTS_FILE: deploymentsFile,
-        DEVNET_PEPECOIN: options.pepecoin ?? "",
-      },
-      nodeLog,
+    log.info("compiling contracts");
+    const compile = children.start(
+      "compile",
+      [HARDHAT_CLI, "compile", "--quiet"],
+      {},
+      logFile("compile"),
+      false,
     );
-    if ((await exited(deploy)) !== 0) throw new Error(`deployment failed: see ${nodeLog}`);
+    if ((await exited(compile)) !== 0) throw new Error(`compilation failed: see ${logFile("compile")}`);
+
+    const ethRpc = `http://127.0.0.1:${o.ethPort}`;
+    const basedRpc = `http://127.0.0.1:${o.basedPort}`;
+    log.info({ ethRpc, basedRpc }, "starting Ethereum (31337) and the BasedAI chain (32323)");
+    const nodeArgs = (p: number) => [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(p)];
+    children.start("ethereum node", nodeArgs(o.ethPort), { DEVNET_CHAIN: "ethereum" }, logFile("ethereum"));
+    children.start("BasedAI node", nodeArgs(o.basedPort), { DEVNET_CHAIN: "based" }, logFile("based"));
+    await Promise.all([waitForRpc(ethRpc, 60_000), waitForRpc(basedRpc, 60_000)]);
+
+    const attesterKeys = DEVNET_ATTESTER_ACCOUNTS.map((i) => devnetPrivateKey(i));
+    const attesters = attesterKeys
+      .map((k) => privateKeyToAccount(k).address)
+      .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    log.info("deploying both sides with Ignition");
+    const deploy = (script: string, network: string, out: string, env: NodeJS.ProcessEnv) =>
+      exited(
+        children.start(
+          `deploy ${network}`,
+          [HARDHAT_CLI, "run", "--network", network, script],
+          { ...env, DEVNET_OUT: out, DEVNET_ATTESTERS: attesters.join(",") },
+          logFile("deploy"),
+          false,
+        ),
+      );
+    const ethOut = path.join(o.stateDir, "ethereum.deploy.json");
+    const basedOut = path.join(o.stateDir, "based.deploy.json");
+    const codes = await Promise.all([
+      deploy("scripts/devnet/deploy-ethereum.ts", "localhost", ethOut, {
+        DEVNET_ETH_RPC: ethRpc,
+        DEVNET_PEPECOIN: o.pepecoin ?? "",
+      }),
+      deploy("scripts/devnet/deploy-based.ts", "basedLocal", basedOut, { DEVNET_BASED_RPC: basedRpc }),
+    ]);
+    if (codes.some((c) => c !== 0)) throw new Error(`deployment failed: see ${logFile("deploy")}`);
+
+    const deployments: Deployments = {
+      version: 1,
+      network: "devnet",
+      createdAt: new Date().toISOString(),
+      ethereum: JSON.parse(fs.readFileSync(ethOut, "utf8")) as Deployments["ethereum"],
+      based: JSON.parse(fs.readFileSync(basedOut, "utf8")) as NonNullable<Deployments["based"]>,
+      attesters: { version: 1, addresses: attesters },
+    };
+    writeDeployments(deploymentsFile, deployments);
+
+    // Deployed with a block per transaction (fast); from now on the BasedAI chain keeps its own time.
+    await rpc(basedRpc, "evm_setAutomine", [false]);
+    await rpc(basedRpc, "evm_setIntervalMining", [Math.round(o.basedBlockTime * 1000)]);
+
+    const oracleEnv = { BASED_LOG_LEVEL: process.env.BASED_LOG_LEVEL ?? "info" };
+    attesterKeys.forEach((key, i) =>
+      children.start(
+        `attester ${i + 1}`,
+        [
+          ...TSX,
+          "oracle/attester/main.ts",
+          "--deployments",
+          deploymentsFile,
+          "--state-dir",
+          o.stateDir,
+          "--port",
+          String(attesterPorts[i]),
+          "--finality-depth",
+          "0",
+          "--allow-zero-finality",
+          "--poll-ms",
+          "500",
+        ],
+        { ...oracleEnv, ATTESTER_PRIVATE_KEY: key },
+        logFile(`attester-${i + 1}`),
+      ),
+    );
+    children.start(
+      "relayer",
+      [
+        ...TSX,
+        "oracle/relayer/main.ts",
+        "--deployments",
+        deploymentsFile,
+        "--state-dir",
+        o.stateDir,
+        "--poll-ms",
+        "500",
+        ...attesterPorts.flatMap((p) => ["--attester", `http://127.0.0.1:${p}`]),
+      ],
+      { ...oracleEnv, RELAYER_PRIVATE_KEY: devnetPrivateKey(DEVNET_RELAYER_ACCOUNT) },
+      logFile("relayer"),
+    );
   } catch (err) {
     log.error((err as Error).message);
     stop(1);
     return;
   }
 
-  const deployments = readDeployments(deploymentsFile);
+  const d = readDeployments(deploymentsFile);
   const dev = privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.dev));
   const labs = privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.labs));
-  const c = deployments.ethereum.contracts;
-  const lines = [
-    "",
-    "BasedAI devnet is running.",
-    `  Ethereum     ${rpcUrl}  (chain id ${deployments.ethereum.chainId}, log ${path.relative(ROOT, nodeLog)})`,
-    `  Pepecoin     ${c.Pepecoin}${deployments.ethereum.testPepecoin ? "  (TestPepecoin, open faucet)" : ""}`,
-    `  BrainNFT     ${c.BrainNFT}`,
-    `  WrappedBased ${c.WrappedBased}`,
-    `  Deployments  ${deploymentsFile}`,
-    `  Dev account  ${dev.address}${deployments.ethereum.testPepecoin ? ` with ${formatEther(DEVNET_PEPE_PER_ACCOUNT)} PEPE` : ""} (the based command's default key on devnet)`,
-    `  Labs         ${labs.address} (owns the reserved Brains #0–#6 and #47)`,
-    "",
-    "Try, in another terminal:",
-    "  npx based brain mint --burn",
-    "  npx based brain show 7",
-    "",
-    "Press Ctrl-C to stop.",
-    "",
-  ];
-  process.stdout.write(lines.join("\n"));
+  const e = d.ethereum.contracts;
+  const b = d.based!.contracts;
+  const rel = (f: string) => path.relative(ROOT, f) || f;
+  process.stdout.write(
+    [
+      "",
+      "BasedAI devnet is running.",
+      `  Ethereum        ${d.ethereum.rpcUrl}  chain 31337, a block per transaction`,
+      `    Pepecoin      ${e.Pepecoin}${d.ethereum.testPepecoin ? "  (TestPepecoin, open faucet)" : ""}`,
+      `    BrainNFT      ${e.BrainNFT}`,
+      `    WrappedBased  ${e.WrappedBased}`,
+      `    Bridge/Inbox  ${e.EthereumBridge} / ${e.MessageInbox}`,
+      `  BasedAI chain   ${d.based!.rpcUrl}  chain 32323, ${o.basedBlockTime}-second blocks`,
+      `    BASED         ${b.BasedToken}`,
+      `    BrainRegistry ${b.BrainRegistry}`,
+      `    Bridge/Inbox  ${b.BasedBridge} / ${b.MessageInbox}`,
+      `  Oracle          ${d.attesters!.addresses.length} attesters on ${attesterPorts.map((p) => `:${p}`).join(" ")} (threshold ${attesterThreshold(d.attesters!.addresses.length)}), a relayer`,
+      `  Dev account     ${dev.address}: ${formatEther(DEVNET_PEPE_PER_ACCOUNT)} PEPE, ${formatEther(DEVNET_BASED_PER_ACCOUNT)} BASED (the based command's default key on devnet)`,
+      `  Labs            ${labs.address} (owns the reserved Brains #0–#6 and #47)`,
+      `  Deployments     ${rel(deploymentsFile)}   logs ${rel(o.stateDir)}/*.log`,
+      "",
+      "Try, in another terminal:",
+      "  npx based brain mint --burn",
+      "  npx based brain show 7",
+      "",
+      "Press Ctrl-C to stop.",
+      "",
+    ].join("\n"),
+  );
   // Machine-readable readiness line for scripts and tests that start the devnet.
   log.info({ deploymentsFile }, "devnet ready");
 }

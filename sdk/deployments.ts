@@ -26,6 +26,18 @@ export const deploymentsSchema = z.object({
     /** True when Pepecoin is the devnet's TestPepecoin (an open faucet). */
     testPepecoin: z.boolean(),
   }),
+  /** The BasedAI chain: present once the devnet (or a deployment) runs both chains. */
+  based: chainDeploymentSchema
+    .extend({
+      contracts: z
+        .object({ BasedToken: address, BasedBridge: address, BrainRegistry: address, MessageInbox: address })
+        .catchall(address),
+    })
+    .optional(),
+  /** The oracle's attester set both inboxes were deployed with. */
+  attesters: z
+    .object({ version: z.number().int().positive(), addresses: z.array(address).min(1) })
+    .optional(),
 });
 
 export type ChainDeployment = z.infer<typeof chainDeploymentSchema>;

@@ -8,6 +8,17 @@ export const DEVNET_MNEMONIC = "test test test test test test test test test tes
 export const DEVNET_CHAIN_IDS: readonly number[] = [31337, 32323];
 
 export const DEVNET_ETHEREUM = { chainId: 31337, port: 8545 } as const;
+export const DEVNET_BASED = { chainId: 32323, port: 9545, blockTimeSeconds: 10 } as const;
+
+/**
+ * Attesters run with devnet accounts 10–13 (their HTTP ports follow the first one). Four, not
+ * three: the threshold is floor(2n/3)+1, which for n = 3 is 3 (no attester may fail); n = 4 = 3f+1
+ * tolerates one attester down (3 of 4) and stops at two down (docs/decisions.md).
+ */
+export const DEVNET_ATTESTER_ACCOUNTS = [10, 11, 12, 13] as const;
+export const DEVNET_ATTESTER_PORT = 7101;
+/** The devnet relayer pays gas with account 14. */
+export const DEVNET_RELAYER_ACCOUNT = 14;
 
 /** Role of each devnet account index (the devnet funds these with PEPE). */
 export const DEVNET_ACCOUNTS = {
@@ -20,6 +31,8 @@ export const DEVNET_ACCOUNTS = {
 /** PEPE the devnet faucet gives each of the first `DEVNET_FUNDED_ACCOUNTS` accounts. */
 export const DEVNET_PEPE_PER_ACCOUNT = 10_000_000n * 10n ** 18n;
 export const DEVNET_FUNDED_ACCOUNTS = 5;
+/** BASED the devnet faucet gives the same accounts (a faucet call gives at most 1,000,000). */
+export const DEVNET_BASED_PER_ACCOUNT = 1_000_000n * 10n ** 18n;
 
 /** The private key of devnet account `index` (hex, 0x-prefixed). */
 export function devnetPrivateKey(index: number): `0x${string}` {

@@ -3,20 +3,60 @@ import type { ContractFuture, IgnitionModuleBuilder } from "@nomicfoundation/ign
 /** The Pepecoin contract: deployed (TestPepecoin on devnet) or an existing address. */
 type Pepecoin = ContractFuture<string>;
 
+/** Handler kinds and gas limits (docs/protocol.md). */
+export const BRAIN_EVENT = 1;
+export const BRIDGE_TRANSFER = 2;
+export const HANDLER_GAS_LIMIT = 200_000;
+
+/** Bridge defaults (parameters `maxTransfer`, `bucketCapacity`, `bucketRate`, in wei / wei per second). */
+export const BRIDGE_DEFAULTS = {
+  maxTransfer: 1_000_000n * 10n ** 18n,
+  bucketCapacity: 5_000_000n * 10n ** 18n,
+  bucketRate: 1_000n * 10n ** 18n,
+};
+
 /**
- * The Ethereum side shared by every deployment: BrainNFT on the given Pepecoin, and wBASED.
- * Parameters (all optional except where the calling module requires Pepecoin):
- * - `labs`: receiver of the reserved Brains #0–#6 and #47 (default: account 0)
- * - `governance`: owner of WrappedBased, the GigaBrain timelock once it exists (default: account 0)
- * - `bridge`: the only minter/burner of wBASED, the EthereumBridge once it exists (default: account 0)
+ * The Ethereum side shared by every deployment: BrainNFT on the given Pepecoin, wBASED, the
+ * message inbox and the EthereumBridge. Parameters (defaults in brackets):
+ * - `labs`: receiver of the reserved Brains #0–#6 and #47 [account 0]
+ * - `governance`: owner/admin of WrappedBased, the inbox and the bridge — the GigaBrain timelock
+ *   once it exists [account 0]
+ * - `guardian`: may pause the bridge [account 0]
+ * - `attesters`: the initial attester set, ascending (required)
+ * - `basedChainId`: the BasedAI chain the inbox trusts [32323]
+ * - `maxTransfer`, `bucketCapacity`, `bucketRate`: bridge limits
  */
 export function deployEthereumContracts(m: IgnitionModuleBuilder, pepecoin: Pepecoin) {
   const deployer = m.getAccount(0);
   const labs = m.getParameter("labs", deployer);
   const governance = m.getParameter("governance", deployer);
-  const bridge = m.getParameter("bridge", deployer);
+  const guardian = m.getParameter("guardian", deployer);
+  const attesters = m.getParameter<string[]>("attesters");
+  const basedChainId = m.getParameter("basedChainId", 32323);
 
   const brainNFT = m.contract("BrainNFT", [pepecoin, labs]);
-  const wrappedBased = m.contract("WrappedBased", [bridge, governance]);
-  return { brainNFT, wrappedBased };
+  // The bridge is set right after EthereumBridge exists; the deployer holds the role until then.
+  const wrappedBased = m.contract("WrappedBased", [deployer, deployer]);
+  const messageInbox = m.contract("MessageInbox", [attesters, [basedChainId], deployer], {
+    id: "EthereumInbox",
+  });
+  const ethereumBridge = m.contract("EthereumBridge", [
+    wrappedBased,
+    messageInbox,
+    basedChainId,
+    governance,
+    guardian,
+    m.getParameter("maxTransfer", BRIDGE_DEFAULTS.maxTransfer),
+    m.getParameter("bucketCapacity", BRIDGE_DEFAULTS.bucketCapacity),
+    m.getParameter("bucketRate", BRIDGE_DEFAULTS.bucketRate),
+  ]);
+  const setBridge = m.call(wrappedBased, "setBridge", [ethereumBridge]);
+  const setHandler = m.call(messageInbox, "setHandler", [BRIDGE_TRANSFER, ethereumBridge, HANDLER_GAS_LIMIT]);
+  // Hand the admin roles to governance only after the wiring above is done.
+  m.call(wrappedBased, "transferOwnership", [governance], { after: [setBridge] });
+  m.call(messageInbox, "transferOwnership", [governance], {
+    after: [setHandler],
+    id: "EthereumInbox_handover",
+  });
+  return { brainNFT, wrappedBased, messageInbox, ethereumBridge };
 }

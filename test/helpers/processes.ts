@@ -27,18 +27,62 @@ export type RunningDevnet = {
   stateDir: string;
   deploymentsFile: string;
   rpcUrl: string;
+  basedRpcUrl: string;
+  attesterPort: number;
   output: () => string;
   /** Sends SIGINT (Ctrl-C) and resolves with the exit code. */
   stop(): Promise<number | null>;
 };
 
-/** Starts `npm run devnet` (scripts/devnet.ts) on a free port and waits until it is ready. */
-export async function startDevnet(timeoutMs = 90_000): Promise<RunningDevnet> {
+/** `count` consecutive TCP ports that were free a moment ago. */
+export async function freePortRange(count: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const free = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<boolean>((resolve) => {
+            const server = net.createServer();
+            server.once("error", () => resolve(false));
+            server.listen(base + i, "127.0.0.1", () => server.close(() => resolve(true)));
+          }),
+      ),
+    );
+    if (free.every(Boolean)) return base;
+  }
+}
+
+export type DevnetOptions = {
+  /** Seconds between BasedAI-chain blocks (the devnet default is 10; tests use 1). */
+  basedBlockTime?: number;
+  timeoutMs?: number;
+};
+
+/** Starts `npm run devnet` (scripts/devnet.ts) on free ports and waits until it is ready. */
+export async function startDevnet(options: DevnetOptions = {}): Promise<RunningDevnet> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const stateDir = tempDir("based-devnet");
   const port = await freePort();
+  const basedPort = await freePort();
+  const attesterPort = await freePortRange(4);
   const child = spawn(
     process.execPath,
-    ["--require", "tsx/cjs", "scripts/devnet.ts", "--eth-port", String(port), "--state-dir", stateDir],
+    [
+      "--require",
+      "tsx/cjs",
+      "scripts/devnet.ts",
+      "--eth-port",
+      String(port),
+      "--based-port",
+      String(basedPort),
+      "--attester-port",
+      String(attesterPort),
+      "--based-block-time",
+      String(options.basedBlockTime ?? 1),
+      "--state-dir",
+      stateDir,
+    ],
     { cwd: ROOT, env: { ...process.env, BASED_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -60,6 +104,8 @@ export async function startDevnet(timeoutMs = 90_000): Promise<RunningDevnet> {
     stateDir,
     deploymentsFile: path.join(stateDir, "deployments.json"),
     rpcUrl: `http://127.0.0.1:${port}`,
+    basedRpcUrl: `http://127.0.0.1:${basedPort}`,
+    attesterPort,
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill("SIGINT");

@@ -1,0 +1,94 @@
+/**
+ * The attester: follows the source chains `finalityDepth` blocks behind their heads, turns the
+ * events it watches into messages, signs each for its destination inbox (EIP-712) and records
+ * it in its journal before anyone can fetch the signature.
+ */
+import type { Address, Hex, LocalAccount } from "viem";
+import type { Logger } from "pino";
+import { messageInboxAbi } from "../../sdk/generated/abis";
+import { type Message, attestationTypedData, messageId } from "../messages/message";
+import { type Journal, type SignedEntry } from "./journal";
+import type { ChainSide, Watch } from "./sources";
+
+export type Inbox = ChainSide & { address: Address };
+
+export type AttesterOptions = {
+  account: LocalAccount;
+  journal: Journal;
+  watches: Watch[];
+  /** Destination inboxes by chain id. */
+  inboxes: Map<number, Inbox>;
+  /** Blocks a log must be buried under before it is signed. */
+  finalityDepth: number;
+  /** Where to start reading each source chain when the journal has no cursor. */
+  startBlocks: Map<number, bigint>;
+  /** Most blocks read per request. */
+  maxRange?: bigint;
+  log: Logger;
+};
+
+export class Attester {
+  constructor(readonly options: AttesterOptions) {}
+
+  get address(): Address {
+    return this.options.account.address;
+  }
+
+  /** Reads every source chain once up to its finalized head; returns the messages signed. */
+  async poll(): Promise<SignedEntry[]> {
+    const signed: SignedEntry[] = [];
+    const bySource = new Map<number, Watch[]>();
+    for (const w of this.options.watches)
+      bySource.set(w.source.chainId, [...(bySource.get(w.source.chainId) ?? []), w]);
+    for (const [chainId, watches] of bySource) signed.push(...(await this.pollChain(chainId, watches)));
+    return signed;
+  }
+
+  private async pollChain(chainId: number, watches: Watch[]): Promise<SignedEntry[]> {
+    const { journal, finalityDepth, log } = this.options;
+    const client = watches[0]!.source.client;
+    const head = await client.getBlockNumber();
+    const safe = head - BigInt(finalityDepth);
+    const cursor = journal.cursor(chainId) ?? (this.options.startBlocks.get(chainId) ?? 0n) - 1n;
+    if (safe <= cursor) return [];
+    const from = cursor + 1n;
+    const to =
+      safe < from + (this.options.maxRange ?? 2_000n) - 1n
+        ? safe
+        : from + (this.options.maxRange ?? 2_000n) - 1n;
+
+    const addresses = watches.flatMap((w) => w.addresses);
+    const logs = await client.getLogs({ address: addresses, fromBlock: from, toBlock: to });
+    const messages: Message[] = [];
+    for (const w of watches) {
+      const mine = logs.filter((l) => w.addresses.some((a) => a.toLowerCase() === l.address.toLowerCase()));
+      messages.push(...(await w.toMessages(mine)));
+    }
+    messages.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+    const signed: SignedEntry[] = [];
+    for (const m of messages) signed.push(await this.sign(m));
+    journal.setCursor(chainId, to);
+    if (signed.length > 0) log.info({ chainId, from, to, signed: signed.length }, "signed messages");
+    return signed;
+  }
+
+  /** Signs `m` for its destination inbox's current attester set (once per set version). */
+  async sign(m: Message, setVersion?: number): Promise<SignedEntry> {
+    const inbox = this.options.inboxes.get(Number(m.dstChainId));
+    if (!inbox) throw new Error(`no inbox known for chain ${m.dstChainId}`);
+    const version =
+      setVersion ??
+      (await inbox.client.readContract({
+        address: inbox.address,
+        abi: messageInboxAbi,
+        functionName: "setVersion",
+      }));
+    const id = messageId(m);
+    const existing = this.options.journal.byMessageId(id);
+    if (existing && existing.setVersion === version) return existing;
+    const signature: Hex = await this.options.account.signTypedData(
+      attestationTypedData(m, version, inbox.address),
+    );
+    return this.options.journal.recordSigned(id, m, version, signature);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Runs one attester: `tsx oracle/attester/main.ts --deployments <file> --state-dir <dir>
+ * [--port 7101] [--finality-depth 2] [--allow-zero-finality] [--poll-ms 1000]`, with its key in
+ * ATTESTER_PRIVATE_KEY. The key is its identity in the attester set.
+ */
+import path from "node:path";
+import { privateKeyToAccount } from "viem/accounts";
+import { chainOf, publicClientOf } from "../../sdk/chains";
+import { readDeployments } from "../../sdk/deployments";
+import { attesterConfigSchema, loadServiceConfig, serviceLogger } from "../config";
+import { Attester, type Inbox } from "./attester";
+import { Journal } from "./journal";
+import { attesterServer } from "./server";
+import { brainWatch, bridgeWatch } from "./sources";
+
+async function main(): Promise<void> {
+  const config = loadServiceConfig(
+    attesterConfigSchema,
+    {
+      deployments: { type: "string" },
+      port: { type: "string" },
+      "state-dir": { type: "string" },
+      "finality-depth": { type: "string" },
+      "allow-zero-finality": { type: "boolean" },
+      "poll-ms": { type: "string" },
+    },
+    { privateKey: process.env.ATTESTER_PRIVATE_KEY },
+  );
+  const account = privateKeyToAccount(config.privateKey);
+  const log = serviceLogger("attester").child({ attester: account.address });
+  const deployments = readDeployments(config.deployments);
+  if (!deployments.based)
+    throw new Error(`${config.deployments} has no BasedAI chain: start the full devnet`);
+  const e = deployments.ethereum;
+  const b = deployments.based;
+  const ethereum = { chainId: e.chainId, client: publicClientOf(chainOf(e, "Ethereum")) };
+  const based = { chainId: b.chainId, client: publicClientOf(chainOf(b, "BasedAI", "BASED")) };
+  const ethInbox = e.contracts.MessageInbox;
+  const ethBridge = e.contracts.EthereumBridge;
+  if (!ethInbox || !ethBridge)
+    throw new Error("the deployments file lacks the Ethereum MessageInbox or EthereumBridge");
+
+  const inboxes = new Map<number, Inbox>([
+    [e.chainId, { ...ethereum, address: ethInbox }],
+    [b.chainId, { ...based, address: b.contracts.MessageInbox }],
+  ]);
+  const journal = new Journal(path.join(config.stateDir, `attester-${account.address}.jsonl`));
+  const attester = new Attester({
+    account,
+    journal,
+    inboxes,
+    finalityDepth: config.finalityDepth,
+    startBlocks: new Map([
+      [e.chainId, BigInt(e.startBlock)],
+      [b.chainId, BigInt(b.startBlock)],
+    ]),
+    watches: [
+      brainWatch(ethereum, based, e.contracts.BrainNFT),
+      bridgeWatch(ethereum, based, ethBridge, "ethereum"),
+      bridgeWatch(based, ethereum, b.contracts.BasedBridge, "based"),
+    ],
+    log,
+  });
+
+  const server = attesterServer(attester);
+  const address = await server.listen({ host: "127.0.0.1", port: config.port });
+  log.info({ address, finalityDepth: config.finalityDepth }, "attester listening");
+
+  let stopping = false;
+  const stop = async () => {
+    stopping = true;
+    await server.close();
+    journal.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
+
+  while (!stopping) {
+    try {
+      await attester.poll();
+    } catch (err) {
+      log.warn({ err: (err as Error).message.split("\n")[0] }, "poll failed; retrying");
+    }
+    await new Promise((r) => setTimeout(r, config.pollMs));
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

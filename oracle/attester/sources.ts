@@ -1,0 +1,138 @@
+/**
+ * What an attester watches, and how each event becomes a message (docs/protocol.md):
+ * - Ethereum BrainNFT `Transfer` (mint, transfer, deactivation) and `BasedWalletLinked` →
+ *   BRAIN_EVENT with the Brain's full state at that block, for the BasedAI chain;
+ * - Ethereum EthereumBridge `BridgeBurned` → BRIDGE_TRANSFER for the BasedAI chain;
+ * - BasedAI BasedBridge `BridgeLocked` → BRIDGE_TRANSFER for Ethereum.
+ * Every attester derives the same message from the same log, so their signatures add up.
+ */
+import {
+  type Address,
+  type Chain,
+  type Log,
+  type PublicClient,
+  type Transport,
+  parseEventLogs,
+  zeroAddress,
+} from "viem";
+import { basedBridgeAbi, brainNFTAbi, ethereumBridgeAbi } from "../../sdk/generated/abis";
+import {
+  type Message,
+  MessageKind,
+  encodeBrainEvent,
+  encodeBridgeTransfer,
+  eventNonce,
+} from "../messages/message";
+
+export type ChainSide = {
+  chainId: number;
+  client: PublicClient<Transport, Chain>;
+};
+
+export type Watch = {
+  /** Chain the logs come from. */
+  source: ChainSide;
+  /** Chain the messages go to. */
+  destination: ChainSide;
+  /** Contracts whose logs this watch reads. */
+  addresses: Address[];
+  /** Turns the logs of one block range into messages, in log order. */
+  toMessages(logs: Log[]): Promise<Message[]>;
+};
+
+type Logged = { blockNumber: bigint | null; logIndex: number | null };
+
+function nonceOf(log: Logged): bigint {
+  if (log.blockNumber === null || log.logIndex === null) throw new Error("pending log has no position");
+  return eventNonce(log.blockNumber, log.logIndex);
+}
+
+/** Brain events on Ethereum → BRAIN_EVENT snapshots for the BasedAI chain. */
+export function brainWatch(ethereum: ChainSide, based: ChainSide, brainNFT: Address): Watch {
+  return {
+    source: ethereum,
+    destination: based,
+    addresses: [brainNFT],
+    async toMessages(logs) {
+      const events = parseEventLogs({ abi: brainNFTAbi, logs, strict: true }).filter(
+        (e) => e.eventName === "Transfer" || e.eventName === "BasedWalletLinked",
+      );
+      const messages: Message[] = [];
+      for (const e of events) {
+        const id = e.eventName === "Transfer" ? e.args.tokenId : e.args.id;
+        const snapshot = await brainStateAt(ethereum.client, brainNFT, id, e.blockNumber);
+        messages.push({
+          srcChainId: BigInt(ethereum.chainId),
+          dstChainId: BigInt(based.chainId),
+          nonce: nonceOf(e),
+          kind: MessageKind.BRAIN_EVENT,
+          payload: encodeBrainEvent(snapshot),
+        });
+      }
+      return messages;
+    },
+  };
+}
+
+/** The Brain's state at the end of `blockNumber` (inactive, zero owner, once deactivated). */
+async function brainStateAt(
+  client: PublicClient<Transport, Chain>,
+  brainNFT: Address,
+  id: bigint,
+  blockNumber: bigint,
+) {
+  try {
+    const info = await client.readContract({
+      address: brainNFT,
+      abi: brainNFTAbi,
+      functionName: "brainInfo",
+      args: [id],
+      blockNumber,
+    });
+    return {
+      brainId: id,
+      owner: info.owner,
+      class: info.class,
+      unlockAt: info.unlockAt,
+      basedWallet: info.basedWallet,
+      active: true,
+    };
+  } catch (err) {
+    if (!String(err).includes("ERC721NonexistentToken")) throw err;
+    return {
+      brainId: id,
+      owner: zeroAddress,
+      class: 0,
+      unlockAt: 0n,
+      basedWallet: zeroAddress,
+      active: false,
+    };
+  }
+}
+
+/** A bridge contract's outgoing transfers → BRIDGE_TRANSFER messages for the other chain. */
+export function bridgeWatch(
+  source: ChainSide,
+  destination: ChainSide,
+  bridge: Address,
+  side: "based" | "ethereum",
+): Watch {
+  return {
+    source,
+    destination,
+    addresses: [bridge],
+    async toMessages(logs) {
+      const events =
+        side === "based"
+          ? parseEventLogs({ abi: basedBridgeAbi, logs, eventName: "BridgeLocked", strict: true })
+          : parseEventLogs({ abi: ethereumBridgeAbi, logs, eventName: "BridgeBurned", strict: true });
+      return events.map((e) => ({
+        srcChainId: BigInt(source.chainId),
+        dstChainId: BigInt(destination.chainId),
+        nonce: nonceOf(e),
+        kind: MessageKind.BRIDGE_TRANSFER,
+        payload: encodeBridgeTransfer(e.args),
+      }));
+    },
+  };
+}

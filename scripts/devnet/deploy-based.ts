@@ -1,0 +1,42 @@
+/**
+ * Deploys the BasedAI chain side to a running devnet node (chain id 32323) with Ignition, gives
+ * the devnet accounts BASED from the devnet faucet and writes a deployment fragment for
+ * scripts/devnet.ts. Run as `hardhat run --network basedLocal scripts/devnet/deploy-based.ts`
+ * with DEVNET_OUT and DEVNET_ATTESTERS.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import hre from "hardhat";
+import BasedDevnetModule from "../../ignition/modules/BasedDevnet";
+import { DEVNET_BASED_PER_ACCOUNT, DEVNET_FUNDED_ACCOUNTS } from "../../sdk/devnet";
+import { addressOf, devnetEnv, freshDeploymentId } from "./deploy-common";
+
+async function main(): Promise<void> {
+  const { out, attesters, rpcUrl } = devnetEnv(hre);
+  const deploymentId = freshDeploymentId(hre, "based", rpcUrl);
+  const startBlock = await hre.ethers.provider.getBlockNumber();
+  const deployed = await hre.ignition.deploy(BasedDevnetModule, {
+    parameters: { Based: { attesters, ethereumChainId: 31337 } },
+    deploymentId,
+  });
+  const contracts = {
+    BasedToken: await addressOf(deployed.basedToken),
+    MessageInbox: await addressOf(deployed.messageInbox),
+    BasedBridge: await addressOf(deployed.basedBridge),
+    BrainRegistry: await addressOf(deployed.brainRegistry),
+    DevnetBasedFaucet: await addressOf(deployed.faucet),
+  };
+  const faucet = await hre.ethers.getContractAt("DevnetBasedFaucet", contracts.DevnetBasedFaucet);
+  const signers = await hre.ethers.getSigners();
+  for (const signer of signers.slice(0, DEVNET_FUNDED_ACCOUNTS)) {
+    await (await faucet.drip(signer.address, DEVNET_BASED_PER_ACCOUNT)).wait();
+  }
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ chainId: Number(chainId), rpcUrl, startBlock, contracts }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
