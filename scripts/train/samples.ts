@@ -33,8 +33,6 @@ async function main(): Promise<void> {
   console.log(
     `Greedy and sampled (temperature 0.8, top-k 40, seed ${SEED}) continuations, ${NEW_TOKENS} tokens:\n`,
   );
-  console.log("| prompt | greedy (TypeScript = onnxruntime) | sampled |");
-  console.log("| --- | --- | --- |");
   const rng = createRng(SEED);
   for (const prompt of PROMPTS) {
     const ids = tok.encode(prompt);
@@ -42,7 +40,8 @@ async function main(): Promise<void> {
     const viaOrt = await runner.generateGreedy(ids, NEW_TOKENS);
     if (greedy.join() !== viaOrt.join()) throw new Error(`greedy mismatch for ${JSON.stringify(prompt)}`);
     const sampled = generate(model, ids, { maxNewTokens: NEW_TOKENS, temperature: 0.8, topK: 40, rng });
-    console.log(`| **${prompt}** | ${show(tok.decode(greedy))} | ${show(tok.decode(sampled))} |`);
+    console.log(`- greedy (TypeScript = onnxruntime): **${prompt}**${show(tok.decode(greedy))}`);
+    console.log(`- sampled: **${prompt}**${show(tok.decode(sampled))}\n`);
   }
   await runner.release();
 }

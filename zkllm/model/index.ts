@@ -1,0 +1,6 @@
+export * from "./safetensors";
+export * from "./checkpoint";
+export * from "./forward";
+export * from "./onnx-export";
+export * from "./onnx-runner";
+export * from "./random-checkpoint";

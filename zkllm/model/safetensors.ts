@@ -1,0 +1,267 @@
+/**
+ * The safetensors container: an 8-byte little-endian header length N, N bytes of JSON header
+ * ({name: {dtype, shape, data_offsets}} plus an optional "__metadata__" string map), then the
+ * raw little-endian tensor bytes. Reading validates everything before touching data, because
+ * checkpoints come from outside (the converter takes any local Hugging Face directory).
+ */
+import fs from "node:fs";
+import { z } from "zod";
+
+export class SafetensorsError extends Error {
+  override name = "SafetensorsError";
+}
+
+/** Bytes per element of each dtype the format defines. */
+export const DTYPE_SIZES = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+} as const;
+export type DType = keyof typeof DTYPE_SIZES;
+
+/** Headers bigger than this are refused (the reference implementation caps at 100 MB too). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const entrySchema = z.strictObject({
+  dtype: z.string(),
+  shape: z.array(z.number().int().nonnegative()),
+  data_offsets: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+});
+const metadataSchema = z.record(z.string(), z.string());
+
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Offsets into the data section (after the header). */
+  begin: number;
+  end: number;
+}
+
+export interface F32Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export function elementCount(shape: ReadonlyArray<number>): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A parsed, validated file; tensor data is decoded on request so unused tensors cost nothing. */
+export class SafetensorsFile {
+  private constructor(
+    private readonly bytes: Uint8Array,
+    private readonly dataStart: number,
+    readonly tensors: ReadonlyMap<string, TensorInfo>,
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {}
+
+  static parse(bytes: Uint8Array): SafetensorsFile {
+    if (bytes.length < 8)
+      throw new SafetensorsError(`file too short (${bytes.length} bytes): no header length`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const headerLen = view.getBigUint64(0, true);
+    if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+      throw new SafetensorsError(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    }
+    const n = Number(headerLen);
+    if (8 + n > bytes.length) {
+      throw new SafetensorsError(
+        `header length ${n} runs past the end of the ${bytes.length}-byte file (truncated?)`,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    } catch (e) {
+      throw new SafetensorsError(`header is not valid UTF-8 JSON: ${(e as Error).message}`);
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      throw new SafetensorsError("header must be a JSON object");
+    }
+    const dataStart = 8 + n;
+    const dataLen = bytes.length - dataStart;
+    let metadata: Record<string, string> = {};
+    const tensors = new Map<string, TensorInfo>();
+    for (const [name, raw] of Object.entries(json)) {
+      if (name === "__metadata__") {
+        const m = metadataSchema.safeParse(raw);
+        if (!m.success) throw new SafetensorsError(`__metadata__ must map strings to strings`);
+        metadata = m.data;
+        continue;
+      }
+      const e = entrySchema.safeParse(raw);
+      if (!e.success) {
+        throw new SafetensorsError(`tensor "${name}": bad header entry: ${z.prettifyError(e.error)}`);
+      }
+      const {
+        dtype,
+        shape,
+        data_offsets: [begin, end],
+      } = e.data;
+      if (!(dtype in DTYPE_SIZES)) throw new SafetensorsError(`tensor "${name}": unknown dtype ${dtype}`);
+      const size = DTYPE_SIZES[dtype as DType];
+      if (end < begin)
+        throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] are reversed`);
+      if (end > dataLen) {
+        throw new SafetensorsError(
+          `tensor "${name}": data_offsets [${begin}, ${end}] run past the ${dataLen}-byte data section (truncated?)`,
+        );
+      }
+      const expected = elementCount(shape) * size;
+      if (end - begin !== expected) {
+        throw new SafetensorsError(
+          `tensor "${name}": ${dtype}[${shape.join(",")}] needs ${expected} bytes but data_offsets span ${end - begin}`,
+        );
+      }
+      tensors.set(name, { name, dtype: dtype as DType, shape, begin, end });
+    }
+    // Like the reference reader: tensors must tile the data section exactly, with no overlaps
+    // (aliasing) and no gaps (hidden payloads).
+    const spans = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+    let cursor = 0;
+    for (const t of spans) {
+      if (t.begin !== cursor) {
+        throw new SafetensorsError(
+          t.begin < cursor
+            ? `tensor "${t.name}" overlaps the previous tensor (offset ${t.begin} < ${cursor})`
+            : `gap in the data section before tensor "${t.name}" (offset ${t.begin}, expected ${cursor})`,
+        );
+      }
+      cursor = t.end;
+    }
+    if (cursor !== dataLen) {
+      throw new SafetensorsError(
+        `data section has ${dataLen - cursor} trailing bytes not covered by any tensor`,
+      );
+    }
+    return new SafetensorsFile(bytes, dataStart, tensors, metadata);
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new SafetensorsError(`no tensor named "${name}"`);
+    return t;
+  }
+
+  /** Decodes a floating-point tensor to float32 (F32 as is; F16, BF16 and F64 converted). */
+  getF32(name: string): F32Tensor {
+    const t = this.info(name);
+    const n = elementCount(t.shape);
+    const at = this.dataStart + t.begin;
+    const view = new DataView(this.bytes.buffer, this.bytes.byteOffset + at, t.end - t.begin);
+    const out = new Float32Array(n);
+    switch (t.dtype) {
+      case "F32":
+        if (LITTLE_ENDIAN) {
+          // A byte copy also sidesteps alignment: the data may start at any offset.
+          new Uint8Array(out.buffer).set(this.bytes.subarray(at, at + 4 * n));
+        } else {
+          for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+        }
+        break;
+      case "F64":
+        for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+        break;
+      case "F16":
+        for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+        break;
+      case "BF16": {
+        const u = new Uint32Array(1);
+        const f = new Float32Array(u.buffer);
+        for (let i = 0; i < n; i++) {
+          u[0] = view.getUint16(2 * i, true) << 16;
+          out[i] = f[0]!;
+        }
+        break;
+      }
+      default:
+        throw new SafetensorsError(
+          `tensor "${name}" has dtype ${t.dtype}; only F32, F64, F16 and BF16 load as floats`,
+        );
+    }
+    return { shape: [...t.shape], data: out };
+  }
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Serialises float32 tensors (sorted by name, 8-byte aligned data, as the reference writer does). */
+export function serializeSafetensors(
+  tensors: ReadonlyMap<string, F32Tensor> | Readonly<Record<string, F32Tensor>>,
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of entries) {
+    if (name === "__metadata__") throw new SafetensorsError(`"__metadata__" cannot name a tensor`);
+    if (elementCount(t.shape) !== t.data.length) {
+      throw new SafetensorsError(
+        `tensor "${name}": shape [${t.shape.join(",")}] does not hold ${t.data.length} values`,
+      );
+    }
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * t.data.length] };
+    offset += 4 * t.data.length;
+  }
+  let headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - (headerBytes.length % 8)) % 8;
+  if (pad) {
+    const padded = new Uint8Array(headerBytes.length + pad).fill(0x20);
+    padded.set(headerBytes);
+    headerBytes = padded;
+  }
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const [, t] of entries) {
+    if (LITTLE_ENDIAN) {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+      at += t.data.byteLength;
+    } else {
+      for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i]!, true);
+    }
+  }
+  return out;
+}
+
+export function readSafetensorsFile(file: string): SafetensorsFile {
+  return SafetensorsFile.parse(fs.readFileSync(file));
+}
+
+export function writeSafetensorsFile(
+  file: string,
+  tensors: ReadonlyMap<string, F32Tensor> | Readonly<Record<string, F32Tensor>>,
+  metadata?: Readonly<Record<string, string>>,
+): void {
+  fs.writeFileSync(file, serializeSafetensors(tensors, metadata));
+}
