@@ -13,12 +13,13 @@ import { addressOf, devnetEnv, freshDeploymentId } from "./deploy-common";
 
 async function main(): Promise<void> {
   const { out, attesters, rpcUrl } = devnetEnv(hre);
-  const deploymentId = freshDeploymentId(hre, "based", rpcUrl);
+  const { deploymentId, discard } = freshDeploymentId(hre, "based", rpcUrl);
   const startBlock = await hre.ethers.provider.getBlockNumber();
   const deployed = await hre.ignition.deploy(BasedDevnetModule, {
     parameters: { Based: { attesters, ethereumChainId: 31337 } },
     deploymentId,
   });
+  discard();
   const contracts = {
     BasedToken: await addressOf(deployed.basedToken),
     MessageInbox: await addressOf(deployed.messageInbox),

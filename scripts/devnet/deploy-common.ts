@@ -14,11 +14,20 @@ export function devnetEnv(hre: HardhatRuntimeEnvironment) {
   return { out, attesters, rpcUrl };
 }
 
-/** The node is new on every devnet start, so an old Ignition journal for it would be stale. */
-export function freshDeploymentId(hre: HardhatRuntimeEnvironment, side: string, rpcUrl: string): string {
-  const id = `devnet-${side}-${new URL(rpcUrl).port}`;
-  fs.rmSync(path.join(hre.config.paths.ignition, "deployments", id), { recursive: true, force: true });
-  return id;
+/**
+ * The node is new on every devnet start, so an Ignition journal for it is stale as soon as the
+ * devnet stops: start from none, and call the returned `discard` once the deployment is done.
+ */
+export function freshDeploymentId(
+  hre: HardhatRuntimeEnvironment,
+  side: string,
+  rpcUrl: string,
+): { deploymentId: string; discard: () => void } {
+  const deploymentId = `devnet-${side}-${new URL(rpcUrl).port}`;
+  const dir = path.join(hre.config.paths.ignition, "deployments", deploymentId);
+  const discard = () => fs.rmSync(dir, { recursive: true, force: true });
+  discard();
+  return { deploymentId, discard };
 }
 
 export async function addressOf(contract: { getAddress(): Promise<string> }): Promise<Address> {

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const pepecoinAddress = process.env.DEVNET_PEPECOIN || undefined;
   const signers = await hre.ethers.getSigners();
   const labs = signers[DEVNET_ACCOUNTS.labs]!.address;
-  const deploymentId = freshDeploymentId(hre, "ethereum", rpcUrl);
+  const { deploymentId, discard } = freshDeploymentId(hre, "ethereum", rpcUrl);
 
   const startBlock = await hre.ethers.provider.getBlockNumber();
   const params = { labs, attesters, basedChainId: 32323 };
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
         deploymentId,
       });
 
+  discard();
   const contracts: Record<string, Address> = {
     Pepecoin: await addressOf(deployed.pepecoin),
     BrainNFT: await addressOf(deployed.brainNFT),
