@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../package.json";
 import { registerBrainCommands, type Wrap } from "./commands/brain";
+import { registerBridgeCommands } from "./commands/bridge";
+import { registerModelCommands } from "./commands/model";
 import { type GlobalOptions, createCommandContext } from "./context";
 import { reportError } from "./ui/output";
 
@@ -44,6 +46,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     };
 
   registerBrainCommands(program, wrap);
+  registerModelCommands(program, wrap);
+  registerBridgeCommands(program, wrap);
   return program;
 }
 

@@ -8,7 +8,7 @@
  */
 import { geluNew } from "../model/forward";
 import { type QuantizeParams, dynamicQuantize } from "../squeeze/quantize";
-import { type ClientModel, type StepRole, stepId } from "./split-model";
+import { type ClientModel, HEAD_PARTS, type StepRole, headStepId, stepId } from "./split-model";
 
 /** Evaluates y = x · W for the server step `stepId` on `nRows` rows (row-major, no bias). */
 export type LinearBackend = {
@@ -105,7 +105,7 @@ export class HybridSession {
       sent = q.values;
       scale = q.scale;
     }
-    const y = await this.backend.evaluate(stepId(layer, role), sent, T);
+    const y = await this.serverProduct(layer, role, sent, T);
     const out = bias.length;
     if (y.length !== T * out)
       throw new Error(`step ${stepId(layer, role)} returned ${y.length} values, expected ${T * out}`);
@@ -114,6 +114,35 @@ export class HybridSession {
       for (let j = 0; j < out; j++) y[t * out + j] = y[t * out + j]! * inv + bias[j]!;
     }
     return y;
+  }
+
+  /** The server's part of a product: one request, or one per head when attention is unfused. */
+  private async serverProduct(l: number, role: StepRole, x: Float64Array, T: number): Promise<Float64Array> {
+    const layer = this.model.layers[l]!;
+    if (!layer.perHead || (role !== "qkv" && role !== "attnOut")) {
+      return this.backend.evaluate(stepId(l, role), x, T);
+    }
+    const hd = this.model.headDim;
+    const dk = layer.heads.length * hd;
+    if (role === "qkv") {
+      const out = new Float64Array(T * 3 * dk);
+      for (const [k, h] of layer.heads.entries()) {
+        for (const [p, part] of HEAD_PARTS.entries()) {
+          const y = await this.backend.evaluate(headStepId(l, part, h), x, T);
+          for (let t = 0; t < T; t++) out.set(y.subarray(t * hd, (t + 1) * hd), t * 3 * dk + p * dk + k * hd);
+        }
+      }
+      return out;
+    }
+    const d = this.model.d;
+    const out = new Float64Array(T * d);
+    const slice = new Float64Array(T * hd);
+    for (const [k, h] of layer.heads.entries()) {
+      for (let t = 0; t < T; t++) slice.set(x.subarray(t * dk + k * hd, t * dk + (k + 1) * hd), t * hd);
+      const y = await this.backend.evaluate(headStepId(l, "o", h), slice.slice(), T);
+      for (let i = 0; i < out.length; i++) out[i] = out[i]! + y[i]!;
+    }
+    return out;
   }
 
   private async block(l: number, x: Float64Array, T: number): Promise<void> {

@@ -35,6 +35,12 @@ export type ServerStep = {
 };
 
 export type ClientLayer = {
+  /**
+   * Without fusion the attention runs as the whitepaper writes it (§7.1.1): separate W_i^Q, W_i^K,
+   * W_i^V products per head and one W_O slice per head, summed by the client. With fusion the
+   * projections are merged into one product each.
+   */
+  perHead: boolean;
   /** LayerNorm affine applied by the client; absent when fused into the next product. */
   ln1?: { gamma: Float32Array; beta: Float32Array };
   ln2?: { gamma: Float32Array; beta: Float32Array };
@@ -64,7 +70,8 @@ export type ClientModel = {
 export type SplitOptions = {
   /** kept[layer][head]; default every head. */
   keptHeads?: boolean[][];
-  /** Fold LayerNorm affines and the attention scale into the server's weights. */
+  /** Merge the attention projections, and fold LayerNorm affines and the attention scale into
+   *  the server's weights. */
   fuse?: boolean;
 };
 
@@ -72,6 +79,15 @@ export type SplitModel = { client: ClientModel; server: ServerStep[] };
 
 export function stepId(layer: number, role: StepRole): string {
   return `L${layer}.${role}`;
+}
+
+/** Per-head projections of the unfused attention. */
+export const HEAD_PARTS = ["q", "k", "v"] as const;
+export type HeadPart = (typeof HEAD_PARTS)[number] | "o";
+
+/** The step of one head's projection when attention is not fused, e.g. `L0.h2.q`. */
+export function headStepId(layer: number, part: HeadPart, head: number): string {
+  return `L${layer}.h${head}.${part}`;
 }
 
 export function splitModel(ckpt: Gpt2Checkpoint, options: SplitOptions = {}): SplitModel {
@@ -106,19 +122,33 @@ export function splitModel(ckpt: Gpt2Checkpoint, options: SplitOptions = {}): Sp
     const mlpDown: Linear = { weight: w.fcProjWeight, bias: w.fcProjBias, inFeatures: inner, outFeatures: d };
 
     const linears: Record<StepRole, Linear> = { qkv, attnOut, mlpUp, mlpDown };
-    for (const role of STEP_ROLES) {
-      const lin = linears[role];
+    const push = (id: string, role: StepRole, lin: Linear) =>
       server.push({
-        id: stepId(l, role),
+        id,
         layer: l,
         role,
         inFeatures: lin.inFeatures,
         outFeatures: lin.outFeatures,
         weight: lin.weight,
       });
+    for (const role of STEP_ROLES) {
+      if (fuse || role === "mlpUp" || role === "mlpDown") {
+        push(stepId(l, role), role, linears[role]);
+        continue;
+      }
+      heads.forEach((h, k) => {
+        const cols = (part: number) => Array.from({ length: hd }, (_, i) => part * dk + k * hd + i);
+        if (role === "qkv") {
+          HEAD_PARTS.forEach((part, p) => push(headStepId(l, part, h), role, selectColumns(qkv, cols(p))));
+        } else {
+          const rows = Array.from({ length: hd }, (_, i) => k * hd + i);
+          push(headStepId(l, "o", h), role, selectRows(attnOut, rows));
+        }
+      });
     }
     if (qkv.outFeatures !== 3 * dk) throw new Error("internal: qkv width does not match the kept heads");
     layers.push({
+      perHead: !fuse,
       ln1: fuse ? undefined : { gamma: w.ln1Weight, beta: w.ln1Bias },
       ln2: fuse ? undefined : { gamma: w.ln2Weight, beta: w.ln2Bias },
       heads,

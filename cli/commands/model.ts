@@ -1,0 +1,147 @@
+import path from "node:path";
+import { type Command, Option } from "commander";
+import { z } from "zod";
+import { BasedError } from "../../sdk/errors";
+import type { CommandContext } from "../context";
+import type { Run, Wrap } from "./brain";
+import type * as ConvertModule from "../../zkllm/convert";
+import type * as GenerateModule from "../../zkllm/generate";
+import type * as TokenizerModule from "../../zkllm/tokenizer";
+
+/** The model that ships with the repository (trained by scripts/train). */
+export const SHIPPED_MODEL = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The engine loads only for the commands that need it: it brings SEAL and onnxruntime. */
+const lazy = {
+  convert: () => require("../../zkllm/convert") as typeof ConvertModule,
+  generate: () => require("../../zkllm/generate") as typeof GenerateModule,
+  tokenizer: () => require("../../zkllm/tokenizer") as typeof TokenizerModule,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const maxTokens = z.coerce.number().int().min(1, "at least 1 token").max(1024, "at most 1024 tokens");
+
+function parseMaxTokens(raw: string): number {
+  const parsed = maxTokens.safeParse(raw);
+  if (!parsed.success) {
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      `Invalid --max-tokens "${raw}": ${parsed.error.issues[0]?.message}.`,
+    );
+  }
+  return parsed.data;
+}
+
+const convert: Run = async (ctx: CommandContext, [hfDir], options) => {
+  const opts = options as { out: string; squeeze: boolean };
+  const { convertModel, SQUEEZE_DEFAULT, SQUEEZE_OFF } = lazy.convert();
+  const spinner = ctx.spinner();
+  try {
+    const report = await convertModel(path.resolve(hfDir!), path.resolve(opts.out), {
+      squeeze: opts.squeeze ? SQUEEZE_DEFAULT : SQUEEZE_OFF,
+      onProgress: (m) => spinner.update(m),
+    });
+    spinner.succeed(`converted into ${report.outDir}`);
+    ctx.out.result({ converted: report }, () =>
+      [
+        `Converted ${hfDir} → ${report.outDir}`,
+        `  files            ${report.files.join(", ")}`,
+        `  model.onnx       ${(report.onnxBytes / 1e6).toFixed(2)} MB, max |Δlogit| vs TypeScript ${report.onnxMaxAbsDiff.toExponential(2)} (${report.executionProviders.join(",")})`,
+        `  attention heads  ${report.keptHeads} of ${report.totalHeads} kept (Cerberus Squeezing ${opts.squeeze ? "on" : "off"})`,
+        `  encrypted plan   ${report.planSteps} CKKS steps in zkllm-plan.json`,
+      ].join("\n"),
+    );
+  } catch (err) {
+    spinner.fail();
+    throw new BasedError(
+      "input",
+      "ConvertFailed",
+      (err as Error).message,
+      "Check that the directory holds a GPT-2 config.json and model.safetensors.",
+    );
+  }
+};
+
+const generate: Run = async (ctx, [prompt], options) => {
+  const opts = options as { model: string; plain?: boolean; encrypted?: boolean; maxTokens: string };
+  const mode = opts.plain ? "plain" : "encrypted";
+  const tokens = parseMaxTokens(opts.maxTokens);
+  const modelDir = path.resolve(opts.model);
+  const { loadTokenizer } = lazy.tokenizer();
+  const { generateIds } = lazy.generate();
+  let tokenizer;
+  try {
+    tokenizer = loadTokenizer(modelDir);
+  } catch {
+    throw new BasedError(
+      "input",
+      "ModelNotFound",
+      `No tokenizer (vocab.json, merges.txt) in ${modelDir}.`,
+      "Pass --model <dir> of a converted model.",
+    );
+  }
+  const promptIds = tokenizer.encode(prompt!);
+  if (promptIds.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
+  const spinner = ctx.spinner();
+  spinner.update(
+    mode === "encrypted" ? "generating keys and evaluating on ciphertexts" : "running the model",
+  );
+  try {
+    const result = await generateIds(modelDir, [promptIds], { mode, maxTokens: tokens });
+    spinner.stop();
+    const ids = result.ids[0]!;
+    const text = tokenizer.decode(ids);
+    ctx.out.result(
+      {
+        mode,
+        prompt,
+        promptIds,
+        ids,
+        text,
+        timings: result.timings,
+        encrypted: result.encrypted,
+        executionProviders: result.executionProviders,
+      },
+      () =>
+        [
+          `${prompt}${text}`,
+          "",
+          `${mode}: ${ids.length} tokens, ${result.timings.tokensPerSecond.toFixed(2)} tokens/s` +
+            (result.encrypted
+              ? `, ${Math.round(result.encrypted.actionsPerToken.total ?? 0)} homomorphic actions/token, ` +
+                `${(result.encrypted.bytesUpPerToken / 1024).toFixed(0)} KiB up / ${(result.encrypted.bytesDownPerToken / 1024).toFixed(0)} KiB down per token`
+              : ""),
+        ].join("\n"),
+    );
+  } catch (err) {
+    spinner.fail();
+    throw err;
+  }
+};
+
+/** `based model …`: convert checkpoints and run them, encrypted or plain. */
+export function registerModelCommands(program: Command, wrap: Wrap): void {
+  const model = program.command("model").description("convert GPT-2 checkpoints and run them (ZK-LLM)");
+  model
+    .command("convert")
+    .description("turn a local Hugging Face GPT-2 checkpoint into ONNX + a squeezed encrypted-inference plan")
+    .argument("<hf-dir>", "directory with config.json + model.safetensors (+ vocab.json, merges.txt)")
+    .requiredOption("--out <dir>", "output directory")
+    .option("--no-squeeze", "turn Cerberus Squeezing off (every head, no fusion, no quantization)")
+    .action(wrap(convert));
+  model
+    .command("generate")
+    .description("generate text with a converted model, encrypted (default) or plain")
+    .argument("<prompt>", "the prompt text")
+    .option("--model <dir>", "converted model directory", SHIPPED_MODEL)
+    .addOption(new Option("--encrypted", "run the heavy layers on ciphertexts (default)").conflicts("plain"))
+    .addOption(new Option("--plain", "run the model with onnxruntime-node").conflicts("encrypted"))
+    .option("--max-tokens <n>", "tokens to generate", "16")
+    .addHelpText(
+      "after",
+      '\nExamples:\n  based model generate "The old man" --max-tokens 16\n  based model generate "The old man" --plain --json',
+    )
+    .action(wrap(generate));
+}

@@ -1,0 +1,431 @@
+/**
+ * The server side: a stateless evaluator of plan steps over ciphertexts.
+ *
+ * "Stateless" towards clients: it holds the model (weights, and the diagonal plaintexts derived
+ * from them) and no client state; each request brings its ciphertexts and a handle to the
+ * session's evaluation keys. It never sees a secret key and never imports `client.ts`.
+ *
+ * Requests are untrusted. Everything is checked before SEAL runs (plan step known and identical,
+ * ciphertext count, blob headers and SEAL structure, level and scale, rotation keys present),
+ * every refusal is a `ZkllmInputError`, and every SEAL object a request creates is deleted in a
+ * `finally`, so a bad request leaves the evaluator (and its WASM heap) as it was.
+ *
+ * Evaluation is deterministic: the same input bytes, keys and step give byte-identical outputs
+ * (validators replay jobs and compare hashes), also when a pool splits the outputs over workers.
+ */
+import type { CipherText } from "node-seal/implementation/cipher-text";
+import type { GaloisKeys } from "node-seal/implementation/galois-keys";
+import type { PlainText } from "node-seal/implementation/plain-text";
+import type { RelinKeys } from "node-seal/implementation/relin-keys";
+import { createActionCounter, type ActionCounter } from "./actions";
+import { ZkllmInputError } from "./errors";
+import {
+  linearBabyRotations,
+  linearBiasSlots,
+  linearDiagonal,
+  linearInputIndex,
+  linearOutputIndex,
+  linearTerms,
+  weightAccessor,
+  type LinearPlanStep,
+  type LinearTerm,
+  type Tensor,
+} from "./linear";
+import {
+  dataPrimeCount,
+  galoisElementForStep,
+  getCkksContext,
+  type CkksContext,
+  type ParamSet,
+  type ParamSetId,
+} from "./params";
+import { checkPlan, type EnginePlan, type PlanStep } from "./plan";
+import {
+  initZstd,
+  loadCiphertext,
+  loadGaloisKeys,
+  loadRelinKeys,
+  saveCiphertext,
+  type EvalKeyBlobs,
+} from "./serialize";
+
+export type { EvalKeyBlobs } from "./serialize";
+
+/** A session's evaluation keys, loaded into SEAL. */
+export type EvalKeys = {
+  readonly paramSet: ParamSetId;
+  /** Galois elements the keys cover. */
+  readonly galoisElements: ReadonlySet<number>;
+  /** Whether relinearization keys are present. */
+  readonly hasRelinearization: boolean;
+  /** Bytes of the blobs they came from. */
+  readonly bytes: number;
+  /** Frees the keys. */
+  delete(): void;
+};
+
+/** Where the evaluator finds weight tensors by name. */
+export type WeightSource = Readonly<Record<string, Tensor>> | ((name: string) => Tensor | undefined);
+
+/** Options of `createEvaluator`. */
+export type CreateEvaluatorOptions = {
+  /** The steps this evaluator serves. */
+  plan: EnginePlan;
+  weights: WeightSource;
+  /** Counter to record actions into (default: a fresh one, see `evaluator.actions`). */
+  actions?: ActionCounter;
+};
+
+/** Options of one evaluation. */
+export type EvaluateOptions = {
+  /**
+   * Compute only these outputs (indices in `linearOutputIndex` order), e.g. a pool's share of a
+   * request; results come back in this order. Default: all outputs.
+   */
+  outputs?: readonly number[];
+  /** Also count this request's actions here. */
+  actions?: ActionCounter;
+};
+
+/** An evaluator serving one plan. */
+export type CkksEvaluator = {
+  readonly paramSet: ParamSet;
+  readonly plan: EnginePlan;
+  /** Actions of every request so far. */
+  readonly actions: ActionCounter;
+  /** Loads and checks a session's evaluation keys. */
+  loadEvalKeys(blobs: EvalKeyBlobs): EvalKeys;
+  /** Encodes a step's diagonal plaintexts now instead of on its first request. */
+  prepare(step: string | PlanStep): void;
+  /** Runs one plan step: input ciphertext blobs in, output ciphertext blobs out. */
+  evaluate(
+    step: string | PlanStep,
+    inputs: readonly Uint8Array[],
+    keys: EvalKeys,
+    options?: EvaluateOptions,
+  ): Uint8Array[];
+  /** Bytes held by cached plaintexts (inside the WASM heap). */
+  cacheBytes(): number;
+  /** Frees the cached plaintexts (they are re-encoded on demand). */
+  clearCache(): void;
+  /** Frees everything; the evaluator is unusable afterwards. */
+  delete(): void;
+};
+
+type LoadedKeys = EvalKeys & { galois?: GaloisKeys; relin?: RelinKeys; deleted: boolean };
+
+type PreparedLinear = {
+  /** [output][giant][term] plaintexts (null: an all-zero diagonal, skipped). */
+  diagonals: (PlainText | null)[][][];
+  /** Terms per [output][giant], matching `diagonals`. */
+  terms: LinearTerm[][][];
+  /** Bias plaintext per output (null: no bias). */
+  bias: (PlainText | null)[];
+  bytes: number;
+};
+
+/** Creates an evaluator for a plan and its weights. */
+export async function createEvaluator(options: CreateEvaluatorOptions): Promise<CkksEvaluator> {
+  await initZstd();
+  checkPlan(options.plan);
+  const ctx = await getCkksContext(options.plan.paramSet);
+  return buildEvaluator(ctx, options);
+}
+
+function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): CkksEvaluator {
+  const { seal, set, evaluator: ev } = ctx;
+  const plan = options.plan;
+  const actions = options.actions ?? createActionCounter();
+  const steps = new Map(plan.steps.map((s) => [s.id, s]));
+  const stepJson = new Map(plan.steps.map((s) => [s.id, stableJson(s)]));
+  const cache = new Map<string, PreparedLinear>();
+  const keyHandles = new WeakSet<object>();
+  let deleted = false;
+
+  const getWeight = (name: string): Tensor => {
+    const t = typeof options.weights === "function" ? options.weights(name) : options.weights[name];
+    if (!t) throw new ZkllmInputError("InvalidPlan", `The evaluator has no tensor "${name}".`);
+    return t;
+  };
+
+  const resolve = (step: string | PlanStep): LinearPlanStep => {
+    if (deleted) throw new Error("This CKKS evaluator has been deleted.");
+    const id = typeof step === "string" ? step : step?.id;
+    const known = typeof id === "string" ? steps.get(id) : undefined;
+    if (!known) throw new ZkllmInputError("UnknownPlanStep", `Unknown plan step "${String(id)}".`);
+    // A step object must be the served one, byte for byte: a client cannot redefine a layout.
+    if (typeof step !== "string" && stableJson(step) !== stepJson.get(known.id)) {
+      throw new ZkllmInputError(
+        "UnknownPlanStep",
+        `Plan step "${known.id}" differs from the one this evaluator serves.`,
+      );
+    }
+    return known;
+  };
+
+  const prepareLinear = (step: LinearPlanStep): PreparedLinear => {
+    const cached = cache.get(step.id);
+    if (cached) return cached;
+    const w = weightAccessor(step, getWeight(step.weight));
+    const biasTensor = step.bias ? getWeight(step.bias) : undefined;
+    const created: PlainText[] = [];
+    const encode = (values: Float64Array, scale: number): PlainText => {
+      const pt = seal.PlainText();
+      created.push(pt);
+      ctx.encoder.encode(values, scale, pt);
+      actions.count("encode");
+      return pt;
+    };
+    try {
+      const terms = step.outputs.map((_, o) => linearTerms(step, o));
+      const diagonals = terms.map((byGiant, o) =>
+        byGiant.map((list) =>
+          list.map((term) => {
+            const values = linearDiagonal(step, w, o, term);
+            return values ? encode(values, ctx.weightScale) : null;
+          }),
+        ),
+      );
+      // The bias joins the g = 0 sum before the rescale, so it is encoded at the product's scale.
+      const bias = step.outputs.map((_, o) =>
+        biasTensor ? encode(linearBiasSlots(step, biasTensor, o), ctx.inputScale * ctx.weightScale) : null,
+      );
+      diagonals.forEach((byGiant, o) => {
+        // The g = 0 sum must exist: the bias joins it, and an all-zero output cannot be encrypted.
+        if (!byGiant[0]?.some((pt) => pt)) {
+          throw new ZkllmInputError(
+            "InvalidPlan",
+            `Step "${step.id}" output ${o}: the weights of its first giant step are all zero; drop those rows (rows option).`,
+          );
+        }
+      });
+      const bytes = created.length * set.polyModulusDegree * dataPrimeCount(set) * 8;
+      const prepared = { diagonals, terms, bias, bytes };
+      cache.set(step.id, prepared);
+      return prepared;
+    } catch (error) {
+      for (const pt of created) pt.delete();
+      throw error;
+    }
+  };
+
+  const loadEvalKeys = (blobs: EvalKeyBlobs): EvalKeys => {
+    if (deleted) throw new Error("This CKKS evaluator has been deleted.");
+    if (!blobs || typeof blobs !== "object")
+      throw new ZkllmInputError("BadRequest", "Evaluation keys are missing.");
+    let galois: { keys: GaloisKeys; elements: number[] } | undefined;
+    let relin: RelinKeys | undefined;
+    try {
+      if (blobs.galois !== undefined) galois = loadGaloisKeys(ctx, blobs.galois);
+      if (blobs.relin !== undefined) relin = loadRelinKeys(ctx, blobs.relin);
+    } catch (error) {
+      galois?.keys.delete();
+      throw error;
+    }
+    const handle: LoadedKeys = {
+      paramSet: set.id,
+      galoisElements: new Set(galois?.elements ?? []),
+      hasRelinearization: relin !== undefined,
+      bytes: (blobs.galois?.length ?? 0) + (blobs.relin?.length ?? 0),
+      galois: galois?.keys,
+      relin,
+      deleted: false,
+      delete() {
+        if (handle.deleted) return;
+        handle.deleted = true;
+        handle.galois?.delete();
+        handle.relin?.delete();
+      },
+    };
+    keyHandles.add(handle);
+    return handle;
+  };
+
+  const evaluateLinear = (
+    step: LinearPlanStep,
+    inputs: readonly Uint8Array[],
+    keys: LoadedKeys,
+    wanted: readonly number[],
+    count: (kind: Parameters<ActionCounter["count"]>[0]) => void,
+  ): Uint8Array[] => {
+    const { layout } = step;
+    const T = layout.tokensPerCiphertext;
+    const prepared = prepareLinear(step);
+    const results = new Map<number, Uint8Array>();
+    const live: (CipherText | undefined)[] = [];
+    const track = <C extends CipherText>(ct: C): C => {
+      live.push(ct);
+      return ct;
+    };
+    const drop = (ct: CipherText) => {
+      const i = live.indexOf(ct);
+      if (i >= 0) live[i] = undefined;
+      ct.delete();
+    };
+    try {
+      const perGroup = new Map<number, number[]>();
+      for (const index of wanted) {
+        const group = Math.floor(index / step.outputs.length);
+        perGroup.set(group, [...(perGroup.get(group) ?? []), index % step.outputs.length]);
+      }
+      for (const [group, outs] of perGroup) {
+        // rotated[chunk][copy][i] = input rotated by i·T (i = 0 is the input itself); hoisted.
+        const rotated: CipherText[][][] = [];
+        for (let c = 0; c < layout.chunks; c++) {
+          const perCopy: CipherText[][] = [];
+          for (let copy = 0; copy < layout.copies; copy++) {
+            const index = linearInputIndex(step, group, c, copy);
+            const input = track(
+              loadCiphertext(ctx, inputs[index] as Uint8Array, {
+                seeded: "required",
+                level: 0,
+                scale: ctx.inputScale,
+                name: `input ciphertext ${index}`,
+              }),
+            );
+            const byBaby: CipherText[] = [input];
+            for (const i of linearBabyRotations(step, copy)) {
+              const r = track(seal.CipherText());
+              ev.rotateVector(input, i * T, keys.galois as GaloisKeys, r);
+              count("rotate");
+              byBaby[i] = r;
+            }
+            perCopy.push(byBaby);
+          }
+          rotated.push(perCopy);
+        }
+        for (const o of outs) {
+          const out = step.outputs[o];
+          if (!out) continue;
+          let result: CipherText | undefined;
+          const tmp = track(seal.CipherText());
+          for (let g = out.giantSteps - 1; g >= 0; g--) {
+            let acc: CipherText | undefined;
+            const terms = prepared.terms[o]?.[g] ?? [];
+            terms.forEach((term, k) => {
+              const pt = prepared.diagonals[o]?.[g]?.[k];
+              if (!pt) return;
+              const source = rotated[term.chunk]?.[term.copy]?.[term.baby] as CipherText;
+              if (!acc) {
+                acc = track(seal.CipherText());
+                ev.multiplyPlain(source, pt, acc);
+              } else {
+                ev.multiplyPlain(source, pt, tmp);
+                ev.add(acc, tmp, acc);
+                count("add");
+              }
+              count("multiplyPlain");
+            });
+            const biasPt = g === 0 ? prepared.bias[o] : null;
+            if (acc && biasPt) {
+              ev.addPlain(acc, biasPt, acc);
+              count("addPlain");
+            }
+            if (acc && set.rescale) {
+              ev.rescaleToNext(acc, acc);
+              count("rescale");
+            }
+            if (result) {
+              // Horner: result = rot(result, E·T) + acc_g, so one giant-step key serves every g.
+              ev.rotateVector(result, layout.span * T, keys.galois as GaloisKeys, result);
+              count("rotate");
+              if (acc) {
+                ev.add(result, acc, result);
+                count("add");
+                drop(acc);
+              }
+            } else {
+              // A giant step whose diagonals are all zero contributes nothing (SEAL refuses to
+              // produce an all-zero "transparent" ciphertext, so it is skipped, not computed).
+              result = acc;
+            }
+          }
+          drop(tmp);
+          results.set(linearOutputIndex(step, group, o), saveCiphertext(ctx, result as CipherText));
+          drop(result as CipherText);
+        }
+        for (const perCopy of rotated) for (const byBaby of perCopy) for (const ct of byBaby) drop(ct);
+      }
+    } finally {
+      for (const ct of live) ct?.delete();
+    }
+    return wanted.map((i) => results.get(i) as Uint8Array);
+  };
+
+  return {
+    paramSet: set,
+    plan,
+    actions,
+    loadEvalKeys,
+    prepare(step) {
+      prepareLinear(resolve(step));
+    },
+    evaluate(stepRef, inputs, keys, opts = {}) {
+      const step = resolve(stepRef);
+      if (!Array.isArray(inputs) || inputs.length !== step.inputCiphertexts) {
+        throw new ZkllmInputError(
+          "BadRequest",
+          `Step "${step.id}" takes ${step.inputCiphertexts} input ciphertexts; got ${Array.isArray(inputs) ? inputs.length : typeof inputs}.`,
+        );
+      }
+      if (!keys || !keyHandles.has(keys)) {
+        throw new ZkllmInputError(
+          "BadRequest",
+          "Evaluation keys must come from this evaluator's loadEvalKeys.",
+        );
+      }
+      const loaded = keys as LoadedKeys;
+      if (loaded.deleted) throw new ZkllmInputError("BadRequest", "These evaluation keys have been deleted.");
+      const missing = step.rotations.filter(
+        (r) => !loaded.galoisElements.has(galoisElementForStep(r, set.polyModulusDegree)),
+      );
+      if (missing.length > 0) {
+        throw new ZkllmInputError(
+          "MissingRotationKey",
+          `Step "${step.id}" rotates by ${missing.join(", ")} slots; the evaluation keys lack ${missing.length === 1 ? "that step" : "those steps"}.`,
+        );
+      }
+      const all = Array.from({ length: step.outputCiphertexts }, (_, i) => i);
+      const wanted = opts.outputs ? [...opts.outputs] : all;
+      for (const i of wanted) {
+        if (!Number.isInteger(i) || i < 0 || i >= step.outputCiphertexts) {
+          throw new ZkllmInputError(
+            "BadRequest",
+            `Output index ${i} is outside 0..${step.outputCiphertexts - 1}.`,
+          );
+        }
+      }
+      const count = (kind: Parameters<ActionCounter["count"]>[0]) => {
+        actions.count(kind);
+        opts.actions?.count(kind);
+      };
+      return evaluateLinear(step, inputs, loaded, wanted, count);
+    },
+    cacheBytes() {
+      let total = 0;
+      for (const p of cache.values()) total += p.bytes;
+      return total;
+    },
+    clearCache() {
+      for (const p of cache.values()) {
+        for (const pt of p.diagonals.flat(2)) pt?.delete();
+        for (const pt of p.bias) pt?.delete();
+      }
+      cache.clear();
+    },
+    delete() {
+      if (deleted) return;
+      this.clearCache();
+      deleted = true;
+    },
+  };
+}
+
+/** JSON of a value, or a marker when it cannot be serialized (cycles, BigInt): never throws. */
+function stableJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return "\u0000unserializable";
+  }
+}

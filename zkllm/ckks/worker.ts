@@ -1,0 +1,75 @@
+/**
+ * A pool worker: one SEAL instance, one evaluator (with its own plaintext cache), and the
+ * evaluation keys the pool registered. Started through `worker-bootstrap.js`; speaks the message
+ * protocol of `pool.ts`. Server side: it must never import `client.ts`.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { ZkllmInputError } from "./errors";
+import type { PoolRequest, PoolResponse, PoolWorkerData } from "./pool-protocol";
+import { loadSeal } from "./seal";
+import { createEvaluator, type CkksEvaluator, type EvalKeys } from "./server";
+
+const port = parentPort;
+if (!port) throw new Error("worker.ts must run in a worker thread (see worker-bootstrap.js).");
+
+const data = workerData as PoolWorkerData;
+const keys = new Map<string, EvalKeys>();
+const ready: Promise<CkksEvaluator> = createEvaluator({ plan: data.plan, weights: data.weights });
+// Keep the process alive on init failures until the parent hears about them.
+ready.catch(() => undefined);
+
+function errorPayload(error: unknown): PoolResponse["error"] {
+  if (error instanceof ZkllmInputError) return { name: error.name, code: error.code, message: error.message };
+  return { name: "Error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+}
+
+async function handle(request: PoolRequest): Promise<PoolResponse> {
+  const evaluator = await ready;
+  switch (request.type) {
+    case "keys": {
+      keys.get(request.keysId)?.delete();
+      keys.set(request.keysId, evaluator.loadEvalKeys(request.blobs));
+      return { id: request.id, ok: true };
+    }
+    case "releaseKeys": {
+      keys.get(request.keysId)?.delete();
+      keys.delete(request.keysId);
+      return { id: request.id, ok: true };
+    }
+    case "prepare": {
+      for (const step of request.steps) evaluator.prepare(step);
+      return { id: request.id, ok: true };
+    }
+    case "evaluate": {
+      const k = keys.get(request.keysId);
+      if (!k) throw new ZkllmInputError("BadRequest", `Unknown evaluation keys "${request.keysId}".`);
+      const before = evaluator.actions.snapshot();
+      const outputs = evaluator.evaluate(request.step, request.inputs, k, { outputs: request.outputs });
+      const after = evaluator.actions.snapshot();
+      const actions = Object.fromEntries(
+        Object.entries(after).map(([kind, n]) => [kind, n - before[kind as keyof typeof before]]),
+      ) as typeof after;
+      return { id: request.id, ok: true, outputs, actions };
+    }
+    case "stats": {
+      const runtime = await loadSeal();
+      return {
+        id: request.id,
+        ok: true,
+        stats: {
+          heapBytes: runtime.heapBytes(),
+          cacheBytes: evaluator.cacheBytes(),
+          actions: evaluator.actions.snapshot(),
+        },
+      };
+    }
+  }
+}
+
+port.on("message", (request: PoolRequest) => {
+  handle(request).then(
+    (response) => port.postMessage(response),
+    (error: unknown) =>
+      port.postMessage({ id: request.id, ok: false, error: errorPayload(error) } satisfies PoolResponse),
+  );
+});

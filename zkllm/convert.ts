@@ -1,0 +1,248 @@
+/**
+ * The "Hugging Face ZK-LLM converter" template (DESIGN.md §5): a local GPT-2-family checkpoint
+ * (config.json + model.safetensors [+ tokenizer files]) becomes a Brain task directory:
+ * - the checkpoint and tokenizer files, copied;
+ * - model.onnx (built with onnx-proto), checked by running it in onnxruntime-node against the
+ *   engine's own plaintext forward pass;
+ * - zkllm-plan.json: the squeezed encrypted-inference plan (which heads are kept and why, the
+ *   fusion and quantization settings, and the CKKS engine plan of every server product).
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import type { ParamSetId } from "./ckks/params";
+import { type EnginePlan, parsePlan } from "./ckks/plan";
+import { loadCheckpoint, type Gpt2Checkpoint } from "./model/checkpoint";
+import { Gpt2Forward } from "./model/forward";
+import { exportGpt2Onnx } from "./model/onnx-export";
+import { OnnxGpt2Runner } from "./model/onnx-runner";
+import { DEFAULT_BUCKETS, buildEnginePlan } from "./protocol/engine-plan";
+import { splitModel } from "./protocol/split-model";
+import { headSignificance } from "./squeeze/calibrate";
+import { selectHeads } from "./squeeze/heads";
+import type { QuantizeParams } from "./squeeze/quantize";
+import { loadTokenizer } from "./tokenizer";
+
+export const PLAN_FILE = "zkllm-plan.json";
+const COPIED = [
+  "config.json",
+  "model.safetensors",
+  "vocab.json",
+  "merges.txt",
+  "tokenizer_config.json",
+  "generation_config.json",
+];
+
+/** Calibration text for head significance: public-domain English (Lincoln, Austen, Melville). */
+export const CALIBRATION_TEXT = [
+  "Four score and seven years ago our fathers brought forth on this continent a new nation.",
+  "It is a truth universally acknowledged, that a single man in possession of a good fortune must be in want of a wife.",
+  "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse.",
+  "The old man said that the river was high this year, and the farmers in the valley were afraid of the rain.",
+  "She went into the house and sat down by the window, where the light of the evening fell on her hands.",
+  "In the morning the people of the town gathered in the square to hear what the mayor would say.",
+];
+
+export type SqueezeSettings = {
+  /** Fold LayerNorm affines and the attention scale into the server's products. */
+  fuse: boolean;
+  /** Dynamic quantization of activations before encryption; null = off. */
+  quantize: QuantizeParams | null;
+  /** Head selection; null = every head kept. */
+  heads: { theta: number; budgetFraction: number } | null;
+};
+
+export const SQUEEZE_OFF: SqueezeSettings = { fuse: false, quantize: null, heads: null };
+/**
+ * Defaults that keep top-1 agreement ≥ 97 % on the shipped model (docs/benchmarks.md): fusion
+ * (exact), 256-level quantization (98.8 % agreement), and head selection with θ = 0.05 under the
+ * full budget — every head of the 4-head shipped model scores above it (dropping even its least
+ * significant head costs ~7 % agreement); larger models with more, weaker heads lose some here.
+ */
+export const SQUEEZE_DEFAULT: SqueezeSettings = {
+  fuse: true,
+  quantize: { threshold: 0.1, alpha: 0.5, levels: 256, rounding: "nearest" },
+  heads: { theta: 0.05, budgetFraction: 1 },
+};
+
+const quantizeSchema = z.object({
+  threshold: z.number(),
+  alpha: z.number().positive(),
+  levels: z.number().int().min(2),
+  rounding: z.enum(["floor", "nearest"]).optional(),
+});
+
+/** The plan file, validated when a miner or client loads it. */
+export const zkllmPlanSchema = z.object({
+  version: z.literal(1),
+  /** sha256 of model.safetensors: the weights this plan was made for. */
+  modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  squeeze: z.object({
+    fuse: z.boolean(),
+    quantize: quantizeSchema.nullable(),
+    heads: z
+      .object({
+        theta: z.number(),
+        budgetFraction: z.number().positive().max(1),
+        scores: z.array(z.array(z.number())),
+        kept: z.array(z.array(z.boolean())),
+        cost: z.number(),
+        fullCost: z.number(),
+      })
+      .nullable(),
+  }),
+  buckets: z.object({ prefill: z.number().int().min(1).max(256) }),
+  engine: z.unknown().transform((v) => parsePlan(v)),
+});
+export type ZkllmPlan = Omit<z.infer<typeof zkllmPlanSchema>, "engine"> & { engine: EnginePlan };
+
+export function sha256File(file: string): string {
+  return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/** Token sequences to calibrate on: the text tokenized when a tokenizer exists, else seeded ids. */
+function calibrationSequences(ckpt: Gpt2Checkpoint, dir: string): number[][] {
+  const max = Math.min(32, ckpt.config.n_positions);
+  if (fs.existsSync(path.join(dir, "vocab.json"))) {
+    const tok = loadTokenizer(dir);
+    return CALIBRATION_TEXT.map((t) => tok.encode(t).slice(0, max));
+  }
+  let s = 12345;
+  const next = () => (s = (s * 1103515245 + 12345) % 2 ** 31) % ckpt.config.vocab_size;
+  return Array.from({ length: 4 }, () => Array.from({ length: Math.min(16, max) }, next));
+}
+
+/** Builds the squeezed plan for a checkpoint (no files written). */
+export async function planModel(
+  ckpt: Gpt2Checkpoint,
+  modelSha256: string,
+  settings: SqueezeSettings,
+  calibration: number[][],
+  paramSet: ParamSetId = "n8192-q100",
+): Promise<ZkllmPlan> {
+  const { n_layer: L, n_head: H, n_embd: d } = ckpt.config;
+  let heads: ZkllmPlan["squeeze"]["heads"] = null;
+  let kept: boolean[][] | undefined;
+  if (settings.heads) {
+    const scores = await headSignificance(ckpt, calibration);
+    // A head's server cost: its q/k/v columns and its W_O rows (multiply-accumulates per token).
+    const headCost = 4 * (d / H) * d;
+    const cost = scores.map((layer) => layer.map(() => headCost));
+    const fullCost = L * H * headCost;
+    const selection = selectHeads(
+      scores,
+      cost,
+      settings.heads.theta,
+      settings.heads.budgetFraction * fullCost,
+    );
+    kept = selection.kept;
+    heads = { ...settings.heads, scores, kept, cost: selection.cost, fullCost: selection.fullCost };
+  }
+  const split = splitModel(ckpt, { fuse: settings.fuse, keptHeads: kept });
+  return {
+    version: 1,
+    modelSha256,
+    squeeze: { fuse: settings.fuse, quantize: settings.quantize, heads },
+    buckets: DEFAULT_BUCKETS,
+    engine: buildEnginePlan(split.server, paramSet, DEFAULT_BUCKETS),
+  };
+}
+
+export type ConvertReport = {
+  outDir: string;
+  files: string[];
+  onnxBytes: number;
+  /** Largest |logit| difference between onnxruntime and the TypeScript forward pass. */
+  onnxMaxAbsDiff: number;
+  executionProviders: string[];
+  keptHeads: number;
+  totalHeads: number;
+  planSteps: number;
+};
+
+export type ConvertOptions = {
+  squeeze?: SqueezeSettings;
+  paramSet?: ParamSetId;
+  /** Progress messages for a spinner. */
+  onProgress?: (message: string) => void;
+};
+
+export async function convertModel(
+  hfDir: string,
+  outDir: string,
+  options: ConvertOptions = {},
+): Promise<ConvertReport> {
+  const progress = options.onProgress ?? (() => {});
+  progress("loading the checkpoint");
+  const ckpt = loadCheckpoint(hfDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  for (const f of COPIED) {
+    const from = path.join(hfDir, f);
+    if (!fs.existsSync(from)) continue;
+    if (path.resolve(from) !== path.resolve(outDir, f)) fs.copyFileSync(from, path.join(outDir, f));
+    files.push(f);
+  }
+
+  progress("building model.onnx");
+  const onnxPath = path.join(outDir, "model.onnx");
+  const bytes = exportGpt2Onnx(ckpt, onnxPath, { modelName: path.basename(path.resolve(hfDir)) });
+  files.push("model.onnx");
+
+  progress("checking model.onnx in onnxruntime against the TypeScript forward pass");
+  const probe = Array.from(
+    { length: Math.min(8, ckpt.config.n_positions) },
+    (_, i) => (i * 101 + 7) % ckpt.config.vocab_size,
+  );
+  const expected = new Gpt2Forward(ckpt).forward(probe);
+  const runner = await OnnxGpt2Runner.create(onnxPath, { maxPositions: ckpt.config.n_positions });
+  const { data } = await runner.logits(probe);
+  const providers = runner.executionProviders;
+  await runner.release();
+  let diff = 0;
+  for (let i = 0; i < data.length; i++) diff = Math.max(diff, Math.abs(data[i]! - expected[i]!));
+  if (!(diff < 1e-3)) {
+    throw new Error(
+      `model.onnx disagrees with the TypeScript forward pass (max |Δlogit| = ${diff}); not converted`,
+    );
+  }
+
+  progress("calibrating heads and planning the encrypted inference");
+  const plan = await planModel(
+    ckpt,
+    sha256File(path.join(hfDir, "model.safetensors")),
+    options.squeeze ?? SQUEEZE_DEFAULT,
+    calibrationSequences(ckpt, hfDir),
+    options.paramSet,
+  );
+  fs.writeFileSync(path.join(outDir, PLAN_FILE), JSON.stringify(plan, null, 1) + "\n");
+  files.push(PLAN_FILE);
+  const kept =
+    plan.squeeze.heads?.kept.flat().filter(Boolean).length ?? ckpt.config.n_layer * ckpt.config.n_head;
+  return {
+    outDir,
+    files,
+    onnxBytes: bytes.length,
+    onnxMaxAbsDiff: diff,
+    executionProviders: providers,
+    keptHeads: kept,
+    totalHeads: ckpt.config.n_layer * ckpt.config.n_head,
+    planSteps: plan.engine.steps.length,
+  };
+}
+
+/** Reads and validates a model directory's plan, checking it belongs to these weights. */
+export function readPlan(modelDir: string): ZkllmPlan {
+  const file = path.join(modelDir, PLAN_FILE);
+  if (!fs.existsSync(file)) {
+    throw new Error(
+      `${file} does not exist: convert the checkpoint first (based model convert <hf-dir> --out <dir>)`,
+    );
+  }
+  const plan = zkllmPlanSchema.parse(JSON.parse(fs.readFileSync(file, "utf8"))) as ZkllmPlan;
+  const sha = sha256File(path.join(modelDir, "model.safetensors"));
+  if (sha !== plan.modelSha256)
+    throw new Error(`${file} was made for other weights (sha256 ${plan.modelSha256}, found ${sha})`);
+  return plan;
+}

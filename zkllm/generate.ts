@@ -1,0 +1,137 @@
+/**
+ * Running a converted model directory, encrypted or plain, in one process: the client session
+ * and the evaluator side by side (what `based model generate` does so anyone can try the engine
+ * and compare the two modes). The Brain's gateway and miners (a later issue) put a network
+ * between the same two halves.
+ */
+import path from "node:path";
+import { type ActionCounts, diffActions, perToken, sumActions, totalActions } from "./ckks/actions";
+import { createClient } from "./ckks/client";
+import { createEvaluator } from "./ckks/server";
+import { type ZkllmPlan, readPlan } from "./convert";
+import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
+import { OnnxGpt2Runner } from "./model/onnx-runner";
+import { batchingBackend } from "./protocol/batching";
+import { encryptedBackend, emptyStats, type TransferStats } from "./protocol/encrypted-backend";
+import { serverWeights } from "./protocol/engine-plan";
+import { HybridSession, generateGreedy } from "./protocol/session";
+import { type SplitModel, splitModel } from "./protocol/split-model";
+
+export type Mode = "encrypted" | "plain";
+
+export type GenerationTimings = {
+  totalMs: number;
+  /** Key generation and evaluation-key upload (once per session). */
+  setupMs: number;
+  tokensPerSecond: number;
+};
+
+export type EncryptedDetails = {
+  /** Actions per generated token (client and server), and in total. */
+  actionsPerToken: Record<string, number>;
+  transfer: TransferStats;
+  bytesUpPerToken: number;
+  bytesDownPerToken: number;
+  evalKeyBytes: number;
+};
+
+export type GenerationResult = {
+  mode: Mode;
+  promptIds: number[][];
+  ids: number[][];
+  timings: GenerationTimings;
+  encrypted?: EncryptedDetails;
+  executionProviders?: string[];
+};
+
+/** The split a plan describes (its fusion and kept heads). */
+export function splitForPlan(ckpt: Gpt2Checkpoint, plan: ZkllmPlan): SplitModel {
+  return splitModel(ckpt, { fuse: plan.squeeze.fuse, keptHeads: plan.squeeze.heads?.kept });
+}
+
+/** Greedy generation for every prompt, in the given mode. Prompts run together (one batch). */
+export async function generateIds(
+  modelDir: string,
+  prompts: number[][],
+  options: { mode: Mode; maxTokens: number; eosId?: number; plan?: ZkllmPlan },
+): Promise<GenerationResult> {
+  const ckpt = loadCheckpoint(modelDir);
+  const started = performance.now();
+  if (options.mode === "plain") {
+    const runner = await OnnxGpt2Runner.create(path.join(modelDir, "model.onnx"), {
+      maxPositions: ckpt.config.n_positions,
+    });
+    const ids: number[][] = [];
+    for (const p of prompts) ids.push(await runner.generateGreedy(p, options.maxTokens, options.eosId));
+    await runner.release();
+    const totalMs = performance.now() - started;
+    const tokens = ids.reduce((a, b) => a + b.length, 0);
+    return {
+      mode: "plain",
+      promptIds: prompts,
+      ids,
+      timings: { totalMs, setupMs: 0, tokensPerSecond: (tokens / totalMs) * 1000 },
+      executionProviders: runner.executionProviders,
+    };
+  }
+
+  const plan = options.plan ?? readPlan(modelDir);
+  const split = splitForPlan(ckpt, plan);
+  const client = await createClient({ paramSet: plan.engine.paramSet });
+  const evaluator = await createEvaluator({ plan: plan.engine, weights: serverWeights(split.server) });
+  try {
+    const blobs = client.makeEvalKeysForPlan(plan.engine);
+    const keys = evaluator.loadEvalKeys(blobs);
+    const setupMs = performance.now() - started;
+    const stats = emptyStats();
+    const backend = batchingBackend(
+      encryptedBackend(
+        client,
+        plan.engine,
+        async (id, inputs) => evaluator.evaluate(id, inputs, keys),
+        plan.buckets,
+        stats,
+      ),
+    );
+    const before = sumActions(client.actions.snapshot(), evaluator.actions.snapshot());
+    const t0 = performance.now();
+    const ids = await Promise.all(
+      prompts.map((p) =>
+        generateGreedy(
+          new HybridSession(
+            split.client,
+            backend,
+            plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {},
+          ),
+          p,
+          options.maxTokens,
+          options.eosId,
+        ),
+      ),
+    );
+    const genMs = performance.now() - t0;
+    const actions: ActionCounts = diffActions(
+      sumActions(client.actions.snapshot(), evaluator.actions.snapshot()),
+      before,
+    );
+    const tokens = ids.reduce((a, b) => a + b.length, 0);
+    keys.delete();
+    const actionsPerToken = { ...perToken(actions, tokens), total: totalActions(actions) / tokens };
+    return {
+      mode: "encrypted",
+      promptIds: prompts,
+      ids,
+      timings: { totalMs: performance.now() - started, setupMs, tokensPerSecond: (tokens / genMs) * 1000 },
+      encrypted: {
+        actionsPerToken,
+        transfer: stats,
+        bytesUpPerToken: stats.bytesUp / tokens,
+        bytesDownPerToken: stats.bytesDown / tokens,
+        evalKeyBytes: (blobs.galois?.length ?? 0) + (blobs.relin?.length ?? 0),
+      },
+    };
+  } finally {
+    evaluator.delete();
+    client.delete();
+  }
+}
