@@ -10,7 +10,9 @@ import {
   mintBrainByBurn,
   mintBrainByStake,
 } from "../../sdk/brain";
+import { connectBased } from "../../sdk/bridge";
 import { BasedError } from "../../sdk/errors";
+import { type MirroredBrain, getMirroredBrain, mirrorMatches, rewardsExplanation } from "../../sdk/registry";
 import { parseAddress, parseBrainId, parseTokenAmount } from "../args";
 import type { CommandContext } from "../context";
 import type { Spinner } from "../ui/spinner";
@@ -28,6 +30,45 @@ function spinnerSteps(spinner: Spinner): OnStep {
 
 function brainJson(brain: Brain) {
   return { ...brain, unlockAtIso: brain.unlockAt === 0 ? null : iso(brain.unlockAt) };
+}
+
+/** The BasedAI-chain side of `brain show`: the BrainRegistry mirror, or why it cannot be read. */
+type MirrorView =
+  | (MirroredBrain & { available: true; inSync: boolean; rewards: string })
+  | { available: false; reason: string };
+
+async function readMirror(ctx: CommandContext, id: number, info: Brain): Promise<MirrorView> {
+  try {
+    const based = await connectBased(ctx.config);
+    const mirror = await getMirroredBrain(based, id);
+    return {
+      available: true,
+      ...mirror,
+      inSync: mirrorMatches(info, mirror),
+      rewards: rewardsExplanation(mirror),
+    };
+  } catch (err) {
+    // The Ethereum side is the answer to `show`; an unreachable BasedAI chain only hides the mirror.
+    ctx.log.debug({ err }, "BasedAI chain mirror unavailable");
+    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function mirrorLines(mirror: MirrorView): string[] {
+  if (!mirror.available) return ["BasedAI chain mirror", `  unavailable    ${mirror.reason}`];
+  if (!mirror.mirrored) {
+    return [
+      `BasedAI chain mirror (BrainRegistry ${mirror.registry})`,
+      "  state          not mirrored yet: the oracle relays new Brains within a few blocks",
+    ];
+  }
+  return [
+    `BasedAI chain mirror (BrainRegistry ${mirror.registry})`,
+    `  state          ${mirror.active ? "active" : "inactive"}, ${mirror.inSync ? "in sync with Ethereum" : "behind Ethereum (an event is on its way through the oracle)"}`,
+    `  owner          ${mirror.owner}`,
+    `  BasedAI wallet ${mirror.basedWallet}`,
+    `  earns rewards  ${mirror.rewards}`,
+  ];
 }
 
 /** `based brain …`: acquire and manage Brains on Ethereum. */
@@ -92,7 +133,7 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
 
   brain
     .command("show")
-    .description("show one Brain: owner, class, lock, BasedAI-chain wallet")
+    .description("show one Brain: owner, class, lock, BasedAI-chain wallet, and its BasedAI-chain mirror")
     .argument("<id>", "Brain id (0–1023)")
     .action(
       wrap(async (ctx, [rawId]) => {
@@ -112,7 +153,8 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
             `Mint one with \`based brain mint --burn\` (next price ${formatEther(supply.burnPrice)} PEPE) or --stake.`,
           );
         }
-        ctx.out.result({ brain: brainJson(info), network }, () =>
+        const mirror = await readMirror(ctx, id, info);
+        ctx.out.result({ brain: brainJson(info), network, mirror }, () =>
           [
             `Brain #${id}`,
             `  class          ${info.class}`,
@@ -122,6 +164,7 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
               ? `  unlocks at     ${iso(info.unlockAt)} (${info.locked ? "locked" : "unlocked: may be deactivated"})`
               : `  lock           none (permanent)`,
             `Network: ${supply.activeSupply}/${supply.maxBrains} active, next burn price ${formatEther(supply.burnPrice)} PEPE`,
+            ...mirrorLines(mirror),
           ].join("\n"),
         );
       }),

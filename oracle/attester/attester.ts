@@ -7,7 +7,7 @@ import type { Address, Hex, LocalAccount } from "viem";
 import type { Logger } from "pino";
 import { messageInboxAbi } from "../../sdk/generated/abis";
 import { type Message, attestationTypedData, messageId } from "../messages/message";
-import { type Journal, type SignedEntry } from "./journal";
+import { ConflictingMessageError, type Journal, type SignedEntry } from "./journal";
 import type { ChainSide, Watch } from "./sources";
 
 export type Inbox = ChainSide & { address: Address };
@@ -47,7 +47,8 @@ export class Attester {
   private async pollChain(chainId: number, watches: Watch[]): Promise<SignedEntry[]> {
     const { journal, finalityDepth, log } = this.options;
     const client = watches[0]!.source.client;
-    const head = await client.getBlockNumber();
+    // No cache: viem would otherwise serve the same head for its polling interval (4 s by default).
+    const head = await client.getBlockNumber({ cacheTime: 0 });
     const safe = head - BigInt(finalityDepth);
     const cursor = journal.cursor(chainId) ?? (this.options.startBlocks.get(chainId) ?? 0n) - 1n;
     if (safe <= cursor) return [];
@@ -66,7 +67,16 @@ export class Attester {
     }
     messages.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
     const signed: SignedEntry[] = [];
-    for (const m of messages) signed.push(await this.sign(m));
+    for (const m of messages) {
+      try {
+        signed.push(await this.sign(m));
+      } catch (err) {
+        // Another message was signed under this (source, nonce) before (a reorg deeper than the
+        // finality depth): never sign the second one, but keep following the chain.
+        if (!(err instanceof ConflictingMessageError)) throw err;
+        log.error({ chainId, nonce: m.nonce, err: err.message }, "equivocation refused");
+      }
+    }
     journal.setCursor(chainId, to);
     if (signed.length > 0) log.info({ chainId, from, to, signed: signed.length }, "signed messages");
     return signed;

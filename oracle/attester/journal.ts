@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Hex } from "viem";
 import { z } from "zod";
-import { type Message, messageJsonSchema, messageToJson } from "../messages/message";
+import { type Message, messageId, messageJsonSchema, messageToJson } from "../messages/message";
 
 const entrySchema = z.discriminatedUnion("type", [
   z.object({
@@ -37,25 +37,45 @@ export class Journal {
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (fs.existsSync(file)) this.load(fs.readFileSync(file, "utf8"));
+    if (fs.existsSync(file)) this.load();
     this.fd = fs.openSync(file, "a");
   }
 
-  private load(text: string): void {
-    const lines = text.split("\n");
-    lines.forEach((line, i) => {
-      if (line.trim() === "") return;
-      let entry: z.infer<typeof entrySchema>;
-      try {
-        entry = entrySchema.parse(JSON.parse(line));
-      } catch (err) {
-        // A torn last line (crash mid-write) is expected; anything else means tampering or a bug.
-        if (i === lines.length - 1 || (i === lines.length - 2 && lines.at(-1) === "")) return;
-        throw new Error(`journal ${this.file} line ${i + 1} is corrupt: ${(err as Error).message}`);
+  /**
+   * Replays the file. A crash mid-append leaves a torn last line: it is cut off (its signature
+   * never left the process, since serving waits for the fsync), so that the next append starts on
+   * a line of its own instead of gluing itself to the fragment. Any other bad line is an error:
+   * it means tampering or a bug, and signing on top of a journal we cannot read could equivocate.
+   */
+  private load(): void {
+    const bytes = fs.readFileSync(this.file);
+    let start = 0;
+    let line = 0;
+    while (start < bytes.length) {
+      const newline = bytes.indexOf(0x0a, start);
+      const end = newline === -1 ? bytes.length : newline;
+      const text = bytes.subarray(start, end).toString("utf8");
+      const last = newline === -1 || newline === bytes.length - 1;
+      line += 1;
+      if (text.trim() !== "") {
+        let entry: z.infer<typeof entrySchema>;
+        try {
+          entry = entrySchema.parse(JSON.parse(text));
+        } catch (err) {
+          if (!last)
+            throw new Error(`journal ${this.file} line ${line} is corrupt: ${(err as Error).message}`);
+          fs.truncateSync(this.file, start);
+          return;
+        }
+        if (entry.type === "cursor") this.cursors.set(entry.chainId, BigInt(entry.block));
+        else if (messageId(entry.message).toLowerCase() !== entry.id.toLowerCase())
+          throw new Error(`journal ${this.file} line ${line}: id ${entry.id} does not match its message`);
+        else this.remember({ ...entry, id: entry.id as Hex, signature: entry.signature as Hex });
+        // A whole entry whose newline was lost: restore it so the next entry gets its own line.
+        if (newline === -1) fs.appendFileSync(this.file, "\n");
       }
-      if (entry.type === "cursor") this.cursors.set(entry.chainId, BigInt(entry.block));
-      else this.remember({ ...entry, id: entry.id as Hex, signature: entry.signature as Hex });
-    });
+      start = end + 1;
+    }
   }
 
   private remember(entry: SignedEntry): void {

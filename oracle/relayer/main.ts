@@ -60,6 +60,9 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, config.pollMs));
   }
+  // Let the transactions already sent be confirmed (and recorded) before leaving, for a while.
+  await Promise.race([relayer.settle(), new Promise((r) => setTimeout(r, 10_000))]);
+  process.exit(0);
 }
 
 main().catch((err) => {

@@ -9,10 +9,20 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import {
+  type Account,
+  type Address,
+  BaseError,
+  type Chain,
+  ContractFunctionRevertedError,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { messageInboxAbi } from "../../sdk/generated/abis";
+import { bridgeEndpointAbi, messageInboxAbi } from "../../sdk/generated/abis";
 import {
   type Message,
   type SignedBy,
@@ -38,6 +48,8 @@ export type RelayerOptions = {
   backoffMs?: number;
   maxBackoffMs?: number;
   fetchTimeoutMs?: number;
+  /** How often to look for a submitted transaction's receipt (viem's default is 4 s). */
+  receiptPollMs?: number;
 };
 
 const signedSchema = z.object({
@@ -56,17 +68,51 @@ type Pending = {
   message: Message;
   /** signer (lowercase) → signature, for one set version. */
   signatures: Map<string, { signature: Hex; setVersion: number }>;
+  /** Delivery failures back off (doubling up to `maxBackoffMs`). */
   nextAttemptAt: number;
   backoff: number;
+  /** Asking every attester directly for a signature backs off on its own schedule. */
+  nextAskAt: number;
+  askBackoff: number;
 };
+
+/** Not a failure: the threshold is not reached yet; listing brings more signatures each round. */
+class WaitingForSignatures extends Error {
+  override name = "WaitingForSignatures";
+}
 
 const STATUS = { None: 0, Failed: 1, Executed: 2 } as const;
 const DELIVERY_GAS = 1_000_000n;
+/** The inbox plus the bridges' errors, so a handler's revert (passed on by `retry`) decodes. */
+const DELIVERY_ABI = [...messageInboxAbi, ...bridgeEndpointAbi.filter((item) => item.type === "error")];
+
+/** The destination said when to come back (a rate limit's `RateLimitReached(wait, available)`). */
+class RetryLater extends Error {
+  override name = "RetryLater";
+  constructor(
+    message: string,
+    readonly afterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+function retryLaterFor(err: unknown): RetryLater | undefined {
+  if (!(err instanceof BaseError)) return undefined;
+  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
+  if (!(reverted instanceof ContractFunctionRevertedError)) return undefined;
+  if (reverted.data?.errorName !== "RateLimitReached") return undefined;
+  const [wait, available] = reverted.data.args as readonly [bigint, bigint];
+  // A bucket that never refills (rate 0) reports an endless wait: fall back to the backoff.
+  if (wait > 86_400n) return undefined;
+  return new RetryLater(`rate limit: ${available} available, retry in ${wait} s`, Number(wait) * 1000 + 500);
+}
 
 export class Relayer {
   private readonly cursors: Record<string, number> = {};
   private readonly done = new Set<string>();
   private readonly pending = new Map<string, Pending>();
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(readonly options: RelayerOptions) {
     if (fs.existsSync(options.stateFile)) {
@@ -93,28 +139,51 @@ export class Relayer {
     return res.json();
   }
 
-  /** One round: list new signatures, then try to deliver everything pending. */
+  /**
+   * One round: list new signatures, then start a delivery attempt for every pending message that
+   * is due and not already in flight. Attempts are not awaited here: one waiting for a block on a
+   * slow chain must not hold back the others (the account's nonce manager orders the
+   * transactions). `settle()` waits for them.
+   */
   async poll(): Promise<void> {
     await Promise.all(this.options.attesterUrls.map((url) => this.collect(url)));
     this.save();
-    // Deliveries run concurrently (the account's nonce manager orders the transactions), so a
-    // backlog costs one block on slow chains, not one block per message.
-    const due = [...this.pending].filter(([, p]) => Date.now() >= p.nextAttemptAt);
-    await Promise.all(
-      due.map(async ([id, p]) => {
-        try {
-          await this.deliver(id, p);
-        } catch (err) {
-          p.nextAttemptAt = Date.now() + p.backoff;
-          p.backoff = Math.min(p.backoff * 2, this.options.maxBackoffMs ?? 30_000);
-          this.options.log.warn(
-            { id, err: (err as Error).message.split("\n")[0] },
-            "delivery failed; will retry",
-          );
-        }
-      }),
-    );
-    this.save();
+    for (const [id, p] of this.pending) {
+      if (this.inFlight.has(id) || Date.now() < p.nextAttemptAt) continue;
+      const attempt = this.attempt(id, p).finally(() => {
+        this.inFlight.delete(id);
+        this.save();
+      });
+      this.inFlight.set(id, attempt);
+    }
+  }
+
+  /** Resolves once every delivery attempt started so far has finished. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+  }
+
+  private async attempt(id: string, p: Pending): Promise<void> {
+    try {
+      await this.deliver(id, p);
+    } catch (err) {
+      if (err instanceof WaitingForSignatures) {
+        // Tried again next round, when the listing may have brought the missing signatures.
+        this.options.log.debug({ id, err: err.message }, "waiting for signatures");
+        return;
+      }
+      if (err instanceof RetryLater) {
+        p.nextAttemptAt = Date.now() + err.afterMs;
+        this.options.log.info({ id, reason: err.message }, "destination not ready; retrying when it is");
+        return;
+      }
+      p.nextAttemptAt = Date.now() + p.backoff;
+      p.backoff = Math.min(p.backoff * 2, this.options.maxBackoffMs ?? 30_000);
+      this.options.log.warn(
+        { id, err: (err as Error).message.split("\n")[0] },
+        "delivery failed; will retry",
+      );
+    }
   }
 
   private async collect(url: string): Promise<void> {
@@ -152,6 +221,8 @@ export class Relayer {
       signatures: new Map(),
       nextAttemptAt: 0,
       backoff: this.options.backoffMs ?? 1_000,
+      nextAskAt: 0,
+      askBackoff: this.options.backoffMs ?? 1_000,
     };
     p.signatures.set(signer.toLowerCase(), { signature: s.signature as Hex, setVersion: s.setVersion });
     this.pending.set(id, p);
@@ -184,14 +255,23 @@ export class Relayer {
     const current: SignedBy[] = [...p.signatures]
       .filter(([, s]) => s.setVersion === version)
       .map(([signer, s]) => ({ signer: signer as Address, signature: s.signature }));
-    if (current.length < Number(threshold)) await this.askForSignatures(id, version);
+    // Short of the threshold: ask each attester directly (after a rotation this makes them sign
+    // for the new set version), at most on a backoff schedule so a stuck message costs little.
+    if (current.length < Number(threshold) && Date.now() >= p.nextAskAt) {
+      p.nextAskAt = Date.now() + p.askBackoff;
+      p.askBackoff = Math.min(p.askBackoff * 2, this.options.maxBackoffMs ?? 30_000);
+      await this.askForSignatures(id, version);
+    }
     const chosen = pickSignatures(
       [...p.signatures]
         .filter(([, s]) => s.setVersion === version)
         .map(([signer, s]) => ({ signer: signer as Address, signature: s.signature })),
       Number(threshold),
     );
-    if (!chosen) throw new Error(`only ${current.length} of ${threshold} signatures so far`);
+    if (!chosen) {
+      const have = [...p.signatures.values()].filter((s) => s.setVersion === version).length;
+      throw new WaitingForSignatures(`only ${have} of ${threshold} signatures so far`);
+    }
     await this.send(target, "receiveMessage", [p.message, version, chosen]);
     const after = await read("messageStatus", [id as Hex]);
     if (after === STATUS.Executed) this.finish(id);
@@ -219,18 +299,30 @@ export class Relayer {
     functionName: "receiveMessage" | "retry",
     args: readonly unknown[],
   ) {
-    const { request } = await target.client.simulateContract({
-      account: target.wallet.account,
-      address: target.inbox,
-      abi: messageInboxAbi,
-      functionName,
-      args,
-    } as never);
+    let request: unknown;
+    try {
+      // Against the pending block: it has the time the transaction will run at (the latest block
+      // of an idle chain may be old, and a bucket would never seem to refill), and it already
+      // holds our own transactions still in the mempool (a second delivery would revert there).
+      ({ request } = await target.client.simulateContract({
+        account: target.wallet.account,
+        address: target.inbox,
+        abi: DELIVERY_ABI,
+        functionName,
+        args,
+        blockTag: "pending",
+      } as never));
+    } catch (err) {
+      throw retryLaterFor(err) ?? err;
+    }
     // An explicit limit: estimating a delivery whose handler reverts (e.g. a rate-limited
     // transfer that must be stored as failed) fails on Hardhat, and the inbox needs the handler's
     // whole gas limit available anyway. Unused gas is not charged.
     const hash = await target.wallet.writeContract({ ...(request as object), gas: DELIVERY_GAS } as never);
-    const receipt = await target.client.waitForTransactionReceipt({ hash });
+    const receipt = await target.client.waitForTransactionReceipt({
+      hash,
+      pollingInterval: this.options.receiptPollMs ?? 250,
+    });
     if (receipt.status !== "success") throw new Error(`${functionName} ${hash} reverted`);
     this.options.log.info({ functionName, hash, chainId: target.chainId }, "submitted");
   }
