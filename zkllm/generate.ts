@@ -5,14 +5,27 @@
  * between the same two halves.
  */
 import path from "node:path";
-import { type ActionCounts, diffActions, perToken, sumActions, totalActions } from "./ckks/actions";
+import {
+  type ActionCounts,
+  createActionCounter,
+  diffActions,
+  perToken,
+  sumActions,
+  totalActions,
+} from "./ckks/actions";
 import { createClient } from "./ckks/client";
+import { createEvaluatorPool } from "./ckks/pool";
 import { createEvaluator } from "./ckks/server";
 import { type ZkllmPlan, readPlan } from "./convert";
 import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
 import { batchingBackend } from "./protocol/batching";
-import { encryptedBackend, emptyStats, type TransferStats } from "./protocol/encrypted-backend";
+import {
+  type ServerCall,
+  type TransferStats,
+  emptyStats,
+  encryptedBackend,
+} from "./protocol/encrypted-backend";
 import { serverWeights } from "./protocol/engine-plan";
 import { HybridSession, generateGreedy } from "./protocol/session";
 import { type SplitModel, splitModel } from "./protocol/split-model";
@@ -53,7 +66,14 @@ export function splitForPlan(ckpt: Gpt2Checkpoint, plan: ZkllmPlan): SplitModel 
 export async function generateIds(
   modelDir: string,
   prompts: number[][],
-  options: { mode: Mode; maxTokens: number; eosId?: number; plan?: ZkllmPlan },
+  options: {
+    mode: Mode;
+    maxTokens: number;
+    eosId?: number;
+    plan?: ZkllmPlan;
+    /** Evaluator threads (encrypted mode); more than 1 starts a worker pool. */
+    workers?: number;
+  },
 ): Promise<GenerationResult> {
   const ckpt = loadCheckpoint(modelDir);
   const started = performance.now();
@@ -78,22 +98,29 @@ export async function generateIds(
   const plan = options.plan ?? readPlan(modelDir);
   const split = splitForPlan(ckpt, plan);
   const client = await createClient({ paramSet: plan.engine.paramSet });
-  const evaluator = await createEvaluator({ plan: plan.engine, weights: serverWeights(split.server) });
+  const serverActions = createActionCounter();
+  const workers = options.workers ?? 1;
+  // One evaluator in this thread, or a pool that spreads each request's outputs over workers.
+  const weights = serverWeights(split.server);
+  const evaluator = workers > 1 ? undefined : await createEvaluator({ plan: plan.engine, weights });
+  const pool = workers > 1 ? createEvaluatorPool({ plan: plan.engine, weights, size: workers }) : undefined;
+  let releaseKeys = () => {};
   try {
     const blobs = client.makeEvalKeysForPlan(plan.engine);
-    const keys = evaluator.loadEvalKeys(blobs);
+    let server: ServerCall;
+    if (pool) {
+      const keysId = await pool.registerKeys(blobs);
+      await pool.prepare();
+      server = (id, inputs) => pool.evaluate(id, inputs, keysId, { split: true, actions: serverActions });
+    } else {
+      const keys = evaluator!.loadEvalKeys(blobs);
+      releaseKeys = () => keys.delete();
+      server = async (id, inputs) => evaluator!.evaluate(id, inputs, keys, { actions: serverActions });
+    }
     const setupMs = performance.now() - started;
     const stats = emptyStats();
-    const backend = batchingBackend(
-      encryptedBackend(
-        client,
-        plan.engine,
-        async (id, inputs) => evaluator.evaluate(id, inputs, keys),
-        plan.buckets,
-        stats,
-      ),
-    );
-    const before = sumActions(client.actions.snapshot(), evaluator.actions.snapshot());
+    const backend = batchingBackend(encryptedBackend(client, plan.engine, server, plan.buckets, stats));
+    const before = sumActions(client.actions.snapshot(), serverActions.snapshot());
     const t0 = performance.now();
     const ids = await Promise.all(
       prompts.map((p) =>
@@ -111,11 +138,10 @@ export async function generateIds(
     );
     const genMs = performance.now() - t0;
     const actions: ActionCounts = diffActions(
-      sumActions(client.actions.snapshot(), evaluator.actions.snapshot()),
+      sumActions(client.actions.snapshot(), serverActions.snapshot()),
       before,
     );
     const tokens = ids.reduce((a, b) => a + b.length, 0);
-    keys.delete();
     const actionsPerToken = { ...perToken(actions, tokens), total: totalActions(actions) / tokens };
     return {
       mode: "encrypted",
@@ -131,7 +157,9 @@ export async function generateIds(
       },
     };
   } finally {
-    evaluator.delete();
+    releaseKeys();
+    evaluator?.delete();
+    await pool?.close();
     client.delete();
   }
 }
