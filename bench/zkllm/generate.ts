@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import {
+  CALIBRATION_TEXT,
   type SqueezeSettings,
   SQUEEZE_DEFAULT,
   SQUEEZE_OFF,
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const prompts = PROMPTS.slice(0, Number(values.prompts ?? 4)).map((p) => tokenizer.encode(p));
   const ckpt = loadCheckpoint(MODEL);
   const sha = sha256File(path.join(MODEL, "model.safetensors"));
-  const calibration = prompts;
+  const calibration = CALIBRATION_TEXT.map((t) => tokenizer.encode(t));
 
   console.log(
     `# ZK-LLM generation, shipped model (${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version})`,
