@@ -9,17 +9,12 @@ import {
   type Hex,
   BaseError,
   ContractFunctionRevertedError,
-  createPublicClient,
-  createWalletClient,
   decodeErrorResult,
-  defineChain,
   erc20Abi,
   formatEther,
-  http,
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import {
   type BridgeTransfer,
@@ -34,15 +29,9 @@ import {
 } from "../oracle/messages/message";
 import type { BasedConfig } from "./config";
 import { type Deployments, readDeployments } from "./deployments";
-import {
-  DEVNET_ACCOUNTS,
-  DEVNET_ATTESTER_ACCOUNTS,
-  DEVNET_ATTESTER_PORT,
-  DEVNET_CHAIN_IDS,
-  devnetPrivateKey,
-} from "./devnet";
+import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
-import { type ConnectOptions, type EthereumContext, requireWallet } from "./ethereum";
+import { type ConnectOptions, type EthereumContext, connectChain, requireWallet } from "./ethereum";
 import { basedBridgeAbi, bridgeEndpointAbi, ethereumBridgeAbi, messageInboxAbi } from "./generated/abis";
 
 // ─────────────────────────────────────────── connection ──────────────────────────────────────────
@@ -74,54 +63,18 @@ export async function connectBased(config: BasedConfig, options: ConnectOptions 
       "Restart `npm run devnet` (it starts both chains), or use a deployments file with a `based` section.",
     );
   }
-  const isDevnet = DEVNET_CHAIN_IDS.includes(based.chainId);
-  const chain = defineChain({
-    id: based.chainId,
-    name: isDevnet ? "BasedAI devnet" : `BasedAI chain (${based.chainId})`,
-    nativeCurrency: { name: "BASED", symbol: "BASED", decimals: 18 },
-    rpcUrls: { default: { http: [based.rpcUrl] } },
-  });
-  const transport = http(based.rpcUrl, { retryCount: 0, timeout: 15_000 });
-  const publicClient = createPublicClient({ chain, transport });
-  let answered: number;
-  try {
-    answered = await publicClient.getChainId();
-  } catch {
-    throw new BasedError(
-      "environment",
-      "RpcUnreachable",
-      `Cannot reach the BasedAI chain RPC at ${based.rpcUrl}.`,
-      isDevnet
-        ? "Start the local network with `npm run devnet` and keep it running."
-        : "Check the `based.rpcUrl` of the deployments file.",
-    );
-  }
-  if (answered !== based.chainId) {
-    throw new BasedError(
-      "environment",
-      "WrongChain",
-      `The RPC at ${based.rpcUrl} serves chain ${answered}, but the deployments file is for chain ${based.chainId}.`,
-      "Point BASED_DEPLOYMENTS at the deployments of the network that is running.",
-    );
-  }
-  const context: BasedContext = { deployments, chain, publicClient, usingDevnetKey: false };
-  if (options.withAccount) {
-    let key = config.privateKey;
-    if (key === undefined) {
-      if (!isDevnet) {
-        throw new BasedError(
-          "input",
-          "NoKey",
-          "No signing key is configured.",
-          "Set BASED_PRIVATE_KEY or `privateKey` in the config file (keep it out of your shell history).",
-        );
-      }
-      key = devnetPrivateKey(DEVNET_ACCOUNTS.dev);
-      context.usingDevnetKey = true;
-    }
-    context.walletClient = createWalletClient({ chain, transport, account: privateKeyToAccount(key) });
-  }
-  return context;
+  return connectChain(
+    config,
+    {
+      deployments,
+      deployment: based,
+      rpcUrl: based.rpcUrl,
+      name: "BasedAI chain",
+      symbol: "BASED",
+      rpcHint: "Check the `based.rpcUrl` of the deployments file.",
+    },
+    options,
+  );
 }
 
 const attesterListSchema = z

@@ -11,7 +11,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { BasedConfig } from "./config";
-import { type Deployments, readDeployments } from "./deployments";
+import { type ChainDeployment, type Deployments, readDeployments } from "./deployments";
 import { DEVNET_ACCOUNTS, DEVNET_CHAIN_IDS, devnetPrivateKey } from "./devnet";
 import { BasedError } from "./errors";
 
@@ -31,22 +31,35 @@ export type ConnectOptions = {
   withAccount?: boolean;
 };
 
+/** Which deployed chain to connect to, and how to talk about it in errors. */
+export type ChainTarget = {
+  deployments: Deployments;
+  deployment: ChainDeployment;
+  rpcUrl: string;
+  /** e.g. "Ethereum", "BasedAI chain". */
+  name: string;
+  symbol: string;
+  /** What to check when a non-devnet RPC does not answer. */
+  rpcHint: string;
+};
+
 /**
- * Connects to Ethereum as the deployments file and config describe it, checking that the RPC
- * answers with the chain id the deployment was made on.
+ * Connects to one chain of the deployment, checking that the RPC answers with the chain id the
+ * deployment was made on, and resolves the signing key when asked (the devnet key by default on
+ * devnet chains only).
  */
-export async function connectEthereum(
+export async function connectChain(
   config: BasedConfig,
+  target: ChainTarget,
   options: ConnectOptions = {},
 ): Promise<EthereumContext> {
-  const deployments = readDeployments(config.deploymentsFile);
-  const rpcUrl = config.ethereumRpcUrl ?? deployments.ethereum.rpcUrl;
-  const chainId = deployments.ethereum.chainId;
+  const { deployment, rpcUrl, name } = target;
+  const chainId = deployment.chainId;
   const isDevnet = DEVNET_CHAIN_IDS.includes(chainId);
   const chain = defineChain({
     id: chainId,
-    name: isDevnet ? "Ethereum devnet" : `Ethereum (${chainId})`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    name: isDevnet ? `${name} devnet` : `${name} (${chainId})`,
+    nativeCurrency: { name: target.symbol, symbol: target.symbol, decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
   const transport = http(rpcUrl, { retryCount: 0, timeout: 15_000 });
@@ -59,10 +72,8 @@ export async function connectEthereum(
     throw new BasedError(
       "environment",
       "RpcUnreachable",
-      `Cannot reach the Ethereum RPC at ${rpcUrl}.`,
-      isDevnet
-        ? "Start the local network with `npm run devnet` and keep it running."
-        : "Check BASED_ETH_RPC_URL (or ethereumRpcUrl in the config file).",
+      `Cannot reach the ${name} RPC at ${rpcUrl}.`,
+      isDevnet ? "Start the local network with `npm run devnet` and keep it running." : target.rpcHint,
     );
   }
   if (answered !== chainId) {
@@ -70,11 +81,16 @@ export async function connectEthereum(
       "environment",
       "WrongChain",
       `The RPC at ${rpcUrl} serves chain ${answered}, but the deployments file is for chain ${chainId}.`,
-      "Point BASED_ETH_RPC_URL and BASED_DEPLOYMENTS at the same network.",
+      "Point the RPC settings and BASED_DEPLOYMENTS at the same network.",
     );
   }
 
-  const context: EthereumContext = { deployments, chain, publicClient, usingDevnetKey: false };
+  const context: EthereumContext = {
+    deployments: target.deployments,
+    chain,
+    publicClient,
+    usingDevnetKey: false,
+  };
   if (options.withAccount) {
     let key = config.privateKey;
     if (key === undefined) {
@@ -92,6 +108,26 @@ export async function connectEthereum(
     context.walletClient = createWalletClient({ chain, transport, account: privateKeyToAccount(key) });
   }
   return context;
+}
+
+/** Connects to the Ethereum side of the deployment (BASED_ETH_RPC_URL overrides its RPC). */
+export async function connectEthereum(
+  config: BasedConfig,
+  options: ConnectOptions = {},
+): Promise<EthereumContext> {
+  const deployments = readDeployments(config.deploymentsFile);
+  return connectChain(
+    config,
+    {
+      deployments,
+      deployment: deployments.ethereum,
+      rpcUrl: config.ethereumRpcUrl ?? deployments.ethereum.rpcUrl,
+      name: "Ethereum",
+      symbol: "ETH",
+      rpcHint: "Check BASED_ETH_RPC_URL (or ethereumRpcUrl in the config file).",
+    },
+    options,
+  );
 }
 
 /** The wallet client, or a clear error when the context was made without an account. */

@@ -141,24 +141,24 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
      * authority. Reverts on any verification failure; a reverting handler does not revert this
      * call (the message is stored as failed, see `MessageFailed`).
      * @param m The message.
-     * @param setVersion The attester-set version the signatures are for (must be the current one).
-     * @param signatures At least `threshold()` 65-byte signatures over `hashAttestation(m, setVersion)`,
+     * @param signedVersion The attester-set version the signatures are for (must be the current one).
+     * @param signatures At least `threshold()` 65-byte signatures over `hashAttestation(m, signedVersion)`,
      * ordered by signer address, strictly ascending.
      * @return executed True if the handler ran successfully, false if the message is now failed.
      */
     function receiveMessage(
         Message calldata m,
-        uint32 setVersion,
+        uint32 signedVersion,
         bytes[] calldata signatures
     ) external nonReentrant returns (bool executed) {
         if (m.dstChainId != block.chainid) revert WrongDestination(m.dstChainId, block.chainid);
         if (!_trustedSource[m.srcChainId]) revert UntrustedSource(m.srcChainId);
         AttesterSet memory set = _set;
-        if (setVersion != set.version) revert WrongSetVersion(setVersion, set.version);
+        if (signedVersion != set.version) revert WrongSetVersion(signedVersion, set.version);
         bytes32 id = Messages.id(m);
         MessageStatus status = _status[id];
         if (status != MessageStatus.None) revert AlreadyDelivered(id, status);
-        _verifySignatures(_hashTypedDataV4(Messages.structHash(m, setVersion)), signatures, set);
+        _verifySignatures(_hashTypedDataV4(Messages.structHash(m, signedVersion)), signatures, set);
 
         // Recorded before any handler runs: even a handler that re-entered could not replay it.
         _status[id] = MessageStatus.Executed;

@@ -5987,7 +5987,7 @@ export const messageInboxAbi = [
       },
       {
         "internalType": "uint32",
-        "name": "setVersion",
+        "name": "signedVersion",
         "type": "uint32"
       },
       {

@@ -6,9 +6,16 @@
  * Several tokens travel together (the prompt in one round trip per product); generation then
  * sends one row per product per token.
  */
-import { geluNew } from "../model/forward";
+import { geluNew, layerNorm } from "../model/forward";
 import { type QuantizeParams, dynamicQuantize } from "../squeeze/quantize";
-import { type ClientModel, HEAD_PARTS, type StepRole, headStepId, stepId } from "./split-model";
+import {
+  type ClientLayer,
+  type ClientModel,
+  HEAD_PARTS,
+  type StepRole,
+  headStepId,
+  stepId,
+} from "./split-model";
 
 /** Evaluates y = x · W for the server step `stepId` on `nRows` rows (row-major, no bias). */
 export type LinearBackend = {
@@ -22,40 +29,20 @@ export type SessionOptions = {
   onHeadOutput?: (layer: number, head: number, output: Float64Array) => void;
 };
 
-/** Normalises one row; applies the affine only when it was not fused into the next product. */
-function layerNorm(
-  x: Float64Array,
-  eps: number,
-  affine: { gamma: Float32Array; beta: Float32Array } | undefined,
-  out: Float64Array,
-): void {
-  const n = x.length;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += x[i]!;
-  mean /= n;
-  let variance = 0;
-  for (let i = 0; i < n; i++) {
-    const t = x[i]! - mean;
-    variance += t * t;
-  }
-  const inv = 1 / Math.sqrt(variance / n + eps);
-  for (let i = 0; i < n; i++) {
-    const v = (x[i]! - mean) * inv;
-    out[i] = affine ? v * affine.gamma[i]! + affine.beta[i]! : v;
-  }
-}
-
 export class HybridSession {
   /** Positions processed so far. */
   length = 0;
   private readonly keys: Float64Array[];
   private readonly values: Float64Array[];
+  /** The identity affine, for LayerNorms whose affine was fused into the next product. */
+  private readonly identity: { gamma: Float32Array; beta: Float32Array };
 
   constructor(
     readonly model: ClientModel,
     private readonly backend: LinearBackend,
     private readonly options: SessionOptions = {},
   ) {
+    this.identity = { gamma: new Float32Array(model.d).fill(1), beta: new Float32Array(model.d) };
     this.keys = model.layers.map((l) => new Float64Array(model.nPositions * l.heads.length * model.headDim));
     this.values = model.layers.map(
       (l) => new Float64Array(model.nPositions * l.heads.length * model.headDim),
@@ -83,7 +70,7 @@ export class HybridSession {
     this.length += T;
 
     const h = new Float64Array(d);
-    layerNorm(x.subarray((T - 1) * d), m.eps, m.lnF, h);
+    layerNorm(x.subarray((T - 1) * d), m.lnF.gamma, m.lnF.beta, m.eps, h);
     const logits = new Float64Array(m.vocab);
     for (let v = 0; v < m.vocab; v++) {
       let s = 0;
@@ -92,6 +79,12 @@ export class HybridSession {
       logits[v] = s;
     }
     return logits;
+  }
+
+  /** LayerNorm of one row; the affine only when it was not fused into the next product. */
+  private normalise(x: Float64Array, affine: ClientLayer["ln1"], out: Float64Array): void {
+    const { gamma, beta } = affine ?? this.identity;
+    layerNorm(x, gamma, beta, this.model.eps, out);
   }
 
   /** One server product over T rows: quantize (if on), evaluate, undo the scale, add the bias. */
@@ -156,7 +149,7 @@ export class HybridSession {
     // == Attention: products on the server, the softmax core here ==
     const h = new Float64Array(T * d);
     for (let t = 0; t < T; t++)
-      layerNorm(x.subarray(t * d, (t + 1) * d), m.eps, layer.ln1, h.subarray(t * d, (t + 1) * d));
+      this.normalise(x.subarray(t * d, (t + 1) * d), layer.ln1, h.subarray(t * d, (t + 1) * d));
     const qkv = await this.product(l, "qkv", h, T);
     const keys = this.keys[l]!;
     const values = this.values[l]!;
@@ -198,7 +191,7 @@ export class HybridSession {
 
     // == MLP: up and down products on the server, GELU here ==
     for (let t = 0; t < T; t++)
-      layerNorm(x.subarray(t * d, (t + 1) * d), m.eps, layer.ln2, h.subarray(t * d, (t + 1) * d));
+      this.normalise(x.subarray(t * d, (t + 1) * d), layer.ln2, h.subarray(t * d, (t + 1) * d));
     const up = await this.product(l, "mlpUp", h, T);
     for (let i = 0; i < up.length; i++) up[i] = geluNew(up[i]!);
     const down = await this.product(l, "mlpDown", up, T);
