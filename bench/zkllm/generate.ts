@@ -36,15 +36,9 @@ const CONFIGS: [string, SqueezeSettings][] = [
   ["squeezing off (per-head projections, no quantization)", SQUEEZE_OFF],
   ["+ fusion only", { ...SQUEEZE_OFF, fuse: true }],
   ["+ quantization only (L=256)", { ...SQUEEZE_OFF, quantize: SQUEEZE_DEFAULT.quantize }],
-  [
-    "+ head selection only (θ=0.1: 7 of 8 heads)",
-    { ...SQUEEZE_OFF, heads: { theta: 0.1, budgetFraction: 1 } },
-  ],
+  ["+ head selection only (θ=0.12)", { ...SQUEEZE_OFF, heads: { theta: 0.12, budgetFraction: 1 } }],
   ["shipped default (fusion + L=256 + θ=0.05)", SQUEEZE_DEFAULT],
-  [
-    "aggressive (fusion + L=256 + θ=0.2: 5 of 8 heads)",
-    { ...SQUEEZE_DEFAULT, heads: { theta: 0.2, budgetFraction: 1 } },
-  ],
+  ["aggressive (fusion + L=256 + θ=0.2)", { ...SQUEEZE_DEFAULT, heads: { theta: 0.2, budgetFraction: 1 } }],
 ];
 
 async function main(): Promise<void> {
@@ -108,8 +102,10 @@ async function main(): Promise<void> {
       });
     }
     const a = (k: string) => (actions[k] ?? 0).toFixed(0);
+    const heads = plan.squeeze.heads?.kept.flat();
+    const kept = heads ? `, ${heads.filter(Boolean).length} of ${heads.length} heads` : "";
     console.log(
-      `| ${name} | ${tps.toFixed(2)} | ${(plainTps / tps).toFixed(0)}× | ${sums.encryptMs.toFixed(1)} | ${sums.serverMs.toFixed(1)} | ${sums.decryptMs.toFixed(1)} | ${a("total")} | ${a("multiplyPlain")} | ${a("rotate")} | ${a("rescale")} | ${a("encrypt")} | ${(sums.up / 1024).toFixed(0)} | ${(sums.down / 1024).toFixed(0)} | ${(keyBytes / 2 ** 20).toFixed(1)} | ${((100 * same) / total).toFixed(1)} % |`,
+      `| ${name}${kept} | ${tps.toFixed(2)} | ${(plainTps / tps).toFixed(0)}× | ${sums.encryptMs.toFixed(1)} | ${sums.serverMs.toFixed(1)} | ${sums.decryptMs.toFixed(1)} | ${a("total")} | ${a("multiplyPlain")} | ${a("rotate")} | ${a("rescale")} | ${a("encrypt")} | ${(sums.up / 1024).toFixed(0)} | ${(sums.down / 1024).toFixed(0)} | ${(keyBytes / 2 ** 20).toFixed(1)} | ${((100 * same) / total).toFixed(1)} % |`,
     );
     actions = {};
   }
