@@ -35,3 +35,8 @@ export function createCommandContext(globals: GlobalOptions): CommandContext {
     },
   };
 }
+
+/** A command body: positional arguments and the command's own options, already parsed by commander. */
+export type Run = (ctx: CommandContext, args: string[], opts: Record<string, unknown>) => Promise<void>;
+/** Turns a command body into a commander action with config, output and error handling. */
+export type Wrap = (fn: Run) => (...params: unknown[]) => Promise<void>;

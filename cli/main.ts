@@ -1,9 +1,9 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../package.json";
-import { registerBrainCommands, type Wrap } from "./commands/brain";
+import { registerBrainCommands } from "./commands/brain";
 import { registerBridgeCommands } from "./commands/bridge";
 import { registerModelCommands } from "./commands/model";
-import { type GlobalOptions, createCommandContext } from "./context";
+import { type GlobalOptions, type Wrap, createCommandContext } from "./context";
 import { reportError } from "./ui/output";
 
 const HELP_FOOTER = `

@@ -14,13 +14,8 @@ import { connectBased } from "../../sdk/bridge";
 import { BasedError } from "../../sdk/errors";
 import { type MirroredBrain, getMirroredBrain, mirrorMatches, rewardsExplanation } from "../../sdk/registry";
 import { parseAddress, parseBrainId, parseTokenAmount } from "../args";
-import type { CommandContext } from "../context";
+import type { CommandContext, Wrap } from "../context";
 import type { Spinner } from "../ui/spinner";
-
-/** A command body: positional arguments and the command's own options, already parsed by commander. */
-export type Run = (ctx: CommandContext, args: string[], opts: Record<string, unknown>) => Promise<void>;
-/** Turns a command body into a commander action with config, output and error handling. */
-export type Wrap = (fn: Run) => (...params: unknown[]) => Promise<void>;
 
 const iso = (seconds: number) => (seconds === 0 ? "-" : new Date(seconds * 1000).toISOString());
 

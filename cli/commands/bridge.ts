@@ -14,8 +14,7 @@ import {
 } from "../../sdk/bridge";
 import { BasedError } from "../../sdk/errors";
 import { parseAddress, parseTokenAmount } from "../args";
-import type { CommandContext } from "../context";
-import type { Wrap } from "./brain";
+import type { CommandContext, Wrap } from "../context";
 
 const DIRECTIONS: Record<
   BridgeDirection,
