@@ -22,7 +22,8 @@ import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { attesterThreshold } from "../oracle/messages/message";
-import { type Deployments, readDeployments, writeDeployments } from "../sdk/deployments";
+import { readDeployments } from "../sdk/deployments";
+import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
 import {
   DEVNET_ACCOUNTS,
   DEVNET_ATTESTER_ACCOUNTS,
@@ -135,15 +136,6 @@ function exited(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  return ((await res.json()) as { result: unknown }).result;
-}
-
 async function waitForRpc(url: string, timeoutMs: number): Promise<void> {
   const client = createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) });
   const deadline = Date.now() + timeoutMs;
@@ -235,19 +227,8 @@ async function main(): Promise<void> {
     ]);
     if (codes.some((c) => c !== 0)) throw new Error(`deployment failed: see ${logFile("deploy")}`);
 
-    const deployments: Deployments = {
-      version: 1,
-      network: "devnet",
-      createdAt: new Date().toISOString(),
-      ethereum: JSON.parse(fs.readFileSync(ethOut, "utf8")) as Deployments["ethereum"],
-      based: JSON.parse(fs.readFileSync(basedOut, "utf8")) as NonNullable<Deployments["based"]>,
-      attesters: { version: 1, addresses: attesters },
-    };
-    writeDeployments(deploymentsFile, deployments);
-
-    // Deployed with a block per transaction (fast); from now on the BasedAI chain keeps its own time.
-    await rpc(basedRpc, "evm_setAutomine", [false]);
-    await rpc(basedRpc, "evm_setIntervalMining", [Math.round(o.basedBlockTime * 1000)]);
+    writeDevnetDeployments(deploymentsFile, { ethereum: ethOut, based: basedOut }, attesters);
+    await startBasedClock(basedRpc, o.basedBlockTime);
 
     const oracleEnv = { BASED_LOG_LEVEL: process.env.BASED_LOG_LEVEL ?? "info" };
     attesterKeys.forEach((key, i) =>

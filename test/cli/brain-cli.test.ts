@@ -3,6 +3,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { type Address, createPublicClient, erc20Abi, getAddress, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { jsonRpc } from "../../scripts/devnet/network";
 import { readDeployments } from "../../sdk/deployments";
 import { DEVNET_ACCOUNTS, DEVNET_PEPE_PER_ACCOUNT, devnetPrivateKey } from "../../sdk/devnet";
 import { brainNFTAbi } from "../../sdk/generated/abis";
@@ -20,14 +21,7 @@ describe("devnet + based brain (CLI end to end)", function () {
   const dev = privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.dev));
   const labs = privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.labs));
 
-  const rpc = async (method: string, params: unknown[] = []) => {
-    const res = await fetch(devnet.rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    });
-    return ((await res.json()) as { result: unknown }).result;
-  };
+  const rpc = (method: string, params: unknown[] = []) => jsonRpc(devnet.rpcUrl, method, params);
 
   before(async () => {
     devnet = await startDevnet();

@@ -24,7 +24,8 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { attesterThreshold } from "../../oracle/messages/message";
 import { chainOf, publicClientOf } from "../../sdk/chains";
-import { type Deployments, writeDeployments } from "../../sdk/deployments";
+import { jsonRpc, startBasedClock, writeDevnetDeployments } from "../../scripts/devnet/network";
+import type { Deployments } from "../../sdk/deployments";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_RELAYER_ACCOUNT, devnetPrivateKey } from "../../sdk/devnet";
 import { ROOT, freePort, freePortRange, tempDir } from "./processes";
 
@@ -80,17 +81,6 @@ export type OracleNetwork = {
   /** Stops every process (SIGKILL after a grace period). */
   stop(): Promise<void>;
 };
-
-async function rpcCall(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
-}
 
 /** Polls `check` until it returns something other than undefined/false, or fails with `what`. */
 export async function waitFor<T>(
@@ -201,7 +191,7 @@ function chainHandle(
         account: privateKeyToAccount(devnetPrivateKey(index)),
         transport: http(deployment.rpcUrl, { retryCount: 0, timeout: 15_000 }),
       }),
-    rpc: (method, params) => rpcCall(deployment.rpcUrl, method, params),
+    rpc: (method, params) => jsonRpc(deployment.rpcUrl, method, params),
   };
 }
 
@@ -249,7 +239,7 @@ export async function startOracleNetwork(options: OracleNetworkOptions = {}): Pr
         `the node at ${url}`,
         async () => {
           if (n.exitCode !== null) throw new Error(`node exited with ${n.exitCode}`);
-          return (await rpcCall(url, "eth_chainId")) !== undefined;
+          return (await jsonRpc(url, "eth_chainId")) !== undefined;
         },
         60_000,
         250,
@@ -278,17 +268,12 @@ export async function startOracleNetwork(options: OracleNetworkOptions = {}): Pr
     if (codes.some((c) => c !== 0)) {
       throw new Error(`deployment failed:\n${fs.readFileSync(logFile("deploy"), "utf8").slice(-4000)}`);
     }
-    const deployments: Deployments = {
-      version: 1,
-      network: "devnet",
-      createdAt: new Date().toISOString(),
-      ethereum: JSON.parse(fs.readFileSync(ethOut, "utf8")) as Deployments["ethereum"],
-      based: JSON.parse(fs.readFileSync(basedOut, "utf8")) as NonNullable<Deployments["based"]>,
-      attesters: { version: 1, addresses: sorted },
-    };
-    writeDeployments(deploymentsFile, deployments);
-    await rpcCall(basedRpc, "evm_setAutomine", [false]);
-    await rpcCall(basedRpc, "evm_setIntervalMining", [Math.round(basedBlockTime * 1000)]);
+    const deployments = writeDevnetDeployments(
+      deploymentsFile,
+      { ethereum: ethOut, based: basedOut },
+      sorted,
+    );
+    await startBasedClock(basedRpc, basedBlockTime);
 
     const attesters = attesterKeys.map((key, i) => {
       const port = attesterPort + i;
