@@ -67,9 +67,13 @@ export class Attester {
     }
     messages.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
     const signed: SignedEntry[] = [];
+    // Every message of one round goes to the same destination(s): read each set version once.
+    const versions = new Map<number, number>();
     for (const m of messages) {
+      const dst = Number(m.dstChainId);
+      if (!versions.has(dst)) versions.set(dst, await this.setVersionOf(dst));
       try {
-        signed.push(await this.sign(m));
+        signed.push(await this.sign(m, versions.get(dst)));
       } catch (err) {
         // Another message was signed under this (source, nonce) before (a reorg deeper than the
         // finality depth): never sign the second one, but keep following the chain.
@@ -82,17 +86,22 @@ export class Attester {
     return signed;
   }
 
+  /** The destination inbox's current attester-set version. */
+  private async setVersionOf(chainId: number): Promise<number> {
+    const inbox = this.options.inboxes.get(chainId);
+    if (!inbox) throw new Error(`no inbox known for chain ${chainId}`);
+    return inbox.client.readContract({
+      address: inbox.address,
+      abi: messageInboxAbi,
+      functionName: "setVersion",
+    });
+  }
+
   /** Signs `m` for its destination inbox's current attester set (once per set version). */
   async sign(m: Message, setVersion?: number): Promise<SignedEntry> {
     const inbox = this.options.inboxes.get(Number(m.dstChainId));
     if (!inbox) throw new Error(`no inbox known for chain ${m.dstChainId}`);
-    const version =
-      setVersion ??
-      (await inbox.client.readContract({
-        address: inbox.address,
-        abi: messageInboxAbi,
-        functionName: "setVersion",
-      }));
+    const version = setVersion ?? (await this.setVersionOf(Number(m.dstChainId)));
     const id = messageId(m);
     const existing = this.options.journal.byMessageId(id);
     if (existing && existing.setVersion === version) return existing;
