@@ -30,7 +30,16 @@ export const deploymentsSchema = z.object({
   based: chainDeploymentSchema
     .extend({
       contracts: z
-        .object({ BasedToken: address, BasedBridge: address, BrainRegistry: address, MessageInbox: address })
+        .object({
+          BasedToken: address,
+          BasedBridge: address,
+          BrainRegistry: address,
+          MessageInbox: address,
+          Network: address,
+          Staking: address,
+          Emission: address,
+          Consensus: address,
+        })
         .catchall(address),
     })
     .optional(),

@@ -41,3 +41,16 @@ export function devnetPrivateKey(index: number): `0x${string}` {
   if (!key) throw new Error("devnet mnemonic produced no private key");
   return `0x${Buffer.from(key).toString("hex")}`;
 }
+
+/**
+ * The devnet's economy parameters (the Based Ignition module's, scaled down so a demo sees epochs):
+ * 30-block epochs (5 minutes of 10-second blocks), 60 blocks of immunity, 60 seconds of unbonding,
+ * a 5-block challenge window and 10 BASED bond. Mainnet defaults are in ECONOMY_DEFAULTS.
+ */
+export const DEVNET_ECONOMY = {
+  tempo: 30,
+  immunityPeriod: 60,
+  unbondingPeriod: 60,
+  challengeWindow: 5,
+  challengeBond: 10n * 10n ** 18n,
+} as const;

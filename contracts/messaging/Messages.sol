@@ -36,6 +36,9 @@ library Messages {
     /// @notice A new attester set, handled by the inbox itself.
     /// Payload: `(uint32 newVersion, address[] newAttesters)`, sorted ascending.
     uint8 internal constant ATTESTER_SET = 5;
+    /// @notice An epoch's rewards report (BasedAI → BasedAI, from the attesters' own computation).
+    /// Payload: `Consensus.ReportPayload`.
+    uint8 internal constant EPOCH_REPORT = 6;
 
     /// @notice EIP-712 type hash of what the attesters sign.
     bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(

@@ -1,20 +1,32 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import { BRAIN_EVENT, BRIDGE_DEFAULTS, BRIDGE_TRANSFER, HANDLER_GAS_LIMIT } from "./ethereum-contracts";
+import {
+  BRAIN_EVENT,
+  BRIDGE_DEFAULTS,
+  BRIDGE_TRANSFER,
+  ECONOMY_DEFAULTS,
+  EPOCH_REPORT,
+  HANDLER_GAS_LIMIT,
+  REPORT_HANDLER_GAS_LIMIT,
+} from "./ethereum-contracts";
 
 /**
- * The BasedAI chain: BASED, the message inbox, the BasedBridge and the BrainRegistry mirror.
- * Parameters: `attesters` (required, ascending), `ethereumChainId` [31337], `governance`,
- * `guardian` [account 0], `maxTransfer`, `bucketCapacity`, `bucketRate`.
- * Emission (a later issue) will hold BASED's minter role.
+ * The BasedAI chain: BASED, the message inbox, the BasedBridge, the BrainRegistry mirror and the
+ * economy (Network, Staking, Emission, Consensus). Parameters: `attesters` (required, ascending),
+ * `ethereumChainId` [31337], `basedChainId` [32323] (the inbox trusts its own chain for epoch
+ * reports), `governance`, `guardian` [account 0], the bridge limits `maxTransfer`,
+ * `bucketCapacity`, `bucketRate`, and the economy's `genesisBlock` [0], `tempo`,
+ * `immunityPeriod`, `unbondingPeriod`, `challengeWindow`, `challengeBond`, `maxWeights`
+ * (ECONOMY_DEFAULTS). Emission holds BASED's minter role.
  */
 export default buildModule("Based", (m) => {
   const deployer = m.getAccount(0);
   const governance = m.getParameter("governance", deployer);
   const ethereumChainId = m.getParameter("ethereumChainId", 31337);
+  const basedChainId = m.getParameter("basedChainId", 32323);
   const attesters = m.getParameter<string[]>("attesters");
 
   const basedToken = m.contract("BasedToken", [deployer]);
-  const messageInbox = m.contract("MessageInbox", [attesters, [ethereumChainId], deployer], {
+  const messageInbox = m.contract("MessageInbox", [attesters, [ethereumChainId, basedChainId], deployer], {
     id: "BasedInbox",
   });
   const basedBridge = m.contract("BasedBridge", [
@@ -28,6 +40,37 @@ export default buildModule("Based", (m) => {
     m.getParameter("bucketRate", BRIDGE_DEFAULTS.bucketRate),
   ]);
   const brainRegistry = m.contract("BrainRegistry", [messageInbox, ethereumChainId]);
+
+  const network = m.contract("Network", [
+    basedToken,
+    brainRegistry,
+    m.getParameter("immunityPeriod", ECONOMY_DEFAULTS.immunityPeriod),
+    deployer,
+  ]);
+  const staking = m.contract("Staking", [
+    basedToken,
+    brainRegistry,
+    network,
+    m.getParameter("unbondingPeriod", ECONOMY_DEFAULTS.unbondingPeriod),
+  ]);
+  const emission = m.contract("Emission", [basedToken, m.getParameter("genesisBlock", 0)]);
+  const consensus = m.contract("Consensus", [
+    messageInbox,
+    basedChainId,
+    emission,
+    network,
+    m.getParameter("tempo", ECONOMY_DEFAULTS.tempo),
+    m.getParameter("challengeWindow", ECONOMY_DEFAULTS.challengeWindow),
+    m.getParameter("challengeBond", ECONOMY_DEFAULTS.challengeBond),
+    m.getParameter("maxWeights", ECONOMY_DEFAULTS.maxWeights),
+    governance,
+  ]);
+  const minterRole = m.staticCall(basedToken, "MINTER_ROLE");
+  m.call(basedToken, "grantRole", [minterRole, emission], { id: "grant_emission_minter" });
+  m.call(emission, "bindConsensus", [consensus]);
+  const bound = m.call(network, "bindPruningOrderSource", [consensus]);
+  m.call(network, "transferOwnership", [governance], { after: [bound] });
+
   const bridgeHandler = m.call(
     messageInbox,
     "setHandler",
@@ -39,6 +82,14 @@ export default buildModule("Based", (m) => {
   const brainHandler = m.call(messageInbox, "setHandler", [BRAIN_EVENT, brainRegistry, HANDLER_GAS_LIMIT], {
     id: "handler_brain",
   });
-  m.call(messageInbox, "transferOwnership", [governance], { after: [bridgeHandler, brainHandler] });
-  return { basedToken, messageInbox, basedBridge, brainRegistry };
+  const reportHandler = m.call(
+    messageInbox,
+    "setHandler",
+    [EPOCH_REPORT, consensus, REPORT_HANDLER_GAS_LIMIT],
+    { id: "handler_report" },
+  );
+  m.call(messageInbox, "transferOwnership", [governance], {
+    after: [bridgeHandler, brainHandler, reportHandler],
+  });
+  return { basedToken, messageInbox, basedBridge, brainRegistry, network, staking, emission, consensus };
 });

@@ -6,7 +6,25 @@ type Pepecoin = ContractFuture<string>;
 /** Handler kinds and gas limits (docs/protocol.md). */
 export const BRAIN_EVENT = 1;
 export const BRIDGE_TRANSFER = 2;
+export const EPOCH_REPORT = 6;
 export const HANDLER_GAS_LIMIT = 200_000;
+/** A report handler decodes up to 1,024 per-Brain totals and mints: more gas than the others. */
+export const REPORT_HANDLER_GAS_LIMIT = 1_500_000;
+
+/**
+ * Economy defaults (DESIGN.md §3), overridable as parameters of the Based module: an epoch is
+ * 360 blocks (an hour of 10-second blocks), members are immune for 4,096 blocks (subtensor's
+ * default), unstaked BASED waits 7 days, a report can be challenged for 180 blocks with a bond of
+ * 100 BASED, and a reveal may set up to 1,792 weights (every miner of a full Brain).
+ */
+export const ECONOMY_DEFAULTS = {
+  tempo: 360,
+  immunityPeriod: 4_096,
+  unbondingPeriod: 7 * 24 * 60 * 60,
+  challengeWindow: 180,
+  challengeBond: 100n * 10n ** 18n,
+  maxWeights: 1_792,
+};
 
 /** Bridge defaults (parameters `maxTransfer`, `bucketCapacity`, `bucketRate`, in wei / wei per second). */
 export const BRIDGE_DEFAULTS = {

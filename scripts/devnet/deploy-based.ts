@@ -8,7 +8,12 @@ import fs from "node:fs";
 import path from "node:path";
 import hre from "hardhat";
 import BasedDevnetModule from "../../ignition/modules/BasedDevnet";
-import { DEVNET_BASED_PER_ACCOUNT, DEVNET_FUNDED_ACCOUNTS } from "../../sdk/devnet";
+import {
+  DEVNET_BASED,
+  DEVNET_BASED_PER_ACCOUNT,
+  DEVNET_ECONOMY,
+  DEVNET_FUNDED_ACCOUNTS,
+} from "../../sdk/devnet";
 import { addressOf, devnetEnv, freshDeploymentId } from "./deploy-common";
 
 async function main(): Promise<void> {
@@ -16,7 +21,9 @@ async function main(): Promise<void> {
   const { deploymentId, discard } = freshDeploymentId(hre, "based", rpcUrl);
   const startBlock = await hre.ethers.provider.getBlockNumber();
   const deployed = await hre.ignition.deploy(BasedDevnetModule, {
-    parameters: { Based: { attesters, ethereumChainId: 31337 } },
+    parameters: {
+      Based: { attesters, ethereumChainId: 31337, basedChainId: DEVNET_BASED.chainId, ...DEVNET_ECONOMY },
+    },
     deploymentId,
   });
   discard();
@@ -25,6 +32,10 @@ async function main(): Promise<void> {
     MessageInbox: await addressOf(deployed.messageInbox),
     BasedBridge: await addressOf(deployed.basedBridge),
     BrainRegistry: await addressOf(deployed.brainRegistry),
+    Network: await addressOf(deployed.network),
+    Staking: await addressOf(deployed.staking),
+    Emission: await addressOf(deployed.emission),
+    Consensus: await addressOf(deployed.consensus),
     DevnetBasedFaucet: await addressOf(deployed.faucet),
   };
   const faucet = await hre.ethers.getContractAt("DevnetBasedFaucet", contracts.DevnetBasedFaucet);

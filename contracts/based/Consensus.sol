@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {MessageHandler} from "../messaging/MessageHandler.sol";
+import {Message, Messages} from "../messaging/Messages.sol";
+import {Emission} from "./Emission.sol";
+import {EmissionSchedule} from "./EmissionSchedule.sol";
+import {Network, IPruningOrderSource} from "./Network.sol";
+
+/**
+ * @title Consensus
+ * @notice Epochs, weights and rewards (DESIGN.md §3–4). Every Brain runs its Yuma epoch on the same
+ * boundaries: epoch `e` is blocks [genesis + e·tempo, genesis + (e+1)·tempo), so one report covers
+ * the whole network and the emission of each block is paid exactly once (docs/decisions.md).
+ *
+ * Validators commit a hash of their weights in one epoch and reveal them in the next; a reveal is
+ * refused if it does not match, comes in the commit's own epoch or after the next one, names a uid
+ * that is not one of the Brain's miners, lists uids out of order or more than `maxWeights` of them.
+ * Revealed weights live in events: the off-chain epoch reads them, and storage stays flat.
+ *
+ * After an epoch the attesters sign an EPOCH_REPORT (a message from this chain to itself through the
+ * MessageInbox): the Merkle root of `(account, amount)` rewards in OpenZeppelin merkle-tree's
+ * format, the pruning order of every Brain's members, a hash of every input, and per-Brain totals
+ * that must sum to the epoch's emission. Accepting it makes Emission mint exactly
+ * `emissionBetween(start, end)` here. The report is final after `challengeWindow` blocks unless
+ * someone posts a different result for the same inputs hash (with a bond); a challenged report is
+ * final only when the attesters sign a revision, which returns the bond if it agrees with the
+ * challenger and burns it otherwise. Accounts claim from final reports with Merkle proofs, once per
+ * epoch each.
+ */
+contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Where a report is in its life.
+    enum Status {
+        None,
+        Pending,
+        Challenged,
+        Settled
+    }
+
+    /// @notice An EPOCH_REPORT payload (`abi.encode` of this struct).
+    struct ReportPayload {
+        uint64 epoch;
+        uint32 revision;
+        bytes32 rewardsRoot;
+        bytes32 pruningRoot;
+        bytes32 inputsHash;
+        uint16[] brainIds;
+        uint256[] brainTotals;
+    }
+
+    /// @notice An accepted report.
+    struct Report {
+        bytes32 rewardsRoot;
+        bytes32 pruningRoot;
+        bytes32 inputsHash;
+        bytes32 challengedRoot;
+        uint256 amount;
+        uint256 claimed;
+        address challenger;
+        uint64 finalizesAt;
+        uint32 revision;
+        Status status;
+    }
+
+    /// @notice A validator's pending commitment.
+    struct Commit {
+        bytes32 hash;
+        uint64 epoch;
+    }
+
+    /// @notice One claim of `claimMany`.
+    struct Claim {
+        uint64 epoch;
+        address account;
+        uint256 amount;
+        bytes32[] proof;
+    }
+
+    /// @notice Message kind of epoch reports.
+    uint8 public constant EPOCH_REPORT = Messages.EPOCH_REPORT;
+    /// @notice Where forfeited challenge bonds go.
+    address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
+
+    /// @notice BASED.
+    IERC20 public immutable based;
+    /// @notice The minter of the emission.
+    Emission public immutable emission;
+    /// @notice Membership (who may commit, which uids are miners).
+    Network public immutable network;
+    /// @notice Blocks per epoch.
+    uint64 public immutable tempo;
+    /// @notice The first block of epoch 0 (Emission's genesis).
+    uint64 public immutable genesisBlock;
+    /// @notice Blocks after a report's acceptance during which it can be challenged.
+    uint64 public immutable challengeWindow;
+    /// @notice BASED a challenger puts up.
+    uint256 public immutable challengeBond;
+    /// @notice The most weights one reveal may set.
+    uint16 public maxWeights;
+    /// @notice The next epoch whose report is expected.
+    uint64 public nextEpoch;
+
+    mapping(uint64 epoch => Report) private _reports;
+    mapping(uint64 epoch => mapping(address account => bool)) private _claimed;
+    mapping(uint256 brainId => mapping(uint16 uid => Commit)) private _commits;
+
+    /// @notice The caller is not a registered validator of Brain `brainId`.
+    error NotValidator(uint256 brainId, address caller);
+    /// @notice The commitment hash must not be zero.
+    error EmptyCommit();
+    /// @notice The caller has no commitment to reveal in Brain `brainId`.
+    error NoCommit(uint256 brainId, uint16 uid);
+    /// @notice Reveals of a commitment of epoch `commitEpoch` are open in epoch `commitEpoch + 1` only.
+    error RevealTooEarly(uint64 currentEpoch, uint64 commitEpoch);
+    /// @notice The reveal window of epoch `commitEpoch`'s commitment has closed.
+    error RevealTooLate(uint64 currentEpoch, uint64 commitEpoch);
+    /// @notice The revealed weights and salt do not hash to the commitment.
+    error CommitMismatch(bytes32 expected, bytes32 actual);
+    /// @notice Weights are packed `(uint16 uid, uint16 weight)` pairs: 4 bytes each.
+    error MalformedWeights(uint256 length);
+    /// @notice `count` weights exceed `maxWeights`.
+    error TooManyWeights(uint256 count, uint256 max);
+    /// @notice Uids must be strictly ascending; entry `index` is not.
+    error UidsNotAscending(uint256 index);
+    /// @notice Uid `uid` is not a miner of the Brain.
+    error UnknownUid(uint16 uid);
+    /// @notice The report is for epoch `epoch`; the expected one is `expected`.
+    error UnexpectedEpoch(uint64 epoch, uint64 expected);
+    /// @notice Epoch `epoch` ends at block `endBlock`, after the current one.
+    error EpochNotOver(uint64 epoch, uint64 endBlock);
+    /// @notice The per-Brain totals sum to `sum`, not the epoch's emission `emission`.
+    error TotalsMismatch(uint256 sum, uint256 emission);
+    /// @notice The per-Brain lists differ in length or their ids are not strictly ascending.
+    error MalformedTotals();
+    /// @notice A revision must follow a challenge and be numbered `expected`.
+    error UnexpectedRevision(uint64 epoch, uint32 revision, uint32 expected, Status status);
+    /// @notice Epoch `epoch`'s report is not final (pending its window, challenged, or missing).
+    error ReportNotFinal(uint64 epoch);
+    /// @notice The report of epoch `epoch` can no longer be challenged.
+    error ChallengeClosed(uint64 epoch);
+    /// @notice A challenge must be about the same inputs (`expected`).
+    error InputsHashMismatch(bytes32 expected, bytes32 actual);
+    /// @notice A challenge must post a different result.
+    error SameResult();
+    /// @notice `account` already claimed epoch `epoch`.
+    error AlreadyClaimed(uint64 epoch, address account);
+    /// @notice The proof does not show `(account, amount)` in epoch `epoch`'s rewards root.
+    error InvalidProof(uint64 epoch, address account, uint256 amount);
+    /// @notice Paying this claim would pay out more than the epoch's emission.
+    error ClaimExceedsEmission(uint64 epoch);
+    /// @notice `maxWeights` must be between 1 and 2,048.
+    error InvalidMaxWeights(uint16 value);
+    /// @notice The tempo must be positive.
+    error InvalidTempo();
+
+    /// @notice A validator (uid `uid`) of Brain `brainId` committed `hash` in epoch `epoch`.
+    event WeightsCommitted(
+        uint256 indexed brainId,
+        uint16 indexed uid,
+        address validator,
+        uint64 epoch,
+        bytes32 hash
+    );
+    /// @notice Validator `uid` of Brain `brainId` revealed its epoch-`epoch` weights: packed
+    /// `(uint16 uid, uint16 weight)` pairs, big-endian, uids ascending.
+    event WeightsRevealed(
+        uint256 indexed brainId,
+        uint16 indexed uid,
+        address validator,
+        uint64 epoch,
+        bytes weights
+    );
+    /// @notice The report of epoch `epoch` (revision `revision`) was accepted; `amount` is its emission.
+    event ReportAccepted(
+        uint64 indexed epoch,
+        uint32 revision,
+        bytes32 rewardsRoot,
+        bytes32 pruningRoot,
+        bytes32 inputsHash,
+        uint256 amount,
+        uint16[] brainIds,
+        uint256[] brainTotals
+    );
+    /// @notice `challenger` disputed epoch `epoch`'s report with `root`.
+    event ReportChallenged(uint64 indexed epoch, address indexed challenger, bytes32 root);
+    /// @notice The challenge of epoch `epoch` was settled; `upheld` if the revision took its root.
+    event ChallengeResolved(uint64 indexed epoch, address indexed challenger, bool upheld);
+    /// @notice `account` received `amount` from epoch `epoch`.
+    event Claimed(uint64 indexed epoch, address indexed account, uint256 amount);
+    /// @notice Reveals may set at most `value` weights.
+    event MaxWeightsSet(uint16 value);
+
+    /**
+     * @param inbox_ The BasedAI chain's MessageInbox.
+     * @param basedChainId This chain's id (reports are messages from this chain to itself).
+     * @param emission_ The Emission contract (its genesis block starts epoch 0).
+     * @param network_ The Network.
+     * @param tempo_ Blocks per epoch.
+     * @param challengeWindow_ Blocks during which a report can be challenged.
+     * @param challengeBond_ BASED a challenger puts up.
+     * @param maxWeights_ The most weights per reveal.
+     * @param owner_ Governance: sets `maxWeights`.
+     */
+    constructor(
+        address inbox_,
+        uint64 basedChainId,
+        Emission emission_,
+        Network network_,
+        uint64 tempo_,
+        uint64 challengeWindow_,
+        uint256 challengeBond_,
+        uint16 maxWeights_,
+        address owner_
+    ) MessageHandler(inbox_, basedChainId, Messages.EPOCH_REPORT) Ownable(owner_) {
+        if (address(emission_) == address(0) || address(network_) == address(0)) revert ZeroAddress();
+        if (tempo_ == 0) revert InvalidTempo();
+        based = IERC20(address(emission_.based()));
+        emission = emission_;
+        network = network_;
+        tempo = tempo_;
+        genesisBlock = emission_.genesisBlock();
+        challengeWindow = challengeWindow_;
+        challengeBond = challengeBond_;
+        _setMaxWeights(maxWeights_);
+    }
+
+    // ───────────────────────────────────────────── Views ─────────────────────────────────────────────
+
+    /// @notice The epoch block `blockNumber` belongs to (0 before genesis).
+    function epochAt(uint256 blockNumber) public view returns (uint64) {
+        if (blockNumber < genesisBlock) return 0;
+        return uint64((blockNumber - genesisBlock) / tempo);
+    }
+
+    /// @notice The current epoch.
+    function currentEpoch() public view returns (uint64) {
+        return epochAt(block.number);
+    }
+
+    /// @notice Epoch `epoch`'s blocks: [startBlock, endBlock).
+    function epochBounds(uint64 epoch) public view returns (uint64 startBlock, uint64 endBlock) {
+        startBlock = genesisBlock + epoch * tempo;
+        endBlock = startBlock + tempo;
+    }
+
+    /// @notice The commitment a validator makes: binds the Brain, the validator, the epoch, the packed
+    /// weights and a secret salt.
+    function commitHash(
+        uint256 brainId,
+        address validator,
+        uint64 epoch,
+        bytes calldata weights,
+        bytes32 salt
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(brainId, validator, epoch, keccak256(weights), salt));
+    }
+
+    /// @notice Validator `uid`'s pending commitment in Brain `brainId`.
+    function commitOf(uint256 brainId, uint16 uid) external view returns (Commit memory) {
+        return _commits[brainId][uid];
+    }
+
+    /// @notice The report of epoch `epoch`.
+    function report(uint64 epoch) external view returns (Report memory) {
+        return _reports[epoch];
+    }
+
+    /// @notice Whether epoch `epoch`'s report is final (claimable).
+    function isFinal(uint64 epoch) public view returns (bool) {
+        Report storage r = _reports[epoch];
+        return r.status == Status.Settled || (r.status == Status.Pending && block.number >= r.finalizesAt);
+    }
+
+    /// @notice Whether `account` claimed epoch `epoch`.
+    function claimed(uint64 epoch, address account) external view returns (bool) {
+        return _claimed[epoch][account];
+    }
+
+    /// @inheritdoc IPruningOrderSource
+    function pruningOrder() external view returns (uint64 epoch, bytes32 root) {
+        uint64 next = nextEpoch;
+        if (next == 0) return (0, bytes32(0));
+        epoch = next - 1;
+        Report storage r = _reports[epoch];
+        if (r.status == Status.Challenged) return (epoch, bytes32(0));
+        root = r.pruningRoot;
+    }
+
+    /// @notice The Merkle leaf of a reward, as StandardMerkleTree builds it for `[address, uint256]`.
+    function rewardLeaf(address account, uint256 amount) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+    }
+
+    // ──────────────────────────────────────────── Weights ────────────────────────────────────────────
+
+    /// @notice Commits the caller's weights for Brain `brainId` in the current epoch (replacing a
+    /// commitment not yet revealed). `hash` is `commitHash(brainId, caller, currentEpoch, weights, salt)`.
+    function commitWeights(uint256 brainId, bytes32 hash) external {
+        if (hash == bytes32(0)) revert EmptyCommit();
+        uint16 uid = _validatorUid(brainId);
+        uint64 epoch = currentEpoch();
+        _commits[brainId][uid] = Commit(hash, epoch);
+        emit WeightsCommitted(brainId, uid, msg.sender, epoch, hash);
+    }
+
+    /**
+     * @notice Reveals the weights committed in the previous epoch.
+     * @param weights Packed `(uint16 uid, uint16 weight)` pairs, big-endian, uids strictly
+     * ascending, each a miner of the Brain; at most `maxWeights` pairs.
+     * @param salt The commitment's salt.
+     */
+    function revealWeights(uint256 brainId, bytes calldata weights, bytes32 salt) external {
+        uint16 uid = _validatorUid(brainId);
+        Commit memory c = _commits[brainId][uid];
+        if (c.hash == bytes32(0)) revert NoCommit(brainId, uid);
+        uint64 current = currentEpoch();
+        if (current <= c.epoch) revert RevealTooEarly(current, c.epoch);
+        if (current > c.epoch + 1) revert RevealTooLate(current, c.epoch);
+        bytes32 actual = commitHash(brainId, msg.sender, c.epoch, weights, salt);
+        if (actual != c.hash) revert CommitMismatch(c.hash, actual);
+        _checkWeights(brainId, weights);
+        delete _commits[brainId][uid];
+        emit WeightsRevealed(brainId, uid, msg.sender, c.epoch, weights);
+    }
+
+    // ──────────────────────────────────────────── Rewards ────────────────────────────────────────────
+
+    /**
+     * @notice Disputes epoch `epoch`'s pending report within its window: the caller posts a different
+     * rewards root for the same inputs hash and a bond of `challengeBond` BASED (approved here).
+     */
+    function challenge(uint64 epoch, bytes32 inputsHash, bytes32 rewardsRoot) external nonReentrant {
+        Report storage r = _reports[epoch];
+        if (r.status != Status.Pending || block.number >= r.finalizesAt) revert ChallengeClosed(epoch);
+        if (inputsHash != r.inputsHash) revert InputsHashMismatch(r.inputsHash, inputsHash);
+        if (rewardsRoot == r.rewardsRoot) revert SameResult();
+        r.status = Status.Challenged;
+        r.challenger = msg.sender;
+        r.challengedRoot = rewardsRoot;
+        emit ReportChallenged(epoch, msg.sender, rewardsRoot);
+        if (challengeBond != 0) based.safeTransferFrom(msg.sender, address(this), challengeBond);
+    }
+
+    /// @notice Pays `amount` to `account` from final epoch `epoch` (anyone may submit it).
+    function claim(
+        uint64 epoch,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        _claim(epoch, account, amount, proof);
+    }
+
+    /// @notice Several claims in one transaction (e.g. one account over many epochs).
+    function claimMany(Claim[] calldata claims) external nonReentrant {
+        for (uint256 i = 0; i < claims.length; ++i) {
+            Claim calldata c = claims[i];
+            _claim(c.epoch, c.account, c.amount, c.proof);
+        }
+    }
+
+    // ─────────────────────────────────────────── Governance ──────────────────────────────────────────
+
+    /// @notice Sets the most weights per reveal (1 … 2,048).
+    function setMaxWeights(uint16 value) external onlyOwner {
+        _setMaxWeights(value);
+    }
+
+    // ─────────────────────────────────────────── Internals ───────────────────────────────────────────
+
+    /// @dev EPOCH_REPORT: a first report (revision 0) of the next epoch, or a revision settling a challenge.
+    function _handle(bytes32, Message calldata message) internal override {
+        ReportPayload memory p = abi.decode(message.payload, (ReportPayload));
+        uint256 sum = _sumTotals(p.brainIds, p.brainTotals);
+        Report storage r = _reports[p.epoch];
+        if (p.revision == 0) {
+            if (p.epoch != nextEpoch) revert UnexpectedEpoch(p.epoch, nextEpoch);
+            (uint64 start, uint64 end) = epochBounds(p.epoch);
+            if (end > block.number) revert EpochNotOver(p.epoch, end);
+            uint256 amount = EmissionSchedule.emissionBetween(start, end);
+            if (sum != amount) revert TotalsMismatch(sum, amount);
+            nextEpoch = p.epoch + 1;
+            r.amount = amount;
+            r.finalizesAt = uint64(block.number) + challengeWindow;
+            r.status = Status.Pending;
+            emission.release(end);
+        } else {
+            if (r.status != Status.Challenged || p.revision != r.revision + 1) {
+                revert UnexpectedRevision(p.epoch, p.revision, r.revision + 1, r.status);
+            }
+            if (sum != r.amount) revert TotalsMismatch(sum, r.amount);
+            r.status = Status.Settled;
+            bool upheld = p.rewardsRoot == r.challengedRoot;
+            emit ChallengeResolved(p.epoch, r.challenger, upheld);
+            if (challengeBond != 0) based.safeTransfer(upheld ? r.challenger : BURN_ADDRESS, challengeBond);
+        }
+        r.revision = p.revision;
+        r.rewardsRoot = p.rewardsRoot;
+        r.pruningRoot = p.pruningRoot;
+        r.inputsHash = p.inputsHash;
+        emit ReportAccepted(
+            p.epoch,
+            p.revision,
+            p.rewardsRoot,
+            p.pruningRoot,
+            p.inputsHash,
+            r.amount,
+            p.brainIds,
+            p.brainTotals
+        );
+    }
+
+    function _claim(uint64 epoch, address account, uint256 amount, bytes32[] calldata proof) private {
+        if (!isFinal(epoch)) revert ReportNotFinal(epoch);
+        if (_claimed[epoch][account]) revert AlreadyClaimed(epoch, account);
+        Report storage r = _reports[epoch];
+        if (!MerkleProof.verifyCalldata(proof, r.rewardsRoot, rewardLeaf(account, amount))) {
+            revert InvalidProof(epoch, account, amount);
+        }
+        uint256 paid = r.claimed + amount;
+        // A correct tree sums to the emission; this bounds the damage of one that does not.
+        if (paid > r.amount) revert ClaimExceedsEmission(epoch);
+        r.claimed = paid;
+        _claimed[epoch][account] = true;
+        emit Claimed(epoch, account, amount);
+        based.safeTransfer(account, amount);
+    }
+
+    function _validatorUid(uint256 brainId) private view returns (uint16 uid) {
+        Network.Role role;
+        (role, uid) = network.roleOf(brainId, msg.sender);
+        if (role != Network.Role.Validator) revert NotValidator(brainId, msg.sender);
+    }
+
+    /// @dev Checks packing, count, order and that every uid is a miner (against the miner bitmap,
+    /// read once: eight storage words however many weights there are).
+    function _checkWeights(uint256 brainId, bytes calldata weights) private view {
+        if (weights.length % 4 != 0) revert MalformedWeights(weights.length);
+        uint256 n = weights.length / 4;
+        if (n > maxWeights) revert TooManyWeights(n, maxWeights);
+        uint256[8] memory miners = network.minerBitmap(brainId);
+        uint256 previous = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 uid = uint16(bytes2(weights[i * 4:i * 4 + 2]));
+            if (i != 0 && uid <= previous) revert UidsNotAscending(i);
+            if (uid >= 2_048 || (miners[uid / 256] >> (uid % 256)) & 1 == 0) revert UnknownUid(uint16(uid));
+            previous = uid;
+        }
+    }
+
+    function _sumTotals(
+        uint16[] memory brainIds,
+        uint256[] memory totals
+    ) private pure returns (uint256 sum) {
+        if (brainIds.length != totals.length) revert MalformedTotals();
+        for (uint256 i = 0; i < totals.length; ++i) {
+            if (i != 0 && brainIds[i] <= brainIds[i - 1]) revert MalformedTotals();
+            sum += totals[i];
+        }
+    }
+
+    function _setMaxWeights(uint16 value) private {
+        if (value == 0 || value > 2_048) revert InvalidMaxWeights(value);
+        maxWeights = value;
+        emit MaxWeightsSet(value);
+    }
+}
