@@ -19,6 +19,7 @@ export const MessageKind = {
   GIGABRAIN_SET: 3,
   GOVERNANCE_CALL: 4,
   ATTESTER_SET: 5,
+  EPOCH_REPORT: 6,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 

@@ -24,6 +24,7 @@ export const Kind = {
   GIGABRAIN_SET: 3,
   GOVERNANCE_CALL: 4,
   ATTESTER_SET: 5,
+  EPOCH_REPORT: 6,
 } as const;
 
 /** `MessageInbox.MessageStatus`. */
