@@ -74,6 +74,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     struct Commit {
         bytes32 hash;
         uint64 epoch;
+        uint64 blockNumber;
     }
 
     /// @notice One claim of `claimMany`.
@@ -134,14 +135,15 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     error UnknownUid(uint16 uid);
     /// @notice The report is for epoch `epoch`; the expected one is `expected`.
     error UnexpectedEpoch(uint64 epoch, uint64 expected);
-    /// @notice Epoch `epoch` ends at block `endBlock`, after the current one.
-    error EpochNotOver(uint64 epoch, uint64 endBlock);
+    /// @notice A report arrived before its epoch ended (the selector is `ReportRejected`'s reason).
+    error EpochNotOver();
     /// @notice The per-Brain totals sum to `sum`, not the epoch's emission `emission`.
     error TotalsMismatch(uint256 sum, uint256 emission);
     /// @notice The per-Brain lists differ in length or their ids are not strictly ascending.
     error MalformedTotals();
-    /// @notice A revision must follow a challenge and be numbered `expected`.
-    error UnexpectedRevision(uint64 epoch, uint32 revision, uint32 expected, Status status);
+    /// @notice A revision must settle an open challenge and be numbered one above the report's
+    /// (the selector is `ReportRejected`'s reason).
+    error UnexpectedRevision();
     /// @notice Epoch `epoch`'s report is not final (pending its window, challenged, or missing).
     error ReportNotFinal(uint64 epoch);
     /// @notice The report of epoch `epoch` can no longer be challenged.
@@ -178,7 +180,9 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         uint64 epoch,
         bytes weights
     );
-    /// @notice The report of epoch `epoch` (revision `revision`) was accepted; `amount` is its emission.
+    /// @notice The report of epoch `epoch` (revision `revision`) was accepted; `amount` is its emission and
+    /// `totalsHash` = keccak256(abi.encode(brainIds, brainTotals)): the per-Brain totals themselves are
+    /// in the delivering transaction's calldata (repeating 1,024 of them in the log would cost ~0.5M gas).
     event ReportAccepted(
         uint64 indexed epoch,
         uint32 revision,
@@ -186,9 +190,11 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         bytes32 pruningRoot,
         bytes32 inputsHash,
         uint256 amount,
-        uint16[] brainIds,
-        uint256[] brainTotals
+        bytes32 totalsHash
     );
+    /// @notice A report was consumed without effect: `reason` is the selector of `EpochNotOver` (it came
+    /// before its epoch ended) or `UnexpectedRevision` (no open challenge for it to settle).
+    event ReportRejected(uint64 indexed epoch, uint32 revision, bytes4 reason);
     /// @notice `challenger` disputed epoch `epoch`'s report with `root`.
     event ReportChallenged(uint64 indexed epoch, address indexed challenger, bytes32 root);
     /// @notice The challenge of epoch `epoch` was settled; `upheld` if the revision took its root.
@@ -307,7 +313,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         if (hash == bytes32(0)) revert EmptyCommit();
         uint16 uid = _validatorUid(brainId);
         uint64 epoch = currentEpoch();
-        _commits[brainId][uid] = Commit(hash, epoch);
+        _commits[brainId][uid] = Commit(hash, epoch, uint64(block.number));
         emit WeightsCommitted(brainId, uid, msg.sender, epoch, hash);
     }
 
@@ -326,7 +332,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         if (current > c.epoch + 1) revert RevealTooLate(current, c.epoch);
         bytes32 actual = commitHash(brainId, msg.sender, c.epoch, weights, salt);
         if (actual != c.hash) revert CommitMismatch(c.hash, actual);
-        _checkWeights(brainId, weights);
+        _checkWeights(brainId, weights, c.blockNumber);
         delete _commits[brainId][uid];
         emit WeightsRevealed(brainId, uid, msg.sender, c.epoch, weights);
     }
@@ -384,7 +390,9 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         if (p.revision == 0) {
             if (p.epoch != nextEpoch) revert UnexpectedEpoch(p.epoch, nextEpoch);
             (uint64 start, uint64 end) = epochBounds(p.epoch);
-            if (end > block.number) revert EpochNotOver(p.epoch, end);
+            // Consumed, not failed: a report computed before its epoch ended must never be retried
+            // into force once the epoch is over.
+            if (end > block.number) return _reject(p, EpochNotOver.selector);
             uint256 amount = EmissionSchedule.emissionBetween(start, end);
             if (sum != amount) revert TotalsMismatch(sum, amount);
             nextEpoch = p.epoch + 1;
@@ -393,8 +401,10 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
             r.status = Status.Pending;
             emission.release(end);
         } else {
+            // Consumed as well: a revision settles only the challenge open when it arrives, so a
+            // stale one cannot be retried to settle a later challenge.
             if (r.status != Status.Challenged || p.revision != r.revision + 1) {
-                revert UnexpectedRevision(p.epoch, p.revision, r.revision + 1, r.status);
+                return _reject(p, UnexpectedRevision.selector);
             }
             if (sum != r.amount) revert TotalsMismatch(sum, r.amount);
             r.status = Status.Settled;
@@ -413,9 +423,12 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
             p.pruningRoot,
             p.inputsHash,
             r.amount,
-            p.brainIds,
-            p.brainTotals
+            keccak256(abi.encode(p.brainIds, p.brainTotals))
         );
+    }
+
+    function _reject(ReportPayload memory p, bytes4 reason) private {
+        emit ReportRejected(p.epoch, p.revision, reason);
     }
 
     function _claim(uint64 epoch, address account, uint256 amount, bytes32[] calldata proof) private {
@@ -440,9 +453,10 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         if (role != Network.Role.Validator) revert NotValidator(brainId, msg.sender);
     }
 
-    /// @dev Checks packing, count, order and that every uid is a miner (against the miner bitmap,
-    /// read once: eight storage words however many weights there are).
-    function _checkWeights(uint256 brainId, bytes calldata weights) private view {
+    /// @dev Checks packing, count, order and that every uid is a miner, or was one that left after the
+    /// commitment (against the miner bitmap, read once: eight storage words however many weights
+    /// there are; a removal block only for a uid that is not a miner now).
+    function _checkWeights(uint256 brainId, bytes calldata weights, uint64 committedAt) private view {
         if (weights.length % 4 != 0) revert MalformedWeights(weights.length);
         uint256 n = weights.length / 4;
         if (n > maxWeights) revert TooManyWeights(n, maxWeights);
@@ -451,7 +465,15 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         for (uint256 i = 0; i < n; ++i) {
             uint256 uid = uint16(bytes2(weights[i * 4:i * 4 + 2]));
             if (i != 0 && uid <= previous) revert UidsNotAscending(i);
-            if (uid >= 2_048 || (miners[uid / 256] >> (uid % 256)) & 1 == 0) revert UnknownUid(uint16(uid));
+            if (uid >= 2_048) revert UnknownUid(uint16(uid));
+            // A miner that left after the commitment keeps its weight here (the validator could not
+            // have known); the epoch computation drops weights set before a uid's registration.
+            if (
+                (miners[uid / 256] >> (uid % 256)) & 1 == 0 &&
+                network.lastRemovedAt(brainId, uint16(uid)) < committedAt
+            ) {
+                revert UnknownUid(uint16(uid));
+            }
             previous = uid;
         }
     }

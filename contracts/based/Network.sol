@@ -91,13 +91,16 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
         Prunable
     }
 
-    /// @dev Per Brain: members per role and the pruning walk's first unconsumed rank.
+    /// @dev Per Brain: members per role and the pruning walk's first unconsumed rank per role, valid
+    /// for the order identified by (epoch, first 16 bytes of its root): a new report or a revision of
+    /// the same epoch starts both walks again.
     struct BrainCounts {
         uint16 validators;
         uint16 miners;
         uint16 pruneCursorValidators;
         uint16 pruneCursorMiners;
         uint64 pruneCursorEpoch;
+        bytes16 pruneCursorRoot;
     }
 
     /// @notice Slots of a Brain's uid space.
@@ -126,6 +129,7 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 brainId => uint256[WORDS]) private _validatorBits;
     mapping(uint256 brainId => uint256[WORDS]) private _minerBits;
     mapping(uint256 brainId => BrainCounts) private _counts;
+    mapping(uint256 brainId => mapping(uint256 uid => uint64)) private _lastRemovedAt;
 
     /// @notice Brain `brainId` is not active on this chain's mirror (deactivated or never mirrored).
     error BrainNotActive(uint256 brainId);
@@ -203,6 +207,11 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
         if (plusOne == 0) return (Role.None, 0);
         uid = plusOne - 1;
         role = _members[brainId][uid].role;
+    }
+
+    /// @notice The block in which uid `uid` of Brain `brainId` last lost its member (0: never).
+    function lastRemovedAt(uint256 brainId, uint16 uid) external view returns (uint64) {
+        return _lastRemovedAt[brainId][uid];
     }
 
     /// @notice Members of Brain `brainId` per role.
@@ -309,17 +318,19 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
      * must start at, and the epoch of that order.
      */
     function pruneCursor(uint256 brainId, Role role) external view returns (uint64 epoch, uint16 rank) {
-        (epoch, ) = address(pruningOrderSource) == address(0)
+        bytes32 root;
+        (epoch, root) = address(pruningOrderSource) == address(0)
             ? (uint64(0), bytes32(0))
             : pruningOrderSource.pruningOrder();
         BrainCounts storage c = _counts[brainId];
-        if (c.pruneCursorEpoch != epoch) return (epoch, 0);
+        if (!_cursorValid(c, epoch, root)) return (epoch, 0);
         rank = role == Role.Validator ? c.pruneCursorValidators : c.pruneCursorMiners;
     }
 
     // ─────────────────────────────────────────── Governance ──────────────────────────────────────────
 
-    /// @notice Sets the immunity of later registrations' (and current members') in blocks.
+    /// @notice Sets the immunity period in blocks. It applies to current members too: immunity is
+    /// checked against each member's registration block when it would be replaced.
     function setImmunityPeriod(uint64 blocks) external onlyOwner {
         immunityPeriod = blocks;
         emit ImmunityPeriodSet(blocks);
@@ -376,10 +387,11 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
             : pruningOrderSource.pruningOrder();
         if (root == bytes32(0)) revert NoPruningOrder(brainId, role);
         BrainCounts storage c = _counts[brainId];
-        uint16 cursor =
-            c.pruneCursorEpoch != epoch
-                ? 0
-                : (role == Role.Validator ? c.pruneCursorValidators : c.pruneCursorMiners);
+        if (!_cursorValid(c, epoch, root)) {
+            (c.pruneCursorEpoch, c.pruneCursorRoot) = (epoch, bytes16(root));
+            (c.pruneCursorValidators, c.pruneCursorMiners) = (0, 0);
+        }
+        uint16 cursor = role == Role.Validator ? c.pruneCursorValidators : c.pruneCursorMiners;
         uint16 expected = cursor;
         bool prefixConsumed = true;
         for (uint256 i = 0; i < hints.length; ++i) {
@@ -393,7 +405,6 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
             }
             if (prefixConsumed) cursor = expected;
             if (state == HintState.Stale) continue;
-            c.pruneCursorEpoch = epoch;
             if (role == Role.Validator) c.pruneCursorValidators = cursor;
             else c.pruneCursorMiners = cursor;
             _remove(brainId, h.uid, role, h.account, true);
@@ -419,8 +430,13 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
         return HintState.Prunable;
     }
 
+    function _cursorValid(BrainCounts storage c, uint64 epoch, bytes32 root) private view returns (bool) {
+        return c.pruneCursorEpoch == epoch && c.pruneCursorRoot == bytes16(root);
+    }
+
     function _remove(uint256 brainId, uint16 uid, Role role, address account, bool pruned) private {
         delete _members[brainId][uid];
+        _lastRemovedAt[brainId][uid] = uint64(block.number);
         delete _uidPlusOne[brainId][account];
         _setBit(role == Role.Validator ? _validatorBits[brainId] : _minerBits[brainId], uid, false);
         emit MemberRemoved(brainId, uid, account, pruned);

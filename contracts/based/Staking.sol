@@ -159,11 +159,15 @@ contract Staking is ReentrancyGuardTransient {
         return nearestRank(stakes, ACTIVE_PERCENTILE_BPS);
     }
 
-    /// @notice Whether `validator` is a registered validator of Brain `brainId` at or above the threshold.
+    /**
+     * @notice Whether `validator` is a registered validator of Brain `brainId` with stake at or above
+     * the threshold. A validator without stake is never active, even when the threshold is zero.
+     */
     function isActiveValidator(uint256 brainId, address validator) external view returns (bool) {
         (Network.Role role, ) = network.roleOf(brainId, validator);
         if (role != Network.Role.Validator) return false;
-        return _validatorStake[brainId][validator] >= activeValidatorThreshold(brainId);
+        uint256 stake_ = _validatorStake[brainId][validator];
+        return stake_ != 0 && stake_ >= activeValidatorThreshold(brainId);
     }
 
     /**
@@ -229,6 +233,7 @@ contract Staking is ReentrancyGuardTransient {
      * @return amount BASED sent to the caller.
      */
     function withdraw(uint256 maxEntries) external nonReentrant returns (uint256 amount) {
+        if (maxEntries == 0) revert InvalidAmount(0);
         Unbonding[] storage q = _queue[msg.sender];
         uint256 head = _queueHead[msg.sender];
         uint256 end = Math.min(q.length, head + maxEntries);

@@ -119,6 +119,13 @@ export function decodeReportPayload(payload: Hex): ReportPayload {
   return { ...p, brainIds: [...p.brainIds], brainTotals: [...p.brainTotals] };
 }
 
+/** `ReportAccepted.totalsHash`: keccak256(abi.encode(brainIds, brainTotals)). */
+export function totalsHash(brainIds: readonly number[], brainTotals: readonly bigint[]): Hex {
+  return keccak256(
+    encodeAbiParameters([{ type: "uint16[]" }, { type: "uint256[]" }], [brainIds, brainTotals]),
+  );
+}
+
 /** The message nonce of a report: `(epoch << 32) | revision` (unique per epoch and revision). */
 export function reportNonce(epoch: bigint, revision: number): bigint {
   return (epoch << 32n) | BigInt(revision);

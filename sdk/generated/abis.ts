@@ -2866,18 +2866,7 @@ export const consensusAbi = [
     "type": "error"
   },
   {
-    "inputs": [
-      {
-        "internalType": "uint64",
-        "name": "epoch",
-        "type": "uint64"
-      },
-      {
-        "internalType": "uint64",
-        "name": "endBlock",
-        "type": "uint64"
-      }
-    ],
+    "inputs": [],
     "name": "EpochNotOver",
     "type": "error"
   },
@@ -3139,28 +3128,7 @@ export const consensusAbi = [
     "type": "error"
   },
   {
-    "inputs": [
-      {
-        "internalType": "uint64",
-        "name": "epoch",
-        "type": "uint64"
-      },
-      {
-        "internalType": "uint32",
-        "name": "revision",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint32",
-        "name": "expected",
-        "type": "uint32"
-      },
-      {
-        "internalType": "enum Consensus.Status",
-        "name": "status",
-        "type": "uint8"
-      }
-    ],
+    "inputs": [],
     "name": "UnexpectedRevision",
     "type": "error"
   },
@@ -3354,15 +3322,9 @@ export const consensusAbi = [
       },
       {
         "indexed": false,
-        "internalType": "uint16[]",
-        "name": "brainIds",
-        "type": "uint16[]"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256[]",
-        "name": "brainTotals",
-        "type": "uint256[]"
+        "internalType": "bytes32",
+        "name": "totalsHash",
+        "type": "bytes32"
       }
     ],
     "name": "ReportAccepted",
@@ -3391,6 +3353,31 @@ export const consensusAbi = [
       }
     ],
     "name": "ReportChallenged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "revision",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes4",
+        "name": "reason",
+        "type": "bytes4"
+      }
+    ],
+    "name": "ReportRejected",
     "type": "event"
   },
   {
@@ -3713,6 +3700,11 @@ export const consensusAbi = [
           {
             "internalType": "uint64",
             "name": "epoch",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "blockNumber",
             "type": "uint64"
           }
         ],
@@ -4957,6 +4949,30 @@ export const networkAbi = [
   {
     "inputs": [],
     "name": "immunityPeriod",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint16",
+        "name": "uid",
+        "type": "uint16"
+      }
+    ],
+    "name": "lastRemovedAt",
     "outputs": [
       {
         "internalType": "uint64",

@@ -43,7 +43,7 @@ export const PARAMS = {
   challengeWindow: 10n,
   challengeBond: BASED(100),
   maxWeights: 1_792,
-  reportGas: 1_500_000n,
+  reportGas: 2_000_000n,
 } as const;
 
 export type EconomyParams = {
