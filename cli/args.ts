@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { type Address, getAddress, isAddress, parseEther } from "viem";
 import { z } from "zod";
 import { BasedError } from "../sdk/errors";
@@ -31,3 +32,109 @@ const address = z
 export const parseBrainId = (raw: string): number => parseWith(brainId, "Brain id", raw);
 export const parseTokenAmount = (raw: string, what: string): bigint => parseWith(tokenAmount, what, raw);
 export const parseAddress = (raw: string, what: string): Address => parseWith(address, what, raw);
+
+// ───────────────────────────────────────── economy flags ─────────────────────────────────────────
+
+/** A whole number from `min` to `max`, e.g. a template id, GiB of storage or an epoch. */
+export function parseInteger(raw: string, what: string, min: number, max: number): number {
+  const schema = z
+    .string()
+    .regex(/^\d+$/, "expected a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `at least ${min}`).max(max, `at most ${max}`));
+  return parseWith(schema, what, raw);
+}
+
+/** One of `choices`, e.g. `miner` or `validator`. */
+export function parseChoice<const C extends string>(raw: string, what: string, choices: readonly C[]): C {
+  const schema = z.string().refine((s): s is C => (choices as readonly string[]).includes(s), {
+    message: `expected ${choices.join(" or ")}`,
+  });
+  return parseWith(schema, what, raw) as C;
+}
+
+/** Text of at most `maxBytes` UTF-8 bytes (the contracts bound their strings in bytes). */
+export function parseText(raw: string, what: string, maxBytes: number): string {
+  const schema = z
+    .string()
+    .refine((s) => Buffer.byteLength(s, "utf8") <= maxBytes, `at most ${maxBytes} bytes`);
+  return parseWith(schema, what, raw);
+}
+
+const bytes32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes of hex (0x + 64 hex digits)")
+  .transform((s) => s.toLowerCase() as `0x${string}`);
+
+export const parseBytes32 = (raw: string, what: string): `0x${string}` => parseWith(bytes32, what, raw);
+
+const BPS_TOTAL = 10_000;
+const split = z
+  .string()
+  .regex(/^\d{1,5}:\d{1,5}:\d{1,5}$/, "expected owner:miners:validators in basis points, e.g. 2500:3750:3750")
+  .transform((s) => s.split(":").map(Number) as [number, number, number])
+  .refine((parts) => parts.every((p) => p <= BPS_TOTAL), "each part is at most 10000 basis points")
+  .refine(
+    (parts) => parts[0] + parts[1] + parts[2] === BPS_TOTAL,
+    "the three parts must sum to 10000 basis points (100 %)",
+  )
+  .transform(([ownerBps, minersBps, validatorsBps]) => ({ ownerBps, minersBps, validatorsBps }));
+
+/** `owner:miners:validators` in basis points summing to 10,000. */
+export const parseSplit = (raw: string) => parseWith(split, "--split", raw);
+
+/** `<prompt>:<completion>` decimal BASED amounts per 1,000 compute units. */
+export function parsePrices(raw: string): { prompt: bigint; completion: bigint } {
+  const parts = raw.split(":");
+  if (parts.length !== 2) {
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      `Invalid --price "${raw}": expected <prompt>:<completion> in BASED per 1,000 compute units, e.g. 0.01:0.02.`,
+    );
+  }
+  return {
+    prompt: parseTokenAmount(parts[0]!, "--price (prompt)"),
+    completion: parseTokenAmount(parts[1]!, "--price (completion)"),
+  };
+}
+
+const endpoint = z
+  .string()
+  .refine((s) => Buffer.byteLength(s, "utf8") <= 128, "at most 128 bytes")
+  .refine(
+    (s) =>
+      /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/.test(s) ||
+      z.url({ protocol: /^(https?|wss?|grpcs?)$/ }).safeParse(s).success,
+    "expected host:port (e.g. 203.0.113.7:8091) or a URL",
+  )
+  .refine((s) => {
+    const port = /:(\d{1,5})$/.exec(s)?.[1];
+    return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
+  }, "the port must be 1–65535");
+
+/** Where a node is reached: `host:port` or a URL, at most 128 bytes. */
+export const parseEndpoint = (raw: string): string => parseWith(endpoint, "--endpoint", raw);
+
+/** Reads and parses a JSON file named on the command line (a missing or broken file is bad input). */
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "FileUnreadable",
+      `Cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "InvalidJson",
+      `The ${what} ${file} is not JSON: ${(err as Error).message}`,
+    );
+  }
+}

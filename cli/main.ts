@@ -3,6 +3,9 @@ import packageJson from "../package.json";
 import { registerBrainCommands } from "./commands/brain";
 import { registerBridgeCommands } from "./commands/bridge";
 import { registerModelCommands } from "./commands/model";
+import { registerNetworkCommands } from "./commands/register";
+import { registerRewardsCommands } from "./commands/rewards";
+import { registerStakeCommands } from "./commands/stake";
 import { type GlobalOptions, type Wrap, createCommandContext } from "./context";
 import { reportError } from "./ui/output";
 
@@ -19,7 +22,9 @@ Configuration (environment variables win over the config file):
 Exit codes: 0 done, 1 unexpected failure, 2 bad input or config, 3 refused by a contract rule,
 4 environment not ready (no devnet, unreachable RPC, missing deployments).
 
-Start here: \`npm run devnet\` in one terminal, then \`based brain mint --burn\` in another.`;
+Start here: \`npm run devnet\` in one terminal, then \`based brain mint --burn\` in another.
+On the BasedAI chain: \`based brain config <id>\` (as the Brain's wallet), \`based register\`,
+\`based stake add\`, \`based rewards claim\`.`;
 
 /** Builds the `based` program (exported so tests can inspect it without a process). */
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -48,6 +53,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerBrainCommands(program, wrap);
   registerModelCommands(program, wrap);
   registerBridgeCommands(program, wrap);
+  registerNetworkCommands(program, wrap);
+  registerStakeCommands(program, wrap);
+  registerRewardsCommands(program, wrap);
   return program;
 }
 

@@ -10,10 +10,29 @@ import {
   mintBrainByBurn,
   mintBrainByStake,
 } from "../../sdk/brain";
-import { connectBased } from "../../sdk/bridge";
+import {
+  type BrainConfig,
+  type BrainConfigChange,
+  configureBrain,
+  getBrainConfig,
+} from "../../sdk/brain-config";
+import { type BasedContext, connectBased } from "../../sdk/bridge";
+import { BASED, brainNotActive } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
+import { type BrainMembers, getMembers } from "../../sdk/network";
 import { type MirroredBrain, getMirroredBrain, mirrorMatches, rewardsExplanation } from "../../sdk/registry";
-import { parseAddress, parseBrainId, parseTokenAmount } from "../args";
+import { type BrainStake, getBrainStake } from "../../sdk/staking";
+import {
+  parseAddress,
+  parseBrainId,
+  parseBytes32,
+  parseChoice,
+  parseInteger,
+  parsePrices,
+  parseSplit,
+  parseText,
+  parseTokenAmount,
+} from "../args";
 import type { CommandContext, Wrap } from "../context";
 import type { Spinner } from "../ui/spinner";
 
@@ -32,9 +51,42 @@ type MirrorView =
   | (MirroredBrain & { available: true; inSync: boolean; rewards: string })
   | { available: false; reason: string };
 
-async function readMirror(ctx: CommandContext, id: number, info: Brain): Promise<MirrorView> {
+/** The BasedAI chain's economy of a Brain for `brain show`: configuration, members, stake. */
+type EconomyView =
+  | { available: true; config: BrainConfig; members: BrainMembers; stake: BrainStake }
+  | { available: false; reason: string };
+
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** The BasedAI-chain side of `brain show`: the mirror and the economy, or why they cannot be read. */
+async function readBasedSide(
+  ctx: CommandContext,
+  id: number,
+  info: Brain,
+): Promise<{ mirror: MirrorView; economy: EconomyView }> {
+  let based: BasedContext;
   try {
-    const based = await connectBased(ctx.config);
+    based = await connectBased(ctx.config);
+  } catch (err) {
+    // The Ethereum side is the answer to `show`; an unreachable BasedAI chain only hides the rest.
+    ctx.log.debug({ err }, "BasedAI chain unavailable");
+    const unavailable = { available: false as const, reason: reasonOf(err) };
+    return { mirror: unavailable, economy: unavailable };
+  }
+  const [mirror, economy] = await Promise.all([
+    readMirror(ctx, based, id, info),
+    readEconomy(ctx, based, id),
+  ]);
+  return { mirror, economy };
+}
+
+async function readMirror(
+  ctx: CommandContext,
+  based: BasedContext,
+  id: number,
+  info: Brain,
+): Promise<MirrorView> {
+  try {
     const mirror = await getMirroredBrain(based, id);
     return {
       available: true,
@@ -43,9 +95,22 @@ async function readMirror(ctx: CommandContext, id: number, info: Brain): Promise
       rewards: rewardsExplanation(mirror),
     };
   } catch (err) {
-    // The Ethereum side is the answer to `show`; an unreachable BasedAI chain only hides the mirror.
     ctx.log.debug({ err }, "BasedAI chain mirror unavailable");
-    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+    return { available: false, reason: reasonOf(err) };
+  }
+}
+
+async function readEconomy(ctx: CommandContext, based: BasedContext, id: number): Promise<EconomyView> {
+  try {
+    const [config, members, stake] = await Promise.all([
+      getBrainConfig(based, id),
+      getMembers(based, id),
+      getBrainStake(based, id),
+    ]);
+    return { available: true, config, members, stake };
+  } catch (err) {
+    ctx.log.debug({ err }, "BasedAI chain economy unavailable");
+    return { available: false, reason: reasonOf(err) };
   }
 }
 
@@ -64,6 +129,123 @@ function mirrorLines(mirror: MirrorView): string[] {
     `  BasedAI wallet ${mirror.basedWallet}`,
     `  earns rewards  ${mirror.rewards}`,
   ];
+}
+
+const pct = (bps: number) => `${bps / 100} %`;
+
+/** The lines of a Brain's configuration (shared by `brain show` and `brain config`). */
+function configLines(c: BrainConfig): string[] {
+  const task = (t: NonNullable<BrainConfig["task"]>) =>
+    `${t.modelUri} (content ${t.contentHash}, template ${t.templateId}${t.sourceRepo ? `, source ${t.sourceRepo}${t.sourceCommit ? `@${t.sourceCommit}` : ""}` : ""})`;
+  const p = c.pricing;
+  return [
+    `  task           ${c.task ? task(c.task) : "none set"}`,
+    ...(c.pendingTask
+      ? [`  pending task   ${task(c.pendingTask)} from ${iso(c.pendingTask.effectiveAt)}`]
+      : []),
+    `  ZK mode        ${c.zkMode ? "on" : "off"}`,
+    `  split          owner ${pct(c.split.ownerBps)} / miners ${pct(c.split.minersBps)} / validators ${pct(c.split.validatorsBps)}`,
+    `  fee            ${BASED(c.registrationFee)} to register`,
+    `  pricing        ${
+      p.contextLimit === 0
+        ? "not set"
+        : `prompt ${BASED(p.promptPricePer1k)} / completion ${BASED(p.completionPricePer1k)} per 1,000 CU, context limit ${p.contextLimit} CU`
+    }`,
+    `  name           ${c.profile.name || "-"}${c.profile.ensName ? ` (${c.profile.ensName})` : ""}`,
+    `  rewards to     ${c.profile.rewardRecipient}${c.profile.rewardAddress === zeroAddress ? " (the Brain's wallet)" : ""}`,
+    `  configured by  ${c.wallet} (the Brain's BasedAI wallet)`,
+  ];
+}
+
+/** Members listed by the human output of `brain show` (--json lists all). */
+const MEMBER_LINES = 32;
+
+function economyLines(economy: EconomyView): string[] {
+  if (!economy.available) return [];
+  const { config, members, stake } = economy;
+  const all = [...members.validators.list, ...members.miners.list].sort((a, b) => a.uid - b.uid);
+  const memberLines = all
+    .slice(0, MEMBER_LINES)
+    .map(
+      (m) =>
+        `    uid ${String(m.uid).padEnd(5)} ${m.role.padEnd(9)} ${m.account} since block ${m.registeredAt}`,
+    );
+  return [
+    "BasedAI chain configuration",
+    ...configLines(config),
+    `Members: ${members.validators.count}/${members.validators.max} validators, ${members.miners.count}/${members.miners.max} miners`,
+    ...memberLines,
+    ...(all.length > MEMBER_LINES
+      ? [`    … and ${all.length - MEMBER_LINES} more (--json lists them all)`]
+      : []),
+    "Stake",
+    `  in this Brain  ${BASED(stake.brainStake)} (counts for rewards: ${BASED(stake.countedStake)}, at most 0.5 % of all stake)`,
+    `  network total  ${BASED(stake.totalStake)}`,
+    `  GigaBrain      ${stake.gigaBrain ? "yes (at least 0.5 % of all stake)" : "no (under 0.5 % of all stake)"}`,
+  ];
+}
+
+type ConfigOptions = {
+  model?: string;
+  contentHash?: string;
+  template?: string;
+  sourceRepo?: string;
+  sourceCommit?: string;
+  zk?: string;
+  split?: string;
+  fee?: string;
+  price?: string;
+  contextLimit?: string;
+  name?: string;
+  ens?: string;
+  rewardAddress?: string;
+};
+
+/** Validates every `brain config` option before anything is sent (bad input: exit 2). */
+function parseConfigChange(o: ConfigOptions): BrainConfigChange {
+  const change: BrainConfigChange = {};
+  const taskGiven = [o.model, o.contentHash, o.template, o.sourceRepo, o.sourceCommit].some(
+    (v) => v !== undefined,
+  );
+  if (taskGiven) {
+    if (o.model === undefined || o.contentHash === undefined) {
+      throw new BasedError(
+        "input",
+        "IncompleteTask",
+        "A task needs both --model and --content-hash.",
+        "Pass --model <uri> --content-hash 0x<64 hex> (and optionally --template, --source-repo, --source-commit).",
+      );
+    }
+    change.task = {
+      modelUri: parseText(o.model, "--model", 256),
+      contentHash: parseBytes32(o.contentHash, "--content-hash"),
+      templateId: o.template === undefined ? 0 : parseInteger(o.template, "--template", 0, 65_535),
+      sourceRepo: o.sourceRepo === undefined ? "" : parseText(o.sourceRepo, "--source-repo", 256),
+      sourceCommit: o.sourceCommit === undefined ? "" : parseText(o.sourceCommit, "--source-commit", 64),
+    };
+  }
+  if (o.zk !== undefined) change.zkMode = parseChoice(o.zk, "--zk", ["on", "off"]) === "on";
+  if (o.split !== undefined) change.split = parseSplit(o.split);
+  if (o.fee !== undefined) change.registrationFee = parseTokenAmount(o.fee, "--fee");
+  if (o.price !== undefined || o.contextLimit !== undefined) {
+    change.pricing = {};
+    if (o.price !== undefined) {
+      const prices = parsePrices(o.price);
+      change.pricing.promptPricePer1k = prices.prompt;
+      change.pricing.completionPricePer1k = prices.completion;
+    }
+    if (o.contextLimit !== undefined) {
+      change.pricing.contextLimit = parseInteger(o.contextLimit, "--context-limit", 1, 2 ** 32 - 1);
+    }
+  }
+  if (o.name !== undefined || o.ens !== undefined || o.rewardAddress !== undefined) {
+    change.profile = {};
+    if (o.name !== undefined) change.profile.name = parseText(o.name, "--name", 64);
+    if (o.ens !== undefined) change.profile.ensName = parseText(o.ens, "--ens", 128);
+    if (o.rewardAddress !== undefined)
+      change.profile.rewardAddress = parseAddress(o.rewardAddress, "--reward-address");
+  }
+  return change;
 }
 
 /** `based brain …`: acquire and manage Brains on Ethereum. */
@@ -128,7 +310,9 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
 
   brain
     .command("show")
-    .description("show one Brain: owner, class, lock, BasedAI-chain wallet, and its BasedAI-chain mirror")
+    .description(
+      "show one Brain: owner, class, lock, BasedAI-chain wallet, its BasedAI-chain mirror, configuration, members and stake",
+    )
     .argument("<id>", "Brain id (0–1023)")
     .action(
       wrap(async (ctx, [rawId]) => {
@@ -148,8 +332,8 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
             `Mint one with \`based brain mint --burn\` (next price ${formatEther(supply.burnPrice)} PEPE) or --stake.`,
           );
         }
-        const mirror = await readMirror(ctx, id, info);
-        ctx.out.result({ brain: brainJson(info), network, mirror }, () =>
+        const { mirror, economy } = await readBasedSide(ctx, id, info);
+        ctx.out.result({ brain: brainJson(info), network, mirror, economy }, () =>
           [
             `Brain #${id}`,
             `  class          ${info.class}`,
@@ -160,8 +344,75 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
               : `  lock           none (permanent)`,
             `Network: ${supply.activeSupply}/${supply.maxBrains} active, next burn price ${formatEther(supply.burnPrice)} PEPE`,
             ...mirrorLines(mirror),
+            ...(mirror.available && mirror.mirrored ? economyLines(economy) : []),
           ].join("\n"),
         );
+      }),
+    );
+
+  brain
+    .command("config")
+    .description(
+      "show or change a Brain's configuration on the BasedAI chain (signed by the Brain's BasedAI wallet)",
+    )
+    .argument("<id>", "Brain id (0–1023)")
+    .option("--model <uri>", "task: where the model is (with --content-hash)")
+    .option("--content-hash <hash>", "task: the model's content hash (0x + 64 hex)")
+    .option("--template <n>", "task: prompt template id (0–65535; default 0)")
+    .option("--source-repo <url>", "task: source repository, for the audit")
+    .option("--source-commit <sha>", "task: source commit, for the audit")
+    .option("--zk <on|off>", "ZK-LLM (encrypted) inference on or off")
+    .option("--split <owner:miners:validators>", "emission split in basis points summing to 10000")
+    .option("--fee <BASED>", "registration fee for later registrants, e.g. 50")
+    .option("--price <prompt:completion>", "BASED per 1,000 compute units, e.g. 0.01:0.02")
+    .option("--context-limit <cu>", "context limit in compute units")
+    .option("--name <text>", "the Brain's name")
+    .option("--ens <name>", "the Brain's ENS/BNS name")
+    .option("--reward-address <address>", "where the owner's rewards and fees go (0x0: the Brain's wallet)")
+    .addHelpText(
+      "after",
+      `
+With no option it prints the configuration. Each group of options given is one transaction:
+task (--model, --content-hash, --template, --source-repo, --source-commit; takes effect after a
+1-day notice), --zk, --split, --fee, pricing (--price, --context-limit) and profile (--name,
+--ens, --reward-address). Only the Brain's BasedAI wallet may change it (\`based brain show\`
+names it; the owner sets it on Ethereum with \`based brain link\`).
+
+Examples:
+  based brain config 3
+  based brain config 3 --split 2000:4000:4000 --fee 50
+  based brain config 3 --price 0.01:0.02 --context-limit 4096 --zk off`,
+    )
+    .action(
+      wrap(async (ctx, [rawId], options) => {
+        const id = parseBrainId(rawId!);
+        const change = parseConfigChange(options as ConfigOptions);
+        if (Object.keys(change).length === 0) {
+          const based = await connectBased(ctx.config);
+          const config = await getBrainConfig(based, id);
+          if (!config.active) throw brainNotActive(id);
+          ctx.out.result({ config }, () => [`Brain #${id} configuration`, ...configLines(config)].join("\n"));
+          return;
+        }
+        const based = await connectBased(ctx.config, { withAccount: true });
+        const spinner = ctx.spinner();
+        try {
+          const done = await configureBrain(based, id, change, {
+            onStep: (_s, detail) => spinner.update(detail),
+          });
+          spinner.succeed(`Brain #${id} configured`);
+          ctx.out.result({ brainId: id, transactions: done.transactions, config: done.config }, () =>
+            [
+              `Configured Brain #${id} in ${done.transactions.length} transaction(s)`,
+              ...done.transactions.map((t) => `  ${t.action.padEnd(18)} tx ${t.transactionHash}`),
+              `Brain #${id} configuration`,
+              ...configLines(done.config),
+            ].join("\n"),
+          );
+        } catch (err) {
+          spinner.fail();
+          throw err;
+        }
       }),
     );
 

@@ -1,0 +1,218 @@
+/**
+ * Epoch rewards (Consensus on the BasedAI chain, DESIGN.md §3–4): the attested epoch report of
+ * each epoch and claims against its rewards tree (`[address, uint256]` leaves, OpenZeppelin's
+ * StandardMerkleTree), once per account and epoch, after the report's challenge window.
+ */
+import { type Address, type Hash, type Hex, getAddress, parseEventLogs } from "viem";
+import { type RewardsTree, rewardProof } from "../oracle/consensus/report";
+import type { BasedContext } from "./bridge";
+import {
+  BASED,
+  type OnEconomyStep,
+  type Revert,
+  economyContracts,
+  genericRefusal,
+  loadTreeDump,
+  sendEconomyCall,
+  signerOf,
+} from "./economy";
+import { BasedError } from "./errors";
+import { consensusAbi } from "./generated/abis";
+
+/** Consensus.Status. */
+export const REPORT_STATUSES = ["none", "pending", "challenged", "settled"] as const;
+export type ReportStatus = (typeof REPORT_STATUSES)[number];
+
+export type EpochReport = {
+  epoch: number;
+  status: ReportStatus;
+  /** Claimable: settled, or pending past its challenge window. */
+  final: boolean;
+  /** The epoch's emission (wei of BASED) and how much was claimed. */
+  amount: bigint;
+  claimed: bigint;
+  rewardsRoot: Hex;
+  pruningRoot: Hex;
+  inputsHash: Hex;
+  revision: number;
+  /** BasedAI-chain block from which a pending report is final. */
+  finalizesAt: number;
+  challenger: Address | null;
+  /** The epoch's blocks: [startBlock, endBlock). */
+  startBlock: number;
+  endBlock: number;
+  /** Where the chain is now. */
+  currentBlock: number;
+  currentEpoch: number;
+  /** The next epoch whose report Consensus expects. */
+  nextEpoch: number;
+};
+
+/** Epoch `epoch`'s report as Consensus holds it, with where the chain is now. */
+export async function getEpochReport(ctx: BasedContext, epoch: number): Promise<EpochReport> {
+  const consensus = economyContracts(ctx).Consensus;
+  const block = await ctx.publicClient.getBlockNumber();
+  const read = { address: consensus, abi: consensusAbi, blockNumber: block } as const;
+  const e = BigInt(epoch);
+  const [report, final, [startBlock, endBlock], currentEpoch, nextEpoch] = await Promise.all([
+    ctx.publicClient.readContract({ ...read, functionName: "report", args: [e] }),
+    ctx.publicClient.readContract({ ...read, functionName: "isFinal", args: [e] }),
+    ctx.publicClient.readContract({ ...read, functionName: "epochBounds", args: [e] }),
+    ctx.publicClient.readContract({ ...read, functionName: "currentEpoch" }),
+    ctx.publicClient.readContract({ ...read, functionName: "nextEpoch" }),
+  ]);
+  return {
+    epoch,
+    status: REPORT_STATUSES[report.status] ?? "none",
+    final,
+    amount: report.amount,
+    claimed: report.claimed,
+    rewardsRoot: report.rewardsRoot,
+    pruningRoot: report.pruningRoot,
+    inputsHash: report.inputsHash,
+    revision: report.revision,
+    finalizesAt: Number(report.finalizesAt),
+    challenger: /^0x0+$/.test(report.challenger) ? null : report.challenger,
+    startBlock: Number(startBlock),
+    endBlock: Number(endBlock),
+    currentBlock: Number(block),
+    currentEpoch: Number(currentEpoch),
+    nextEpoch: Number(nextEpoch),
+  };
+}
+
+/** A rewards tree (`rewardsTree(...)` of oracle/consensus/report.ts) from its JSON dump. */
+export function loadRewardsTree(json: unknown): RewardsTree {
+  return loadTreeDump<[string, bigint]>(json, ["address", "uint256"], "rewards tree");
+}
+
+export type Claimed = {
+  epoch: number;
+  account: Address;
+  amount: bigint;
+  transactionHash: Hash;
+};
+
+/**
+ * Claims `account`'s reward (default: the signer's) of final epoch `epoch` from `tree`, after
+ * checking everything that would refuse it: no report yet, not final, another epoch's tree, no
+ * leaf for the account, already claimed. Anyone may send the claim; the BASED go to `account`.
+ */
+export async function claimReward(
+  ctx: BasedContext,
+  options: { epoch: number; tree: RewardsTree; account?: Address; onStep?: OnEconomyStep },
+): Promise<Claimed> {
+  const { epoch, tree, onStep } = options;
+  const account = getAddress(options.account ?? signerOf(ctx));
+  const consensus = economyContracts(ctx).Consensus;
+  onStep?.("check", `reading epoch ${epoch}'s report`);
+  const report = await getEpochReport(ctx, epoch);
+  assertClaimable(report);
+  if (tree.root.toLowerCase() !== report.rewardsRoot.toLowerCase()) {
+    throw new BasedError(
+      "refused",
+      "RewardsTreeMismatch",
+      `This rewards tree (root ${tree.root}) is not epoch ${epoch}'s: its report has root ${report.rewardsRoot}.`,
+      `Use the rewards tree of epoch ${epoch}'s report (revision ${report.revision}).`,
+      { rewardsRoot: report.rewardsRoot },
+    );
+  }
+  const leaf = rewardProof(tree, account);
+  if (!leaf) {
+    throw new BasedError(
+      "refused",
+      "NoReward",
+      `${account} has no reward in epoch ${epoch}'s rewards tree.`,
+      "Pass --address of an account in the tree; accounts earn as miners, validators, stakers and Brain owners.",
+    );
+  }
+  const already = await ctx.publicClient.readContract({
+    address: consensus,
+    abi: consensusAbi,
+    functionName: "claimed",
+    args: [BigInt(epoch), account],
+  });
+  if (already) throw explainConsensusError({ name: "AlreadyClaimed", args: [BigInt(epoch), account] });
+
+  const receipt = await sendEconomyCall(
+    ctx,
+    {
+      address: consensus,
+      abi: consensusAbi,
+      functionName: "claim",
+      args: [BigInt(epoch), account, leaf.amount, leaf.proof],
+    },
+    explainConsensusError,
+    `the claim of ${BASED(leaf.amount)} for epoch ${epoch}`,
+    onStep,
+  );
+  const [event] = parseEventLogs({ abi: consensusAbi, eventName: "Claimed", logs: receipt.logs });
+  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Claimed event`);
+  return { epoch, account, amount: event.args.amount, transactionHash: receipt.transactionHash };
+}
+
+/** Refuses a claim on a report that is missing, pending its window, or challenged. */
+function assertClaimable(r: EpochReport): void {
+  if (r.final) return;
+  switch (r.status) {
+    case "none":
+      throw new BasedError(
+        "refused",
+        "NoReport",
+        `Epoch ${r.epoch} has no report yet (it ends at block ${r.endBlock}; the chain is at block ${r.currentBlock}, Consensus expects epoch ${r.nextEpoch}'s report next).`,
+        "The attesters sign an epoch's report after it ends; try again later (`based rewards show --epoch <n>`).",
+      );
+    case "pending":
+      throw new BasedError(
+        "refused",
+        "ReportNotFinal",
+        `Epoch ${r.epoch}'s report is not final yet: it can be challenged until block ${r.finalizesAt} (the chain is at block ${r.currentBlock}).`,
+        `Claim again from block ${r.finalizesAt}, about ${Math.max(1, r.finalizesAt - r.currentBlock)} block(s) from now.`,
+        { finalizesAt: String(r.finalizesAt) },
+      );
+    default:
+      throw new BasedError(
+        "refused",
+        "ReportChallenged",
+        `Epoch ${r.epoch}'s report is challenged: it becomes final when the attesters sign a revision.`,
+        "Claim once the revision is accepted, with its rewards tree.",
+      );
+  }
+}
+
+/** Turns a Consensus custom error into a message that says what to do. */
+export function explainConsensusError(revert: Revert): BasedError {
+  const { name, args } = revert;
+  switch (name) {
+    case "AlreadyClaimed":
+      return new BasedError(
+        "refused",
+        name,
+        `${String(args[1])} already claimed its reward of epoch ${String(args[0])}.`,
+        "Each account claims once per epoch; nothing more is owed for this one.",
+      );
+    case "ReportNotFinal":
+      return new BasedError(
+        "refused",
+        name,
+        `Epoch ${String(args[0])}'s report is not final yet (pending its challenge window, challenged, or missing).`,
+        `Check it with \`based rewards show --epoch ${String(args[0])}\` and claim once it is final.`,
+      );
+    case "InvalidProof":
+      return new BasedError(
+        "refused",
+        name,
+        `The proof does not show ${String(args[1])} earning ${BASED(args[2] as bigint)} in epoch ${String(args[0])}.`,
+        "Use the rewards tree of that epoch's accepted report.",
+      );
+    case "ClaimExceedsEmission":
+      return new BasedError(
+        "refused",
+        name,
+        `Paying this claim would pay out more than epoch ${String(args[0])}'s emission: the report's tree is wrong.`,
+        "Challenge the report, or wait for a revision.",
+      );
+    default:
+      return genericRefusal("Consensus", revert);
+  }
+}

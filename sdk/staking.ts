@@ -1,0 +1,309 @@
+/**
+ * Staking BASED (Staking on the BasedAI chain, DESIGN.md §3): to a Brain, or to a validator
+ * within a Brain (delegation); unstaking starts an unbonding period after which the amount can be
+ * withdrawn. A Brain's stake counts for rewards up to 0.5 % of all stake; at 0.5 % or more it is a
+ * GigaBrain.
+ */
+import { type Address, type Hash, parseEventLogs, zeroAddress } from "viem";
+import type { BasedContext } from "./bridge";
+import {
+  BASED,
+  type OnEconomyStep,
+  type Revert,
+  assertBrainActive,
+  brainNotActive,
+  economyContracts,
+  ensureBased,
+  genericRefusal,
+  isoTime,
+  sendEconomyCall,
+  signerOf,
+} from "./economy";
+import { BasedError } from "./errors";
+import { getMembership } from "./network";
+import { stakingAbi } from "./generated/abis";
+
+export type BrainStake = {
+  brainId: number;
+  /** All BASED staked in the Brain (to it and to its validators). */
+  brainStake: bigint;
+  /** The part that counts for rewards: at most 0.5 % of `totalStake`. */
+  countedStake: bigint;
+  /** All BASED staked on the network. */
+  totalStake: bigint;
+  /** The Brain holds at least 0.5 % of all stake. */
+  gigaBrain: boolean;
+};
+
+/** Brain `brainId`'s stake, the part that counts, the network's total and its GigaBrain status. */
+export async function getBrainStake(ctx: BasedContext, brainId: number): Promise<BrainStake> {
+  const staking = economyContracts(ctx).Staking;
+  const block = await ctx.publicClient.getBlockNumber();
+  const read = { address: staking, abi: stakingAbi, blockNumber: block } as const;
+  const id = BigInt(brainId);
+  const [brainStake, countedStake, totalStake, gigaBrain] = await Promise.all([
+    ctx.publicClient.readContract({ ...read, functionName: "brainStake", args: [id] }),
+    ctx.publicClient.readContract({ ...read, functionName: "countedStake", args: [id] }),
+    ctx.publicClient.readContract({ ...read, functionName: "totalStake" }),
+    ctx.publicClient.readContract({ ...read, functionName: "isGigaBrain", args: [id] }),
+  ]);
+  return { brainId, brainStake, countedStake, totalStake, gigaBrain };
+}
+
+export type StakeOptions = {
+  brainId: number;
+  /** Stake through this validator of the Brain (delegation); default: to the Brain itself. */
+  validator?: Address;
+  /** Wei of BASED. */
+  amount: bigint;
+  onStep?: OnEconomyStep;
+};
+
+export type Staked = {
+  brainId: number;
+  validator: Address;
+  staker: Address;
+  amount: bigint;
+  /** The staker's position (Brain, validator) afterwards. */
+  position: bigint;
+  brainStake: bigint;
+  transactionHash: Hash;
+  approvalHash: Hash | null;
+};
+
+function assertAmount(amount: bigint): void {
+  if (amount <= 0n) throw new BasedError("input", "ZeroAmount", "The amount must be more than 0.");
+}
+
+const positionOf = (ctx: BasedContext, brainId: number, validator: Address, staker: Address) =>
+  ctx.publicClient.readContract({
+    address: economyContracts(ctx).Staking,
+    abi: stakingAbi,
+    functionName: "stakeOf",
+    args: [BigInt(brainId), validator, staker],
+  });
+
+/** Stakes BASED to a Brain or one of its validators, approving BASED to Staking first when needed. */
+export async function stakeBased(ctx: BasedContext, options: StakeOptions): Promise<Staked> {
+  const { brainId, amount, onStep } = options;
+  const validator = options.validator ?? zeroAddress;
+  assertAmount(amount);
+  const staker = signerOf(ctx);
+  const staking = economyContracts(ctx).Staking;
+  onStep?.("check", `checking Brain #${brainId}`);
+  await assertBrainActive(ctx, brainId);
+  if (validator !== zeroAddress) {
+    const membership = await getMembership(ctx, brainId, validator);
+    if (membership.role !== "validator") {
+      throw explainStakingError({ name: "NotAValidator", args: [BigInt(brainId), validator] });
+    }
+  }
+  const approvalHash = await ensureBased(
+    ctx,
+    { address: staking, name: "Staking" },
+    amount,
+    "this stake",
+    onStep,
+  );
+  const receipt = await sendEconomyCall(
+    ctx,
+    { address: staking, abi: stakingAbi, functionName: "stake", args: [BigInt(brainId), validator, amount] },
+    explainStakingError,
+    `staking ${BASED(amount)} to Brain #${brainId}`,
+    onStep,
+  );
+  const [position, { brainStake }] = await Promise.all([
+    positionOf(ctx, brainId, validator, staker),
+    getBrainStake(ctx, brainId),
+  ]);
+  return {
+    brainId,
+    validator,
+    staker,
+    amount,
+    position,
+    brainStake,
+    transactionHash: receipt.transactionHash,
+    approvalHash: approvalHash ?? null,
+  };
+}
+
+export type Unstaked = {
+  brainId: number;
+  validator: Address;
+  staker: Address;
+  amount: bigint;
+  /** The staker's position afterwards. */
+  position: bigint;
+  /** Unix seconds (BasedAI-chain time) from which it can be withdrawn. */
+  releaseAt: number;
+  transactionHash: Hash;
+};
+
+/** Unstakes from a position; the amount stops counting now and can be withdrawn after the unbonding period. */
+export async function unstakeBased(ctx: BasedContext, options: StakeOptions): Promise<Unstaked> {
+  const { brainId, amount, onStep } = options;
+  const validator = options.validator ?? zeroAddress;
+  assertAmount(amount);
+  const staker = signerOf(ctx);
+  onStep?.("check", "reading your stake");
+  const available = await positionOf(ctx, brainId, validator, staker);
+  if (available < amount) {
+    throw explainStakingError(
+      { name: "InsufficientStake", args: [available, amount] },
+      { brainId, validator },
+    );
+  }
+  const receipt = await sendEconomyCall(
+    ctx,
+    {
+      address: economyContracts(ctx).Staking,
+      abi: stakingAbi,
+      functionName: "unstake",
+      args: [BigInt(brainId), validator, amount],
+    },
+    (r) => explainStakingError(r, { brainId, validator }),
+    `unstaking ${BASED(amount)} from Brain #${brainId}`,
+    onStep,
+  );
+  const [event] = parseEventLogs({ abi: stakingAbi, eventName: "Unstaked", logs: receipt.logs });
+  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Unstaked event`);
+  return {
+    brainId,
+    validator,
+    staker,
+    amount,
+    position: available - amount,
+    releaseAt: Number(event.args.releaseAt),
+    transactionHash: receipt.transactionHash,
+  };
+}
+
+export type Unbonding = { amount: bigint; releaseAt: number };
+
+/** `staker`'s unbondings not yet withdrawn, oldest first. */
+export async function getUnbondings(ctx: BasedContext, staker: Address): Promise<Unbonding[]> {
+  const queue = await ctx.publicClient.readContract({
+    address: economyContracts(ctx).Staking,
+    abi: stakingAbi,
+    functionName: "unbondings",
+    args: [staker],
+  });
+  return queue.map((u) => ({ amount: u.amount, releaseAt: Number(u.releaseAt) }));
+}
+
+/** Withdraws the signer's released unbondings (at most `maxEntries` of them, oldest first). */
+export async function withdrawUnbonded(
+  ctx: BasedContext,
+  options: { maxEntries?: number; onStep?: OnEconomyStep } = {},
+): Promise<{ staker: Address; amount: bigint; remaining: Unbonding[]; transactionHash: Hash }> {
+  const staker = signerOf(ctx);
+  const maxEntries = BigInt(options.maxEntries ?? 50);
+  const receipt = await sendEconomyCall(
+    ctx,
+    { address: economyContracts(ctx).Staking, abi: stakingAbi, functionName: "withdraw", args: [maxEntries] },
+    explainStakingError,
+    "the withdrawal",
+    options.onStep,
+  );
+  const [event] = parseEventLogs({ abi: stakingAbi, eventName: "Withdrawn", logs: receipt.logs });
+  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Withdrawn event`);
+  return {
+    staker,
+    amount: event.args.amount,
+    remaining: await getUnbondings(ctx, staker),
+    transactionHash: receipt.transactionHash,
+  };
+}
+
+export type StakePosition = { brainId: number; validator: Address; amount: bigint };
+
+/** `staker`'s positions (found from its Staked events, read now) and unbondings. */
+export async function getStakePositions(
+  ctx: BasedContext,
+  staker: Address,
+): Promise<{ staker: Address; positions: StakePosition[]; unbondings: Unbonding[] }> {
+  const staking = economyContracts(ctx).Staking;
+  const events = await ctx.publicClient.getContractEvents({
+    address: staking,
+    abi: stakingAbi,
+    eventName: "Staked",
+    args: { staker },
+    fromBlock: BigInt(ctx.deployments.based?.startBlock ?? 0),
+  });
+  const keys = new Map<string, { brainId: number; validator: Address }>();
+  for (const e of events) {
+    const brainId = Number(e.args.brainId);
+    const validator = e.args.validator ?? zeroAddress;
+    keys.set(`${brainId}:${validator.toLowerCase()}`, { brainId, validator });
+  }
+  const positions = await Promise.all(
+    [...keys.values()].map(async (k) => ({
+      ...k,
+      amount: await positionOf(ctx, k.brainId, k.validator, staker),
+    })),
+  );
+  return {
+    staker,
+    positions: positions.filter((p) => p.amount > 0n).sort((a, b) => a.brainId - b.brainId),
+    unbondings: await getUnbondings(ctx, staker),
+  };
+}
+
+/** Turns a Staking custom error into a message that says what to do. */
+export function explainStakingError(
+  revert: Revert,
+  position: { brainId: number; validator: Address } = { brainId: 0, validator: zeroAddress },
+): BasedError {
+  const { name, args } = revert;
+  switch (name) {
+    case "BrainNotActive":
+      return brainNotActive(args[0] as bigint);
+    case "NotAValidator":
+      return new BasedError(
+        "refused",
+        name,
+        `${String(args[1])} is not a registered validator of Brain #${String(args[0])}.`,
+        `Stake to the Brain itself (leave out --validator), or pick a validator from \`based brain show ${String(args[0])}\`.`,
+      );
+    case "InsufficientStake": {
+      const through = position.validator === zeroAddress ? "" : ` through ${position.validator}`;
+      return new BasedError(
+        "refused",
+        name,
+        `Your stake in Brain #${position.brainId}${through} is ${BASED(args[0] as bigint)}, less than the ${BASED(args[1] as bigint)} asked.`,
+        "Unstake at most what the position holds (`based stake show` lists your positions).",
+        { available: String(args[0]), requested: String(args[1]) },
+      );
+    }
+    case "NothingToWithdraw": {
+      const next = args[0] as bigint;
+      return next === 0n
+        ? new BasedError(
+            "refused",
+            name,
+            "Nothing to withdraw: you have no unbonding stake.",
+            "Unstake first with `based stake remove --brain <id> --amount <BASED>`.",
+          )
+        : new BasedError(
+            "refused",
+            name,
+            `Nothing released yet; next release at ${isoTime(next)}.`,
+            "Withdraw again after that time (BasedAI-chain time).",
+            { nextReleaseAt: next.toString() },
+          );
+    }
+    case "InvalidAmount":
+      return new BasedError("input", name, `Invalid amount ${String(args[0])}: it must be more than 0.`);
+    case "ERC20InsufficientBalance":
+    case "ERC20InsufficientAllowance":
+      return new BasedError(
+        "refused",
+        name,
+        `BASED refused the transfer: ${name}.`,
+        "Check your BASED balance and try again.",
+      );
+    default:
+      return genericRefusal("Staking", revert);
+  }
+}
