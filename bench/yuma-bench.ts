@@ -1,0 +1,201 @@
+/**
+ * Time and memory of one Yuma epoch (oracle/consensus/yuma.ts) for a full Brain — 256 validators ×
+ * 1,792 miners, dense weights (every validator weights every miner), last epoch's bonds on every
+ * (validator, miner) pair — and for 1,024 such Brains, the whole network, on one core.
+ *
+ *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30]
+ *
+ * Inputs come from a seeded generator (mulberry32), so every run times the same data: per Brain,
+ * a "true quality" per miner, and each validator's weight = quality × (1 ± 20 % noise) as u16;
+ * validator stakes spread over two orders of magnitude; random u16 bonds. Generating a Brain is
+ * not timed. Each of the 1,024 Brains is distinct, generated just before its epoch (holding all
+ * 1,024 inputs at once would take about 2 GB).
+ *
+ * Reports: the tuple API `yumaEpoch` (rows of [uid, u16], as the issue specifies) and the packed
+ * API `yumaEpochPacked` (compressed rows, what the oracle reads from the chain) — median and p95
+ * of `--runs` timed runs after warm-up; the network total; heap and RSS.
+ */
+import os from "node:os";
+import { parseArgs } from "node:util";
+import {
+  type SparseU16,
+  type U16Entry,
+  type YumaPackedInput,
+  fromSparse,
+  yumaEpoch,
+  yumaEpochPacked,
+} from "../oracle/consensus/yuma";
+
+const VALIDATORS = 256;
+const MINERS = 1_792;
+const N = VALIDATORS + MINERS;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Dense validator → miner rows: uids 0…255 are validators, 256…2047 miners. */
+function denseRows(value: (v: number, m: number) => number): SparseU16 {
+  const nnz = VALIDATORS * MINERS;
+  const rowPtr = new Uint32Array(N + 1);
+  const cols = new Uint16Array(nnz);
+  const vals = new Uint16Array(nnz);
+  let k = 0;
+  for (let v = 0; v < N; v++) {
+    if (v < VALIDATORS) {
+      for (let m = 0; m < MINERS; m++) {
+        cols[k] = VALIDATORS + m;
+        vals[k] = value(v, m);
+        k++;
+      }
+    }
+    rowPtr[v + 1] = k;
+  }
+  return { rowPtr, cols, vals };
+}
+
+function brain(seed: number): YumaPackedInput {
+  const rand = mulberry32(seed);
+  const quality = Float64Array.from({ length: MINERS }, () => rand());
+  const weights = denseRows((_v, m) =>
+    Math.min(65_535, Math.floor(quality[m]! * (0.8 + 0.4 * rand()) * 54_000)),
+  );
+  const bonds = denseRows(() => 1 + Math.floor(rand() * 65_534));
+  const stake = Array.from({ length: N }, (_, u) =>
+    u < VALIDATORS ? BigInt(Math.floor((1 + 99 * rand()) * 1e6)) * 10n ** 18n : 0n,
+  );
+  return {
+    stake,
+    weights,
+    bonds,
+    emission: 360n * 10n * 10n ** 18n, // one 360-block epoch at 10 BASED a block
+    lastUpdate: Array.from({ length: N }, (_, u) => (u < VALIDATORS ? 9_990 : 0)),
+    blockAtRegistration: Array.from({ length: N }, (_, u) => u % 500),
+    currentBlock: 10_000,
+    activityCutoff: 20_000,
+    tempo: 360,
+  };
+}
+
+function stats(ms: number[]) {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return {
+    median: at(0.5),
+    p95: at(0.95),
+    min: s[0]!,
+    max: s[s.length - 1]!,
+    mean: ms.reduce((a, b) => a + b, 0) / ms.length,
+  };
+}
+const f1 = (x: number) => x.toFixed(1);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+function main() {
+  const { values } = parseArgs({
+    options: { brains: { type: "string", default: "1024" }, runs: { type: "string", default: "30" } },
+  });
+  const brains = Number(values.brains);
+  const runs = Number(values.runs);
+  const gc = (globalThis as { gc?: () => void }).gc;
+
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} logical CPUs (nproc ${os.availableParallelism()}), ${mib(os.totalmem())} RAM`,
+  );
+  console.log(
+    `node ${process.version}, single thread; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
+  console.log(
+    `full Brain: ${VALIDATORS} validators × ${MINERS} miners, ${VALIDATORS * MINERS} weights, as many bonds\n`,
+  );
+
+  // ── one full Brain, both APIs ──
+  const input = brain(1);
+  const tuples = {
+    ...input,
+    weights: fromSparse(input.weights),
+    bonds: fromSparse(input.bonds!) as U16Entry[][],
+  };
+  for (let i = 0; i < 5; i++) {
+    yumaEpochPacked(input);
+    yumaEpoch(tuples);
+  }
+  const packedMs: number[] = [];
+  const tupleMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    yumaEpochPacked(input);
+    packedMs.push(performance.now() - t);
+    t = performance.now();
+    yumaEpoch(tuples);
+    tupleMs.push(performance.now() - t);
+  }
+  const p = stats(packedMs);
+  const t = stats(tupleMs);
+  console.log(`one full Brain, ${runs} runs after warm-up:`);
+  console.log(
+    `  yumaEpochPacked (compressed rows)  median ${f1(p.median)} ms  p95 ${f1(p.p95)} ms  min ${f1(p.min)} ms`,
+  );
+  console.log(
+    `  yumaEpoch (rows of [uid, u16])     median ${f1(t.median)} ms  p95 ${f1(t.p95)} ms  min ${f1(t.min)} ms`,
+  );
+
+  // ── memory of one epoch ──
+  gc?.();
+  const before = process.memoryUsage();
+  const out = yumaEpochPacked(input);
+  const after = process.memoryUsage();
+  console.log(
+    `  memory: heap ${mib(before.heapUsed)} → ${mib(after.heapUsed)}, array buffers ${mib(before.arrayBuffers)} → ${mib(after.arrayBuffers)}` +
+      ` (one epoch's output + garbage; run with --expose-gc for a clean baseline), RSS ${mib(after.rss)}`,
+  );
+  void out;
+
+  // ── the network: `brains` distinct full Brains ──
+  const perBrain: number[] = [];
+  let peakRss = 0;
+  let peakHeap = 0;
+  let total = 0n;
+  for (let b = 0; b < brains; b++) {
+    const x = brain(1_000 + b);
+    const t0 = performance.now();
+    const o = yumaEpochPacked(x);
+    perBrain.push(performance.now() - t0);
+    total += o.emission.reduce((a, e) => a + e, 0n);
+    if (b % 64 === 0 || b === brains - 1) {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    }
+  }
+  const s = stats(perBrain);
+  const sumMs = perBrain.reduce((a, b2) => a + b2, 0);
+  console.log(`\n${brains} distinct full Brains (yumaEpochPacked, generation not timed):`);
+  console.log(
+    `  total ${f1(sumMs)} ms = ${(sumMs / 1000).toFixed(2)} s  (per Brain: mean ${f1(s.mean)}, median ${f1(s.median)}, p95 ${f1(s.p95)}, max ${f1(s.max)} ms)`,
+  );
+  console.log(
+    `  tuple API extrapolated: 1,024 × ${f1(t.median)} ms = ${((1_024 * t.median) / 1000).toFixed(2)} s`,
+  );
+  console.log(`  peak sampled heap ${mib(peakHeap)}, RSS ${mib(peakRss)}`);
+  console.log(`  emissions summed exactly: ${total === BigInt(brains) * input.emission}`);
+  const network = brains >= 1_024 ? sumMs : (sumMs / brains) * 1_024;
+  const how = brains >= 1_024 ? "measured" : `extrapolated from ${brains} Brains`;
+  console.log(
+    `\ngoals: full Brain < 50 ms: packed ${p.median < 50 ? "met" : "NOT met"} (${f1(p.median)} ms), ` +
+      `tuples ${t.median < 50 ? "met" : "NOT met"} (${f1(t.median)} ms); ` +
+      `1,024 Brains < 10 s on one core: ${network < 10_000 ? "met" : "NOT met"} (${(network / 1000).toFixed(1)} s, ${how})`,
+  );
+}
+
+main();
