@@ -103,7 +103,10 @@ export interface EpochResult {
   lines: RewardLine[];
   rewardsTree: RewardsTree;
   pruningLeaves: PruningLeaf[];
-  pruningTree: PruningTree;
+  /** Undefined when no Brain has a member (a Merkle tree needs a leaf): the report then carries pruningRoot 0. */
+  pruningTree: PruningTree | undefined;
+  /** The pruning tree's root, or 0x00…00 ("no order", Network's NoPruningOrder) without members. */
+  pruningRoot: Hex;
   /** keccak256 of the canonical encoding of the snapshot and the carried state. */
   inputsHash: Hex;
   /** Brains with a non-zero total, ascending, and their totals (sum = emission). */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
+import hre, { ethers } from "hardhat";
 import { loadFixture, mine, setBalance } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionResponse, Signer } from "ethers";
 import type { Address, Hex } from "viem";
@@ -484,6 +484,13 @@ describe("Network: memorize", function () {
 });
 
 describe("Network: capacity and pruning", function () {
+  before(function () {
+    // Under solidity-coverage's instrumentation, 2,048 registrations in one block exhaust the heap
+    // (8 GiB tried); `npm test` runs these, the coverage report leaves them out.
+    if ((hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING)
+      this.skip();
+  });
+
   it("holds 256 validators and 1,792 miners in one Brain; the next of either role needs a pruning order (NoPruningOrder)", async function () {
     this.timeout(180_000);
     const f = await loadFixture(deployFilled);
