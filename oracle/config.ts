@@ -20,6 +20,8 @@ export const attesterConfigSchema = z
     /** Finality depth 0 signs events that a reorg could undo: allowed only when asked for (devnet). */
     allowZeroFinality: z.boolean().default(false),
     pollMs: z.coerce.number().int().min(50).default(1_000),
+    /** --no-epoch-reports: do not compute and sign epoch reports (for tests that sign their own). */
+    noEpochReports: z.boolean().default(false),
     privateKey: privateKeySchema,
   })
   .refine((c) => c.finalityDepth > 0 || c.allowZeroFinality, {

@@ -10,7 +10,9 @@
  * deployments file (which would be stale).
  *
  * Flags (all optional): --eth-port, --based-port, --attester-port (first of four),
- * --based-block-time <seconds>, --state-dir <dir> (default .devnet), --pepecoin <address>.
+ * --based-block-time <seconds>, --state-dir <dir> (default .devnet), --pepecoin <address>,
+ * --no-epoch-reports (the attesters do not compute and sign epoch reports: for tests that sign
+ * their own).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -52,6 +54,7 @@ const optionsSchema = z.object({
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address")
     .optional(),
+  epochReports: z.boolean().default(true),
 });
 type Options = z.infer<typeof optionsSchema>;
 
@@ -71,6 +74,7 @@ function parseOptions(): Options {
       "based-block-time": { type: "string" },
       "state-dir": { type: "string" },
       pepecoin: { type: "string" },
+      "no-epoch-reports": { type: "boolean" },
     },
     strict: true,
   });
@@ -81,6 +85,7 @@ function parseOptions(): Options {
     basedBlockTime: values["based-block-time"],
     stateDir: values["state-dir"],
     pepecoin: values.pepecoin,
+    epochReports: values["no-epoch-reports"] !== true,
   });
   if (!parsed.success) {
     console.error(`devnet: ${z.prettifyError(parsed.error)}`);
@@ -249,6 +254,7 @@ async function main(): Promise<void> {
           "--allow-zero-finality",
           "--poll-ms",
           "500",
+          ...(o.epochReports ? [] : ["--no-epoch-reports"]),
         ],
         { ...oracleEnv, ATTESTER_PRIVATE_KEY: key },
         logFile(`attester-${i + 1}`),

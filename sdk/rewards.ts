@@ -1,9 +1,14 @@
 /**
  * Epoch rewards (Consensus on the BasedAI chain, DESIGN.md §3–4): the attested epoch report of
  * each epoch and claims against its rewards tree (`[address, uint256]` leaves, OpenZeppelin's
- * StandardMerkleTree), once per account and epoch, after the report's challenge window.
+ * StandardMerkleTree), once per account and epoch, after the report's challenge window. The
+ * amounts and proofs come from a tree dump, or from the attesters that computed the epoch
+ * (`GET /epochs/:epoch/rewards/:address`); either way they are checked against the root the chain
+ * accepted, so an attester cannot make a claimant send a bad claim.
  */
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, type Hash, type Hex, getAddress, parseEventLogs } from "viem";
+import { z } from "zod";
 import { type RewardsTree, rewardProof } from "../oracle/consensus/report";
 import type { BasedContext } from "./bridge";
 import {
@@ -86,6 +91,133 @@ export function loadRewardsTree(json: unknown): RewardsTree {
   return loadTreeDump<[string, bigint]>(json, ["address", "uint256"], "rewards tree");
 }
 
+/** An account's reward in one epoch as an attester serves it, its proof checked against `rewardsRoot`. */
+export type AttestedReward = {
+  epoch: number;
+  account: Address;
+  /** Wei of BASED (0: no reward in that epoch). */
+  amount: bigint;
+  proof: Hex[];
+  rewardsRoot: Hex;
+  inputsHash: Hex;
+  /** The attester that served it. */
+  attester: string;
+};
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
+const attestedRewardSchema = z.object({
+  epoch: z.string().regex(/^\d+$/),
+  account: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  amount: z.string().regex(/^\d+$/).transform(BigInt),
+  proof: z.array(hex32),
+  rewardsRoot: hex32,
+  inputsHash: hex32,
+});
+
+/** What one attester says `account` earned in `epoch`; undefined when it does not know (yet) or lies. */
+async function askAttesterReward(
+  url: string,
+  epoch: number,
+  account: Address,
+  timeoutMs: number,
+): Promise<AttestedReward | undefined> {
+  try {
+    const res = await fetch(`${url}/epochs/${epoch}/rewards/${account}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return undefined;
+    const body = attestedRewardSchema.parse(await res.json());
+    if (Number(body.epoch) !== epoch || getAddress(body.account) !== account) return undefined;
+    // A zero amount has no leaf to prove; a non-zero one must verify against the root it names.
+    if (
+      body.amount !== 0n &&
+      !StandardMerkleTree.verify(body.rewardsRoot, ["address", "uint256"], [account, body.amount], body.proof)
+    )
+      return undefined;
+    const { amount, proof, rewardsRoot, inputsHash } = body;
+    return { epoch, account, amount, proof, rewardsRoot, inputsHash, attester: url };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `account`'s reward in `epoch` from the attesters that computed the epoch, its proof verified;
+ * with `rewardsRoot` (the root the chain accepted), only answers for that root count.
+ */
+export async function fetchAttestedReward(
+  attesterUrls: readonly string[],
+  epoch: number,
+  account: Address,
+  options: { rewardsRoot?: Hex; timeoutMs?: number } = {},
+): Promise<AttestedReward | undefined> {
+  const answers = await Promise.all(
+    attesterUrls.map((url) => askAttesterReward(url, epoch, getAddress(account), options.timeoutMs ?? 5_000)),
+  );
+  const root = options.rewardsRoot?.toLowerCase();
+  const valid = answers.filter(
+    (a): a is AttestedReward =>
+      a !== undefined && (root === undefined || a.rewardsRoot.toLowerCase() === root),
+  );
+  // A proven amount beats "nothing" (which no proof can show): one attester cannot hide a reward.
+  return valid.find((a) => a.amount > 0n) ?? valid[0];
+}
+
+/** One epoch of `listRewards`. */
+export type RewardRow = {
+  epoch: number;
+  /** The report on the chain ("none": computed by the attesters, not accepted yet). */
+  status: ReportStatus;
+  final: boolean;
+  /** Wei of BASED the account earned; null when no attester could say (for the accepted root). */
+  amount: bigint | null;
+  claimed: boolean;
+  rewardsRoot: Hex | null;
+};
+
+/**
+ * What `account` earned in each of the last `last` epochs (default 20) up to the one Consensus
+ * expects next, from the attesters, and whether it was claimed. The next epoch is listed only when
+ * an attester has computed it already.
+ */
+export async function listRewards(
+  ctx: BasedContext,
+  options: { account: Address; attesterUrls: readonly string[]; last?: number },
+): Promise<{ account: Address; nextEpoch: number; rows: RewardRow[] }> {
+  const account = getAddress(options.account);
+  const consensus = economyContracts(ctx).Consensus;
+  const block = await ctx.publicClient.getBlockNumber();
+  const read = { address: consensus, abi: consensusAbi, blockNumber: block } as const;
+  const nextEpoch = Number(await ctx.publicClient.readContract({ ...read, functionName: "nextEpoch" }));
+  const first = Math.max(0, nextEpoch - (options.last ?? 20));
+  const epochs = Array.from({ length: nextEpoch + 1 - first }, (_, i) => first + i);
+  const rows = await Promise.all(
+    epochs.map(async (epoch): Promise<RewardRow | undefined> => {
+      const e = BigInt(epoch);
+      const [report, final, claimed] = await Promise.all([
+        ctx.publicClient.readContract({ ...read, functionName: "report", args: [e] }),
+        ctx.publicClient.readContract({ ...read, functionName: "isFinal", args: [e] }),
+        ctx.publicClient.readContract({ ...read, functionName: "claimed", args: [e, account] }),
+      ]);
+      const status = REPORT_STATUSES[report.status] ?? "none";
+      const accepted = status === "none" ? undefined : report.rewardsRoot;
+      const reward = await fetchAttestedReward(options.attesterUrls, epoch, account, {
+        rewardsRoot: accepted,
+      });
+      if (status === "none" && !reward) return undefined;
+      return {
+        epoch,
+        status,
+        final,
+        amount: reward?.amount ?? null,
+        claimed,
+        rewardsRoot: accepted ?? reward?.rewardsRoot ?? null,
+      };
+    }),
+  );
+  return { account, nextEpoch, rows: rows.filter((r): r is RewardRow => r !== undefined) };
+}
+
 export type Claimed = {
   epoch: number;
   account: Address;
@@ -93,31 +225,55 @@ export type Claimed = {
   transactionHash: Hash;
 };
 
+/** Where a claim's amount and proof come from: a tree dump, or the attesters that computed the epoch. */
+export type RewardSource = { tree: RewardsTree } | { attesterUrls: readonly string[] };
+
 /**
- * Claims `account`'s reward (default: the signer's) of final epoch `epoch` from `tree`, after
- * checking everything that would refuse it: no report yet, not final, another epoch's tree, no
- * leaf for the account, already claimed. Anyone may send the claim; the BASED go to `account`.
+ * Claims `account`'s reward (default: the signer's) of final epoch `epoch`, with the proof from
+ * `tree` or from the attesters, after checking everything that would refuse it: no report yet, not
+ * final, another epoch's tree, no leaf for the account, already claimed. Anyone may send the claim;
+ * the BASED go to `account`.
  */
 export async function claimReward(
   ctx: BasedContext,
-  options: { epoch: number; tree: RewardsTree; account?: Address; onStep?: OnEconomyStep },
+  options: { epoch: number; account?: Address; onStep?: OnEconomyStep } & RewardSource,
 ): Promise<Claimed> {
-  const { epoch, tree, onStep } = options;
+  const { epoch, onStep } = options;
   const account = getAddress(options.account ?? signerOf(ctx));
   const consensus = economyContracts(ctx).Consensus;
   onStep?.("check", `reading epoch ${epoch}'s report`);
   const report = await getEpochReport(ctx, epoch);
   assertClaimable(report);
-  if (tree.root.toLowerCase() !== report.rewardsRoot.toLowerCase()) {
-    throw new BasedError(
-      "refused",
-      "RewardsTreeMismatch",
-      `This rewards tree (root ${tree.root}) is not epoch ${epoch}'s: its report has root ${report.rewardsRoot}.`,
-      `Use the rewards tree of epoch ${epoch}'s report (revision ${report.revision}).`,
-      { rewardsRoot: report.rewardsRoot },
-    );
+  let leaf: { amount: bigint; proof: Hex[] } | undefined;
+  if ("tree" in options) {
+    const { tree } = options;
+    if (tree.root.toLowerCase() !== report.rewardsRoot.toLowerCase()) {
+      throw new BasedError(
+        "refused",
+        "RewardsTreeMismatch",
+        `This rewards tree (root ${tree.root}) is not epoch ${epoch}'s: its report has root ${report.rewardsRoot}.`,
+        `Use the rewards tree of epoch ${epoch}'s report (revision ${report.revision}).`,
+        { rewardsRoot: report.rewardsRoot },
+      );
+    }
+    leaf = rewardProof(tree, account);
+  } else {
+    onStep?.("check", `asking the attesters for ${account}'s proof of epoch ${epoch}`);
+    const attested = await fetchAttestedReward(options.attesterUrls, epoch, account, {
+      rewardsRoot: report.rewardsRoot,
+    });
+    if (!attested) {
+      throw new BasedError(
+        "environment",
+        "NoAttestedRewards",
+        options.attesterUrls.length === 0
+          ? "No attester to ask for the proof: none is configured."
+          : `No attester served epoch ${epoch}'s rewards for its accepted root ${report.rewardsRoot} (asked ${options.attesterUrls.join(", ")}).`,
+        "Set BASED_ATTESTERS to the attesters' HTTP endpoints, or pass the epoch's rewards tree with --tree.",
+      );
+    }
+    if (attested.amount > 0n) leaf = { amount: attested.amount, proof: attested.proof };
   }
-  const leaf = rewardProof(tree, account);
   if (!leaf) {
     throw new BasedError(
       "refused",

@@ -1,13 +1,17 @@
 /**
  * Runs one attester: `tsx oracle/attester/main.ts --deployments <file> --state-dir <dir>
  * [--port 7101] [--finality-depth 2] [--allow-zero-finality] [--poll-ms 1000]`, with its key in
- * ATTESTER_PRIVATE_KEY. The key is its identity in the attester set.
+ * ATTESTER_PRIVATE_KEY. The key is its identity in the attester set. Beside the watched events it
+ * reports epochs (oracle/epoch/reporter.ts), keeping them in `<state-dir>/epochs-<address>/`.
  */
 import path from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
 import { attesterConfigSchema, loadServiceConfig, serviceLogger } from "../config";
+import { EpochReporter } from "../epoch/reporter";
+import { EconomyLogs } from "../epoch/snapshot";
+import { EpochStore } from "../epoch/store";
 import { Attester, type Inbox } from "./attester";
 import { Journal } from "./journal";
 import { attesterServer } from "./server";
@@ -23,6 +27,7 @@ async function main(): Promise<void> {
       "finality-depth": { type: "string" },
       "allow-zero-finality": { type: "boolean" },
       "poll-ms": { type: "string" },
+      "no-epoch-reports": { type: "boolean" },
     },
     { privateKey: process.env.ATTESTER_PRIVATE_KEY },
   );
@@ -62,7 +67,27 @@ async function main(): Promise<void> {
     log,
   });
 
-  const server = attesterServer(attester);
+  const economy = {
+    BrainRegistry: b.contracts.BrainRegistry,
+    Network: b.contracts.Network,
+    Staking: b.contracts.Staking,
+    Consensus: b.contracts.Consensus,
+  };
+  const epochs = new EpochStore(path.join(config.stateDir, `epochs-${account.address}`));
+  const reporter = new EpochReporter({
+    sign: (m) => attester.sign(m),
+    store: epochs,
+    source: {
+      client: based.client,
+      contracts: economy,
+      logs: new EconomyLogs(based.client, economy, BigInt(b.startBlock)),
+      chainId: BigInt(b.chainId),
+    },
+    finalityDepth: config.finalityDepth,
+    log: log.child({ part: "epochs" }),
+  });
+
+  const server = attesterServer(attester, epochs);
   const address = await server.listen({ host: "127.0.0.1", port: config.port });
   log.info({ address, finalityDepth: config.finalityDepth }, "attester listening");
 
@@ -76,14 +101,21 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());
 
-  while (!stopping) {
-    try {
-      await attester.poll();
-    } catch (err) {
-      log.warn({ err: (err as Error).message.split("\n")[0] }, "poll failed; retrying");
+  // Two loops: recomputing many epochs must not hold back the signing of watched events.
+  const loop = async (what: string, poll: () => Promise<unknown>) => {
+    while (!stopping) {
+      try {
+        await poll();
+      } catch (err) {
+        log.warn({ err: (err as Error).message.split("\n")[0] }, `${what} failed; retrying`);
+      }
+      await new Promise((r) => setTimeout(r, config.pollMs));
     }
-    await new Promise((r) => setTimeout(r, config.pollMs));
-  }
+  };
+  await Promise.all([
+    loop("poll", () => attester.poll()),
+    !config.noEpochReports ? loop("epoch report", () => reporter.poll()) : Promise.resolve(),
+  ]);
 }
 
 main().catch((err) => {

@@ -1,9 +1,15 @@
 /**
- * The attester's HTTP face: relayers list what it signed and fetch signatures by message id.
- * Everything served is public (signatures over public events); inputs are validated with zod.
+ * The attester's HTTP face: relayers list what it signed and fetch signatures by message id;
+ * claimants fetch the rewards of the epochs it computed (tree dumps and proofs), registrants the
+ * pruning order. Everything served is public (signatures over public events, results computed from
+ * public chain data); inputs are validated with zod.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { getAddress } from "viem";
 import { z } from "zod";
+import { rewardProof } from "../consensus/report";
+import type { EpochStore, StoredEpoch } from "../epoch/store";
+import { toJsonText } from "../epoch/store";
 import { messageToJson } from "../messages/message";
 import type { Attester } from "./attester";
 import type { SignedEntry } from "./journal";
@@ -16,6 +22,19 @@ const idParams = z.object({
   id: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte hex message id"),
 });
 const sigQuery = z.object({ setVersion: z.coerce.number().int().positive().optional() });
+const epochParams = z.object({
+  epoch: z
+    .string()
+    .regex(/^\d{1,20}$/, "expected an epoch number")
+    .transform(BigInt)
+    .refine((e) => e < 1n << 64n, "expected a uint64 epoch"),
+});
+const rewardParams = epochParams.extend({
+  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address"),
+});
+
+/** Which report a served tree belongs to. */
+const reportJson = (e: StoredEpoch) => ({ ...e.report, messageId: e.messageId });
 
 function entryJson(attester: string, e: SignedEntry) {
   return {
@@ -28,7 +47,12 @@ function entryJson(attester: string, e: SignedEntry) {
   };
 }
 
-export function attesterServer(attester: Attester): FastifyInstance {
+/** Sends `body` as JSON with bigints as decimal strings. */
+function sendJson(reply: FastifyReply, body: unknown) {
+  return reply.type("application/json; charset=utf-8").send(toJsonText(body));
+}
+
+export function attesterServer(attester: Attester, epochs?: EpochStore): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1024 });
   const journal = attester.options.journal;
 
@@ -59,6 +83,64 @@ export function attesterServer(attester: Attester): FastifyInstance {
       message: messageToJson(entry.message),
       signatures: [entryJson(attester.address, entry)],
     };
+  });
+
+  /** Epoch `epoch` as computed here, or a 404 that says how far this attester got. */
+  const computed = (raw: unknown, reply: FastifyReply): StoredEpoch | undefined => {
+    const p = epochParams.safeParse(raw);
+    if (!p.success) {
+      void reply.code(400).send({ error: z.prettifyError(p.error) });
+      return undefined;
+    }
+    const stored = epochs?.get(p.data.epoch);
+    if (!stored) {
+      const latest = epochs?.ready ? epochs.latest() : undefined;
+      const progress = !epochs
+        ? "it does not compute epochs"
+        : !epochs.ready
+          ? "it is starting"
+          : latest === undefined
+            ? "it has computed no epoch yet"
+            : `the latest it computed is epoch ${latest}`;
+      void reply.code(404).send({
+        error: `attester ${attester.address} has not computed epoch ${p.data.epoch} yet (${progress}); an epoch is computed once it is over and Consensus expects its report`,
+      });
+    }
+    return stored;
+  };
+
+  app.get("/epochs/:epoch/rewards", async (req, reply) => {
+    const e = computed(req.params, reply);
+    if (!e) return reply;
+    return sendJson(reply, { ...e.rewardsTree.dump(), report: reportJson(e) });
+  });
+
+  app.get("/epochs/:epoch/rewards/:address", async (req, reply) => {
+    const p = rewardParams.safeParse(req.params);
+    if (!p.success) return reply.code(400).send({ error: z.prettifyError(p.error) });
+    const e = computed(req.params, reply);
+    if (!e) return reply;
+    const account = getAddress(p.data.address);
+    const leaf = rewardProof(e.rewardsTree, account);
+    return sendJson(reply, {
+      epoch: e.epoch,
+      account,
+      amount: leaf?.amount ?? 0n,
+      proof: leaf?.proof ?? [],
+      rewardsRoot: e.report.rewardsRoot,
+      inputsHash: e.report.inputsHash,
+    });
+  });
+
+  app.get("/epochs/:epoch/pruning", async (req, reply) => {
+    const e = computed(req.params, reply);
+    if (!e) return reply;
+    if (!e.pruningTree) {
+      return reply.code(404).send({
+        error: `epoch ${e.epoch} has no pruning order: no Brain had a member (its report's pruning root is zero)`,
+      });
+    }
+    return sendJson(reply, { ...e.pruningTree.dump(), report: reportJson(e) });
   });
 
   return app;

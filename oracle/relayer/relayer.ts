@@ -82,7 +82,12 @@ class WaitingForSignatures extends Error {
 }
 
 const STATUS = { None: 0, Failed: 1, Executed: 2 } as const;
+/** The least gas a delivery is sent with. */
 const DELIVERY_GAS = 1_000_000n;
+/** The inbox's own work around the handler: signatures, the message's calldata and storage. */
+const INBOX_OVERHEAD_GAS = 400_000n;
+/** MessageInbox.CALL_RESERVE_GAS. */
+const CALL_RESERVE_GAS = 10_000n;
 /** The inbox plus the bridges' errors, so a handler's revert (passed on by `retry`) decodes. */
 const DELIVERY_ABI = [...messageInboxAbi, ...bridgeEndpointAbi.filter((item) => item.type === "error")];
 
@@ -318,13 +323,31 @@ export class Relayer {
     // An explicit limit: estimating a delivery whose handler reverts (e.g. a rate-limited
     // transfer that must be stored as failed) fails on Hardhat, and the inbox needs the handler's
     // whole gas limit available anyway. Unused gas is not charged.
-    const hash = await target.wallet.writeContract({ ...(request as object), gas: DELIVERY_GAS } as never);
+    const gas = await this.deliveryGas(target, (args[0] as Message).kind);
+    const hash = await target.wallet.writeContract({ ...(request as object), gas } as never);
     const receipt = await target.client.waitForTransactionReceipt({
       hash,
       pollingInterval: this.options.receiptPollMs ?? 250,
     });
     if (receipt.status !== "success") throw new Error(`${functionName} ${hash} reverted`);
     this.options.log.info({ functionName, hash, chainId: target.chainId }, "submitted");
+  }
+
+  /**
+   * The gas limit of a delivery of a `kind` message: what the inbox must have left to give the
+   * handler its whole limit (it refuses the delivery otherwise: `InsufficientGasForHandler`), plus
+   * its own work. Read per delivery: governance may change a handler's limit (an epoch report's is
+   * 2,000,000, a bridge transfer's 200,000).
+   */
+  private async deliveryGas(target: RelayTarget, kind: number): Promise<bigint> {
+    const [, limit] = await target.client.readContract({
+      address: target.inbox,
+      abi: messageInboxAbi,
+      functionName: "handlerOf",
+      args: [kind],
+    });
+    const needed = BigInt(limit) + BigInt(limit) / 63n + CALL_RESERVE_GAS + INBOX_OVERHEAD_GAS;
+    return needed > DELIVERY_GAS ? needed : DELIVERY_GAS;
   }
 
   private finish(id: string): void {

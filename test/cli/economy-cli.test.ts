@@ -215,7 +215,7 @@ describe("devnet + based register/stake/rewards (CLI end to end)", function () {
   const error = (res: { json: Json }) => res.json.error as Record<string, string>;
 
   before(async () => {
-    devnet = await startDevnet({ basedBlockTime: 1 });
+    devnet = await startDevnet({ basedBlockTime: 1, epochReports: false });
     deployments = readDeployments(devnet.deploymentsFile);
     const configFile = path.join(tempDir("based-config"), "config.json");
     fs.writeFileSync(configFile, JSON.stringify({ logLevel: "silent" }));

@@ -56,6 +56,8 @@ export async function freePortRange(count: number): Promise<number> {
 export type DevnetOptions = {
   /** Seconds between BasedAI-chain blocks (the devnet default is 10; tests use 1). */
   basedBlockTime?: number;
+  /** False: the attesters do not report epochs (for tests that sign their own reports). */
+  epochReports?: boolean;
   timeoutMs?: number;
 };
 
@@ -82,6 +84,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<RunningD
       String(options.basedBlockTime ?? 1),
       "--state-dir",
       stateDir,
+      ...(options.epochReports === false ? ["--no-epoch-reports"] : []),
     ],
     { cwd: ROOT, env: { ...process.env, BASED_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
   );
