@@ -94,7 +94,7 @@ export interface RewardLine {
   account: Address;
   amount: bigint;
   brainId: number;
-  kind: "owner" | "miner" | "validator-take" | "delegator" | "brain-staker";
+  kind: "owner" | "miner" | "validator-take" | "delegator" | "brain-staker" | "unallocated";
 }
 
 export interface EpochResult {

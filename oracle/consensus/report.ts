@@ -126,9 +126,21 @@ export function totalsHash(brainIds: readonly number[], brainTotals: readonly bi
   );
 }
 
-/** The message nonce of a report: `(epoch << 32) | revision` (unique per epoch and revision). */
+/** The top bit of a report's nonce: keeps reports out of the nonce space of event messages. */
+export const REPORT_NONCE_FLAG = 1n << 63n;
+
+/**
+ * The message nonce of a report: `2^63 | (epoch << 32) | revision`. Event messages from the same
+ * chain (a BridgeLocked) use `(block << 32) | logIndex`; without the top bit, revision r of epoch e
+ * would share the nonce of a log at index r in block e, and the attesters' journal refuses a second
+ * message under one (source, nonce).
+ */
 export function reportNonce(epoch: bigint, revision: number): bigint {
-  return (epoch << 32n) | BigInt(revision);
+  if (epoch < 0n || epoch >= 1n << 31n) throw new RangeError(`epoch ${epoch} is out of range`);
+  if (!Number.isInteger(revision) || revision < 0 || revision > 0xffff_ffff) {
+    throw new RangeError(`revision ${revision} is not a uint32`);
+  }
+  return REPORT_NONCE_FLAG | (epoch << 32n) | BigInt(revision);
 }
 
 // ─────────────────────────────────────────── rewards ───────────────────────────────────────────

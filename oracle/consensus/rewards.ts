@@ -46,8 +46,9 @@
  *    performance > 0, by performance descending, ties to the lower brainId: weight × 1.25. The
  *    emission is apportioned by weight / max weight (the largest share is exactly 1, so no positive
  *    weight vanishes in the 2^−60 quantization). Fallbacks: if no earning Brain has a weight > 0, by
- *    counted stake (exact integers); if that is all zero, equally; if no Brain earns,
- *    `NoEarningBrainError`. brainStats.weight is the Brain's share of the emission as a double
+ *    counted stake (exact integers); if that is all zero, equally; if no Brain earns, the
+ *    whole emission goes to 0x…dEaD under the pseudo-Brain UNALLOCATED_BRAIN (65,535), so the epoch
+ *    is still reported and the ones after it can be. brainStats.weight is the Brain's share of the emission as a double
  *    (weight / Σ weights, or the fallback's share).
  *  - Within a Brain with amount A: owner = ⌊A · ownerBps / 10,000⌋; R = A − owner; validators part
  *    = ⌊R · validatorsBps / (minersBps + validatorsBps)⌋, miners part = the rest. Miners part by Yuma
@@ -138,13 +139,14 @@ export class RewardsInputError extends RangeError {
   override name = "RewardsInputError";
 }
 
-/** No Brain earns rewards this epoch: there is nobody to pay, the epoch cannot be reported. */
-export class NoEarningBrainError extends Error {
-  override name = "NoEarningBrainError";
-  constructor(readonly epoch: bigint) {
-    super(`epoch ${epoch}: no Brain earns rewards, so its emission cannot be assigned (no report)`);
-  }
-}
+/**
+ * The pseudo-Brain of an epoch in which no Brain earns (none mirrored yet, all stake Brains still
+ * locked): its whole emission goes to `UNALLOCATED_RECIPIENT` under this id, above every real Brain
+ * id (0…1023), so the report still sums exactly and the epochs after it can be reported.
+ */
+export const UNALLOCATED_BRAIN = 65_535;
+/** Where an unallocated epoch's emission goes: the burn address (nobody holds its key). */
+export const UNALLOCATED_RECIPIENT: Address = "0x000000000000000000000000000000000000dEaD";
 
 const BPS = 10_000n;
 const U16_MAX = 65_535;
@@ -158,6 +160,7 @@ const KIND_ORDER: Record<RewardLine["kind"], number> = {
   "validator-take": 2,
   delegator: 3,
   "brain-staker": 4,
+  unallocated: 5,
 };
 
 function fail(message: string): never {
@@ -875,7 +878,7 @@ function resolveParams(params: RewardParams) {
  * The rewards of one epoch (see the module comment for every rule): reward lines summing exactly to
  * `snapshot.emission`, the rewards tree, the pruning order, per-Brain totals and statistics, the
  * inputs hash and the state the next epoch starts from. Throws `RewardsInputError` on a malformed
- * input and `NoEarningBrainError` when no Brain earns.
+ * input.
  */
 export function computeEpoch(
   snapshot: EpochSnapshot,
@@ -913,11 +916,13 @@ export function computeEpoch(
   for (let t = 0; t < top; t++) weight[ranked[t]!] = weight[ranked[t]!]! * p.bonusMultiplier;
 
   const earning = runs.map((_, k) => k).filter((k) => runs[k]!.brain.earns);
-  if (earning.length === 0) throw new NoEarningBrainError(snap.epoch);
+  const unallocated = earning.length === 0;
   const amounts = new Array<bigint>(runs.length).fill(0n);
   const share = new Array<number>(runs.length).fill(0);
-  const byWeight = relative(earning.map((k) => weight[k]!));
-  if (byWeight !== undefined) {
+  const byWeight = unallocated ? undefined : relative(earning.map((k) => weight[k]!));
+  if (unallocated) {
+    // Nobody to pay: see UNALLOCATED_BRAIN.
+  } else if (byWeight !== undefined) {
     let total = 0;
     for (const k of earning) total += weight[k]!;
     const parts = apportion(snap.emission, byWeight);
@@ -943,6 +948,14 @@ export function computeEpoch(
     if (amounts[k]! > 0n) payBrain(r, amounts[k]!, lines);
   });
   const out = lines.sorted();
+  if (unallocated) {
+    out.push({
+      account: UNALLOCATED_RECIPIENT,
+      amount: snap.emission,
+      brainId: UNALLOCATED_BRAIN,
+      kind: "unallocated",
+    });
+  }
 
   // ── checks: every line positive, the Brains' totals and the emission exact ──
   const brainTotal = new Map<number, bigint>();
@@ -971,6 +984,10 @@ export function computeEpoch(
       brainTotals.push(amounts[k]!);
     }
   });
+  if (unallocated) {
+    brainIds.push(UNALLOCATED_BRAIN);
+    brainTotals.push(snap.emission);
+  }
 
   const next: Record<number, BrainCarry> = {};
   for (const r of runs) {

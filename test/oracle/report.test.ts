@@ -193,12 +193,18 @@ describe("oracle/consensus/report: the formats Consensus and Network check", fun
       );
     });
 
-    it("reportNonce is (epoch << 32) | revision, one per epoch and revision", function () {
-      expect(reportNonce(0n, 0)).to.equal(0n);
-      expect(reportNonce(0n, 1)).to.equal(1n);
-      expect(reportNonce(1n, 0)).to.equal(2n ** 32n);
-      expect(reportNonce(5n, 3)).to.equal(5n * 2n ** 32n + 3n);
-      expect(reportNonce(2n ** 32n - 1n, 2 ** 32 - 1)).to.equal(2n ** 64n - 1n);
+    it("reportNonce is 2^63 | (epoch << 32) | revision: one per epoch and revision, never an event's (block << 32) | logIndex", function () {
+      const flag = 2n ** 63n;
+      expect(reportNonce(0n, 0)).to.equal(flag);
+      expect(reportNonce(0n, 1)).to.equal(flag + 1n);
+      expect(reportNonce(1n, 0)).to.equal(flag + 2n ** 32n);
+      expect(reportNonce(5n, 3)).to.equal(flag + 5n * 2n ** 32n + 3n);
+      // A BridgeLocked at block 5, log 3 has nonce 5·2^32 + 3: distinct from revision 3 of epoch 5.
+      expect(reportNonce(5n, 3)).to.not.equal(5n * 2n ** 32n + 3n);
+      expect(reportNonce(5n, 3) < 2n ** 64n).to.be.true;
+      expect(() => reportNonce(2n ** 31n, 0)).to.throw(RangeError);
+      expect(() => reportNonce(0n, -1)).to.throw(RangeError);
+      expect(reportNonce(2n ** 31n - 1n, 2 ** 32 - 1)).to.equal(2n ** 64n - 1n);
       const seen = new Set<bigint>();
       for (let e = 0n; e < 20n; e++) for (let r = 0; r < 5; r++) seen.add(reportNonce(e, r));
       expect(seen.size).to.equal(100);

@@ -14,7 +14,8 @@ import type {
 import { Role } from "../../oracle/consensus/report";
 import {
   EMPTY_CARRY,
-  NoEarningBrainError,
+  UNALLOCATED_BRAIN,
+  UNALLOCATED_RECIPIENT,
   RewardsInputError,
   apportionExact,
   computeEpoch,
@@ -422,12 +423,17 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       const empty = (id: number) => brain({ brainId: id, miners: [miner(0, A(0x5000 + id))] });
       r = computeEpoch(snapshot([empty(1), empty(2), { ...empty(3), earns: false }], 1_001n), EMPTY_CARRY);
       expect(r.brainTotals).to.deep.equal([501n, 500n]);
-      // Nobody earns: no report.
-      expect(() => computeEpoch(snapshot([{ ...empty(1), earns: false }], 1_001n), EMPTY_CARRY)).to.throw(
-        NoEarningBrainError,
-        /no Brain earns/,
-      );
-      expect(() => computeEpoch(snapshot([], 1_001n), EMPTY_CARRY)).to.throw(NoEarningBrainError);
+      // Nobody earns: the whole emission is unallocated (to 0x…dEaD under the pseudo-Brain 65,535),
+      // so the epoch is still reported and the next ones can be.
+      for (const brains of [[{ ...empty(1), earns: false }], []]) {
+        r = computeEpoch(snapshot(brains, 1_001n), EMPTY_CARRY);
+        expect(r.brainIds).to.deep.equal([UNALLOCATED_BRAIN]);
+        expect(r.brainTotals).to.deep.equal([1_001n]);
+        expect(r.lines).to.deep.equal([
+          { account: UNALLOCATED_RECIPIENT, amount: 1_001n, brainId: UNALLOCATED_BRAIN, kind: "unallocated" },
+        ]);
+        expect(r.brainStats.every((b) => b.total === 0n)).to.be.true;
+      }
     });
   });
 
@@ -1015,15 +1021,11 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       fc.assert(
         fc.property(arbSnapshot, ({ snap, seed }) => {
           const before = json(snap);
-          let first: EpochResult;
-          try {
-            first = computeEpoch(snap, EMPTY_CARRY);
-          } catch (e) {
-            if (e instanceof NoEarningBrainError) {
-              assert.ok(snap.brains.every((b) => !b.earns));
-              return;
-            }
-            throw e;
+          const first: EpochResult = computeEpoch(snap, EMPTY_CARRY);
+          if (snap.brains.every((b) => !b.earns)) {
+            assert.deepEqual(first.brainIds, [UNALLOCATED_BRAIN]);
+            assert.equal(first.brainTotals[0], snap.emission);
+            return;
           }
           checkResult(snap, first);
           assert.equal(json(snap), before, "the input was modified");
