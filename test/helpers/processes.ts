@@ -6,16 +6,13 @@ import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
-/** A TCP port that was free a moment ago (the OS picked it). */
+/**
+ * A TCP port that was free a moment ago. Chosen below Linux's ephemeral range (32768–60999):
+ * a port the OS hands out for outgoing connections (the services' own RPC traffic) could be
+ * taken between this check and the service binding it.
+ */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+  return freePortRange(1);
 }
 
 export function tempDir(prefix: string): string {
@@ -34,10 +31,16 @@ export type RunningDevnet = {
   stop(): Promise<number | null>;
 };
 
-/** `count` consecutive TCP ports that were free a moment ago. */
+/** Ports this process handed out already: never twice, even to parallel callers. */
+const handedOut = new Set<number>();
+
+/** `count` consecutive TCP ports that were free a moment ago, below the ephemeral range. */
 export async function freePortRange(count: number): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (ports.some((p) => handedOut.has(p))) continue;
+    ports.forEach((p) => handedOut.add(p));
     const free = await Promise.all(
       Array.from(
         { length: count },
@@ -50,6 +53,7 @@ export async function freePortRange(count: number): Promise<number> {
       ),
     );
     if (free.every(Boolean)) return base;
+    ports.forEach((p) => handedOut.delete(p));
   }
 }
 
