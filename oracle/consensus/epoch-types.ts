@@ -32,8 +32,13 @@ export interface MinerSnapshot {
 /** The latest weights a validator (by its current uid and account) revealed up to the epoch's end. */
 export interface WeightsSnapshot {
   validatorUid: number;
-  /** Block of the reveal transaction (Yuma's lastUpdate). */
+  /** Block of the reveal transaction. */
   block: bigint;
+  /**
+   * Block of the commitment the reveal opened: the weights were chosen then, so it is Yuma's
+   * lastUpdate (a uid registered after it cannot have been meant). Defaults to `block`.
+   */
+  committedAt?: bigint;
   /** Miner uid → u16 weight, uids ascending (as revealed; may name uids that left since). */
   weights: [number, number][];
 }

@@ -28,7 +28,8 @@
  *    ⌈0.7·n⌉ − 1), exactly Staking.activeValidatorThreshold / isActiveValidator. Weights: the latest
  *    reveal of each validator, entries naming uids that are not miners now (self-weights included)
  *    and zero entries dropped; a reveal older than the validator's registration is ignored.
- *    lastUpdate = the reveal block, else the registration block (subtensor sets last_update at
+ *    lastUpdate = the block of the commitment the reveal opened (the weights were chosen then, so a
+ *    uid registered after it is masked), else the registration block (subtensor sets last_update at
  *    registration: a validator that never revealed is active, scoring 0, until the activity cutoff);
  *    blockAtRegistration = registeredAt; currentBlock = endBlock − 1; tempo = endBlock − startBlock;
  *    beta = tftWeight with zero accuracy; other parameters Yuma's defaults (κ 0.5, bonds EMA 0.9).
@@ -303,7 +304,10 @@ function canonicalBrain(b: BrainSnapshot, at: string, endBlock: bigint): BrainSn
     if (!validatorUids.has(validatorUid)) fail(`${w}: uid ${validatorUid} is not a validator of the Brain`);
     const block = bigUint(r.block, MAX_BLOCK, `${w}.block`);
     if (block >= endBlock) fail(`${w}: revealed at block ${block}, not before the epoch's end ${endBlock}`);
-    return { validatorUid, block, weights: pairs(r.weights, `${w}.weights`) };
+    const committedAt =
+      r.committedAt === undefined ? block : bigUint(r.committedAt, MAX_BLOCK, `${w}.committedAt`);
+    if (committedAt > block) fail(`${w}: committed at block ${committedAt}, after its reveal at ${block}`);
+    return { validatorUid, block, committedAt, weights: pairs(r.weights, `${w}.weights`) };
   });
   weights.sort((a, b) => a.validatorUid - b.validatorUid);
   for (let i = 1; i < weights.length; i++) {
@@ -454,6 +458,7 @@ export const SNAPSHOT_ABI = [
             components: [
               { name: "validatorUid", type: "uint16" },
               { name: "block", type: "uint64" },
+              { name: "committedAt", type: "uint64" },
               /** Packed big-endian (uint16 uid, uint16 weight) pairs, uids ascending (as revealed). */
               { name: "weights", type: "bytes" },
             ],
@@ -510,6 +515,7 @@ function encodeCanonicalSnapshot(s: EpochSnapshot): Hex {
         weights: b.weights.map((w) => ({
           validatorUid: w.validatorUid,
           block: w.block,
+          committedAt: w.committedAt ?? w.block,
           weights: packPairs(w.weights),
         })),
       })),
@@ -678,7 +684,9 @@ function runBrain(
   const rows = new Array<[number, number][] | undefined>(n);
   for (const w of b.weights) {
     if (w.block < registeredAt[w.validatorUid]!) continue; // from an earlier registration
-    lastUpdate[w.validatorUid] = w.block;
+    // The weights date from the commitment: Yuma then masks uids registered after it (a uid
+    // recycled between the commit and the reveal is not paid the weight meant for its previous holder).
+    lastUpdate[w.validatorUid] = w.committedAt ?? w.block;
     rows[w.validatorUid] = w.weights.filter(([j, x]) => x > 0 && j < n && isMiner[j] === 1);
   }
   const weights = packRows(rows, n);

@@ -61,8 +61,13 @@ type Reveal = {
   validator: Address;
   block: bigint;
   logIndex: number;
+  /** The epoch of the commitment it opened. */
+  epoch: bigint;
   weights: Hex;
 };
+
+/** A commitment, as the `WeightsCommitted` log carries it. */
+type Commitment = { validator: Address; epoch: bigint; block: bigint };
 
 /** Orders addresses by their numeric value (the same as lowercase hex order). */
 const byAddress = (a: Address, b: Address): number => {
@@ -86,6 +91,8 @@ export class EconomyLogs {
   private readonly positions = new Map<string, Map<Address, bigint>>();
   /** Per (Brain, uid): reveals in chain order. */
   private readonly reveals = new Map<string, Reveal[]>();
+  /** Per (Brain, uid): commitments in chain order. */
+  private readonly commits = new Map<string, Commitment[]>();
 
   constructor(
     private readonly client: PublicClient<Transport, Chain>,
@@ -138,6 +145,17 @@ export class EconomyLogs {
     }
     for (const e of parseEventLogs({
       abi: consensusAbi,
+      eventName: "WeightsCommitted",
+      logs: from(this.contracts.Consensus),
+      strict: true,
+    })) {
+      const key = `${Number(e.args.brainId)}:${e.args.uid}`;
+      const list = this.commits.get(key) ?? [];
+      list.push({ validator: getAddress(e.args.validator), epoch: e.args.epoch, block: e.blockNumber });
+      this.commits.set(key, list);
+    }
+    for (const e of parseEventLogs({
+      abi: consensusAbi,
       eventName: "WeightsRevealed",
       logs: from(this.contracts.Consensus),
       strict: true,
@@ -148,6 +166,7 @@ export class EconomyLogs {
         validator: getAddress(e.args.validator),
         block: e.blockNumber,
         logIndex: e.logIndex,
+        epoch: e.args.epoch,
         weights: e.args.weights,
       };
       const key = `${reveal.brainId}:${reveal.uid}`;
@@ -155,6 +174,19 @@ export class EconomyLogs {
       list.push(reveal);
       this.reveals.set(key, list);
     }
+  }
+
+  /**
+   * The block of the commitment reveal `r` opened: the validator's latest commitment of that epoch
+   * before the reveal (a re-commit in the same epoch replaces the earlier one). Undefined if the
+   * logs lack it (then the reveal block stands in).
+   */
+  commitBlockOf(brainId: number, r: Reveal): bigint | undefined {
+    let found: bigint | undefined;
+    for (const c of this.commits.get(`${brainId}:${r.uid}`) ?? []) {
+      if (c.validator === r.validator && c.epoch === r.epoch && c.block <= r.block) found = c.block;
+    }
+    return found;
   }
 
   /** Whether a query up to `toBlock` can still be answered (it is not below an earlier one). */
@@ -310,7 +342,8 @@ export async function readEpochSnapshot(source: SnapshotSource, epoch: bigint): 
       const r = logs.latestReveal(brainId, v.uid, v.account, v.registeredAt, at);
       if (r) {
         const revealed = unpackWeights(r.weights).map(([u, w]): [number, number] => [u, w]);
-        weights.push({ validatorUid: v.uid, block: r.block, weights: revealed });
+        const committedAt = logs.commitBlockOf(brainId, r) ?? r.block;
+        weights.push({ validatorUid: v.uid, block: r.block, committedAt, weights: revealed });
       }
     }
     return {

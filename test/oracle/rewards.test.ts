@@ -437,6 +437,43 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
     });
   });
 
+  describe("weights date from the commitment", function () {
+    it("a miner registered between a validator's commit and its reveal is not paid the weight meant for its uid's previous holder", function () {
+      const V = A(0x7001);
+      const early = A(0x7002);
+      const late = A(0x7003);
+      const make = (committedAt?: bigint) =>
+        brain({
+          brainId: 1,
+          validators: [validator(0, V, [[V, 1_000n]])],
+          // uid 2 was taken by `late` at block 1,005: after the commitment (1,002), before the reveal.
+          miners: [miner(1, early, 900n), miner(2, late, 1_005n)],
+          weights: [
+            {
+              validatorUid: 0,
+              block: REVEAL,
+              ...(committedAt === undefined ? {} : { committedAt }),
+              weights: [
+                [1, 30_000],
+                [2, 30_000],
+              ],
+            },
+          ],
+        });
+      const committed = computeEpoch(snapshot([make(1_002n)], 1_000_000n), EMPTY_CARRY);
+      expect(amountOf(committed, 1, "miner", late)).to.equal(0n);
+      expect(amountOf(committed, 1, "miner", early) > 0n).to.be.true;
+      // Without the commit block, the reveal block stands in and the newcomer is paid.
+      const revealed = computeEpoch(snapshot([make()], 1_000_000n), EMPTY_CARRY);
+      expect(amountOf(revealed, 1, "miner", late) > 0n).to.be.true;
+      expect(committed.inputsHash).to.not.equal(revealed.inputsHash);
+      // A commitment after its reveal is malformed.
+      expect(() => computeEpoch(snapshot([make(REVEAL + 1n)], 1_000_000n), EMPTY_CARRY)).to.throw(
+        /committed at block/,
+      );
+    });
+  });
+
   describe("within a Brain", function () {
     const O = A(0xf001);
     const V = A(0x111);
