@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -55,42 +54,11 @@ import {
   devnetPrivateKey,
 } from "../../sdk/devnet";
 import { brainRegistryAbi, consensusAbi, messageInboxAbi, networkAbi } from "../../sdk/generated/abis";
-import { type CliResult, ROOT, type RunningDevnet, startDevnet, tempDir } from "../helpers/processes";
+import { type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 
 type Json = Record<string, unknown>;
 
-/**
- * `based …` as its own process, like test/helpers/processes.ts's `based` but without blocking
- * the event loop, so commands of different accounts can run side by side.
- */
-function based(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "bin", "based.js"), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("close", (status) => {
-      clearTimeout(timer);
-      let json: Json = {};
-      if (args.includes("--json")) {
-        try {
-          json = JSON.parse(stdout) as Json;
-        } catch {
-          reject(new Error(`based ${args.join(" ")} printed no JSON:\n${stdout}\n${stderr}`));
-          return;
-        }
-      }
-      resolve({ status, stdout, stderr, json });
-    });
-  });
-}
+const based = basedAsync;
 
 const BRAIN = 3;
 

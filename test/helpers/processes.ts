@@ -146,3 +146,41 @@ export function based(args: string[], env: NodeJS.ProcessEnv): CliResult {
   }
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, json };
 }
+
+/**
+ * `node <args>` run to completion without blocking the event loop (so several can run side by
+ * side); stdout is parsed as JSON when `--json` is among the arguments.
+ */
+export function runNode(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", reject);
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      let json: Record<string, unknown> = {};
+      if (args.includes("--json")) {
+        try {
+          json = JSON.parse(stdout) as Record<string, unknown>;
+        } catch {
+          reject(new Error(`${args.join(" ")} printed no JSON:\n${stdout}\n${stderr}`));
+          return;
+        }
+      }
+      resolve({ status, stdout, stderr, json });
+    });
+  });
+}
+
+/** `based …` (bin/based.js) as `runNode` runs it. */
+export function basedAsync(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runNode([path.join(ROOT, "bin", "based.js"), ...args], env);
+}

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -33,41 +32,12 @@ import { brainRegistryAbi, consensusAbi, messageInboxAbi } from "../../sdk/gener
 import { registerMember } from "../../sdk/network";
 import { stakeBased } from "../../sdk/staking";
 import { waitFor } from "../helpers/oracle";
-import { type CliResult, ROOT, type RunningDevnet, startDevnet, tempDir } from "../helpers/processes";
+import { type RunningDevnet, basedAsync, runNode, startDevnet, tempDir } from "../helpers/processes";
 
 type Json = Record<string, unknown>;
 
-/** A process of `node --require tsx/cjs <args>` (or `based` with `bin/based.js`), without blocking. */
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.once("error", reject);
-    child.once("close", (status) => {
-      clearTimeout(timer);
-      let json: Json = {};
-      if (args.includes("--json")) {
-        try {
-          json = JSON.parse(stdout) as Json;
-        } catch {
-          reject(new Error(`${args.join(" ")} printed no JSON:\n${stdout}\n${stderr}`));
-          return;
-        }
-      }
-      resolve({ status, stdout, stderr, json });
-    });
-  });
-}
-const based = (args: string[], env: NodeJS.ProcessEnv) =>
-  run([path.join(ROOT, "bin", "based.js"), ...args], env);
+const run = (args: string[], env: NodeJS.ProcessEnv) => runNode(args, env, 90_000);
+const based = basedAsync;
 
 const BRAIN = 3;
 
