@@ -1,11 +1,15 @@
 import { Command, CommanderError } from "commander";
 import packageJson from "../package.json";
+import { registerAccountCommands } from "./commands/account";
 import { registerBrainCommands } from "./commands/brain";
 import { registerBridgeCommands } from "./commands/bridge";
+import { registerMinerCommands } from "./commands/miner";
 import { registerModelCommands } from "./commands/model";
+import { registerPromptCommands } from "./commands/prompt";
 import { registerNetworkCommands } from "./commands/register";
 import { registerRewardsCommands } from "./commands/rewards";
 import { registerStakeCommands } from "./commands/stake";
+import { registerValidatorCommands } from "./commands/validator";
 import { type GlobalOptions, type Wrap, createCommandContext } from "./context";
 import { reportError } from "./ui/output";
 
@@ -56,6 +60,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerNetworkCommands(program, wrap);
   registerStakeCommands(program, wrap);
   registerRewardsCommands(program, wrap);
+  registerAccountCommands(program, wrap);
+  registerPromptCommands(program, wrap);
+  registerMinerCommands(program, wrap);
+  registerValidatorCommands(program, wrap);
   return program;
 }
 

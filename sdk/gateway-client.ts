@@ -1,0 +1,247 @@
+/**
+ * HTTP client of a Brain's gateway (oracle/gateway/protocol.ts): what `based prompt`, miners and
+ * validators use. Client calls are unsigned; miner and validator calls are signed with the
+ * member's key (EIP-191 over `signedRequestMessage`, a fresh nonce each time).
+ */
+import type { LocalAccount } from "viem";
+import { z } from "zod";
+import {
+  API_PREFIX,
+  type CloseSessionResult,
+  type GatewayDomain,
+  type JobView,
+  LIMITS,
+  type MinerStats,
+  type OpenSession,
+  type PostResult,
+  SIGNATURE_HEADERS,
+  type Sample,
+  type SessionView,
+  type SubmitJob,
+  type WorkItem,
+  blobHash,
+  closeSessionResultSchema,
+  jobViewSchema,
+  minerStatsSchema,
+  randomHex,
+  sampleSchema,
+  sessionViewSchema,
+  sha256Hex,
+  signedRequestMessage,
+  workItemSchema,
+} from "../oracle/gateway/protocol";
+import { BasedError } from "./errors";
+
+/** A refusal or failure of the gateway, with its HTTP status and error code. */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "GatewayError";
+  }
+}
+
+export type GatewayClientOptions = {
+  /** e.g. http://127.0.0.1:7200 */
+  url: string;
+  /** Per-request timeout (long polls add their wait). */
+  timeoutMs?: number;
+};
+
+export type SignerOptions = { account: LocalAccount; domain: GatewayDomain };
+
+export class GatewayClient {
+  readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: GatewayClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  // -- clients ---------------------------------------------------------------------------------
+
+  /** Whether the gateway holds blob `hash` (so a session can skip uploading its keys). */
+  async hasBlob(hash: string): Promise<boolean> {
+    const res = await this.fetch("HEAD", `/blobs/${hash}`);
+    if (res.status === 404) return false;
+    await this.check(res);
+    return true;
+  }
+
+  /** Uploads a content-addressed blob unless the gateway has it; returns its hash. */
+  async putBlob(bytes: Uint8Array): Promise<string> {
+    const hash = blobHash(bytes);
+    if (await this.hasBlob(hash)) return hash;
+    const res = await this.fetch("PUT", `/blobs/${hash}`, {
+      body: bytes,
+      headers: { "content-type": "application/octet-stream" },
+    });
+    await this.check(res);
+    return hash;
+  }
+
+  async openSession(body: OpenSession): Promise<SessionView> {
+    return sessionViewSchema.parse(await this.json("POST", "/sessions", body));
+  }
+
+  async getSession(sessionId: string): Promise<SessionView> {
+    return sessionViewSchema.parse(await this.json("GET", `/sessions/${sessionId}`));
+  }
+
+  async closeSession(sessionId: string): Promise<CloseSessionResult> {
+    return closeSessionResultSchema.parse(await this.json("POST", `/sessions/${sessionId}/close`, {}));
+  }
+
+  async submitJob(sessionId: string, body: SubmitJob): Promise<{ jobId: string }> {
+    return z
+      .object({ jobId: z.string() })
+      .parse(await this.json("POST", `/sessions/${sessionId}/jobs`, body));
+  }
+
+  /** The job's state; with `waitMs`, the gateway holds the answer until the job ends or time runs out. */
+  async getJob(jobId: string, waitMs = 0): Promise<JobView> {
+    const q = waitMs > 0 ? `?waitMs=${Math.min(waitMs, LIMITS.maxWaitMs)}` : "";
+    return jobViewSchema.parse(await this.json("GET", `/jobs/${jobId}${q}`, undefined, waitMs));
+  }
+
+  /** Waits until the job completes or fails (long polls of at most `LIMITS.maxWaitMs`). */
+  async waitForJob(jobId: string, timeoutMs = 10 * 60_000): Promise<JobView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      const view = await this.getJob(jobId, Math.max(1, Math.min(left, LIMITS.maxWaitMs)));
+      if (view.state === "completed" || view.state === "failed") return view;
+      if (Date.now() >= deadline) {
+        throw new GatewayError(408, "JobTimeout", `job ${jobId} did not finish within ${timeoutMs / 1000} s`);
+      }
+    }
+  }
+
+  // -- miners and validators (signed) ---------------------------------------------------------
+
+  /** Long-polls for this miner's next job; undefined when none came within `waitMs`. */
+  async pollWork(signer: SignerOptions, waitMs = 20_000): Promise<WorkItem | undefined> {
+    const res = await this.signedFetch(signer, "POST", "/miner/work", { waitMs }, waitMs);
+    if (res.status === 204) return undefined;
+    await this.check(res);
+    return workItemSchema.parse(await res.json());
+  }
+
+  async postResult(signer: SignerOptions, jobId: string, body: PostResult): Promise<void> {
+    await this.check(await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/result`, body));
+  }
+
+  async releaseJob(signer: SignerOptions, jobId: string, lockToken: string, reason: string): Promise<void> {
+    await this.check(
+      await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/release`, { lockToken, reason }),
+    );
+  }
+
+  /** A blob (evaluation keys) by hash; members only. */
+  async getBlob(signer: SignerOptions, hash: string): Promise<Uint8Array> {
+    const res = await this.signedFetch(signer, "GET", `/blobs/${hash}`);
+    await this.check(res);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (blobHash(bytes) !== hash)
+      throw new GatewayError(502, "BlobCorrupt", `blob ${hash} does not match its hash`);
+    return bytes;
+  }
+
+  async samples(signer: SignerOptions, limit = 10): Promise<Sample[]> {
+    const res = await this.signedFetch(signer, "GET", `/validator/samples?limit=${limit}`);
+    await this.check(res);
+    return z.object({ samples: z.array(sampleSchema) }).parse(await res.json()).samples;
+  }
+
+  async minerStats(signer: SignerOptions): Promise<MinerStats[]> {
+    const res = await this.signedFetch(signer, "GET", "/validator/miners");
+    await this.check(res);
+    return z.object({ miners: z.array(minerStatsSchema) }).parse(await res.json()).miners;
+  }
+
+  // -- plumbing ---------------------------------------------------------------------------------
+
+  private async fetch(
+    method: string,
+    route: string,
+    init: { body?: string | Uint8Array; headers?: Record<string, string> } = {},
+    extraMs = 0,
+  ): Promise<Response> {
+    const url = `${this.url}${API_PREFIX}${route}`;
+    try {
+      return await fetch(url, {
+        method,
+        body: init.body,
+        headers: init.headers,
+        signal: AbortSignal.timeout(this.timeoutMs + extraMs),
+      });
+    } catch (err) {
+      throw new BasedError(
+        "environment",
+        "GatewayUnreachable",
+        `the gateway at ${this.url} did not answer (${(err as Error).message})`,
+        "is it running? On devnet `npm run devnet` starts one for Brain #3; elsewhere check --gateway or BASED_GATEWAY_URL",
+      );
+    }
+  }
+
+  private async json(method: string, route: string, body?: unknown, extraMs = 0): Promise<unknown> {
+    const res = await this.fetch(
+      method,
+      route,
+      body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } },
+      extraMs,
+    );
+    await this.check(res);
+    return res.json();
+  }
+
+  private async signedFetch(
+    signer: SignerOptions,
+    method: string,
+    route: string,
+    body?: unknown,
+    extraMs = 0,
+  ): Promise<Response> {
+    const text = body === undefined ? "" : JSON.stringify(body);
+    const path = `${API_PREFIX}${route}`;
+    const nonce = randomHex(16);
+    const expiry = Math.floor(Date.now() / 1000) + 60;
+    const message = signedRequestMessage(signer.domain, {
+      method,
+      path,
+      bodySha256: sha256Hex(text),
+      nonce,
+      expiry,
+    });
+    const signature = await signer.account.signMessage({ message });
+    const headers: Record<string, string> = {
+      [SIGNATURE_HEADERS.address]: signer.account.address,
+      [SIGNATURE_HEADERS.nonce]: nonce,
+      [SIGNATURE_HEADERS.expiry]: String(expiry),
+      [SIGNATURE_HEADERS.signature]: signature,
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return this.fetch(method, route, { body: body === undefined ? undefined : text, headers }, extraMs);
+  }
+
+  private async check(res: Response): Promise<void> {
+    if (res.ok) return;
+    let code = `HTTP${res.status}`;
+    let message = res.statusText;
+    try {
+      const body = (await res.json()) as { error?: string; message?: string };
+      code = body.error ?? code;
+      message = body.message ?? message;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new GatewayError(res.status, code, `gateway refused (${res.status} ${code}): ${message}`);
+  }
+}
