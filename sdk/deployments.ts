@@ -39,6 +39,7 @@ export const deploymentsSchema = z.object({
           Staking: address,
           Emission: address,
           Consensus: address,
+          ComputeMarket: address,
         })
         .catchall(address),
     })

@@ -1,8 +1,9 @@
 /**
  * What the BasedAI economy's SDK modules share (sdk/brain-config.ts, sdk/network.ts,
- * sdk/staking.ts, sdk/rewards.ts): the contract addresses of the deployment, BASED balance and
- * allowance checks, and sending a transaction the way every `based` command does: simulate first
- * (so a contract rule's refusal is explained before any gas is spent), send, wait for the receipt.
+ * sdk/staking.ts, sdk/rewards.ts, sdk/market.ts): the contract addresses of the deployment, BASED
+ * balance and allowance checks, and sending a transaction the way every `based` command does:
+ * simulate first (so a contract rule's refusal is explained before any gas is spent), send, wait
+ * for the receipt.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import {
@@ -24,6 +25,7 @@ import { requireWallet } from "./ethereum";
 import {
   basedTokenAbi,
   brainRegistryAbi,
+  computeMarketAbi,
   consensusAbi,
   emissionAbi,
   networkAbi,
@@ -38,6 +40,7 @@ export type EconomyContracts = {
   Staking: Address;
   Emission: Address;
   Consensus: Address;
+  ComputeMarket: Address;
 };
 
 /** The economy contracts of the deployment `ctx` was connected with. */
@@ -59,6 +62,7 @@ export function economyContracts(ctx: BasedContext): EconomyContracts {
     Staking: c.Staking,
     Emission: c.Emission,
     Consensus: c.Consensus,
+    ComputeMarket: c.ComputeMarket,
   };
 }
 
@@ -166,6 +170,7 @@ const ECONOMY_ERRORS = [
   ...consensusAbi,
   ...emissionAbi,
   ...basedTokenAbi,
+  ...computeMarketAbi,
 ].filter((item) => item.type === "error") as Abi;
 
 /** The custom error a contract call reverted with, if any could be decoded. */

@@ -18,6 +18,7 @@ import {
 } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive } from "../../sdk/economy";
+import { getBrainGateway, setBrainGateway } from "../../sdk/market";
 import { BasedError } from "../../sdk/errors";
 import { type BrainMembers, getMembers } from "../../sdk/network";
 import { type MirroredBrain, getMirroredBrain, mirrorMatches, rewardsExplanation } from "../../sdk/registry";
@@ -199,6 +200,7 @@ type ConfigOptions = {
   name?: string;
   ens?: string;
   rewardAddress?: string;
+  gateway?: string;
 };
 
 /** Validates every `brain config` option before anything is sent (bad input: exit 2). */
@@ -369,44 +371,70 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
     .option("--name <text>", "the Brain's name")
     .option("--ens <name>", "the Brain's ENS/BNS name")
     .option("--reward-address <address>", "where the owner's rewards and fees go (0x0: the Brain's wallet)")
+    .option("--gateway <address>", "the gateway account that settles the Brain's prompts (0x0: none)")
     .addHelpText(
       "after",
       `
 With no option it prints the configuration. Each group of options given is one transaction:
 task (--model, --content-hash, --template, --source-repo, --source-commit; takes effect after a
-1-day notice), --zk, --split, --fee, pricing (--price, --context-limit) and profile (--name,
---ens, --reward-address). Only the Brain's BasedAI wallet may change it (\`based brain show\`
-names it; the owner sets it on Ethereum with \`based brain link\`).
+1-day notice), --zk, --split, --fee, pricing (--price, --context-limit), profile (--name,
+--ens, --reward-address) and --gateway (the account whose gateway posts delivered results to the
+ComputeMarket, paying miners and the owner). Only the Brain's BasedAI wallet may change it
+(\`based brain show\` names it; the owner sets it on Ethereum with \`based brain link\`).
 
 Examples:
   based brain config 3
   based brain config 3 --split 2000:4000:4000 --fee 50
-  based brain config 3 --price 0.01:0.02 --context-limit 4096 --zk off`,
+  based brain config 3 --price 0.01:0.02 --context-limit 4096 --zk off
+  based brain config 3 --gateway 0x…`,
     )
     .action(
       wrap(async (ctx, [rawId], options) => {
         const id = parseBrainId(rawId!);
         const change = parseConfigChange(options as ConfigOptions);
-        if (Object.keys(change).length === 0) {
+        const rawGateway = (options as ConfigOptions).gateway;
+        const gateway = rawGateway === undefined ? undefined : parseAddress(rawGateway, "--gateway");
+        const gatewayLine = (g: string | null) =>
+          `  gateway        ${g ?? "none (prompts cannot be settled: set one with --gateway)"}`;
+        if (Object.keys(change).length === 0 && gateway === undefined) {
           const based = await connectBased(ctx.config);
-          const config = await getBrainConfig(based, id);
+          const [config, current] = await Promise.all([
+            getBrainConfig(based, id),
+            getBrainGateway(based, id),
+          ]);
           if (!config.active) throw brainNotActive(id);
-          ctx.out.result({ config }, () => [`Brain #${id} configuration`, ...configLines(config)].join("\n"));
+          ctx.out.result({ config: { ...config, gateway: current } }, () =>
+            [`Brain #${id} configuration`, ...configLines(config), gatewayLine(current)].join("\n"),
+          );
           return;
         }
         const based = await connectBased(ctx.config, { withAccount: true });
         const spinner = ctx.spinner();
         try {
-          const done = await configureBrain(based, id, change, {
-            onStep: (_s, detail) => spinner.update(detail),
-          });
+          const onStep = (_s: string, detail: string) => spinner.update(detail);
+          const transactions: { action: string; transactionHash: string }[] = [];
+          let config: BrainConfig | undefined;
+          if (Object.keys(change).length > 0) {
+            const done = await configureBrain(based, id, change, { onStep });
+            transactions.push(...done.transactions);
+            config = done.config;
+          }
+          if (gateway !== undefined) {
+            const set = await setBrainGateway(based, id, gateway, { onStep });
+            transactions.push({ action: "setGateway", transactionHash: set.txHash });
+          }
+          const [finalConfig, current] = await Promise.all([
+            config ?? getBrainConfig(based, id),
+            getBrainGateway(based, id),
+          ]);
           spinner.succeed(`Brain #${id} configured`);
-          ctx.out.result({ brainId: id, transactions: done.transactions, config: done.config }, () =>
+          ctx.out.result({ brainId: id, transactions, config: { ...finalConfig, gateway: current } }, () =>
             [
-              `Configured Brain #${id} in ${done.transactions.length} transaction(s)`,
-              ...done.transactions.map((t) => `  ${t.action.padEnd(18)} tx ${t.transactionHash}`),
+              `Configured Brain #${id} in ${transactions.length} transaction(s)`,
+              ...transactions.map((t) => `  ${t.action.padEnd(18)} tx ${t.transactionHash}`),
               `Brain #${id} configuration`,
-              ...configLines(done.config),
+              ...configLines(finalConfig),
+              gatewayLine(current),
             ].join("\n"),
           );
         } catch (err) {

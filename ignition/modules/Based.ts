@@ -16,7 +16,8 @@ import {
  * reports), `governance`, `guardian` [account 0], the bridge limits `maxTransfer`,
  * `bucketCapacity`, `bucketRate`, and the economy's `genesisBlock` [0], `tempo`,
  * `immunityPeriod`, `unbondingPeriod`, `challengeWindow`, `challengeBond`, `maxWeights`
- * (ECONOMY_DEFAULTS). Emission holds BASED's minter role.
+ * (ECONOMY_DEFAULTS). Emission holds BASED's minter role. ComputeMarket (spending accounts and
+ * prompt escrow) reads prices from the BrainRegistry and miners from the Network.
  */
 export default buildModule("Based", (m) => {
   const deployer = m.getAccount(0);
@@ -65,6 +66,7 @@ export default buildModule("Based", (m) => {
     m.getParameter("maxWeights", ECONOMY_DEFAULTS.maxWeights),
     governance,
   ]);
+  const computeMarket = m.contract("ComputeMarket", [basedToken, brainRegistry, network]);
   const minterRole = m.staticCall(basedToken, "MINTER_ROLE");
   m.call(basedToken, "grantRole", [minterRole, emission], { id: "grant_emission_minter" });
   m.call(emission, "bindConsensus", [consensus]);
@@ -91,5 +93,15 @@ export default buildModule("Based", (m) => {
   m.call(messageInbox, "transferOwnership", [governance], {
     after: [bridgeHandler, brainHandler, reportHandler],
   });
-  return { basedToken, messageInbox, basedBridge, brainRegistry, network, staking, emission, consensus };
+  return {
+    basedToken,
+    messageInbox,
+    basedBridge,
+    brainRegistry,
+    network,
+    staking,
+    emission,
+    consensus,
+    computeMarket,
+  };
 });

@@ -11,6 +11,7 @@ import BasedDevnetModule from "../../ignition/modules/BasedDevnet";
 import {
   DEVNET_BASED,
   DEVNET_BASED_PER_ACCOUNT,
+  DEVNET_BRAIN,
   DEVNET_ECONOMY,
   DEVNET_FUNDED_ACCOUNTS,
 } from "../../sdk/devnet";
@@ -36,12 +37,17 @@ async function main(): Promise<void> {
     Staking: await addressOf(deployed.staking),
     Emission: await addressOf(deployed.emission),
     Consensus: await addressOf(deployed.consensus),
+    ComputeMarket: await addressOf(deployed.computeMarket),
     DevnetBasedFaucet: await addressOf(deployed.faucet),
   };
   const faucet = await hre.ethers.getContractAt("DevnetBasedFaucet", contracts.DevnetBasedFaucet);
   const signers = await hre.ethers.getSigners();
   for (const signer of signers.slice(0, DEVNET_FUNDED_ACCOUNTS)) {
     await (await faucet.drip(signer.address, DEVNET_BASED_PER_ACCOUNT)).wait();
+  }
+  // Brain #3's miners and validators pay registration fees and stake.
+  for (const i of [...DEVNET_BRAIN.minerAccounts, ...DEVNET_BRAIN.validatorAccounts]) {
+    await (await faucet.drip(signers[i]!.address, DEVNET_BRAIN.basedPerServiceAccount)).wait();
   }
   const { chainId } = await hre.ethers.provider.getNetwork();
   fs.mkdirSync(path.dirname(out), { recursive: true });
