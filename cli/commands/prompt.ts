@@ -1,5 +1,361 @@
-import type { Command } from "commander";
-import type { Wrap } from "../context";
+import os from "node:os";
+import path from "node:path";
+import { type Command, Option } from "commander";
+import type { Hex } from "viem";
+import { DEFAULT_GATEWAY_PORT } from "../../oracle/gateway/protocol";
+import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
+import { type BasedContext, connectBased } from "../../sdk/bridge";
+import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
+import { BasedError } from "../../sdk/errors";
+import { parseBrainId, parseInteger } from "../args";
+import type { CommandContext, Run, Wrap } from "../context";
+import type * as GatewayClientModule from "../../sdk/gateway-client";
+import type * as MarketModule from "../../sdk/market";
+import type * as ModelSourceModule from "../../miner/model-source";
+import type * as PromptModule from "../../sdk/prompt";
 
-/** `based prompt …` (being built: issue 7). */
-export function registerPromptCommands(_program: Command, _wrap: Wrap): void {}
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The engine (SEAL, onnxruntime) loads only when a prompt runs, not for every `based` command. */
+const lazy = {
+  prompt: () => require("../../sdk/prompt") as typeof PromptModule,
+  gateway: () => require("../../sdk/gateway-client") as typeof GatewayClientModule,
+  market: () => require("../../sdk/market") as typeof MarketModule,
+  modelSource: () => require("../../miner/model-source") as typeof ModelSourceModule,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export const GATEWAY_URL_ENV = "BASED_GATEWAY_URL";
+export const MODEL_CACHE_ENV = "BASED_MODEL_CACHE";
+/** Seconds an escrow stays open by default: long enough for a slow generation, short enough to wait out. */
+export const DEFAULT_DEADLINE_SECONDS = 900;
+
+/** --gateway, else $BASED_GATEWAY_URL, else the devnet's gateway on this machine. */
+export function gatewayUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const raw = flag ?? env[GATEWAY_URL_ENV] ?? `http://127.0.0.1:${DEFAULT_GATEWAY_PORT}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      `Invalid gateway URL "${raw}".`,
+      "Use http(s)://host:port.",
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new BasedError("input", "InvalidArgument", `Invalid gateway URL "${raw}": expected http or https.`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+/** Where models named by Brains' tasks are cached: $BASED_MODEL_CACHE, else ~/.cache/based/models. */
+export function modelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[MODEL_CACHE_ENV];
+  return fromEnv && fromEnv.trim() !== ""
+    ? path.resolve(fromEnv)
+    : path.join(os.homedir(), ".cache", "based", "models");
+}
+
+/** Encrypted unless the Brain runs plaintext; --plain is required for that and allowed on ZK Brains. */
+export function choosePromptMode(
+  brainId: number,
+  zkMode: boolean,
+  plainFlag: boolean,
+): { mode: "encrypted" | "plain"; warning?: string } {
+  if (!zkMode && !plainFlag) {
+    throw new BasedError(
+      "input",
+      "BrainIsPlain",
+      `Brain #${brainId} has ZK mode off: its miners run the model on plaintext, so your prompt would be readable by its gateway and miners.`,
+      "Add --plain to send it anyway, or choose a Brain with ZK mode on (`based brain show <id>`).",
+    );
+  }
+  if (plainFlag && zkMode) {
+    return {
+      mode: "plain",
+      warning: `warning: --plain sends your prompt's tokens to Brain #${brainId}'s gateway and miners unencrypted (the Brain supports encrypted prompts; drop --plain to use them).`,
+    };
+  }
+  return { mode: plainFlag ? "plain" : "encrypted" };
+}
+
+/** The model to run the client half with: --model, else the Brain's task model (verified by hash). */
+async function modelFor(
+  config: BrainConfig,
+  flag: string | undefined,
+  log: CommandContext["log"],
+): Promise<string> {
+  if (flag) return path.resolve(flag);
+  if (!config.task) {
+    throw new BasedError(
+      "refused",
+      "NoTaskModel",
+      `Brain #${config.brainId} has no task model set.`,
+      "Its owner sets one with `based brain config`; or pass --model <dir> of the model its miners run.",
+    );
+  }
+  log.debug({ uri: config.task.modelUri }, "resolving the Brain's task model");
+  return lazy.modelSource().resolveModel(config.task.modelUri, config.task.contentHash, modelCacheDir());
+}
+
+type Escrow = { requestId: bigint; escrow: bigint; deadline: number; txHash: Hex };
+
+/** Opens the ComputeMarket escrow that pays for this prompt (its maximum cost at the Brain's prices). */
+async function openEscrow(
+  based: BasedContext,
+  brainId: number,
+  units: { promptUnits: number; maxCompletionUnits: number },
+  deadlineSeconds: number,
+  onStep: (detail: string) => void,
+): Promise<Escrow> {
+  const opened = await lazy.market().openRequest(based, {
+    brainId,
+    promptUnits: units.promptUnits,
+    maxCompletionUnits: units.maxCompletionUnits,
+    deadlineSeconds,
+    onStep: (_step, detail) => onStep(detail),
+  });
+  return {
+    requestId: opened.requestId,
+    escrow: opened.escrow,
+    deadline: opened.deadline,
+    txHash: opened.txHash,
+  };
+}
+
+type Cost = {
+  requestId: string;
+  status: string;
+  escrowed: bigint;
+  paid: bigint | null;
+  refunded: bigint | null;
+  ownerCut: bigint | null;
+  minerPay: bigint | null;
+  /** Unix seconds (BasedAI-chain time). */
+  deadline: number;
+  deadlineIso: string;
+  escrowTx: Hex;
+  settlementTx: Hex | null;
+  settlementError: string | null;
+};
+
+/** What the escrow came to once the gateway settled it (or why it did not). */
+async function settledCost(
+  based: BasedContext,
+  escrow: Escrow,
+  settlement: { txHash: Hex | null; error: string | null } | null,
+): Promise<Cost> {
+  const market = lazy.market();
+  if (settlement?.txHash) {
+    await based.publicClient
+      .waitForTransactionReceipt({ hash: settlement.txHash, timeout: 60_000 })
+      .catch(() => undefined);
+  }
+  const request = await market.getRequest(based, escrow.requestId);
+  const quote =
+    request.status === "settled" ? market.quoteSettlement(request, request.completionUnits) : null;
+  return {
+    requestId: escrow.requestId.toString(),
+    status: request.status,
+    escrowed: escrow.escrow,
+    paid: quote?.cost ?? null,
+    refunded: quote?.refund ?? null,
+    ownerCut: quote?.ownerCut ?? null,
+    minerPay: quote?.minerPay ?? null,
+    deadline: escrow.deadline,
+    deadlineIso: isoTime(escrow.deadline),
+    escrowTx: escrow.txHash,
+    settlementTx: settlement?.txHash ?? null,
+    settlementError: settlement?.error ?? null,
+  };
+}
+
+function costLines(cost: Cost | null): string[] {
+  if (!cost) return ["cost       none (--no-escrow)"];
+  const lines = [`cost       escrowed ${BASED(cost.escrowed)} (request #${cost.requestId})`];
+  if (cost.status === "settled") {
+    lines.push(
+      `           paid ${BASED(cost.paid!)} (miner ${BASED(cost.minerPay!)}, Brain owner ${BASED(cost.ownerCut!)})`,
+    );
+    lines.push(`           refunded ${BASED(cost.refunded!)}`);
+  } else {
+    lines.push(
+      `           not settled (${cost.settlementError ?? cost.status}): the whole escrow returns to your account after ${isoTime(cost.deadline)}`,
+    );
+  }
+  return lines;
+}
+
+const prompt: Run = async (ctx, [text], options) => {
+  const opts = options as {
+    brain: string;
+    maxTokens: string;
+    plain?: boolean;
+    gateway?: string;
+    model?: string;
+    escrow: boolean;
+    deadline: string;
+  };
+  const brainId = parseBrainId(opts.brain);
+  const maxTokens = parseInteger(opts.maxTokens, "--max-tokens", 1, 1024);
+  const deadlineSeconds = parseInteger(opts.deadline, "--deadline", 1, 86_400);
+  const url = gatewayUrl(opts.gateway);
+  if (!text || text.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
+  const json = ctx.out.json;
+  const spinner = ctx.spinner();
+  let spinning = true;
+  const onStep = (detail: string) => {
+    if (spinning) spinner.update(detail);
+  };
+
+  onStep(`reading Brain #${brainId}'s configuration`);
+  const based = await connectBased(ctx.config, { withAccount: opts.escrow });
+  const config = await getBrainConfig(based, brainId);
+  if (!config.active) throw brainNotActive(brainId);
+  const { mode, warning } = choosePromptMode(brainId, config.zkMode, opts.plain === true);
+  if (warning) process.stderr.write(`${warning}\n`);
+
+  onStep("loading the model");
+  const modelDir = await modelFor(config, opts.model, ctx.log);
+  const { preparePrompt, runPrompt } = lazy.prompt();
+  const prepared = preparePrompt(modelDir, text, maxTokens, mode);
+
+  let escrow: Escrow | null = null;
+  if (opts.escrow) escrow = await openEscrow(based, brainId, prepared, deadlineSeconds, onStep);
+
+  // Ctrl-C: stop after the current job and close the session (so the gateway settles what ran);
+  // a second Ctrl-C quits at once.
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write("\nstopping after the current step (Ctrl-C again to quit now)\n");
+    abort.abort();
+  };
+  process.on("SIGINT", onSigint);
+
+  const gateway = new (lazy.gateway().GatewayClient)({ url });
+  let started = false;
+  const tokenTimes: number[] = [];
+  let result: PromptModule.PromptResult;
+  try {
+    result = await runPrompt({
+      gateway,
+      brainId,
+      modelDir,
+      prompt: prepared.promptIds,
+      maxTokens,
+      mode,
+      ...(escrow ? { requestId: escrow.requestId.toString() } : {}),
+      signal: abort.signal,
+      onStep,
+      onToken: (_id, piece) => {
+        tokenTimes.push(performance.now());
+        if (json) return;
+        if (!started) {
+          // Tokens share the terminal with the spinner: it stops before the first one prints.
+          spinner.stop();
+          spinning = false;
+          started = true;
+          process.stdout.write(text);
+        }
+        process.stdout.write(piece);
+      },
+    });
+  } catch (err) {
+    spinner.fail();
+    if (escrow) {
+      process.stderr.write(
+        `The escrow of request #${escrow.requestId} (${BASED(escrow.escrow)}) returns to your account after ${isoTime(escrow.deadline)} unless the gateway settles it.\n`,
+      );
+    }
+    if (abort.signal.aborted) {
+      throw new BasedError("input", "Interrupted", "Interrupted: the session was closed.");
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  if (spinning) spinner.stop();
+  if (!json) process.stdout.write("\n");
+
+  const cost = escrow ? await settledCost(based, escrow, result.close.settlement) : null;
+  const generationSeconds = tokenTimes.length > 1 ? (tokenTimes.at(-1)! - tokenTimes[0]!) / 1000 : 0;
+  // Plain answers arrive whole: a rate between their tokens would mean nothing.
+  const tokensPerSecond =
+    mode === "encrypted" && tokenTimes.length > 1 ? (tokenTimes.length - 1) / generationSeconds : null;
+  ctx.out.result(
+    {
+      brainId,
+      mode,
+      text: result.text,
+      ids: result.ids,
+      promptIds: result.promptIds,
+      sessionId: result.sessionId,
+      miners: result.miners,
+      units: result.units,
+      cost,
+      keysUploaded: result.keysUploaded,
+      timings: { ...result.timings, tokensPerSecond },
+    },
+    () =>
+      [
+        "",
+        `${mode === "encrypted" ? "encrypted" : "PLAIN"}: ${result.ids.length} tokens from Brain #${brainId} ` +
+          `(miner${result.miners.length === 1 ? "" : "s"} ${result.miners.join(", ") || "-"}), ` +
+          `${result.timings.secondsPerToken.toFixed(2)} s/token` +
+          (tokensPerSecond ? `, ${tokensPerSecond.toFixed(2)} tokens/s after the prompt pass` : "") +
+          `, setup ${(result.timings.setupMs / 1000).toFixed(1)} s` +
+          (result.keysUploaded > 0
+            ? ` (uploaded ${(result.keysUploaded / 2 ** 20).toFixed(1)} MiB of keys)`
+            : ""),
+        `units      prompt ${result.units.prompt}, completion ${result.units.completion}`,
+        ...costLines(cost),
+      ].join("\n"),
+  );
+};
+
+/** `based prompt`: send a prompt to a Brain, encrypted on this machine, and stream the answer. */
+export function registerPromptCommands(program: Command, wrap: Wrap): void {
+  program
+    .command("prompt")
+    .description(
+      "send a prompt to a Brain: encrypted here, answered by its miners on ciphertexts, decrypted here",
+    )
+    .argument("<text>", "the prompt")
+    .requiredOption("--brain <id>", "the Brain to ask (its gateway and miners run the work)")
+    .option("--max-tokens <n>", "most tokens to generate (1–1024)", "16")
+    .option("--plain", "send the prompt unencrypted (required for a Brain with ZK mode off)")
+    .option(
+      "--gateway <url>",
+      `the Brain's gateway (default $${GATEWAY_URL_ENV}, else http://127.0.0.1:${DEFAULT_GATEWAY_PORT})`,
+    )
+    .option(
+      "--model <dir>",
+      "the Brain's model, already on this machine (default: fetch its task model and check its hash)",
+    )
+    .option("--no-escrow", "do not pay through ComputeMarket (a gateway that requires payment refuses)")
+    .addOption(
+      new Option(
+        "--deadline <seconds>",
+        "how long the escrow waits for settlement before it can be reclaimed",
+      ).default(String(DEFAULT_DEADLINE_SECONDS)),
+    )
+    .addHelpText(
+      "after",
+      `
+The prompt is tokenized and encrypted on this machine with keys kept in $BASED_KEYSTORE
+(default ~/.config/based/keys); the gateway and miners see only ciphertexts. Evaluation keys are
+uploaded once and reused. Tokens print as they are decrypted; progress goes to stderr. Unless
+--no-escrow, the prompt's maximum cost at the Brain's prices is escrowed first from your spending
+account (\`based account deposit\`); what the answer did not use is refunded.
+
+Examples:
+  based prompt --brain 3 "The old man walked"
+  based prompt --brain 3 "In the morning, she" --max-tokens 32
+  based prompt --brain 3 "The jury said" --json
+  based prompt --brain 7 "Hello" --plain            # a Brain with ZK mode off
+  BASED_GATEWAY_URL=http://gw.example:7200 based prompt --brain 3 "The city council"`,
+    )
+    .action(wrap(prompt));
+}

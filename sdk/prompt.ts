@@ -1,0 +1,582 @@
+/**
+ * The user's side of a prompt to a Brain (DESIGN.md §5): `based prompt`.
+ *
+ * Encrypted mode: the prompt is tokenized, embedded, normalised, attended and sampled here; only
+ * the weight-bearing products travel, as CKKS ciphertexts under the user's own key, one gateway
+ * job per plan step. The prompt text and its token ids never leave this process: the gateway and
+ * the miner see ciphertexts, plan-step ids (which reveal only the bucket: 1 row, or a padded
+ * prompt chunk) and the evaluation keys.
+ *
+ * Plain mode (a Brain with ZK off, or a user who asks for it): the token ids go to the miner as
+ * one generation job.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Address } from "viem";
+import {
+  type CloseSessionResult,
+  type JobView,
+  type SessionView,
+  type SubmitJob,
+  blobHash,
+  decodeTokens,
+  fromBase64,
+  outputsHash,
+  toBase64,
+} from "../oracle/gateway/protocol";
+import type { CkksClient } from "../zkllm/ckks/client";
+import { readPlan, type ZkllmPlan } from "../zkllm/convert";
+import { splitForPlan } from "../zkllm/generate";
+import { loadCheckpoint, parseGpt2Config } from "../zkllm/model/checkpoint";
+import {
+  type ServerCall,
+  type TransferStats,
+  emptyStats,
+  encryptedBackend,
+} from "../zkllm/protocol/encrypted-backend";
+import { DEFAULT_BUCKETS } from "../zkllm/protocol/engine-plan";
+import { HybridSession } from "../zkllm/protocol/session";
+import { type Gpt2Tokenizer, loadTokenizer } from "../zkllm/tokenizer";
+import { BasedError } from "./errors";
+import { GatewayError, type GatewayClient } from "./gateway-client";
+import { defaultKeystoreDir, openKeystore } from "./keystore";
+
+export type PromptMode = "encrypted" | "plain";
+
+export type PromptOptions = {
+  gateway: GatewayClient;
+  brainId: number;
+  /** The Brain's task model (tokenizer, config, weights and zkllm-plan.json). */
+  modelDir: string;
+  /** Text, or token ids already encoded with the model's tokenizer. */
+  prompt: string | number[];
+  maxTokens: number;
+  mode: PromptMode;
+  /** Default: `$BASED_KEYSTORE` or ~/.config/based/keys. */
+  keystoreDir?: string;
+  /** The ComputeMarket request (decimal) that pays for this prompt's work. */
+  requestId?: string;
+  /** Stop after this token (default: the tokenizer's <|endoftext|>, when it has one). */
+  eosId?: number;
+  /** Called for every generated token as soon as it is known, with the text it adds. */
+  onToken?: (id: number, text: string) => void;
+  /** Progress: what is happening now ("uploading keys", "prompt pass", …). */
+  onStep?: (detail: string) => void;
+  /** Stops between jobs; the session is closed before the error is thrown. */
+  signal?: AbortSignal;
+  /** How long one job may take before the prompt gives up (default 10 minutes). */
+  jobTimeoutMs?: number;
+};
+
+export type PromptResult = {
+  mode: PromptMode;
+  /** Generated token ids (an end-of-text token, if generated, is the last). */
+  ids: number[];
+  /** Their text (without an end-of-text token). */
+  text: string;
+  promptIds: number[];
+  sessionId: string;
+  /** Who served the session's jobs, in order of first appearance. */
+  miners: Address[];
+  /** Compute units the gateway counted (a unit is a token). */
+  units: { prompt: number; completion: number };
+  close: CloseSessionResult;
+  /** Bytes of evaluation keys uploaded (0 when the gateway had them already, and in plain mode). */
+  keysUploaded: number;
+  /** Ciphertext traffic (encrypted mode). */
+  transfer?: TransferStats;
+  timings: {
+    /** Tokenizer, keys, upload and session (before the first job). */
+    setupMs: number;
+    totalMs: number;
+    /** Seconds per generated token after setup. */
+    secondsPerToken: number;
+  };
+};
+
+/**
+ * Compute units a prompt is charged: its length rounded up to whole prefill buckets in encrypted
+ * mode (the rows the miner really computes; an exact length on chain would also tell more than
+ * the gateway can see), or its exact length in plain mode (`bucket` 1).
+ */
+export function promptUnits(promptIds: readonly number[], bucket: number = DEFAULT_BUCKETS.prefill): number {
+  if (!Number.isInteger(bucket) || bucket < 1)
+    throw new RangeError(`bucket must be a positive integer, got ${bucket}`);
+  return Math.ceil(promptIds.length / bucket) * bucket;
+}
+
+/** What a prompt needs from the model directory before anything goes out (for escrow sizing too). */
+export type PreparedPrompt = {
+  tokenizer: Gpt2Tokenizer;
+  promptIds: number[];
+  /** The model's context in tokens. */
+  nPositions: number;
+  /** Prompt compute units for `mode`. */
+  promptUnits: number;
+  /**
+   * Completion units the prompt may use: maxTokens within the context (the logits at the last
+   * position still give one token, hence the + 1).
+   */
+  maxCompletionUnits: number;
+  eosId: number | undefined;
+};
+
+/** Tokenizes and checks a prompt against the model (context, vocabulary) without contacting anyone. */
+export function preparePrompt(
+  modelDir: string,
+  prompt: string | number[],
+  maxTokens: number,
+  mode: PromptMode,
+  eosId?: number,
+): PreparedPrompt {
+  let tokenizer: Gpt2Tokenizer;
+  let nPositions: number;
+  try {
+    tokenizer = loadTokenizer(modelDir);
+    nPositions = parseGpt2Config(
+      JSON.parse(fs.readFileSync(path.join(modelDir, "config.json"), "utf8")),
+    ).n_positions;
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "ModelNotFound",
+      `Cannot load the model in ${modelDir}: ${(err as Error).message}.`,
+      "Pass --model <dir> of a converted model (config.json, model.safetensors, vocab.json, merges.txt, zkllm-plan.json).",
+    );
+  }
+  const promptIds = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
+  if (promptIds.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
+  const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize);
+  if (bad !== undefined) {
+    throw new BasedError(
+      "input",
+      "InvalidPrompt",
+      `Token id ${bad} is outside the vocabulary (0..${tokenizer.vocabSize - 1}).`,
+    );
+  }
+  if (promptIds.length > nPositions) {
+    throw new BasedError(
+      "input",
+      "PromptTooLong",
+      `The prompt is ${promptIds.length} tokens; the model's context is ${nPositions}.`,
+      "Shorten the prompt.",
+    );
+  }
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      `maxTokens must be a positive integer, got ${maxTokens}.`,
+    );
+  }
+  const plan = mode === "encrypted" ? readPlanOrThrow(modelDir) : undefined;
+  return {
+    tokenizer,
+    promptIds,
+    nPositions,
+    promptUnits: promptUnits(promptIds, plan ? plan.buckets.prefill : 1),
+    maxCompletionUnits: Math.min(maxTokens, nPositions - promptIds.length + 1),
+    eosId: eosId ?? tokenizer.eotId,
+  };
+}
+
+/** Runs one prompt through the Brain's gateway and returns the answer. */
+export async function runPrompt(options: PromptOptions): Promise<PromptResult> {
+  const started = performance.now();
+  const step = options.onStep ?? (() => {});
+  const prepared = preparePrompt(
+    options.modelDir,
+    options.prompt,
+    options.maxTokens,
+    options.mode,
+    options.eosId,
+  );
+  const gateway = patientGateway(options.gateway, options.signal);
+  try {
+    return options.mode === "encrypted"
+      ? await runEncrypted({ ...options, gateway }, options.gateway, prepared, started, step)
+      : await runPlain({ ...options, gateway }, options.gateway, prepared, started, step);
+  } catch (err) {
+    throw err instanceof GatewayError ? explainRefusal(err) : err;
+  }
+}
+
+/** A gateway refusal as the user sees it: a refused request (4xx) or a gateway in trouble (5xx). */
+function explainRefusal(err: GatewayError): BasedError {
+  if (err.status >= 500 || err.status === 429) {
+    return new BasedError(
+      "environment",
+      err.code,
+      err.message,
+      "The Brain's gateway is overloaded or has no miner online; try again shortly.",
+    );
+  }
+  return new BasedError(
+    "refused",
+    err.code,
+    err.message,
+    "Check --brain (a gateway serves one Brain) and --gateway; the message says what the gateway refused.",
+  );
+}
+
+/** Back-off after a 429 (rate limit) or 503 (no miner online, Redis away), never longer than this. */
+const RETRY_MAX_MS = 5_000;
+/** Total time one call may spend waiting out such refusals before the prompt gives up. */
+const RETRY_BUDGET_MS = 60_000;
+
+/**
+ * The gateway client, retrying when the gateway says "not now" (429, 503): such requests are
+ * refused before anything happens, so asking again cannot submit a job twice. An encrypted prompt
+ * makes two requests per plan step, and every client behind one address shares the gateway's
+ * per-IP limit, so a busy limit is something to wait out, not a reason to fail.
+ */
+function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayClient {
+  const retrying =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const started = Date.now();
+      for (let tries = 1; ; tries++) {
+        try {
+          return await call(...args);
+        } catch (err) {
+          const busy = err instanceof GatewayError && (err.status === 429 || err.status === 503);
+          if (!busy || Date.now() - started > RETRY_BUDGET_MS || signal?.aborted) throw err;
+          const ms = Math.min(RETRY_MAX_MS, 100 * 2 ** tries);
+          await new Promise((r) => setTimeout(r, ms / 2 + Math.random() * (ms / 2)));
+        }
+      }
+    };
+  // waitForJob, inherited, long-polls through the patient getJob below.
+  return Object.assign(Object.create(gateway) as GatewayClient, {
+    hasBlob: retrying(gateway.hasBlob.bind(gateway)),
+    putBlob: retrying(gateway.putBlob.bind(gateway)),
+    openSession: retrying(gateway.openSession.bind(gateway)),
+    closeSession: retrying(gateway.closeSession.bind(gateway)),
+    submitJob: retrying(gateway.submitJob.bind(gateway)),
+    getJob: retrying(gateway.getJob.bind(gateway)),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encrypted
+
+async function runEncrypted(
+  options: PromptOptions,
+  /** For closing after an error: without retries, so the error is not held back. */
+  impatient: GatewayClient,
+  prepared: PreparedPrompt,
+  started: number,
+  step: (detail: string) => void,
+): Promise<PromptResult> {
+  const { gateway, modelDir } = options;
+  const plan = readPlanOrThrow(modelDir);
+  const split = splitForPlan(loadCheckpoint(modelDir), plan);
+  const paramSet = plan.engine.paramSet;
+
+  step("opening the keystore");
+  const keystore = await openKeystore(options.keystoreDir ?? defaultKeystoreDir(), paramSet, plan.engine);
+  const client: CkksClient = keystore.client;
+  let sessionId: string | undefined;
+  try {
+    let keysUploaded = 0;
+    const keys = { galois: null as string | null, relin: null as string | null };
+    const upload = async () => {
+      for (const kind of ["galois", "relin"] as const) {
+        const blob = keystore.evalKeys[kind];
+        if (!blob) continue;
+        const { hash, uploaded } = await uploadOnce(gateway, blob, kind, step);
+        keys[kind] = hash;
+        if (uploaded) keysUploaded += blob.length;
+      }
+    };
+    await upload();
+
+    step("opening a session");
+    const open = () =>
+      gateway.openSession({
+        brainId: options.brainId,
+        mode: "encrypted",
+        paramSet,
+        keys,
+        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+      });
+    let session: SessionView;
+    try {
+      session = await open();
+    } catch (err) {
+      // The keys expired between the check and the session: upload them again, once.
+      if (!(err instanceof GatewayError && err.code === "KeysMissing")) throw err;
+      await upload();
+      session = await open();
+    }
+    sessionId = session.sessionId;
+    step(`session ${session.sessionId} open on miner ${session.miner}`);
+    const setupMs = performance.now() - started;
+
+    const miners: Address[] = [];
+    const server: ServerCall = async (planStepId, inputs) => {
+      options.signal?.throwIfAborted();
+      const view = await runJob(
+        gateway,
+        session.sessionId,
+        { kind: "linear", step: planStepId, inputs: inputs.map(toBase64) },
+        options.jobTimeoutMs,
+      );
+      noteMiner(miners, view);
+      return view.outputs;
+    };
+    const transfer = emptyStats();
+    const backend = encryptedBackend(client, plan.engine, server, plan.buckets, transfer);
+    const hybrid = new HybridSession(
+      split.client,
+      backend,
+      plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {},
+    );
+
+    // Greedy decoding, each token handed out as soon as its logits are decrypted.
+    const text = new TokenText(prepared.tokenizer, prepared.eosId);
+    const ids: number[] = [];
+    step("prompt pass");
+    let logits = await hybrid.step(prepared.promptIds);
+    for (;;) {
+      const best = argmax(logits);
+      ids.push(best);
+      const last =
+        ids.length >= options.maxTokens ||
+        best === prepared.eosId ||
+        hybrid.length >= hybrid.model.nPositions;
+      options.onToken?.(best, text.push(best, last));
+      if (last) break;
+      step(`token ${ids.length + 1} of at most ${options.maxTokens}`);
+      logits = await hybrid.step([best]);
+    }
+
+    step("closing the session");
+    const close = await gateway.closeSession(session.sessionId);
+    sessionId = undefined;
+    const totalMs = performance.now() - started;
+    return {
+      mode: "encrypted",
+      ids,
+      text: text.full(),
+      promptIds: prepared.promptIds,
+      sessionId: session.sessionId,
+      miners,
+      units: close.units,
+      close,
+      keysUploaded,
+      transfer,
+      timings: { setupMs, totalMs, secondsPerToken: (totalMs - setupMs) / 1000 / ids.length },
+    };
+  } finally {
+    if (sessionId !== undefined) await closeQuietly(impatient, sessionId);
+    client.delete();
+  }
+}
+
+/** Uploads a key blob unless the gateway already holds it (content-addressed). */
+async function uploadOnce(
+  gateway: GatewayClient,
+  blob: Uint8Array,
+  kind: "galois" | "relin",
+  step: (detail: string) => void,
+): Promise<{ hash: string; uploaded: boolean }> {
+  const hash = blobHash(blob);
+  if (await gateway.hasBlob(hash)) return { hash, uploaded: false };
+  step(
+    `uploading keys (${kind === "galois" ? "Galois" : "relinearization"}, ${(blob.length / 2 ** 20).toFixed(1)} MiB)`,
+  );
+  await gateway.putBlob(blob);
+  return { hash, uploaded: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain
+
+async function runPlain(
+  options: PromptOptions,
+  /** For closing after an error: without retries, so the error is not held back. */
+  impatient: GatewayClient,
+  prepared: PreparedPrompt,
+  started: number,
+  step: (detail: string) => void,
+): Promise<PromptResult> {
+  const { gateway } = options;
+  step("opening a session");
+  const session = await gateway.openSession({
+    brainId: options.brainId,
+    mode: "plain",
+    ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+  });
+  let open = true;
+  step(`session ${session.sessionId} open on miner ${session.miner}`);
+  try {
+    const setupMs = performance.now() - started;
+    options.signal?.throwIfAborted();
+    step("generating");
+    const view = await runJob(
+      gateway,
+      session.sessionId,
+      { kind: "generate", tokens: prepared.promptIds, maxTokens: prepared.maxCompletionUnits },
+      options.jobTimeoutMs,
+    );
+    const miners: Address[] = [];
+    noteMiner(miners, view);
+    if (view.outputs.length !== 1) {
+      throw new BasedError(
+        "environment",
+        "BadMinerResult",
+        `A plain job returned ${view.outputs.length} outputs, expected 1.`,
+      );
+    }
+    let generated: number[];
+    try {
+      generated = decodeTokens(view.outputs[0]!);
+    } catch (err) {
+      throw new BasedError(
+        "environment",
+        "BadMinerResult",
+        `The miner's answer is not token ids: ${(err as Error).message}.`,
+      );
+    }
+    const eos = prepared.eosId === undefined ? -1 : generated.indexOf(prepared.eosId);
+    const ids = eos >= 0 ? generated.slice(0, eos + 1) : generated.slice(0, options.maxTokens);
+    const bad = ids.find((id) => id >= prepared.tokenizer.vocabSize);
+    if (bad !== undefined)
+      throw new BasedError(
+        "environment",
+        "BadMinerResult",
+        `The miner returned token id ${bad}, outside the vocabulary.`,
+      );
+    const text = new TokenText(prepared.tokenizer, prepared.eosId);
+    ids.forEach((id, i) => options.onToken?.(id, text.push(id, i === ids.length - 1)));
+
+    step("closing the session");
+    const close = await gateway.closeSession(session.sessionId);
+    open = false;
+    const totalMs = performance.now() - started;
+    return {
+      mode: "plain",
+      ids,
+      text: text.full(),
+      promptIds: prepared.promptIds,
+      sessionId: session.sessionId,
+      miners,
+      units: close.units,
+      close,
+      keysUploaded: 0,
+      timings: { setupMs, totalMs, secondsPerToken: (totalMs - setupMs) / 1000 / Math.max(1, ids.length) },
+    };
+  } finally {
+    if (open) await closeQuietly(impatient, session.sessionId);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+type Completed = { outputs: Uint8Array[]; miner: Address };
+
+/** Submits one job, waits for it and checks its outputs against the hash the miner signed. */
+async function runJob(
+  gateway: GatewayClient,
+  sessionId: string,
+  job: SubmitJob,
+  timeoutMs?: number,
+): Promise<Completed> {
+  const { jobId } = await gateway.submitJob(sessionId, job);
+  let view: JobView;
+  try {
+    view = await gateway.waitForJob(jobId, timeoutMs);
+  } catch (err) {
+    if (err instanceof GatewayError && err.code === "JobTimeout") {
+      throw new BasedError(
+        "environment",
+        "JobTimeout",
+        err.message,
+        "The Brain's miners may be down or overloaded; try again later.",
+      );
+    }
+    throw err;
+  }
+  const what = job.kind === "linear" ? `step ${job.step}` : "generation";
+  if (view.state === "failed" || !view.result) {
+    throw new BasedError(
+      "environment",
+      "JobFailed",
+      `The Brain's miners could not run ${what}: ${view.error ?? "no reason given"}.`,
+      "Try again; if it keeps failing, the Brain's miners may be down.",
+    );
+  }
+  const outputs = view.result.outputs.map(fromBase64);
+  if (outputsHash(outputs).toLowerCase() !== view.result.outputHash.toLowerCase()) {
+    throw new BasedError(
+      "environment",
+      "BadMinerResult",
+      `The outputs of ${what} do not match the hash miner ${view.result.miner} signed.`,
+      "Try again; the gateway should not pass on such a result, so report it to the Brain's owner.",
+    );
+  }
+  return { outputs, miner: view.result.miner };
+}
+
+function noteMiner(miners: Address[], job: Completed): void {
+  if (!miners.includes(job.miner)) miners.push(job.miner);
+}
+
+async function closeQuietly(gateway: GatewayClient, sessionId: string): Promise<void> {
+  try {
+    await gateway.closeSession(sessionId);
+  } catch {
+    // Best effort: an idle session expires on its own, and the caller is already reporting an error.
+  }
+}
+
+function readPlanOrThrow(modelDir: string): ZkllmPlan {
+  try {
+    return readPlan(modelDir);
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "NoEncryptedPlan",
+      `The model in ${modelDir} has no usable encrypted-inference plan: ${(err as Error).message}.`,
+      "Convert the model with `based model convert`, or use --plain on a Brain with ZK off.",
+    );
+  }
+}
+
+function argmax(logits: Float64Array): number {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
+  return best;
+}
+
+/**
+ * Text of a growing list of tokens, handed out piece by piece. A character whose UTF-8 bytes span
+ * two tokens decodes to U+FFFD until its last byte arrives, so trailing replacement characters
+ * are held back until the next token (or the end) settles them.
+ */
+export class TokenText {
+  private readonly ids: number[] = [];
+  private shown = "";
+
+  constructor(
+    private readonly tokenizer: Gpt2Tokenizer,
+    private readonly eosId?: number,
+  ) {}
+
+  /** Adds a token; returns the new text to show (everything when `last`). */
+  push(id: number, last: boolean): string {
+    if (id !== this.eosId) this.ids.push(id);
+    let now = this.tokenizer.decode(this.ids);
+    if (!last) now = now.replace(/\uFFFD+$/, "");
+    if (!now.startsWith(this.shown)) return "";
+    const delta = now.slice(this.shown.length);
+    this.shown = now;
+    return delta;
+  }
+
+  full(): string {
+    return this.tokenizer.decode(this.ids);
+  }
+}
