@@ -12,19 +12,24 @@
  * Flags (all optional): --eth-port, --based-port, --attester-port (first of four),
  * --based-block-time <seconds>, --state-dir <dir> (default .devnet), --pepecoin <address>,
  * --no-epoch-reports (the attesters do not compute and sign epoch reports: for tests that sign
- * their own).
+ * their own), --gateway-port (Brain #3's gateway, default 7200), --redis-url (default
+ * redis://127.0.0.1:6379), --no-brain-services (no gateway, miners or validators: for tests that
+ * bring their own).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import Redis from "ioredis";
 import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
+import { DEFAULT_REDIS_URL } from "../oracle/gateway/protocol";
 import { attesterThreshold } from "../oracle/messages/message";
 import { readDeployments } from "../sdk/deployments";
+import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
 import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
 import {
   DEVNET_ACCOUNTS,
@@ -32,6 +37,7 @@ import {
   DEVNET_ATTESTER_PORT,
   DEVNET_BASED,
   DEVNET_BASED_PER_ACCOUNT,
+  DEVNET_BRAIN,
   DEVNET_ETHEREUM,
   DEVNET_ECONOMY,
   DEVNET_PEPE_PER_ACCOUNT,
@@ -42,6 +48,7 @@ import {
 const ROOT = path.resolve(__dirname, "..");
 const HARDHAT_CLI = require.resolve("hardhat/internal/cli/bootstrap.js");
 const TSX = ["--require", "tsx/cjs"];
+const BASED_BIN = path.join(ROOT, "bin", "based.js");
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionsSchema = z.object({
@@ -55,6 +62,12 @@ const optionsSchema = z.object({
     .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address")
     .optional(),
   epochReports: z.boolean().default(true),
+  gatewayPort: port.default(DEVNET_BRAIN.gatewayPort),
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, "expected a redis:// URL")
+    .default(DEFAULT_REDIS_URL),
+  brainServices: z.boolean().default(true),
 });
 type Options = z.infer<typeof optionsSchema>;
 
@@ -75,6 +88,9 @@ function parseOptions(): Options {
       "state-dir": { type: "string" },
       pepecoin: { type: "string" },
       "no-epoch-reports": { type: "boolean" },
+      "gateway-port": { type: "string" },
+      "redis-url": { type: "string" },
+      "no-brain-services": { type: "boolean" },
     },
     strict: true,
   });
@@ -86,6 +102,9 @@ function parseOptions(): Options {
     stateDir: values["state-dir"],
     pepecoin: values.pepecoin,
     epochReports: values["no-epoch-reports"] !== true,
+    gatewayPort: values["gateway-port"],
+    redisUrl: values["redis-url"] ?? process.env.REDIS_URL,
+    brainServices: values["no-brain-services"] !== true,
   });
   if (!parsed.success) {
     console.error(`devnet: ${z.prettifyError(parsed.error)}`);
@@ -112,7 +131,8 @@ class Children {
     args: string[],
     env: NodeJS.ProcessEnv,
     logFile: string,
-    critical = true,
+    /** true: its exit stops the devnet; "warn": a miner or validator may die, the network goes on. */
+    critical: boolean | "warn" = true,
   ): ChildProcess {
     const out = fs.openSync(logFile, "a");
     const child = spawn(process.execPath, args, {
@@ -122,15 +142,24 @@ class Children {
     });
     this.all.push({ name, child });
     child.once("exit", (code) => {
-      if (!this.stopping && critical) {
+      if (this.stopping) return;
+      if (critical === true) {
         log.error({ code }, `${name} stopped unexpectedly: see ${logFile}`);
         this.onFailure?.();
+      } else if (critical === "warn") {
+        log.warn({ code }, `${name} stopped: see ${logFile}; the network goes on without it`);
       }
     });
+    if (this.pidFile) {
+      const pids = Object.fromEntries(this.all.map(({ name: n, child: c }) => [n, c.pid]));
+      fs.writeFileSync(this.pidFile, JSON.stringify(pids, null, 2));
+    }
     return child;
   }
 
   onFailure?: () => void;
+  /** Where the services' process ids are written (tests stop one to see the network cope). */
+  pidFile?: string;
 
   stopAll(): void {
     this.stopping = true;
@@ -156,13 +185,137 @@ async function waitForRpc(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** Waits until `file` (a service's log) contains `text`; fails early when the service exits. */
+async function waitForLog(file: string, text: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const content = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    if (content.includes(text)) return;
+    if (child.exitCode !== null) throw new Error(`${path.basename(file, ".log")} exited: see ${file}`);
+    if (Date.now() > deadline)
+      throw new Error(`${path.basename(file, ".log")} not ready after ${timeoutMs / 1000} s: see ${file}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Brain #3's services: its configuration (scripts/devnet/brain-services.ts), then a gateway, two
+ * miners and two validators, each a process with its own log. Queues live in Redis under a prefix
+ * of this state directory, emptied first (they described the previous devnet's chains).
+ */
+async function startBrainServices(
+  o: Options,
+  deploymentsFile: string,
+  basedRpc: string,
+  children: Children,
+  logFile: (name: string) => string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const prefix = devnetRedisPrefix(o.stateDir);
+  await clearRedisPrefix(o.redisUrl, prefix);
+  log.info({ brain: DEVNET_BRAIN.id }, "configuring Brain #3: the shipped model, prices, its gateway");
+  await prepareDevnetBrain(deploymentsFile, basedRpc, log);
+
+  const gatewayUrl = `http://127.0.0.1:${o.gatewayPort}`;
+  const gateway = children.start(
+    "gateway",
+    [
+      ...TSX,
+      "oracle/gateway/main.ts",
+      "--deployments",
+      deploymentsFile,
+      "--brain",
+      String(DEVNET_BRAIN.id),
+      "--port",
+      String(o.gatewayPort),
+      "--redis-url",
+      o.redisUrl,
+      "--prefix",
+      prefix,
+      // A dead miner's job moves on after 20 s, not the production minute (jobs here take < 2 s).
+      "--lock-ms",
+      "20000",
+      "--miner-timeout-ms",
+      "15000",
+    ],
+    { ...env, GATEWAY_PRIVATE_KEY: devnetPrivateKey(DEVNET_BRAIN.gatewayAccount) },
+    logFile("gateway"),
+  );
+  await waitForLog(logFile("gateway"), "gateway ready", gateway, 60_000);
+
+  const basedEnv = (account: number) => ({
+    ...env,
+    BASED_PRIVATE_KEY: devnetPrivateKey(account),
+    BASED_DEPLOYMENTS: deploymentsFile,
+    BASED_GATEWAY_URL: gatewayUrl,
+  });
+  log.info("starting two miners and two validators for Brain #3 (they register themselves)");
+  const miners = DEVNET_BRAIN.minerAccounts.map((account, i) => {
+    const name = `miner-${i + 1}`;
+    const child = children.start(
+      name,
+      [BASED_BIN, "miner", "start", "--brain", String(DEVNET_BRAIN.id), "--workers", "1"],
+      basedEnv(account),
+      logFile(name),
+      "warn",
+    );
+    return waitForLog(logFile(name), "miner ready", child, 180_000);
+  });
+  const validators = DEVNET_BRAIN.validatorAccounts.map((account, i) => {
+    const name = `validator-${i + 1}`;
+    const child = children.start(
+      name,
+      [
+        BASED_BIN,
+        "validator",
+        "start",
+        "--brain",
+        String(DEVNET_BRAIN.id),
+        "--stake",
+        String(DEVNET_BRAIN.validatorStake),
+        "--state-dir",
+        path.join(o.stateDir, name),
+      ],
+      basedEnv(account),
+      logFile(name),
+      "warn",
+    );
+    return waitForLog(logFile(name), "validator ready", child, 180_000);
+  });
+  await Promise.all([...miners, ...validators]);
+}
+
+/** Deletes every Redis key under `prefix` (a previous devnet's queues and blobs). */
+async function clearRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+  } catch {
+    throw new Error(
+      `Redis is not reachable at ${url}: start it (\`redis-server\`, or \`docker run -p 6379:6379 redis:7\`) or pass --redis-url / set REDIS_URL`,
+    );
+  }
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseOptions();
   fs.mkdirSync(o.stateDir, { recursive: true });
   const deploymentsFile = path.join(o.stateDir, "deployments.json");
   const logFile = (name: string) => path.join(o.stateDir, `${name}.log`);
   const attesterPorts = DEVNET_ATTESTER_ACCOUNTS.map((_, i) => o.attesterPort + i);
-  for (const p of [o.ethPort, o.basedPort, ...attesterPorts]) {
+  const servicePorts = o.brainServices ? [o.gatewayPort] : [];
+  for (const p of [o.ethPort, o.basedPort, ...attesterPorts, ...servicePorts]) {
     if (!(await portIsFree(p))) {
       log.error(
         `port ${p} is in use: is another devnet running? Stop it (Ctrl-C) or choose other ports (--help in scripts/devnet.ts).`,
@@ -173,11 +326,13 @@ async function main(): Promise<void> {
   fs.rmSync(deploymentsFile, { force: true });
   for (const f of fs.readdirSync(o.stateDir)) {
     // Journals and logs of a previous devnet describe chains that no longer exist.
-    if (f.endsWith(".log") || f.endsWith(".jsonl") || f === "relayer.json")
+    if (f.endsWith(".log") || f.endsWith(".jsonl") || f === "relayer.json" || f === "pids.json")
       fs.rmSync(path.join(o.stateDir, f));
+    else if (/^validator-\d+$/.test(f)) fs.rmSync(path.join(o.stateDir, f), { recursive: true, force: true });
   }
 
   const children = new Children();
+  children.pidFile = path.join(o.stateDir, "pids.json");
   const stop = (code: number) => {
     if (children.stopping) return;
     children.stopAll();
@@ -276,6 +431,7 @@ async function main(): Promise<void> {
       { ...oracleEnv, RELAYER_PRIVATE_KEY: devnetPrivateKey(DEVNET_RELAYER_ACCOUNT) },
       logFile("relayer"),
     );
+    if (o.brainServices) await startBrainServices(o, deploymentsFile, basedRpc, children, logFile, oracleEnv);
   } catch (err) {
     log.error((err as Error).message);
     stop(1);
@@ -304,12 +460,19 @@ async function main(): Promise<void> {
       `    Network       ${b.Network}  (memorize: register miners and validators)`,
       `    Staking       ${b.Staking}`,
       `    Consensus     ${b.Consensus}  (epochs of ${DEVNET_ECONOMY.tempo} blocks; Emission ${b.Emission})`,
+      ...(o.brainServices
+        ? [
+            `  Brain #3        the shipped model (zkllm/models/brain-gpt2-tiny), ZK on; gateway http://127.0.0.1:${o.gatewayPort}`,
+            `                  2 miners, 2 validators (accounts ${[...DEVNET_BRAIN.minerAccounts, ...DEVNET_BRAIN.validatorAccounts].join(", ")}); Redis ${o.redisUrl}`,
+          ]
+        : []),
       `  Oracle          ${d.attesters!.addresses.length} attesters on ${attesterPorts.map((p) => `:${p}`).join(" ")} (threshold ${attesterThreshold(d.attesters!.addresses.length)}), a relayer`,
       `  Dev account     ${dev.address}: ${formatEther(DEVNET_PEPE_PER_ACCOUNT)} PEPE, ${formatEther(DEVNET_BASED_PER_ACCOUNT)} BASED (the based command's default key on devnet)`,
       `  Labs            ${labs.address} (owns the reserved Brains #0–#6 and #47)`,
       `  Deployments     ${rel(deploymentsFile)}   logs ${rel(o.stateDir)}/*.log`,
       "",
       "Try, in another terminal:",
+      ...(o.brainServices ? ['  npx based prompt --brain 3 "The history of the"'] : []),
       "  npx based brain mint --burn",
       "  npx based brain show 7",
       "  npx based register --brain 3 --role miner --endpoint 127.0.0.1:9000",

@@ -54,3 +54,24 @@ export const DEVNET_ECONOMY = {
   challengeWindow: 5,
   challengeBond: 10n * 10n ** 18n,
 } as const;
+
+/**
+ * The devnet's working Brain (issue 7): reserved Brain #3 (owned by the labs account) runs the
+ * shipped model with a gateway (account 15, HTTP 7200), two miners (16, 17) and two validators
+ * (18, 19). Prices are per 1,000 compute units (a unit is a token).
+ */
+export const DEVNET_BRAIN = {
+  id: 3,
+  gatewayAccount: 15,
+  gatewayPort: 7200,
+  minerAccounts: [16, 17],
+  validatorAccounts: [18, 19],
+  /** Each validator stakes this much BASED to itself. */
+  validatorStake: 1_000,
+  basedPerServiceAccount: 10_000n * 10n ** 18n,
+  pricing: {
+    promptPricePer1k: 1n * 10n ** 18n,
+    completionPricePer1k: 2n * 10n ** 18n,
+    contextLimit: 128,
+  },
+} as const;

@@ -26,6 +26,8 @@ export type RunningDevnet = {
   rpcUrl: string;
   basedRpcUrl: string;
   attesterPort: number;
+  /** Brain #3's gateway (running only with `brainServices`). */
+  gatewayUrl: string;
   output: () => string;
   /** Sends SIGINT (Ctrl-C) and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -62,6 +64,8 @@ export type DevnetOptions = {
   basedBlockTime?: number;
   /** False: the attesters do not report epochs (for tests that sign their own reports). */
   epochReports?: boolean;
+  /** True: Brain #3's gateway, two miners and two validators too (as `npm run devnet` runs them). */
+  brainServices?: boolean;
   timeoutMs?: number;
 };
 
@@ -72,6 +76,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<RunningD
   const port = await freePort();
   const basedPort = await freePort();
   const attesterPort = await freePortRange(4);
+  const gatewayPort = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -89,6 +94,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<RunningD
       "--state-dir",
       stateDir,
       ...(options.epochReports === false ? ["--no-epoch-reports"] : []),
+      ...(options.brainServices === true ? ["--gateway-port", String(gatewayPort)] : ["--no-brain-services"]),
     ],
     { cwd: ROOT, env: { ...process.env, BASED_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -113,6 +119,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<RunningD
     rpcUrl: `http://127.0.0.1:${port}`,
     basedRpcUrl: `http://127.0.0.1:${basedPort}`,
     attesterPort,
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill("SIGINT");
