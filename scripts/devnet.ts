@@ -275,6 +275,9 @@ async function startBrainServices(
         String(DEVNET_BRAIN.validatorStake),
         "--state-dir",
         path.join(o.stateDir, name),
+        // A canary every ~20 s per validator: a dishonest miner shows in the next epoch's weights.
+        "--canary-interval",
+        "20",
       ],
       basedEnv(account),
       logFile(name),

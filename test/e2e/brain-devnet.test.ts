@@ -6,19 +6,24 @@
  * the other one.
  */
 import { expect } from "chai";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { type Address, createPublicClient, erc20Abi, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { generationEosId } from "../../miner/engine";
-import { devnetRedisPrefix, SHIPPED_MODEL_DIR } from "../../scripts/devnet/brain-services";
+import { devnetContext, devnetRedisPrefix, SHIPPED_MODEL_DIR } from "../../scripts/devnet/brain-services";
+import { unpackWeights } from "../../oracle/consensus/report";
+import { consensusAbi, networkAbi } from "../../sdk/generated/abis";
+import { epochOf, getEpochTiming } from "../../sdk/weights";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
 import { readDeployments } from "../../sdk/deployments";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { loadTokenizer } from "../../zkllm/tokenizer";
-import { type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
+import { waitFor } from "../helpers/oracle";
+import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
 
 const address = (index: number): Address => privateKeyToAccount(devnetPrivateKey(index)).address;
@@ -32,6 +37,8 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
   const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
   const work = tempDir("based-e2e");
   const asked: { text: string; ids: number[] }[] = [];
+  /** The honest miner still running after the kill test. */
+  let survivor: Address | undefined;
 
   before(async () => {
     devnet = await startDevnet({ brainServices: true, basedBlockTime: 1, timeoutMs: 420_000 });
@@ -141,10 +148,120 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       },
     });
     expect(killed).to.equal(true);
+    survivor = result.miners[1];
     const expected = await runner.generateGreedy(tokenizer.encode(text), 8, eosId);
     expect(result.ids).to.deep.equal(expected);
     expect(result.miners[0]).to.equal(first);
     expect(result.miners).to.have.length(2);
+  });
+
+  it("a miner returning wrong results is caught by the validators: its weight and its reward fall below the honest miner's", async () => {
+    expect(survivor, "runs after the kill test").to.not.equal(undefined);
+    const honest = survivor!;
+    const faulty = address(4);
+    const ctx = await devnetContext(devnet.deploymentsFile, DEVNET_ACCOUNTS.dev);
+    const network = readDeployments(devnet.deploymentsFile).based!.contracts.Network as Address;
+    const consensus = readDeployments(devnet.deploymentsFile).based!.contracts.Consensus as Address;
+    const fromBlock = await ctx.publicClient.getBlockNumber();
+
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, "bin", "based.js"), "miner", "start", "--brain", "3", "--workers", "1"],
+      {
+        cwd: ROOT,
+        env: {
+          ...env,
+          BASED_PRIVATE_KEY: devnetPrivateKey(4),
+          BASED_MINER_FAULT: "wrong-results",
+          BASED_LOG_LEVEL: "info",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    try {
+      await waitFor(
+        "the faulty miner to be ready",
+        async () => output.includes("miner ready"),
+        180_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n${output}`);
+      });
+      const uidOf = async (who: Address) =>
+        (
+          await ctx.publicClient.readContract({
+            address: network,
+            abi: networkAbi,
+            functionName: "roleOf",
+            args: [BigInt(DEVNET_BRAIN.id), who],
+          })
+        )[1];
+      const [honestUid, faultyUid] = await Promise.all([uidOf(honest), uidOf(faulty)]);
+
+      // Users' traffic: sessions go to the least-loaded miner, so the faulty one serves some of
+      // them (its answers are wrong: nothing is asserted on them); validators replay such jobs.
+      for (const text of ["Once upon a time", "The weather today", "In the beginning"]) {
+        asked.push({ text, ids: tokenizer.encode(text) });
+        await runPrompt({
+          gateway: new GatewayClient({ url: devnet.gatewayUrl }),
+          brainId: DEVNET_BRAIN.id,
+          modelDir: SHIPPED_MODEL_DIR,
+          prompt: text,
+          maxTokens: 3,
+          mode: "encrypted",
+          keystoreDir: path.join(work, "keys"),
+        });
+      }
+
+      // A validator's revealed weights that caught it: the faulty miner under a tenth of the honest one.
+      const caught = await waitFor(
+        "a validator's revealed weights that put the faulty miner under a tenth of the honest one",
+        async () => {
+          const logs = await ctx.publicClient.getContractEvents({
+            address: consensus,
+            abi: consensusAbi,
+            eventName: "WeightsRevealed",
+            fromBlock,
+          });
+          return logs.find((l) => {
+            const w = new Map(unpackWeights(l.args.weights!));
+            return (w.get(honestUid) ?? 0) > 10 * (w.get(faultyUid) ?? 0);
+          });
+        },
+        420_000,
+        2_000,
+      );
+      const timing = await getEpochTiming(ctx);
+      const revealEpoch = epochOf(caught.blockNumber, timing);
+
+      // The attesters' report of that epoch (or a later one) pays the honest miner more.
+      const attester = `http://127.0.0.1:${devnet.attesterPort}`;
+      const amount = async (epoch: bigint, who: Address) => {
+        const res = await fetch(`${attester}/epochs/${epoch}/rewards/${who}`);
+        if (!res.ok) return undefined;
+        return BigInt(((await res.json()) as { amount: string }).amount);
+      };
+      const paid = await waitFor(
+        "an epoch report from the reveal's epoch on that pays the honest miner",
+        async () => {
+          for (const epoch of [revealEpoch, revealEpoch + 1n]) {
+            const [h, f] = await Promise.all([amount(epoch, honest), amount(epoch, faulty)]);
+            if (h !== undefined && f !== undefined && h > 0n) return { epoch, honest: h, faulty: f };
+          }
+          return undefined;
+        },
+        240_000,
+        2_000,
+      );
+      expect(
+        paid.faulty < paid.honest,
+        `epoch ${paid.epoch}: faulty ${paid.faulty} vs honest ${paid.honest}`,
+      ).to.equal(true);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("the prompts' text and token ids appear nowhere in Redis, in any service's log or state", async () => {
