@@ -1,9 +1,12 @@
 /**
  * Time and memory of one Yuma epoch (oracle/consensus/yuma.ts) for a full Brain — 256 validators ×
  * 1,792 miners, dense weights (every validator weights every miner), last epoch's bonds on every
- * (validator, miner) pair — and for 1,024 such Brains, the whole network, on one core.
+ * (validator, miner) pair — and for 1,024 such Brains, the whole network, on one core; then the
+ * epoch report's two Merkle trees for the whole network (oracle/consensus/report.ts: the pruning
+ * tree, one leaf per member, and the rewards tree, one leaf per account) against OpenZeppelin's
+ * `StandardMerkleTree.of` on a sample.
  *
- *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30]
+ *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30] [--members N] [--accounts N]
  *
  * Inputs come from a seeded generator (mulberry32), so every run times the same data: per Brain,
  * a "true quality" per miner, and each validator's weight = quality × (1 ± 20 % noise) as u16;
@@ -12,11 +15,24 @@
  * 1,024 inputs at once would take about 2 GB).
  *
  * Reports: the tuple API `yumaEpoch` (rows of [uid, u16], as the issue specifies) and the packed
- * API `yumaEpochPacked` (compressed rows, what the oracle reads from the chain) — median and p95
- * of `--runs` timed runs after warm-up; the network total; heap and RSS.
+ * API `yumaEpochPacked` (compressed rows, what the oracle reads from the chain) — median, p95 and
+ * minimum wall time of `--runs` timed runs after warm-up, and the process's CPU time per epoch
+ * (process.cpuUsage over batches: it leaves out the time other jobs on a shared machine hold the
+ * core, but counts V8's own helper threads, garbage collection included); the network total, wall
+ * and CPU; heap and RSS; the trees' build times (members default to brains × 2,048, accounts to
+ * brains × 2,048; 0 skips a tree).
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { type Address } from "viem";
+import {
+  type PruneCandidate,
+  Role,
+  pruningOrder,
+  pruningTree,
+  rewardsTree,
+} from "../oracle/consensus/report";
 import {
   type SparseU16,
   type U16Entry,
@@ -95,15 +111,43 @@ function stats(ms: number[]) {
     mean: ms.reduce((a, b) => a + b, 0) / ms.length,
   };
 }
+/** Process CPU time in ms (user + system, all threads). */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** CPU ms per call of f: the least over `batches` batches of `per` calls. */
+function cpuPerCall(f: () => unknown, batches: number, per: number): number {
+  let best = Infinity;
+  for (let b = 0; b < batches; b++) {
+    const c = cpuMs();
+    for (let i = 0; i < per; i++) f();
+    best = Math.min(best, (cpuMs() - c) / per);
+  }
+  return best;
+}
+
+/** A distinct address per integer (not a real account: only its bytes matter here). */
+const addressOf = (i: number) =>
+  `0x${((i * 2_654_435_761) >>> 0).toString(16).padStart(8, "0")}${i.toString(16).padStart(32, "0")}` as Address;
+
 const f1 = (x: number) => x.toFixed(1);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 function main() {
   const { values } = parseArgs({
-    options: { brains: { type: "string", default: "1024" }, runs: { type: "string", default: "30" } },
+    options: {
+      brains: { type: "string", default: "1024" },
+      runs: { type: "string", default: "30" },
+      members: { type: "string" },
+      accounts: { type: "string" },
+    },
   });
   const brains = Number(values.brains);
   const runs = Number(values.runs);
+  const members = Number(values.members ?? brains * 2_048);
+  const accounts = Number(values.accounts ?? brains * 2_048);
   const gc = (globalThis as { gc?: () => void }).gc;
 
   console.log(
@@ -142,12 +186,16 @@ function main() {
   }
   const p = stats(packedMs);
   const t = stats(tupleMs);
-  console.log(`one full Brain, ${runs} runs after warm-up:`);
+  const packedCpu = cpuPerCall(() => yumaEpochPacked(input), 6, 5);
+  const tupleCpu = cpuPerCall(() => yumaEpoch(tuples), 6, 5);
   console.log(
-    `  yumaEpochPacked (compressed rows)  median ${f1(p.median)} ms  p95 ${f1(p.p95)} ms  min ${f1(p.min)} ms`,
+    `one full Brain, ${runs} runs after warm-up (wall), and CPU time per epoch (least of 6 batches of 5):`,
   );
   console.log(
-    `  yumaEpoch (rows of [uid, u16])     median ${f1(t.median)} ms  p95 ${f1(t.p95)} ms  min ${f1(t.min)} ms`,
+    `  yumaEpochPacked (compressed rows)  median ${f1(p.median)} ms  p95 ${f1(p.p95)} ms  min ${f1(p.min)} ms  CPU ${f1(packedCpu)} ms`,
+  );
+  console.log(
+    `  yumaEpoch (rows of [uid, u16])     median ${f1(t.median)} ms  p95 ${f1(t.p95)} ms  min ${f1(t.min)} ms  CPU ${f1(tupleCpu)} ms`,
   );
 
   // ── memory of one epoch ──
@@ -163,14 +211,17 @@ function main() {
 
   // ── the network: `brains` distinct full Brains ──
   const perBrain: number[] = [];
+  let cpuSum = 0;
   let peakRss = 0;
   let peakHeap = 0;
   let total = 0n;
   for (let b = 0; b < brains; b++) {
     const x = brain(1_000 + b);
+    const c0 = cpuMs();
     const t0 = performance.now();
     const o = yumaEpochPacked(x);
     perBrain.push(performance.now() - t0);
+    cpuSum += cpuMs() - c0;
     total += o.emission.reduce((a, e) => a + e, 0n);
     if (b % 64 === 0 || b === brains - 1) {
       const m = process.memoryUsage();
@@ -182,19 +233,93 @@ function main() {
   const sumMs = perBrain.reduce((a, b2) => a + b2, 0);
   console.log(`\n${brains} distinct full Brains (yumaEpochPacked, generation not timed):`);
   console.log(
-    `  total ${f1(sumMs)} ms = ${(sumMs / 1000).toFixed(2)} s  (per Brain: mean ${f1(s.mean)}, median ${f1(s.median)}, p95 ${f1(s.p95)}, max ${f1(s.max)} ms)`,
+    `  total ${f1(sumMs)} ms = ${(sumMs / 1000).toFixed(2)} s wall, ${(cpuSum / 1000).toFixed(2)} s CPU  (per Brain: mean ${f1(s.mean)}, median ${f1(s.median)}, p95 ${f1(s.p95)}, min ${f1(s.min)}, max ${f1(s.max)} ms)`,
   );
   console.log(
     `  tuple API extrapolated: 1,024 × ${f1(t.median)} ms = ${((1_024 * t.median) / 1000).toFixed(2)} s`,
   );
   console.log(`  peak sampled heap ${mib(peakHeap)}, RSS ${mib(peakRss)}`);
   console.log(`  emissions summed exactly: ${total === BigInt(brains) * input.emission}`);
-  const network = brains >= 1_024 ? sumMs : (sumMs / brains) * 1_024;
+  const scale = brains >= 1_024 ? 1 : 1_024 / brains;
   const how = brains >= 1_024 ? "measured" : `extrapolated from ${brains} Brains`;
   console.log(
     `\ngoals: full Brain < 50 ms: packed ${p.median < 50 ? "met" : "NOT met"} (${f1(p.median)} ms), ` +
       `tuples ${t.median < 50 ? "met" : "NOT met"} (${f1(t.median)} ms); ` +
-      `1,024 Brains < 10 s on one core: ${network < 10_000 ? "met" : "NOT met"} (${(network / 1000).toFixed(1)} s, ${how})`,
+      `1,024 Brains < 10 s on one core: ${sumMs * scale < 10_000 ? "met" : "NOT met"} ` +
+      `(${((sumMs * scale) / 1000).toFixed(1)} s wall, ${((cpuSum * scale) / 1000).toFixed(1)} s CPU, ${how})`,
+  );
+
+  trees(members, accounts);
+}
+
+/**
+ * The report's trees for a network of `members` members and `accounts` rewarded accounts, built
+ * the way the attesters build them (report.ts), and OpenZeppelin's StandardMerkleTree.of on a
+ * 2,000-leaf sample of each for comparison (the same root, checked). One function per tree, so the
+ * first is garbage before the second is built.
+ */
+function trees(members: number, accounts: number): void {
+  if (members > 0) pruningTreeBench(members);
+  if (accounts > 0) rewardsTreeBench(accounts);
+}
+
+const SAMPLE = 2_000;
+function timed<T>(f: () => T): { r: T; cpu: number; wall: number } {
+  const c = cpuMs();
+  const w = performance.now();
+  const r = f();
+  return { r, cpu: cpuMs() - c, wall: performance.now() - w };
+}
+const perLeaf = (ms: number, n: number) => `${((ms / n) * 1000).toFixed(1)} µs a leaf`;
+const seconds = (x: { wall: number; cpu: number }) =>
+  `${(x.wall / 1000).toFixed(2)} s wall, ${(x.cpu / 1000).toFixed(2)} s CPU`;
+const memory = () => `heap ${mib(process.memoryUsage().heapUsed)}, RSS ${mib(process.memoryUsage().rss)}`;
+
+function pruningTreeBench(members: number): void {
+  const all: PruneCandidate[] = Array.from({ length: members }, (_, i) => ({
+    brainId: Math.floor(i / 2_048),
+    role: i % 2_048 < VALIDATORS ? Role.Validator : Role.Miner,
+    uid: i % 2_048,
+    account: addressOf(i),
+    registeredAt: BigInt(i % 5_000),
+    score: BigInt((i * 7_919) % 100_000),
+  }));
+  const order = timed(() => pruningOrder(all));
+  const built = timed(() => pruningTree(order.r));
+  const few = order.r.slice(0, SAMPLE);
+  const oz = timed(() =>
+    StandardMerkleTree.of(few, ["uint16", "uint8", "uint16", "uint16", "address", "uint64"], {
+      sortLeaves: false,
+    }),
+  );
+  const same = oz.r.root === pruningTree(few).root;
+  console.log(`\npruning tree, ${members} members (${(members / 2_048).toFixed(0)} full Brains):`);
+  console.log(`  pruningOrder ${seconds(order)}`);
+  console.log(`  pruningTree  ${seconds(built)} (${perLeaf(built.cpu, members)}); ${memory()}`);
+  console.log(
+    `  OpenZeppelin StandardMerkleTree.of, ${SAMPLE} of them: ${perLeaf(oz.cpu, SAMPLE)} CPU (same root: ${same}); ` +
+      `${members} would take about ${(((oz.cpu / SAMPLE) * members) / 1000).toFixed(0)} s`,
+  );
+}
+
+function rewardsTreeBench(accounts: number): void {
+  const rewards = Array.from({ length: accounts }, (_, i) => ({
+    account: addressOf(i),
+    amount: BigInt(i + 1) * 10n ** 15n,
+  }));
+  const built = timed(() => rewardsTree(rewards));
+  const few = built.r
+    .dump()
+    .values.slice(0, SAMPLE)
+    .map((v) => v.value);
+  const oz = timed(() => StandardMerkleTree.of(few, ["address", "uint256"], { sortLeaves: false }));
+  const same =
+    oz.r.root === rewardsTree(few.map(([account, amount]) => ({ account: account as Address, amount }))).root;
+  console.log(`\nrewards tree, ${accounts} accounts:`);
+  console.log(`  rewardsTree  ${seconds(built)} (${perLeaf(built.cpu, accounts)}); ${memory()}`);
+  console.log(
+    `  OpenZeppelin StandardMerkleTree.of, ${SAMPLE} of them: ${perLeaf(oz.cpu, SAMPLE)} CPU (same root: ${same}); ` +
+      `${accounts} would take about ${(((oz.cpu / SAMPLE) * accounts) / 1000).toFixed(0)} s`,
   );
 }
 

@@ -6,7 +6,7 @@
  * both as OpenZeppelin's StandardMerkleTree builds them (leaf = keccak256(keccak256(abi.encode(…)))).
  * Pure: no I/O.
  */
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import {
   type Address,
   type Hex,
@@ -20,6 +20,7 @@ import {
   size,
   sliceHex,
 } from "viem";
+import { checksumAddress, standardTreeOf } from "./merkle";
 
 /** Network.Role. */
 export const Role = { None: 0, Validator: 1, Miner: 2 } as const;
@@ -155,15 +156,17 @@ export function rewardsTree(rewards: ReadonlyArray<{ account: Address; amount: b
   const sums = new Map<string, bigint>();
   for (const { account, amount } of rewards) {
     if (amount < 0n) throw new RangeError(`negative reward for ${account}`);
-    const key = getAddress(account);
+    const key = checksumAddress(account);
     sums.set(key, (sums.get(key) ?? 0n) + amount);
   }
+  // Ascending address order: 40 lowercase hex digits compare as the numbers they spell.
   const leaves = [...sums.entries()]
     .filter(([, amount]) => amount > 0n)
-    .sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1))
-    .map(([account, amount]) => [account, amount] as [string, bigint]);
+    .map(([account, amount]) => ({ key: account.toLowerCase(), leaf: [account, amount] as [string, bigint] }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1))
+    .map(({ leaf }) => leaf);
   if (leaves.length === 0) throw new RangeError("an epoch's rewards tree needs at least one reward");
-  return StandardMerkleTree.of(leaves, ["address", "uint256"], { sortLeaves: false });
+  return standardTreeOf(leaves, ["address", "uint256"], { sortLeaves: false });
 }
 
 /** `account`'s amount and proof in `tree`, or undefined if it has no leaf. */
@@ -233,7 +236,7 @@ export function pruningOrder(members: readonly PruneCandidate[]): PruningLeaf[] 
           : a.uid - b.uid,
     );
     group.forEach((m, rank) =>
-      leaves.push([m.brainId, m.role, rank, m.uid, getAddress(m.account), m.registeredAt]),
+      leaves.push([m.brainId, m.role, rank, m.uid, checksumAddress(m.account), m.registeredAt]),
     );
   }
   return leaves;
@@ -242,7 +245,7 @@ export function pruningOrder(members: readonly PruneCandidate[]): PruningLeaf[] 
 /** The pruning tree of an epoch report (leaves in `pruningOrder`'s order). */
 export function pruningTree(leaves: readonly PruningLeaf[]): PruningTree {
   if (leaves.length === 0) throw new RangeError("a pruning tree needs at least one member");
-  return StandardMerkleTree.of([...leaves], ["uint16", "uint8", "uint16", "uint16", "address", "uint64"], {
+  return standardTreeOf([...leaves], ["uint16", "uint8", "uint16", "uint16", "address", "uint64"], {
     sortLeaves: false,
   });
 }

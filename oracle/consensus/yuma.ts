@@ -42,10 +42,17 @@
  * so `serverEmission[i] + validatorEmission[i] = emission[i]` and Σ emission = `input.emission`
  * exactly. The stored bonds: floor(x · 65535) (subtensor's fixed_proportion_to_u16).
  *
- * Layout (for speed; bench/yuma-bench.ts): the weights of the rows with active stake are transposed
- * once into columns, the median runs per column (a 64-bucket pass, then exact selection within the
- * crossing bucket), and clipping, ranks and bond deltas are computed column by column on a
- * column-major block holding the bond rows. Large working arrays are reused between calls
+ * Layout (for speed; bench/yuma-bench.ts). The working rows (slots) are the uids with active stake
+ * or last epoch's bonds, in uid order. The raw weights of the rows with active stake are scattered
+ * once into a column-major u16 block, and last epoch's bonds, column-normalized, into a row-major
+ * bond block. One pass over the columns then does, per column, the scores, the median (a 64-bucket
+ * pass, then exact selection within the crossing bucket), clipping, ranks, trust and the bond deltas
+ * (added into the bond block); one pass over the rows normalizes the bonds, sums the dividends and
+ * writes the u16 image straight into the output rows. The image floor(b / max · 65535) is taken
+ * from a multiplication by 65535 / max, whose error is below 1e-10: only when that lands within
+ * 1e-9 of an integer (the column's maximum, say) is the division done, so the result is always the
+ * division's. Block strides span an odd number of cache lines (a power-of-two stride would map a
+ * walk across the block onto a few cache sets). Large working arrays are reused between calls
  * (module-level scratch, always overwritten before being read); nothing else is kept.
  *
  * Differences from subtensor, all below its own fixed-point noise: doubles instead of I32F32
@@ -181,6 +188,7 @@ const ONE_E18 = 10n ** 18n;
 const pool = {
   f64: new Map<string, Float64Array>(),
   u16: new Map<string, Uint16Array>(),
+  u8: new Map<string, Uint8Array>(),
 };
 function scratchF64(name: string, size: number): Float64Array {
   let a = pool.f64.get(name);
@@ -190,6 +198,11 @@ function scratchF64(name: string, size: number): Float64Array {
 function scratchU16(name: string, size: number): Uint16Array {
   let a = pool.u16.get(name);
   if (a === undefined || a.length < size) pool.u16.set(name, (a = new Uint16Array(Math.max(size, 1024))));
+  return a.subarray(0, size);
+}
+function scratchU8(name: string, size: number): Uint8Array {
+  let a = pool.u8.get(name);
+  if (a === undefined || a.length < size) pool.u8.set(name, (a = new Uint8Array(Math.max(size, 1024))));
   return a.subarray(0, size);
 }
 
@@ -229,12 +242,15 @@ export function toSparse(rows: readonly (readonly U16Entry[])[], what = "matrix"
 
 /** Unpacks a SparseU16 into rows of [uid, u16]. */
 export function fromSparse(m: SparseU16): [number, number][][] {
-  const n = m.rowPtr.length - 1;
+  const { rowPtr, cols, vals } = m;
+  const n = rowPtr.length - 1;
   const rows: [number, number][][] = new Array<[number, number][]>(n);
   for (let i = 0; i < n; i++) {
-    const end = m.rowPtr[i + 1]!;
-    const row: [number, number][] = [];
-    for (let k = m.rowPtr[i]!; k < end; k++) row.push([m.cols[k]!, m.vals[k]!]);
+    const from = rowPtr[i]!;
+    const to = rowPtr[i + 1]!;
+    // Sized up front: the rows of a full Brain hold 458k tuples, and growing them costs more.
+    const row: [number, number][] = new Array<[number, number]>(to - from);
+    for (let k = from; k < to; k++) row[k - from] = [cols[k]!, vals[k]!];
     rows[i] = row;
   }
   return rows;
@@ -413,54 +429,72 @@ export function yumaEpochPacked(input: YumaPackedInput): YumaPackedOutput {
     }
   }
 
-  // ── weights: masks and row sums; the rows with active stake transposed to columns ──
-  const W = weightColumns(input.weights, n, permit, A, mass, lastUpdate, registeredAt);
-
-  // ── consensus: stake-weighted median per column ──
-  const consensus = consensusOf(W, n, mass, massTotal, kappa);
-
-  // ── the bond block: rows with bonds or bond deltas, column-major; last epoch's bonds first ──
-  const alpha = 1 - bma;
+  // ── the working rows (slots): those with active stake or last epoch's bonds, in uid order ──
   const oldBonds = input.bonds;
-  const resetColumn = recentlyRegistered(n, registeredAt, currentBlock, tempo);
   const slot = new Int32Array(n).fill(-1);
-  const bondRows: number[] = [];
+  let K = 0;
   for (let i = 0; i < n; i++) {
-    const hasDelta = A[i]! > 0 && W.rowSum[i]! > 0;
-    const hasOld = oldBonds !== undefined && oldBonds.rowPtr[i + 1]! > oldBonds.rowPtr[i]!;
-    if (hasDelta || hasOld) {
-      slot[i] = bondRows.length;
-      bondRows.push(i);
-    }
+    if (A[i]! > 0 || (oldBonds !== undefined && oldBonds.rowPtr[i + 1]! > oldBonds.rowPtr[i]!)) slot[i] = K++;
   }
-  const m = bondRows.length;
-  const B = scratchF64("bonds", m * n).fill(0);
-  const oldSum = oldBonds === undefined ? undefined : addOldBonds(oldBonds, n, resetColumn, B, m, slot);
+  const rowOf = new Int32Array(K);
+  for (let i = 0; i < n; i++) if (slot[i]! >= 0) rowOf[slot[i]!] = i;
+  const alpha = 1 - bma;
 
-  // ── clipping at consensus, ranks, trust, validator trust; bond deltas into the block ──
+  // ── weights: masks and row sums; the rows with active stake into a column-major block ──
+  const Kp = oddLineStride(K, 32);
+  const Wraw = scratchU16("weights", Kp * n).fill(0);
+  const weighted = new Uint8Array(n);
+  const rowSum = scatterWeights(
+    input.weights,
+    n,
+    permit,
+    A,
+    slot,
+    Kp,
+    lastUpdate,
+    registeredAt,
+    Wraw,
+    weighted,
+  );
+
+  // ── last epoch's bonds, masked: the row-major bond block ──
+  const resetColumn = recentlyRegistered(n, registeredAt, currentBlock, tempo);
+  const ld = oddLineStride(n, 8);
+  const B = scratchF64("bonds", K * ld).fill(0);
+  const oldSum = oldBonds === undefined ? undefined : oldBondValues(oldBonds, n, resetColumn, slot, B, ld);
+
+  // ── column by column: consensus, clipping, ranks, trust; bond deltas into the block ──
+  const consensus = new Float64Array(n);
   const R = new Float64Array(n);
   const preranks = new Float64Array(n);
   const validatorTrust = new Float64Array(n);
-  const U = scratchU16("bondImage", m * n);
-  const perSlot = new Uint32Array(m);
-  clipColumns(
-    W,
+  const bondSum = new Float64Array(n);
+  const bondTop = new Float64Array(n);
+  epochColumns({
     n,
-    consensus,
+    K,
+    Kp,
+    rowOf,
+    rowSum,
     A,
+    mass,
+    massTotal,
+    kappa,
     penalty,
     alpha,
+    Wraw,
+    weighted,
+    oldSum,
+    B,
+    ld,
+    consensus,
     R,
     preranks,
     validatorTrust,
-    B,
-    m,
-    slot,
-    oldSum,
-    U,
-    perSlot,
-  );
-  inactiveValidatorTrust(input.weights, W, n, A, consensus, lastUpdate, registeredAt, validatorTrust);
+    bondSum,
+    bondTop,
+  });
+  inactiveValidatorTrust(input.weights, rowSum, n, A, consensus, lastUpdate, registeredAt, validatorTrust);
   const trust = new Float64Array(n);
   for (let j = 0; j < n; j++) if (preranks[j] !== 0) trust[j] = R[j]! / preranks[j]!;
   const rank = R.slice();
@@ -502,7 +536,7 @@ export function yumaEpochPacked(input: YumaPackedInput): YumaPackedOutput {
   }
 
   // ── bonds and dividends ──
-  const { dividends, bonds } = finishBonds(B, U, perSlot, m, n, bondRows, incentive, newPermit);
+  const { dividends, bonds } = finishBonds(B, ld, bondSum, bondTop, K, n, rowOf, incentive, newPermit);
 
   // ── emission ──
   const { server, validator } = splitEmission(E, n, incentive, dividends, A, S, bps);
@@ -555,49 +589,49 @@ function topkNonzero(stake: readonly bigint[], k: number): Uint8Array {
   return out;
 }
 
-/** The masked weights of the rows with active stake, column by column. */
-interface Columns {
-  /** Per row: the sum of its weights that survive the masks (0 for rows without a permit). */
-  rowSum: Float64Array;
-  /** Column j's entries are colPtr[j] … colPtr[j+1]−1 of score/row, rows ascending. */
-  colPtr: Uint32Array;
-  /** Normalized weight w_ij = value / rowSum[i]. */
-  score: Float64Array;
-  row: Uint16Array;
-  /** Per column: the largest score. */
-  colMax: Float64Array;
-  /** Per column: the median mass of the rows with a weight on it (exact integer). */
-  colMass: Float64Array;
+/**
+ * The smallest stride ≥ len (in elements, `perLine` to a 64-byte cache line) that spans an odd
+ * number of lines. Walking across a block at a stride of an even number of lines — a power of two
+ * above all — would map every access to a few cache sets and evict itself.
+ */
+function oddLineStride(len: number, perLine: number): number {
+  let lines = Math.ceil(len / perLine);
+  if (lines % 2 === 0) lines++;
+  return lines * perLine;
 }
 
 /**
  * Applies the masks (no permit: row dropped; self-weight; uid ≥ n; value 0; set before j
- * registered), sums each row, and lays out the weights of the rows with active stake column by
- * column — in one pass over the input into fixed-size column slots (raw u16 value and row), then
- * column by column normalized (w = value / row sum) and compacted. Duplicate uids are refused.
+ * registered) and sums each row; the raw u16 values of the rows with active stake go into the
+ * column-major block Wraw[j·Kp + slot] (zero where there is no weight), and `weighted[j]` marks the
+ * columns that got any. Duplicate uids are refused. Returns the row sums (exact integers; 0 for rows
+ * without a permit).
  */
-function weightColumns(
+function scatterWeights(
   m: SparseU16,
   n: number,
   permit: Uint8Array,
   A: Float64Array,
-  mass: Float64Array,
+  slot: Int32Array,
+  Kp: number,
   lastUpdate: Float64Array | undefined,
   registeredAt: Float64Array | undefined,
-): Columns {
+  Wraw: Uint16Array,
+  weighted: Uint8Array,
+): Float64Array {
   const { rowPtr, cols, vals } = m;
   const outdatedMask = lastUpdate !== undefined && registeredAt !== undefined;
-  let K = 0; // rows with active stake: the most entries a column can get
-  for (let i = 0; i < n; i++) if (A[i]! > 0) K++;
-  const rawVal = scratchU16("rawValue", n * K);
-  const rawRow = scratchU16("rawRow", n * K);
-  const count = new Uint32Array(n);
+  let lastRegistration = -1;
+  if (outdatedMask)
+    for (let j = 0; j < n; j++) lastRegistration = Math.max(lastRegistration, registeredAt[j]!);
   const rowSum = new Float64Array(n);
   const seen = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const keep = permit[i] === 1;
-    const counted = A[i]! > 0;
+    const k = A[i]! > 0 ? slot[i]! : -1;
     const lu = outdatedMask ? lastUpdate[i]! : 0;
+    // Weights set after every registration are never outdated: no per-weight lookup then.
+    const maskRow = outdatedMask && lu <= lastRegistration;
     let sum = 0;
     let prev = -1;
     const from = rowPtr[i]!;
@@ -611,163 +645,260 @@ function weightColumns(
         prev = n; // checked
       }
       const v = vals[e]!;
-      if (!keep || v === 0 || j === i || (outdatedMask && lu <= registeredAt[j]!)) continue;
+      if (!keep || v === 0 || j === i || (maskRow && lu <= registeredAt[j]!)) continue;
       sum += v;
-      if (counted) {
-        const at = j * K + count[j]!;
-        rawVal[at] = v;
-        rawRow[at] = i;
-        count[j] = count[j]! + 1;
+      if (k >= 0) {
+        Wraw[j * Kp + k] = v;
+        weighted[j] = 1;
       }
     }
     rowSum[i] = sum;
   }
-  const colPtr = new Uint32Array(n + 1);
-  for (let j = 0; j < n; j++) colPtr[j + 1] = colPtr[j]! + count[j]!;
-  const score = scratchF64("columnScore", colPtr[n]!);
-  const row = scratchU16("columnRow", colPtr[n]!);
-  const colMax = new Float64Array(n);
-  const colMass = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const from = j * K;
-    const to = from + count[j]!;
-    let at = colPtr[j]!;
-    let max = 0;
-    let q = 0;
-    for (let t = from; t < to; t++) {
-      const i = rawRow[t]!;
-      const w = rawVal[t]! / rowSum[i]!;
-      score[at] = w;
-      row[at] = i;
-      at++;
-      if (w > max) max = w;
-      q += mass[i]!;
-    }
-    colMax[j] = max;
-    colMass[j] = q;
-  }
-  return { rowSum, colPtr, score, row, colMax, colMass };
+  return rowSum;
 }
 
-/** Buckets of the first, approximate pass of the median (see `columnMedian`). */
-const BUCKETS = 64;
-
 /**
- * C_j = the smallest score v such that the mass of rows scoring ≤ v exceeds M = Q − κ·Q, where Q is
- * the total mass of the rows with active stake and rows without a weight on j score 0. The masses
- * are integers below 2^53, so every partial sum is exact and the result does not depend on the
- * order in which rows are visited (nor on how the search proceeds).
+ * Last epoch's bonds without the reset columns: checks them, writes their raw u16 values into the
+ * row-major block B[slot·ld + j] (the column loop normalizes them) and returns their column sums
+ * (exact integers).
  */
-function consensusOf(
-  W: Columns,
+function oldBondValues(
+  old: SparseU16,
   n: number,
-  mass: Float64Array,
-  massTotal: number,
-  kappa: number,
+  resetColumn: Uint8Array | undefined,
+  slot: Int32Array,
+  B: Float64Array,
+  ld: number,
 ): Float64Array {
-  const consensus = new Float64Array(n);
-  if (massTotal === 0) return consensus;
-  const minority = massTotal - kappa * massTotal;
-  const { colPtr, score, row, colMax, colMass } = W;
-  let longest = 0;
-  for (let j = 0; j < n; j++) longest = Math.max(longest, colPtr[j + 1]! - colPtr[j]!);
-  const candScore = scratchF64("candScore", longest);
-  const candRow = scratchU16("candRow", longest);
-  const bucketMass = new Float64Array(BUCKETS);
-  for (let j = 0; j < n; j++) {
-    const lo = colPtr[j]!;
-    const hi = colPtr[j + 1]!;
-    if (lo === hi) continue;
-    const zeroMass = massTotal - colMass[j]!; // exact
-    if (zeroMass > minority) continue; // the median is 0
-    consensus[j] = columnMedian(
-      score,
-      row,
-      mass,
-      lo,
-      hi,
-      zeroMass,
-      minority,
-      colMax[j]!,
-      bucketMass,
-      candScore,
-      candRow,
-    );
+  const { rowPtr, cols, vals } = old;
+  const oldSum = new Float64Array(n);
+  const seen = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let prev = -1;
+    const from = rowPtr[i]!;
+    const to = rowPtr[i + 1]!;
+    const base = slot[i]! * ld; // rows with entries all have a slot
+    for (let e = from; e < to; e++) {
+      const j = cols[e]!;
+      if (j >= n) continue;
+      if (j > prev) prev = j;
+      else if (prev < n) {
+        checkRowUnique(cols, from, to, n, seen, i + 1, `bonds row ${i}`);
+        prev = n;
+      }
+      if (resetColumn !== undefined && resetColumn[j] === 1) continue;
+      const v = vals[e]!;
+      B[base + j] = v;
+      oldSum[j] = oldSum[j]! + v;
+    }
   }
-  return consensus;
+  return oldSum;
+}
+
+/** Buckets of the first, approximate pass of the median (see `weightedMedian`). */
+const BUCKETS = 64;
+/**
+ * How near an integer the u16 image computed by multiplication may land before the division decides
+ * (finishBonds): 10⁴ times the multiplication's largest error.
+ */
+const IMAGE_MARGIN = 1e-9;
+
+interface ColumnsJob {
+  n: number;
+  /** Working rows (slots), and the uid of each. */
+  K: number;
+  /** Column stride of Wraw. */
+  Kp: number;
+  rowOf: Int32Array;
+  rowSum: Float64Array;
+  A: Float64Array;
+  mass: Float64Array;
+  massTotal: number;
+  kappa: number;
+  penalty: number;
+  alpha: number;
+  Wraw: Uint16Array;
+  weighted: Uint8Array;
+  oldSum: Float64Array | undefined;
+  /** The bond block, row-major (row stride ld): last epoch's raw values in, the EMA out. */
+  B: Float64Array;
+  ld: number;
+  // outputs
+  consensus: Float64Array;
+  R: Float64Array;
+  preranks: Float64Array;
+  validatorTrust: Float64Array;
+  /** Per column of B: its sum and its largest value. */
+  bondSum: Float64Array;
+  bondTop: Float64Array;
 }
 
 /**
- * The median of one column: a first pass spreads the scores over BUCKETS buckets by
- * floor(score · BUCKETS / max) — a monotone map, so every bucket holds a contiguous range of
- * scores — and finds the bucket where the cumulative mass crosses `minority`; the exact selection
- * then runs on that bucket's entries only (copied, so the column keeps its row order).
+ * Everything per column j, one column at a time (its working data stays in cache):
+ *  - scores w_kj = value / row sum; consensus C_j = the stake-weighted median (rows without a weight
+ *    score 0: C_j = the smallest score v whose mass of rows scoring ≤ v exceeds Q − κ·Q);
+ *  - W̄ = min(w, C_j) (without a data-dependent branch: f ∈ {0, 1}, so C·f + w·(1 − f) is exactly
+ *    C or w); R_j = Σ A·W̄, preranks P_j = Σ A·w, validator trust += W̄;
+ *  - the bonds EMA: last epoch's column normalized, times (1 − α), plus α times the bond deltas
+ *    A·W_b normalized; the column's sum and largest value.
+ * Every sum runs over the slots in uid order; slots without a weight (or a bond) add exact zeros,
+ * which change no sum, maximum or median.
  */
-function columnMedian(
+function epochColumns(job: ColumnsJob): void {
+  const { n, K, Kp, rowOf, mass, massTotal, kappa, penalty, alpha, Wraw, weighted, oldSum, B, ld } = job;
+  const { consensus, R, preranks, validatorTrust, bondSum, bondTop } = job;
+  const minority = massTotal - kappa * massTotal;
+  const oneMinusAlpha = 1 - alpha;
+  // Per-slot copies of the per-row inputs (rows without a weight divide 0 by 1: no NaN).
+  const divisor = new Float64Array(K);
+  const a = new Float64Array(K);
+  const q = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    const i = rowOf[k]!;
+    const s = job.rowSum[i]!;
+    divisor[k] = job.A[i]! > 0 && s > 0 ? s : 1;
+    a[k] = job.A[i]!;
+    q[k] = mass[i]!;
+  }
+  const vt = new Float64Array(K);
+  const score = scratchF64("colScore", K);
+  const wb = scratchF64("colBondWeight", K);
+  const bucketOf = scratchU8("colBucket", K);
+  const bucketMass = new Float64Array(BUCKETS);
+  const candScore = scratchF64("candScore", K);
+  const candMass = scratchF64("candMass", K);
+  for (let j = 0; j < n; j++) {
+    const hasW = weighted[j] === 1;
+    if (!hasW && !(oldSum !== undefined && oldSum[j]! > 0)) continue; // the column of B is all zero
+    let d = 0;
+    if (hasW) {
+      const col = j * Kp;
+      let max = 0;
+      let zeroMass = 0; // of the rows without a weight on j (exact: integers); Σ over all slots is Q
+      for (let k = 0; k < K; k++) {
+        const raw = Wraw[col + k]!;
+        const w = raw / divisor[k]!;
+        score[k] = w;
+        if (w > max) max = w;
+        if (raw === 0) zeroMass += q[k]!;
+      }
+      let c = 0;
+      // The median is 0 when the rows without a weight on j already outweigh the minority.
+      if (massTotal > 0 && !(zeroMass > minority)) {
+        c = weightedMedian(score, q, K, minority, max, bucketOf, bucketMass, candScore, candMass);
+      }
+      let r = 0;
+      let p = 0;
+      for (let k = 0; k < K; k++) {
+        const w = score[k]!;
+        const ak = a[k]!;
+        const f = +(w > c);
+        const clip = c * f + w * (1 - f);
+        r += ak * clip;
+        p += ak * w;
+        vt[k] = vt[k]! + clip;
+        const x = penalty === 1 ? clip : penalty === 0 ? w : w + penalty * (clip - w);
+        wb[k] = x;
+        d += ak * x;
+      }
+      consensus[j] = c;
+      R[j] = r;
+      preranks[j] = p;
+    }
+    // B = (1 − α)·(last epoch's bonds, column-normalized) + α·(the deltas, normalized); then the
+    // column's sum and largest value.
+    const so = oldSum === undefined ? 0 : oldSum[j]!; // 0: the column of old bonds is all zero
+    let s = 0;
+    let top = 0;
+    if (hasW && d > 0) {
+      for (let k = 0, at = j; k < K; k++, at += ld) {
+        let b = so > 0 ? oneMinusAlpha * (B[at]! / so) : 0;
+        const x = wb[k]!;
+        if (x > 0) b = alpha * ((x * a[k]!) / d) + b;
+        B[at] = b;
+        s += b;
+        if (b > top) top = b;
+      }
+    } else {
+      for (let k = 0, at = j; k < K; k++, at += ld) {
+        const b = so > 0 ? oneMinusAlpha * (B[at]! / so) : 0;
+        B[at] = b;
+        s += b;
+        if (b > top) top = b;
+      }
+    }
+    bondSum[j] = s;
+    bondTop[j] = top;
+  }
+  for (let k = 0; k < K; k++) validatorTrust[rowOf[k]!] = vt[k]!;
+}
+
+/**
+ * The weighted median of one column: the smallest score v with Σ{mass : score ≤ v} > minority.
+ * The masses are integers below 2^53, so every partial sum is exact and the result does not depend
+ * on the order of the rows (nor on how the search proceeds). A first pass spreads the scores over
+ * BUCKETS buckets by floor(score · BUCKETS / max) — a monotone map, so every bucket holds a
+ * contiguous range of scores — and finds the bucket where the cumulative mass crosses `minority`;
+ * the exact selection then runs on that bucket's entries only.
+ */
+function weightedMedian(
   score: Float64Array,
-  row: Uint16Array,
   mass: Float64Array,
-  lo: number,
-  hi: number,
-  base: number,
+  K: number,
   minority: number,
   max: number,
+  bucketOf: Uint8Array,
   bucketMass: Float64Array,
   candScore: Float64Array,
-  candRow: Uint16Array,
+  candMass: Float64Array,
 ): number {
-  if (hi - lo > 32) {
-    const scale = BUCKETS / max;
-    bucketMass.fill(0);
-    for (let t = lo; t < hi; t++) {
-      let b = (score[t]! * scale) | 0;
-      if (b >= BUCKETS) b = BUCKETS - 1;
-      bucketMass[b] = bucketMass[b]! + mass[row[t]!]!;
-    }
-    let star = -1;
-    for (let b = 0; b < BUCKETS; b++) {
-      if (base + bucketMass[b]! > minority) {
-        star = b;
-        break;
-      }
-      base += bucketMass[b]!;
-    }
-    if (star >= 0) {
-      let k = 0;
-      for (let t = lo; t < hi; t++) {
-        let b = (score[t]! * scale) | 0;
-        if (b >= BUCKETS) b = BUCKETS - 1;
-        if (b === star) {
-          candScore[k] = score[t]!;
-          candRow[k] = row[t]!;
-          k++;
-        }
-      }
-      return selectMedian(candScore, candRow, mass, 0, k, base, minority);
-    }
-    return max; // only reachable through the rounding of κ·Q
+  if (K <= 32) {
+    candScore.set(score.subarray(0, K));
+    candMass.set(mass.subarray(0, K));
+    return selectMedian(candScore, candMass, K, 0, minority);
   }
-  const k = hi - lo;
-  candScore.set(score.subarray(lo, hi));
-  candRow.set(row.subarray(lo, hi));
-  return selectMedian(candScore, candRow, mass, 0, k, base, minority);
+  const scale = BUCKETS / max;
+  bucketMass.fill(0);
+  for (let k = 0; k < K; k++) {
+    let b = (score[k]! * scale) | 0;
+    if (b >= BUCKETS) b = BUCKETS - 1;
+    bucketOf[k] = b;
+    bucketMass[b] = bucketMass[b]! + mass[k]!;
+  }
+  let base = 0;
+  let star = -1;
+  for (let b = 0; b < BUCKETS; b++) {
+    if (base + bucketMass[b]! > minority) {
+      star = b;
+      break;
+    }
+    base += bucketMass[b]!;
+  }
+  if (star < 0) return max; // only reachable through the rounding of κ·Q
+  let c = 0;
+  for (let k = 0; k < K; k++) {
+    if (bucketOf[k] === star) {
+      candScore[c] = score[k]!;
+      candMass[c] = mass[k]!;
+      c++;
+    }
+  }
+  return selectMedian(candScore, candMass, c, base, minority);
 }
 
 /**
- * Smallest score v in [lo, hi) with base + Σ{mass[row] : score ≤ v} > minority: selection with a
- * middle pivot and a 3-way partition (in place, moving scores and their rows together).
+ * Smallest score v in [0, hi) with base + Σ{mass : score ≤ v} > minority: selection with a middle
+ * pivot and a 3-way partition (in place, moving scores and their masses together).
  */
 function selectMedian(
   score: Float64Array,
-  row: Uint16Array,
   mass: Float64Array,
-  lo: number,
   hi: number,
   base: number,
   minority: number,
 ): number {
-  const lo0 = lo;
   const hi0 = hi;
+  let lo = 0;
   while (hi > lo) {
     if (hi - lo === 1) return score[lo]!;
     const pivot = score[(lo + hi) >>> 1]!;
@@ -779,23 +910,23 @@ function selectMedian(
     while (i < gt) {
       const s = score[i]!;
       if (s < pivot) {
-        const r = row[i]!;
+        const x = mass[i]!;
         score[i] = score[lt]!;
-        row[i] = row[lt]!;
+        mass[i] = mass[lt]!;
         score[lt] = s;
-        row[lt] = r;
-        less += mass[r]!;
+        mass[lt] = x;
+        less += x;
         lt++;
         i++;
       } else if (s > pivot) {
         gt--;
-        const r = row[i]!;
+        const x = mass[i]!;
         score[i] = score[gt]!;
-        row[i] = row[gt]!;
+        mass[i] = mass[gt]!;
         score[gt] = s;
-        row[gt] = r;
+        mass[gt] = x;
       } else {
-        equal += mass[row[i]!]!;
+        equal += mass[i]!;
         i++;
       }
     }
@@ -808,7 +939,7 @@ function selectMedian(
   }
   // Only reachable through the rounding of κ·Q: the largest score.
   let best = 0;
-  for (let t = lo0; t < hi0; t++) if (score[t]! > best) best = score[t]!;
+  for (let t = 0; t < hi0; t++) if (score[t]! > best) best = score[t]!;
   return best;
 }
 
@@ -832,137 +963,10 @@ function recentlyRegistered(
   return any ? out : undefined;
 }
 
-/**
- * Last epoch's bonds, masked, as raw u16 values into the block B[j·m + slot]; returns their column
- * sums (the column loop normalizes them).
- */
-function addOldBonds(
-  old: SparseU16,
-  n: number,
-  resetColumn: Uint8Array | undefined,
-  B: Float64Array,
-  m: number,
-  slot: Int32Array,
-): Float64Array {
-  const { rowPtr, cols, vals } = old;
-  const oldSum = new Float64Array(n);
-  const seen = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = slot[i]!;
-    let prev = -1;
-    const from = rowPtr[i]!;
-    const to = rowPtr[i + 1]!;
-    for (let k = from; k < to; k++) {
-      const j = cols[k]!;
-      if (j >= n) continue;
-      if (j > prev) prev = j;
-      else if (prev < n) {
-        checkRowUnique(cols, from, to, n, seen, i + 1, `bonds row ${i}`);
-        prev = n;
-      }
-      if (resetColumn !== undefined && resetColumn[j] === 1) continue;
-      const v = vals[k]!;
-      B[j * m + r] = v;
-      oldSum[j] = oldSum[j]! + v;
-    }
-  }
-  return oldSum;
-}
-
-/**
- * Per column j (rows with active stake): W̄_ij = min(w_ij, C_j); R_j = Σ A_i·W̄_ij, preranks
- * P_j = Σ A_i·w_ij, validator trust += W̄_ij; bond deltas A_i·W_b,ij column-normalized, times α,
- * added to the block; then the block's column j (now final) is normalized and its maximum kept.
- * The clip is computed without a data-dependent branch (f ∈ {0, 1}, so C·f + w·(1 − f) is exactly
- * C or w).
- */
-function clipColumns(
-  W: Columns,
-  n: number,
-  consensus: Float64Array,
-  A: Float64Array,
-  penalty: number,
-  alpha: number,
-  R: Float64Array,
-  preranks: Float64Array,
-  validatorTrust: Float64Array,
-  B: Float64Array,
-  m: number,
-  slot: Int32Array,
-  oldSum: Float64Array | undefined,
-  U: Uint16Array,
-  perSlot: Uint32Array,
-): void {
-  const { colPtr, score, row } = W;
-  const oneMinusAlpha = 1 - alpha;
-  for (let j = 0; j < n; j++) {
-    const lo = colPtr[j]!;
-    const hi = colPtr[j + 1]!;
-    const col = j * m;
-    // Last epoch's bonds in this column: column-normalized, times (1 − α).
-    const so = oldSum === undefined ? 0 : oldSum[j]!;
-    if (so > 0) for (let r = 0; r < m; r++) B[col + r] = oneMinusAlpha * (B[col + r]! / so);
-    if (lo < hi) {
-      const c = consensus[j]!;
-      let r = 0;
-      let p = 0;
-      let d = 0;
-      for (let t = lo; t < hi; t++) {
-        const w = score[t]!;
-        const i = row[t]!;
-        const a = A[i]!;
-        const f = +(w > c);
-        const clip = c * f + w * (1 - f);
-        r += a * clip;
-        p += a * w;
-        validatorTrust[i] = validatorTrust[i]! + clip;
-        const wb = penalty === 1 ? clip : penalty === 0 ? w : w + penalty * (clip - w);
-        d += a * wb;
-      }
-      R[j] = r;
-      preranks[j] = p;
-      if (d > 0) {
-        for (let t = lo; t < hi; t++) {
-          const w = score[t]!;
-          const i = row[t]!;
-          const f = +(w > c);
-          const clip = c * f + w * (1 - f);
-          const wb = penalty === 1 ? clip : penalty === 0 ? w : w + penalty * (clip - w);
-          if (wb > 0) {
-            const at = col + slot[i]!;
-            B[at] = alpha * ((wb * A[i]!) / d) + B[at]!;
-          }
-        }
-      }
-    }
-    // Column j of the EMA block is final: normalize it; its u16 image is column-max-upscaled
-    // (the largest normalized value is the largest raw value over the same sum, the same double).
-    let s = 0;
-    let top = 0;
-    for (let r = 0; r < m; r++) {
-      const b = B[col + r]!;
-      s += b;
-      if (b > top) top = b;
-    }
-    if (s === 0) {
-      U.fill(0, col, col + m);
-      continue;
-    }
-    const max = top / s;
-    for (let r = 0; r < m; r++) {
-      const b = B[col + r]! / s;
-      B[col + r] = b;
-      const u = Math.floor((b / max) * U16_MAX);
-      U[col + r] = u;
-      perSlot[r] = perSlot[r]! + +(u > 0);
-    }
-  }
-}
-
-/** Validator trust of permitted rows without active stake (not in the columns): Σ min(w_ij, C_j). */
+/** Validator trust of permitted rows without active stake (not in the block): Σ min(w_ij, C_j). */
 function inactiveValidatorTrust(
   m: SparseU16,
-  W: Columns,
+  rowSum: Float64Array,
   n: number,
   A: Float64Array,
   consensus: Float64Array,
@@ -973,7 +977,7 @@ function inactiveValidatorTrust(
   const { rowPtr, cols, vals } = m;
   const outdatedMask = lastUpdate !== undefined && registeredAt !== undefined;
   for (let i = 0; i < n; i++) {
-    const sum = W.rowSum[i]!;
+    const sum = rowSum[i]!;
     if (A[i]! > 0 || sum === 0) continue;
     const lu = outdatedMask ? lastUpdate[i]! : 0;
     let vt = 0;
@@ -990,61 +994,83 @@ function inactiveValidatorTrust(
 }
 
 /**
- * With the EMA block column-normalized: dividends D = B·I (normalized); the stored bonds are its
- * u16 image U (column-max-upscaled, floor(x · 65535)) for rows with a new permit, zero entries left
- * out, rows in uid order and each row's uids ascending.
+ * Row by row over the bond block: each column normalized (b = B / column sum); dividends
+ * D_k = Σ_j b_kj · I_j (columns in uid order; normalized at the end); the stored bonds are the u16
+ * image floor(b / max_j · 65535) (column-max-upscaled: the largest normalized value of a column is
+ * its largest raw value over the same sum, the same double), for rows with a new permit, zero
+ * entries left out, rows in uid order and each row's uids ascending.
  */
 function finishBonds(
   B: Float64Array,
-  U: Uint16Array,
-  perSlot: Uint32Array,
-  m: number,
+  ld: number,
+  bondSum: Float64Array,
+  bondTop: Float64Array,
+  K: number,
   n: number,
-  bondRows: readonly number[],
+  rowOf: Int32Array,
   incentive: Float64Array,
   newPermit: Uint8Array,
 ): { dividends: Float64Array; bonds: SparseU16 } {
-  const d = new Float64Array(m);
+  // Per column with a non-zero sum (the others hold only zeros): its normalized maximum.
+  const colMax = new Float64Array(n);
+  const imageScale = new Float64Array(n);
+  let L = 0;
   for (let j = 0; j < n; j++) {
-    const inc = incentive[j]!;
-    if (inc === 0) continue; // would add exact zeros
-    const col = j * m;
-    for (let r = 0; r < m; r++) d[r] = d[r]! + B[col + r]! * inc;
-  }
-  const dividends = new Float64Array(n);
-  for (let r = 0; r < m; r++) dividends[bondRows[r]!] = d[r]!;
-  normalizeInPlace(dividends);
-
-  // Rows with a new permit keep their non-zero entries (perSlot counts them), filled column by column.
-  const stored = new Uint8Array(m);
-  for (let r = 0; r < m; r++) stored[r] = newPermit[bondRows[r]!]!;
-  const outPtr = new Uint32Array(n + 1);
-  const cursor = new Uint32Array(m);
-  for (let i = 0, r = 0; i < n; i++) {
-    let c = 0;
-    if (r < m && bondRows[r] === i) {
-      cursor[r] = outPtr[i]!;
-      c = stored[r] === 1 ? perSlot[r]! : 0;
-      r++;
+    const s = bondSum[j]!;
+    if (s > 0) {
+      L++;
+      colMax[j] = bondTop[j]! / s;
+      imageScale[j] = U16_MAX * (1 / colMax[j]!);
     }
-    outPtr[i + 1] = outPtr[i]! + c;
   }
-  const nnz = outPtr[n]!;
-  const outCols = new Uint16Array(nnz);
-  const outVals = new Uint16Array(nnz);
-  for (let j = 0; j < n; j++) {
-    const col = j * m;
-    for (let r = 0; r < m; r++) {
-      const u = U[col + r]!;
-      if (u > 0 && stored[r] === 1) {
-        const at = cursor[r]!;
-        outCols[at] = j;
-        outVals[at] = u;
-        cursor[r] = at + 1;
+  let storedRows = 0;
+  for (let k = 0; k < K; k++) storedRows += newPermit[rowOf[k]!]!;
+  const tmpCols = scratchU16("outCols", storedRows * L);
+  const tmpVals = scratchU16("outVals", storedRows * L);
+  const count = new Uint32Array(K);
+  const dividends = new Float64Array(n);
+  let pos = 0;
+  for (let k = 0; k < K; k++) {
+    const i = rowOf[k]!;
+    const base = k * ld;
+    let d = 0;
+    if (newPermit[i] === 1) {
+      const start = pos;
+      for (let j = 0; j < n; j++) {
+        const s = bondSum[j]!;
+        if (s === 0) continue;
+        const b = B[base + j]! / s;
+        d += b * incentive[j]!;
+        // floor(b / max · 65535) by a multiplication: its error is below 1e-10, so unless that
+        // lands within IMAGE_MARGIN of an integer it floors to the same u; if it does, divide.
+        const image = b * imageScale[j]!;
+        let u = image | 0;
+        const fraction = image - u;
+        if (fraction < IMAGE_MARGIN || fraction > 1 - IMAGE_MARGIN) u = ((b / colMax[j]!) * U16_MAX) | 0;
+        tmpCols[pos] = j;
+        tmpVals[pos] = u;
+        pos += +(u > 0);
+      }
+      count[k] = pos - start;
+    } else {
+      for (let j = 0; j < n; j++) {
+        const s = bondSum[j]!;
+        if (s !== 0) d += (B[base + j]! / s) * incentive[j]!;
       }
     }
+    dividends[i] = d;
   }
-  return { dividends, bonds: { rowPtr: outPtr, cols: outCols, vals: outVals } };
+  normalizeInPlace(dividends);
+  const outPtr = new Uint32Array(n + 1);
+  for (let i = 0, k = 0; i < n; i++) {
+    let c = 0;
+    if (k < K && rowOf[k] === i) c = count[k++]!;
+    outPtr[i + 1] = outPtr[i]! + c;
+  }
+  return {
+    dividends,
+    bonds: { rowPtr: outPtr, cols: tmpCols.slice(0, pos), vals: tmpVals.slice(0, pos) },
+  };
 }
 
 /** The amounts per uid: server and validator parts (see the module comment, step 8). */

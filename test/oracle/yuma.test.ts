@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { expect } from "chai";
 import fc from "fast-check";
 import { tftWeight } from "../../oracle/consensus/emission";
 import { apportion, expDet, sigmoidDet } from "../../oracle/consensus/math";
 import {
+  type SparseU16,
   type U16Entry,
   type YumaInput,
   type YumaOutput,
+  type YumaPackedInput,
+  type YumaPackedOutput,
   fromSparse,
   toSparse,
   yumaEpoch,
@@ -47,6 +51,212 @@ function expectBondsNear(out: YumaOutput, column: number, expected: readonly num
     return Math.abs(b - e) <= 1 ? [] : [`bonds[${i}][${column}] = ${b} vs subtensor's ${e}`];
   });
   expect(off, what).to.deep.equal([]);
+}
+
+/** A seeded generator (mulberry32): the same numbers on every machine. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Rows as compressed rows (entries kept in the given order). */
+function packed(rows: readonly (readonly (readonly [number, number])[])[]): SparseU16 {
+  const rowPtr = new Uint32Array(rows.length + 1);
+  const flat = rows.flat();
+  rows.forEach((r, i) => (rowPtr[i + 1] = rowPtr[i]! + r.length));
+  return {
+    rowPtr,
+    cols: Uint16Array.from(flat, (e) => e[0]),
+    vals: Uint16Array.from(flat, (e) => e[1]),
+  };
+}
+
+interface Scenario {
+  name: string;
+  epochs: number;
+  /** The input of epoch e, given the bonds the previous epoch returned. */
+  input: (epoch: number, bonds: SparseU16 | undefined) => YumaPackedInput;
+}
+
+/**
+ * Brains of every shape the engine has a path for: dense and sparse rows, rows out of uid order,
+ * exact ties at the median, inactive and outdated validators, staked uids without a permit, permits
+ * from the previous epoch, every parameter and option, bonds carried over several epochs, and one
+ * full Brain (256 × 1,792, dense).
+ */
+function scenarios(): Scenario[] {
+  const brain = (
+    seed: number,
+    V: number,
+    M: number,
+    opts: { density: number; quantized?: boolean; shuffle?: boolean },
+  ) => {
+    const rand = seeded(seed);
+    const n = V + M;
+    const quality = Array.from({ length: M }, () => rand());
+    const weights = Array.from({ length: n }, (_, u) => {
+      if (u >= V) return [] as [number, number][];
+      const row: [number, number][] = [];
+      for (let m = 0; m < M; m++) {
+        if (rand() >= opts.density) continue;
+        const w = opts.quantized
+          ? Math.floor(rand() * 4) * 1000
+          : Math.min(65_535, Math.floor(quality[m]! * (0.8 + 0.4 * rand()) * 54_000));
+        row.push([V + m, w]);
+      }
+      if (opts.shuffle) {
+        for (let i = row.length - 1; i > 0; i--) {
+          const r = Math.floor(rand() * (i + 1));
+          [row[i], row[r]] = [row[r]!, row[i]!];
+        }
+      }
+      return row;
+    });
+    const bonds = Array.from({ length: n }, (_, u) =>
+      u < V
+        ? Array.from(
+            { length: M },
+            (_, m) => [V + m, Math.floor(rand() * 65_536)] as [number, number],
+          ).filter(() => rand() < opts.density)
+        : [],
+    );
+    const stake = Array.from({ length: n }, (_, u) =>
+      u < V && rand() < 0.95 ? BigInt(Math.floor((1 + 99 * rand()) * 1e6)) * 10n ** 18n : 0n,
+    );
+    return { rand, n, weights, bonds, stake };
+  };
+  const dense = brain(11, 64, 192, { density: 1 });
+  const sparse = brain(12, 40, 300, { density: 0.1, shuffle: true });
+  const ties = brain(13, 48, 60, { density: 0.9, quantized: true });
+  const opts = brain(14, 30, 90, { density: 0.7 });
+  const full = brain(15, 256, 1792, { density: 1 });
+  const lastUpdateOf = (b: { n: number; rand: () => number }, V: number) =>
+    Array.from({ length: b.n }, (_, u) => (u < V ? (b.rand() < 0.85 ? 9_990 : 100) : 0));
+  const sparseLast = lastUpdateOf(sparse, 40);
+  const optsLast = lastUpdateOf(opts, 30);
+  return [
+    {
+      name: "dense, 64 validators × 192 miners, 3 epochs",
+      epochs: 3,
+      input: (_e, bonds) => ({
+        stake: dense.stake,
+        weights: packed(dense.weights),
+        bonds: bonds ?? packed(dense.bonds),
+        emission: 10n ** 21n,
+        currentBlock: 10_000,
+        lastUpdate: Array.from({ length: dense.n }, (_, u) => (u < 64 ? 9_990 : 0)),
+        blockAtRegistration: Array.from({ length: dense.n }, (_, u) => u % 500),
+        tempo: 360,
+      }),
+    },
+    {
+      name: "sparse rows out of uid order, κ = 0.05; inactive and outdated validators; 32 permits for 40 stakes; permits carried",
+      epochs: 3,
+      input: (e, bonds) => ({
+        stake: sparse.stake,
+        weights: packed(sparse.weights),
+        bonds: bonds ?? packed(sparse.bonds),
+        emission: 123_456_789_012_345_678_901n,
+        currentBlock: 10_000,
+        activityCutoff: 5_000,
+        lastUpdate: sparseLast,
+        blockAtRegistration: Array.from({ length: sparse.n }, (_, u) => (u * 7_919) % 10_000),
+        tempo: 360,
+        params: { maxAllowedValidators: 32, kappa: 0.05 },
+        validatorPermit:
+          e === 0 ? undefined : Array.from({ length: sparse.n }, (_, u) => u % 3 !== 0 && u < 40),
+      }),
+    },
+    {
+      name: "quantized weights and equal stakes: exact ties at the median",
+      epochs: 2,
+      input: (_e, bonds) => ({
+        stake: ties.stake.map((s) => (s > 0n ? 10n ** 21n : 0n)),
+        weights: packed(ties.weights),
+        bonds,
+        emission: 10n ** 18n,
+      }),
+    },
+    {
+      name: "every parameter and option: κ, EMA, penalty, min stake, sigmoid, β·accuracy, server share",
+      epochs: 3,
+      input: (e, bonds) => ({
+        stake: opts.stake,
+        weights: packed(opts.weights),
+        bonds: bonds ?? packed(opts.bonds),
+        emission: 10n ** 20n + 7n,
+        currentBlock: 10_000,
+        lastUpdate: optsLast,
+        blockAtRegistration: Array.from({ length: opts.n }, (_, u) => (u * 31) % 9_000),
+        tempo: 100,
+        accuracy: Array.from({ length: opts.n }, (_, u) => (u % 5) / 4),
+        params: {
+          kappa: [0.3, 32_767 / 65_535, 0.8][e]!,
+          bondsMovingAverage: [0.5, 0.9, 0][e]!,
+          bondsPenalty: [0.5, 0, 1][e]!,
+          minStake: 5n * 10n ** 24n,
+          sigmoidConsensus: e !== 1,
+          rho: 7,
+          beta: e === 2 ? 0 : 250_000_000_000_000_000n,
+          serverShareBps: e === 1 ? undefined : 7_000,
+        },
+      }),
+    },
+    {
+      name: "a full Brain: 256 validators × 1,792 miners, dense",
+      epochs: 1,
+      input: () => ({
+        stake: full.stake,
+        weights: packed(full.weights),
+        bonds: packed(full.bonds),
+        emission: 3_600n * 10n ** 18n,
+        currentBlock: 10_000,
+        lastUpdate: Array.from({ length: full.n }, (_, u) => (u < 256 ? 9_990 : 0)),
+        blockAtRegistration: Array.from({ length: full.n }, (_, u) => u % 500),
+        tempo: 360,
+      }),
+    },
+  ];
+}
+
+/** SHA-256 of every output, doubles by their exact bits. */
+function digestOf(outs: readonly YumaPackedOutput[]): string {
+  const h = createHash("sha256");
+  for (const o of outs) {
+    for (const xs of [o.emission, o.serverEmission, o.validatorEmission]) h.update(xs.join(",") + ";");
+    for (const xs of [
+      o.incentive,
+      o.dividends,
+      o.consensus,
+      o.trust,
+      o.validatorTrust,
+      o.rank,
+      o.consensusFactor,
+    ]) {
+      h.update(new Uint8Array(Float64Array.from(xs).buffer));
+    }
+    h.update(o.validatorPermit.map(Number).join("") + o.active.map(Number).join(""));
+    for (const a of [o.bonds.rowPtr, o.bonds.cols, o.bonds.vals])
+      h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  return h.digest("hex");
+}
+
+function runScenario(s: Scenario, engine: (x: YumaPackedInput) => YumaPackedOutput): string {
+  const outs: YumaPackedOutput[] = [];
+  let bonds: SparseU16 | undefined;
+  for (let e = 0; e < s.epochs; e++) {
+    const out = engine(s.input(e, bonds));
+    outs.push(out);
+    bonds = out.bonds;
+  }
+  return digestOf(outs);
 }
 
 describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic)", function () {
@@ -873,6 +1083,42 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
         }),
         { numRuns: 100 },
       );
+    });
+  });
+
+  describe("bit for bit the engine before its speed work (issue 6)", function () {
+    // SHA-256 of every output of these scenarios (runScenario), recorded from the engine as it was
+    // before the column-block rewrite: any change to a result, in any bit, shows here.
+    const recorded: Record<string, string> = {
+      "dense, 64 validators × 192 miners, 3 epochs":
+        "6910391cb3f40d39c35b84030f7994db15f45bb9c94a63da21315f3f63f2c94f",
+      "sparse rows out of uid order, κ = 0.05; inactive and outdated validators; 32 permits for 40 stakes; permits carried":
+        "f381bb6ef51316728c5c28b2da3086f28e3d12d2766fda17c7c868ec073861f5",
+      "quantized weights and equal stakes: exact ties at the median":
+        "0e0a9758e2cc242943edd0248ff538815d6252ec1968e887ef9ef3a709abfddf",
+      "every parameter and option: κ, EMA, penalty, min stake, sigmoid, β·accuracy, server share":
+        "2e1d25d0a404566b91f748adb12936778e352820562e6f1449236b5221589b3b",
+      "a full Brain: 256 validators × 1,792 miners, dense":
+        "4df643529a6d8cbdeef1de63a6dfb0c9997b0161126ef6671be19d186e567765",
+    };
+    const all = scenarios();
+    for (const s of all) {
+      it(s.name, function () {
+        expect(runScenario(s, yumaEpochPacked)).to.equal(recorded[s.name]);
+      });
+    }
+    it("the tuple API gives the same outputs as the packed one on them", function () {
+      for (const s of all.slice(0, 4)) {
+        const viaTuples = (x: YumaPackedInput): YumaPackedOutput => {
+          const out = yumaEpoch({
+            ...x,
+            weights: fromSparse(x.weights),
+            bonds: x.bonds && fromSparse(x.bonds),
+          });
+          return { ...out, bonds: toSparse(out.bonds) };
+        };
+        assert.equal(runScenario(s, viaTuples), recorded[s.name], s.name);
+      }
     });
   });
 
