@@ -1,0 +1,568 @@
+/**
+ * The Brain gateway's own overhead, without FHE: how long each route takes, and how many jobs per
+ * second one gateway sustains with many sessions on loopback.
+ *
+ *   npx tsx bench/gateway/gateway-bench.ts [--sessions 20] [--seconds 20] [--payload-kib 128] \
+ *     [--miners 1,2,4] [--json]
+ *
+ * This process runs a gateway (`startGateway`, real Redis under a unique prefix deleted at the
+ * end, membership an in-memory set, no rate limit). A second process (this file again, forked)
+ * runs the load: real `GatewayClient` miners with their own keys, signing every request (EIP-191
+ * with nonces) and every result (EIP-712 Delivery, checked by the gateway with the outputs hash),
+ * and real clients. Miners answer at once with one output of ciphertext size (computed once per
+ * miner, so the load process spends its CPU on HTTP and signatures, not on work the gateway never
+ * sees); clients submit one input of the same size per job (a `linear` job, as `based prompt`
+ * sends one per plan step). The gateway does not share its event loop with the load that way, and
+ * its CPU time per job (and Redis's, from INFO cpu) is measured apart from the load's.
+ *
+ * For each number of miners (one poller each, as `based miner start --workers 1` runs):
+ * - latency: one session, jobs one after another (submit → long-poll until the result is in hand);
+ * - throughput: `--sessions` sessions, each a loop of submit → wait, for `--seconds`.
+ * Every job is timed by the load process on one clock: submit (POST /sessions/:id/jobs), hand-out
+ * (POST /miner/work: from the later of "submit acknowledged" and "poll sent" to the work item in
+ * hand, so time spent waiting behind other jobs is not counted), result post (POST
+ * /miner/jobs/:id/result), result → client (from the miner sending its result to the client's
+ * long poll, GET /jobs/:id?waitMs, returning it), the whole round trip (submit sent → result in
+ * hand), and the queue wait (a job waiting for a busy miner). A last table gives the CPU of the
+ * pieces a job's bytes go through (outputs hash, signature recoveries, base64), to read the
+ * gateway's CPU per job against.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import pino from "pino";
+import { type Hex, getAddress, recoverMessageAddress, recoverTypedDataAddress } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import {
+  DEFAULT_REDIS_URL,
+  DELIVERY_TYPES,
+  type GatewayDomain,
+  deliveryDomain,
+  deliveryMessage,
+  fromBase64,
+  outputsHash,
+  randomHex,
+  sha256Hex,
+  signedRequestMessage,
+  toBase64,
+} from "../../oracle/gateway/protocol";
+import { startGateway } from "../../oracle/gateway/server";
+import { GatewayClient, type SignerOptions } from "../../sdk/gateway-client";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const REDIS_URL = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+const BRAIN = 3;
+const DOMAIN: GatewayDomain = {
+  chainId: 32323,
+  network: getAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+  brainId: BRAIN,
+};
+const DELIVERY = { chainId: 32323, computeMarket: getAddress("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512") };
+/** A single-row product of layer 0, as a generated token's first job. */
+const STEP = "L0.qkv@1";
+
+type LoadConfig = {
+  url: string;
+  minerKeys: Hex[];
+  sessions: number;
+  seconds: number;
+  latencySeconds: number;
+  payloadBytes: number;
+};
+
+/** One job, in ms, all on the load process's clock. */
+type JobSample = {
+  submit: number;
+  handOut: number;
+  queueWait: number;
+  resultPost: number;
+  resultToClient: number;
+  roundTrip: number;
+  /** The miner's time between holding the job and sending its result (building the body). */
+  minerWork: number;
+};
+
+type PhaseResult = {
+  sessions: number;
+  jobs: number;
+  failed: number;
+  seconds: number;
+  jobsPerSecond: number;
+  samples: JobSample[];
+  /** CPU ms per job of the load process (clients and miners). */
+  loadCpuMsPerJob: number;
+};
+
+type LoadMessage =
+  | { kind: "phase"; name: "throughput"; at: "start" | "end" }
+  | { kind: "done"; latency: PhaseResult; throughput: PhaseResult }
+  | { kind: "error"; message: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The load process
+
+type MinerTimes = { pollStart: number; polled: number; postStart: number; posted: number };
+type ClientTimes = { jobId: string; sent: number; acknowledged: number; inHand: number };
+
+/** A miner that answers every job at once with the same ciphertext-sized output. */
+class BenchMiner {
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private readonly signer: SignerOptions;
+
+  constructor(
+    private readonly client: GatewayClient,
+    key: Hex,
+    private readonly times: Map<string, MinerTimes>,
+  ) {
+    this.signer = { account: privateKeyToAccount(key), domain: DOMAIN };
+  }
+
+  async start(payloadBytes: number): Promise<void> {
+    const output = new Uint8Array(randomBytes(payloadBytes));
+    const outputHash = outputsHash([output]);
+    const answer = {
+      outputs: [toBase64(output)],
+      outputHash,
+      // No escrow: request id 0, as for unpaid sessions.
+      signature: await this.signer.account.signTypedData({
+        domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
+        types: DELIVERY_TYPES,
+        primaryType: "Delivery",
+        message: deliveryMessage(null, outputHash),
+      }),
+    };
+    // One poll first, so the gateway counts this miner live before sessions are opened.
+    await this.client.pollWork(this.signer, 0);
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const pollStart = performance.now();
+        const item = await this.client.pollWork(this.signer, 20_000).catch(() => undefined);
+        const polled = performance.now();
+        if (!item) continue;
+        const postStart = performance.now();
+        try {
+          await this.client.postResult(this.signer, item.jobId, { lockToken: item.lockToken, ...answer });
+        } catch (err) {
+          console.error(`result of ${item.jobId} refused: ${(err as Error).message}`);
+          continue;
+        }
+        this.times.set(item.jobId, { pollStart, polled, postStart, posted: performance.now() });
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+async function runPhase(
+  client: GatewayClient,
+  minerTimes: Map<string, MinerTimes>,
+  sessions: number,
+  seconds: number,
+  input: string,
+  keepSamples = true,
+): Promise<PhaseResult> {
+  const opened = await Promise.all(
+    Array.from({ length: sessions }, () =>
+      client.openSession({ brainId: BRAIN, mode: "encrypted", paramSet: "n8192-q100", keys: NO_KEYS }),
+    ),
+  );
+  const clientTimes: ClientTimes[] = [];
+  let failed = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(
+    opened.map(async (s) => {
+      while (performance.now() < until) {
+        const sent = performance.now();
+        const { jobId } = await client.submitJob(s.sessionId, {
+          kind: "linear",
+          step: STEP,
+          inputs: [input],
+        });
+        const acknowledged = performance.now();
+        const view = await client.waitForJob(jobId, 60_000);
+        const inHand = performance.now();
+        if (view.state === "completed" && view.result)
+          clientTimes.push({ jobId, sent, acknowledged, inHand });
+        else failed++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await Promise.all(opened.map((s) => client.closeSession(s.sessionId)));
+  // A miner's post may still be on its way back when the client already holds the result.
+  await sleep(200);
+  const samples: JobSample[] = [];
+  for (const c of clientTimes) {
+    const m = minerTimes.get(c.jobId);
+    if (!m) continue;
+    samples.push({
+      submit: c.acknowledged - c.sent,
+      handOut: m.polled - Math.max(c.acknowledged, m.pollStart),
+      queueWait: Math.max(0, m.pollStart - c.acknowledged),
+      resultPost: m.posted - m.postStart,
+      resultToClient: c.inHand - m.postStart,
+      roundTrip: c.inHand - c.sent,
+      minerWork: m.postStart - m.polled,
+    });
+  }
+  return {
+    sessions,
+    jobs: clientTimes.length,
+    failed,
+    seconds: elapsed,
+    jobsPerSecond: clientTimes.length / elapsed,
+    samples: keepSamples ? samples : [],
+    loadCpuMsPerJob: (cpu.user + cpu.system) / 1000 / Math.max(1, clientTimes.length),
+  };
+}
+
+const NO_KEYS = { galois: null, relin: null };
+
+async function loadMain(config: LoadConfig): Promise<void> {
+  const send = (m: LoadMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+  const client = new GatewayClient({ url: config.url, timeoutMs: 30_000 });
+  const minerTimes = new Map<string, MinerTimes>();
+  const miners = config.minerKeys.map((k) => new BenchMiner(client, k, minerTimes));
+  await Promise.all(miners.map((m) => m.start(config.payloadBytes)));
+  const input = toBase64(new Uint8Array(randomBytes(config.payloadBytes)));
+
+  // Warm-up (V8, fastify's routes, the Redis connections), not counted.
+  await runPhase(client, minerTimes, 1, 2, input, false);
+
+  const latency = await runPhase(client, minerTimes, 1, config.latencySeconds, input);
+  await send({ kind: "phase", name: "throughput", at: "start" });
+  const throughput = await runPhase(client, minerTimes, config.sessions, config.seconds, input);
+  await send({ kind: "phase", name: "throughput", at: "end" });
+  miners.forEach((m) => m.stop());
+  await send({ kind: "done", latency, throughput });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway process
+
+type RouteStats = { p50: number; p99: number };
+type ConfigResult = {
+  miners: number;
+  latency: Omit<PhaseResult, "samples"> & { routes: Record<keyof JobSample, RouteStats> };
+  throughput: Omit<PhaseResult, "samples"> & {
+    routes: Record<keyof JobSample, RouteStats>;
+    /** CPU ms per job of the gateway process (this one), of Redis (the whole server). */
+    gatewayCpuMsPerJob: number;
+    redisCpuMsPerJob: number;
+  };
+  samples?: { latency: JobSample[]; throughput: JobSample[] };
+};
+
+function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+function routes(samples: readonly JobSample[]): Record<keyof JobSample, RouteStats> {
+  const keys: (keyof JobSample)[] = [
+    "submit",
+    "handOut",
+    "queueWait",
+    "resultPost",
+    "resultToClient",
+    "roundTrip",
+    "minerWork",
+  ];
+  return Object.fromEntries(
+    keys.map((k) => {
+      const xs = samples.map((s) => s[k]);
+      return [k, { p50: percentile(xs, 50), p99: percentile(xs, 99) }];
+    }),
+  ) as Record<keyof JobSample, RouteStats>;
+}
+
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, "m").exec(info)?.[1] ?? NaN);
+  return field("used_cpu_user") + field("used_cpu_sys");
+}
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+/** Cleanup on Ctrl-C: the running configuration's gateway, load process and Redis keys. */
+let interrupted: (() => Promise<void>) | undefined;
+
+async function runConfig(
+  redis: Redis,
+  miners: number,
+  o: { sessions: number; seconds: number; payloadBytes: number; keepSamples: boolean },
+): Promise<ConfigResult> {
+  const prefix = `bench-gw-${randomHex(4)}`;
+  const minerKeys = Array.from({ length: miners }, () => generatePrivateKey());
+  const members = new Set(minerKeys.map((k) => privateKeyToAccount(k).address));
+  const gateway = await startGateway({
+    port: 0,
+    brainId: BRAIN,
+    redisUrl: REDIS_URL,
+    prefix,
+    domain: DOMAIN,
+    delivery: DELIVERY,
+    isMember: async (a, role) => role === "miner" && members.has(a),
+    // One client address carries the whole load here; the per-IP limit is not what is measured.
+    rateLimit: { max: 1_000_000_000, timeWindowMs: 60_000 },
+    logger: pino({ level: "silent" }),
+  });
+  let child: ChildProcess | undefined;
+  const cleanup = async () => {
+    child?.kill("SIGKILL");
+    await gateway.close();
+    await deletePrefix(redis, prefix);
+  };
+  interrupted = cleanup;
+  try {
+    child = fork(__filename, [], {
+      cwd: ROOT,
+      execArgv: ["--require", "tsx/cjs"],
+      env: { ...process.env, GATEWAY_BENCH_LOAD: "1" },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const config: LoadConfig = {
+      url: gateway.url,
+      minerKeys,
+      sessions: o.sessions,
+      seconds: o.seconds,
+      latencySeconds: Math.max(3, o.seconds / 4),
+      payloadBytes: o.payloadBytes,
+    };
+    const proc = child;
+    const done = await new Promise<
+      Extract<LoadMessage, { kind: "done" }> & { gatewayCpuMs: number; redisCpuMs: number }
+    >((resolve, reject) => {
+      let cpu0: NodeJS.CpuUsage | undefined;
+      let redis0: Promise<number> | undefined;
+      let gatewayCpuMs = NaN;
+      let redisCpuMs: Promise<number> = Promise.resolve(NaN);
+      proc.on("message", (m: LoadMessage) => {
+        if (m.kind === "phase" && m.at === "start") {
+          cpu0 = process.cpuUsage();
+          redis0 = redisCpuSeconds(redis);
+        } else if (m.kind === "phase" && m.at === "end") {
+          const cpu = process.cpuUsage(cpu0);
+          gatewayCpuMs = (cpu.user + cpu.system) / 1000;
+          const start = redis0!;
+          redisCpuMs = redisCpuSeconds(redis).then(async (end) => (end - (await start)) * 1000);
+        } else if (m.kind === "done") {
+          void redisCpuMs.then((r) => resolve({ ...m, gatewayCpuMs, redisCpuMs: r }), reject);
+        } else if (m.kind === "error") reject(new Error(m.message));
+      });
+      proc.once("exit", (code) => reject(new Error(`the load process exited (${code}) before it reported`)));
+      proc.send(config);
+    });
+    const { samples: latencySamples, ...latency } = done.latency;
+    const { samples: throughputSamples, ...throughput } = done.throughput;
+    return {
+      miners,
+      latency: { ...latency, routes: routes(latencySamples) },
+      throughput: {
+        ...throughput,
+        routes: routes(throughputSamples),
+        gatewayCpuMsPerJob: done.gatewayCpuMs / throughput.jobs,
+        redisCpuMsPerJob: done.redisCpuMs / throughput.jobs,
+      },
+      ...(o.keepSamples ? { samples: { latency: latencySamples, throughput: throughputSamples } } : {}),
+    };
+  } finally {
+    interrupted = undefined;
+    await cleanup();
+  }
+}
+
+/**
+ * CPU of the pieces each job's bytes go through, in this process, median of repeated runs: what
+ * the gateway does per job (and, for the hash and the base64, what the miner and the client do
+ * too).
+ */
+async function perOperation(payloadBytes: number): Promise<Record<string, number>> {
+  const account = privateKeyToAccount(generatePrivateKey());
+  const bytes = new Uint8Array(randomBytes(payloadBytes));
+  const b64 = toBase64(bytes);
+  const body = JSON.stringify({ kind: "linear", step: STEP, inputs: [b64] });
+  const message = signedRequestMessage(DOMAIN, {
+    method: "POST",
+    path: "/v1/miner/work",
+    bodySha256: sha256Hex(body),
+    nonce: randomHex(16),
+    expiry: 1,
+  });
+  const signature = await account.signMessage({ message });
+  const hash = outputsHash([bytes]);
+  const typed = {
+    domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
+    types: DELIVERY_TYPES,
+    primaryType: "Delivery" as const,
+    message: deliveryMessage(null, hash),
+  };
+  const delivery = await account.signTypedData(typed);
+  const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+  const ops: [string, () => unknown][] = [
+    [`outputsHash (keccak256, viem) of ${payloadBytes >> 10} KiB`, () => outputsHash([bytes])],
+    [
+      `sha256 (node:crypto) of the ${Math.round(body.length / 1024)} KiB JSON body`,
+      () => createHash("sha256").update(body).digest("hex"),
+    ],
+    [`base64 check (the zod pattern) of ${Math.round(b64.length / 1024)} KiB`, () => base64Pattern.test(b64)],
+    ["base64 decode", () => fromBase64(b64)],
+    ["JSON.parse of the body", () => JSON.parse(body)],
+    ["recover a signed request (EIP-191)", () => recoverMessageAddress({ message, signature })],
+    ["recover a Delivery (EIP-712)", () => recoverTypedDataAddress({ ...typed, signature: delivery })],
+  ];
+  const out: Record<string, number> = {};
+  for (const [name, op] of ops) {
+    const times: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const t = performance.now();
+      await op();
+      times.push(performance.now() - t);
+    }
+    out[name] = percentile(times, 50);
+  }
+  return out;
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : "–");
+const pair = (r: RouteStats) => `${ms(r.p50)} / ${ms(r.p99)}`;
+
+function printTable(results: ConfigResult[], payloadKib: number): void {
+  console.log(
+    `\nms per request, p50 / p99 (${payloadKib} KiB input and output per job; one poller per miner)\n`,
+  );
+  console.log(
+    "| miners | sessions | jobs/s | jobs | submit | hand-out | result post | result → client | round trip | queue wait | gateway CPU ms/job | load CPU ms/job | Redis CPU ms/job |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of results) {
+    for (const [phase, p] of [
+      ["latency", r.latency],
+      ["throughput", r.throughput],
+    ] as const) {
+      const cpu =
+        phase === "throughput"
+          ? `${r.throughput.gatewayCpuMsPerJob.toFixed(2)} | ${r.throughput.loadCpuMsPerJob.toFixed(2)} | ${r.throughput.redisCpuMsPerJob.toFixed(2)}`
+          : `– | ${p.loadCpuMsPerJob.toFixed(2)} | –`;
+      console.log(
+        `| ${r.miners} | ${p.sessions} | ${p.jobsPerSecond.toFixed(0)} | ${p.jobs}${p.failed ? ` (${p.failed} failed)` : ""} | ${pair(p.routes.submit)} | ${pair(p.routes.handOut)} | ${pair(p.routes.resultPost)} | ${pair(p.routes.resultToClient)} | ${pair(p.routes.roundTrip)} | ${pair(p.routes.queueWait)} | ${cpu} |`,
+      );
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sessions: { type: "string", default: "20" },
+      seconds: { type: "string", default: "20" },
+      "payload-kib": { type: "string", default: "128" },
+      miners: { type: "string", default: "1,2,4" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const sessions = Number(values.sessions);
+  const seconds = Number(values.seconds);
+  const payloadKib = Number(values["payload-kib"]);
+  const minerCounts = values.miners.split(",").map(Number);
+  for (const [name, v] of [
+    ["--sessions", sessions],
+    ["--seconds", seconds],
+    ["--payload-kib", payloadKib],
+    ...minerCounts.map((m) => ["--miners", m] as const),
+  ] as const) {
+    if (!(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number`);
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+  } catch {
+    throw new Error(`Redis is not reachable at ${REDIS_URL}: start it (\`redis-server\`) or set REDIS_URL`);
+  }
+  process.once("SIGINT", () => {
+    void (interrupted?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+  if (!values.json) {
+    console.log(
+      `# Brain gateway overhead (${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")})`,
+    );
+  }
+  const operations = await perOperation(Math.round(payloadKib * 1024));
+  const results: ConfigResult[] = [];
+  try {
+    for (const miners of minerCounts) {
+      if (!values.json)
+        console.log(`… ${miners} miner(s): 1 session, then ${sessions} sessions for ${seconds} s`);
+      results.push(
+        await runConfig(redis, miners, {
+          sessions,
+          seconds,
+          payloadBytes: Math.round(payloadKib * 1024),
+          keepSamples: values.json,
+        }),
+      );
+    }
+  } finally {
+    redis.disconnect();
+  }
+  if (values.json) {
+    console.log(
+      JSON.stringify(
+        {
+          machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
+          settings: { sessions, seconds, payloadKib, minerCounts },
+          operations,
+          results,
+        },
+        null,
+        1,
+      ),
+    );
+  } else {
+    printTable(results, payloadKib);
+    console.log("\nCPU per operation in this process (ms, median of 25)\n");
+    console.log("| operation | ms |\n| --- | ---: |");
+    for (const [name, v] of Object.entries(operations)) console.log(`| ${name} | ${ms(v)} |`);
+  }
+}
+
+if (process.env.GATEWAY_BENCH_LOAD === "1") {
+  process.once("message", (config: LoadConfig) => {
+    loadMain(config).then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.send!({ kind: "error", message: err.stack ?? err.message } satisfies LoadMessage, () =>
+          process.exit(1),
+        );
+      },
+    );
+  });
+} else {
+  main().catch((err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}
