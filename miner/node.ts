@@ -10,6 +10,7 @@
  *
  * Logs carry job ids, steps, timings and output hashes, never ciphertexts or tokens.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Address } from "viem";
 import {
@@ -70,17 +71,9 @@ function backoffMs(failures: number): number {
   return base / 2 + Math.random() * (base / 2);
 }
 
+/** Waits `ms`, or less when `signal` aborts (never rejects). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
 
 function firstLine(error: unknown): string {

@@ -11,7 +11,8 @@ import {
   withdraw,
 } from "../../sdk/market";
 import { parseAddress, parseTokenAmount } from "../args";
-import type { CommandContext, Wrap } from "../context";
+import type { Wrap } from "../context";
+import { withSpinner } from "../ui/spinner";
 
 /** A positive BASED amount (decimal, at most 18 decimals). */
 function parsePositiveAmount(raw: string, what: string): bigint {
@@ -39,23 +40,6 @@ function parseRequestId(raw: string): bigint {
 
 const allowanceText = (allowance: bigint) =>
   allowance === UNLIMITED_ALLOWANCE ? "unlimited" : allowance === 0n ? "none (revoked)" : BASED(allowance);
-
-/** Runs one account action under a spinner. */
-async function withSpinner<T>(
-  ctx: CommandContext,
-  run: (onStep: (step: string, detail: string) => void) => Promise<T>,
-  success: (result: T) => string,
-): Promise<T> {
-  const spinner = ctx.spinner();
-  try {
-    const result = await run((_s, detail) => spinner.update(detail));
-    spinner.succeed(success(result));
-    return result;
-  } catch (err) {
-    spinner.fail();
-    throw err;
-  }
-}
 
 /** `based account …`: the spending account that pays for prompts (ComputeMarket). */
 export function registerAccountCommands(program: Command, wrap: Wrap): void {
@@ -111,7 +95,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
         const amount = parsePositiveAmount(rawAmount!, "amount");
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => deposit(based, amount, { onStep }),
           (d) => `deposited ${BASED(d.amount)}`,
         );
@@ -141,7 +125,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
         const amount = parsePositiveAmount(rawAmount!, "amount");
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => withdraw(based, amount, { onStep }),
           (d) => `withdrew ${BASED(d.amount)}`,
         );
@@ -177,7 +161,7 @@ Examples:
         const allowance = parseAllowance(rawAllowance!);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => authorizeApp(based, app, allowance, { onStep }),
           (d) => `authorized ${d.app}`,
         );
@@ -203,7 +187,7 @@ Examples:
         const requestId = parseRequestId(rawId!);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => reclaimRequest(based, requestId, { onStep }),
           (d) => `reclaimed ${BASED(d.amount)}`,
         );

@@ -5,7 +5,8 @@ import { BASED, isoTime, signerOf } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { getStakePositions, stakeBased, unstakeBased, withdrawUnbonded } from "../../sdk/staking";
 import { parseAddress, parseBrainId, parseInteger, parseTokenAmount } from "../args";
-import type { CommandContext, Wrap } from "../context";
+import type { Wrap } from "../context";
+import { withSpinner } from "../ui/spinner";
 
 type PositionOptions = { brain: string; validator?: string; amount: string };
 
@@ -21,23 +22,6 @@ function parsePosition(opts: PositionOptions) {
 
 const target = (brainId: number, validator: string) =>
   validator === zeroAddress ? `Brain #${brainId}` : `validator ${validator} of Brain #${brainId}`;
-
-/** Runs one staking action under a spinner. */
-async function withSpinner<T>(
-  ctx: CommandContext,
-  run: (onStep: (step: string, detail: string) => void) => Promise<T>,
-  success: (result: T) => string,
-): Promise<T> {
-  const spinner = ctx.spinner();
-  try {
-    const result = await run((_s, detail) => spinner.update(detail));
-    spinner.succeed(success(result));
-    return result;
-  } catch (err) {
-    spinner.fail();
-    throw err;
-  }
-}
 
 /** `based stake …`: stake BASED to Brains and validators, unstake, withdraw. */
 export function registerStakeCommands(program: Command, wrap: Wrap): void {
@@ -68,7 +52,7 @@ unbonding period.`,
         const p = parsePosition(options as PositionOptions);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => stakeBased(based, { ...p, onStep }),
           (d) => `staked ${BASED(d.amount)}`,
         );
@@ -98,7 +82,7 @@ unbonding period.`,
         const p = parsePosition(options as PositionOptions);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => unstakeBased(based, { ...p, onStep }),
           (d) => `unstaked ${BASED(d.amount)}`,
         );
@@ -129,7 +113,7 @@ unbonding period.`,
         );
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
-          ctx,
+          ctx.spinner(),
           (onStep) => withdrawUnbonded(based, { maxEntries, onStep }),
           (d) => `withdrew ${BASED(d.amount)}`,
         );

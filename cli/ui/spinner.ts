@@ -40,3 +40,19 @@ export function createSpinner(enabled: boolean, stream: NodeJS.WriteStream = pro
     },
   };
 }
+
+/** Runs one action under a spinner that shows its steps, then its outcome. */
+export async function withSpinner<T>(
+  spinner: Spinner,
+  run: (onStep: (step: string, detail: string) => void) => Promise<T>,
+  success: (result: T) => string,
+): Promise<T> {
+  try {
+    const result = await run((_s, detail) => spinner.update(detail));
+    spinner.succeed(success(result));
+    return result;
+  } catch (err) {
+    spinner.fail();
+    throw err;
+  }
+}

@@ -15,6 +15,7 @@
  * Aborting the signal stops both loops after what they are doing (a canary between two jobs);
  * `runValidator` resolves once everything is closed.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import path from "node:path";
 import fs from "node:fs";
 import type { Logger } from "pino";
@@ -542,17 +543,9 @@ export function jitteredGap(meanMs: number): number {
   }
 }
 
+/** Waits `ms`, or less when `signal` aborts (never rejects). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
 
 function firstLine(err: unknown): string {
