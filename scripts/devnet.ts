@@ -21,12 +21,12 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import Redis from "ioredis";
 import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { DEFAULT_REDIS_URL } from "../oracle/gateway/protocol";
+import { deleteRedisPrefix } from "../oracle/gateway/redis-prefix";
 import { attesterThreshold } from "../oracle/messages/message";
 import { readDeployments } from "../sdk/deployments";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
@@ -212,7 +212,7 @@ async function startBrainServices(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const prefix = devnetRedisPrefix(o.stateDir);
-  await clearRedisPrefix(o.redisUrl, prefix);
+  await deleteRedisPrefix(o.redisUrl, prefix);
   log.info({ brain: DEVNET_BRAIN.id }, "configuring Brain #3: the shipped model, prices, its gateway");
   await prepareDevnetBrain(deploymentsFile, basedRpc, log);
 
@@ -286,29 +286,6 @@ async function startBrainServices(
     return waitForLog(logFile(name), "validator ready", child, 180_000);
   });
   await Promise.all([...miners, ...validators]);
-}
-
-/** Deletes every Redis key under `prefix` (a previous devnet's queues and blobs). */
-async function clearRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 1 });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-  } catch {
-    throw new Error(
-      `Redis is not reachable at ${url}: start it (\`redis-server\`, or \`docker run -p 6379:6379 redis:7\`) or pass --redis-url / set REDIS_URL`,
-    );
-  }
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }
 
 async function main(): Promise<void> {
@@ -463,6 +440,7 @@ async function main(): Promise<void> {
       `    Network       ${b.Network}  (memorize: register miners and validators)`,
       `    Staking       ${b.Staking}`,
       `    Consensus     ${b.Consensus}  (epochs of ${DEVNET_ECONOMY.tempo} blocks; Emission ${b.Emission})`,
+      `    ComputeMarket ${b.ComputeMarket}  (spending accounts, prompt escrow)`,
       ...(o.brainServices
         ? [
             `  Brain #3        the shipped model (zkllm/models/brain-gpt2-tiny), ZK on; gateway http://127.0.0.1:${o.gatewayPort}`,
@@ -475,7 +453,9 @@ async function main(): Promise<void> {
       `  Deployments     ${rel(deploymentsFile)}   logs ${rel(o.stateDir)}/*.log`,
       "",
       "Try, in another terminal:",
-      ...(o.brainServices ? ['  npx based prompt --brain 3 "The history of the"'] : []),
+      ...(o.brainServices
+        ? ["  npx based account deposit 10", '  npx based prompt --brain 3 "The history of the"']
+        : []),
       "  npx based brain mint --burn",
       "  npx based brain show 7",
       "  npx based register --brain 3 --role miner --endpoint 127.0.0.1:9000",

@@ -26,11 +26,11 @@
  * network is split with each job's round trip (submit → result in hand, timed here) and the
  * miner's part of it as the gateway logs it (`latencyMs`: hand-out → result accepted).
  */
+import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Redis } from "ioredis";
 import { DEFAULT_REDIS_URL, type JobView, type SubmitJob } from "../../oracle/gateway/protocol";
 import { SHIPPED_MODEL_DIR, devnetRedisPrefix } from "../../scripts/devnet/brain-services";
 import { DEVNET_BRAIN } from "../../sdk/devnet";
@@ -275,21 +275,6 @@ function summarize(ms: Measure[], tokens: number): Summary {
   return { ...s, overallPerTokenS: (s.promptPassS + (tokens - 1) * s.perTokenS) / tokens };
 }
 
-async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? DEFAULT_REDIS_URL, { lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -336,7 +321,9 @@ async function main(): Promise<void> {
     const d = devnet;
     devnet = undefined;
     await d.stop();
-    await deleteRedisPrefix(devnetRedisPrefix(d.stateDir)).catch(() => undefined);
+    await deleteRedisPrefix(process.env.REDIS_URL ?? DEFAULT_REDIS_URL, devnetRedisPrefix(d.stateDir)).catch(
+      () => undefined,
+    );
     fs.rmSync(d.stateDir, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
   };

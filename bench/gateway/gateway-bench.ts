@@ -27,6 +27,7 @@
  * pieces a job's bytes go through (outputs hash, signature recoveries, base64), to read the
  * gateway's CPU per job against.
  */
+import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import os from "node:os";
@@ -295,15 +296,6 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
   return field("used_cpu_user") + field("used_cpu_sys");
 }
 
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
-}
-
 /** Cleanup on Ctrl-C: the running configuration's gateway, load process and Redis keys. */
 let interrupted: (() => Promise<void>) | undefined;
 
@@ -331,7 +323,7 @@ async function runConfig(
   const cleanup = async () => {
     child?.kill("SIGKILL");
     await gateway.close();
-    await deletePrefix(redis, prefix);
+    await deleteRedisPrefix(redis, prefix);
   };
   interrupted = cleanup;
   try {

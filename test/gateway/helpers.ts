@@ -3,7 +3,7 @@
  * in-memory set (in place of the Network contract's `roleOf`), and miners that are real
  * `GatewayClient` pollers with their own keys, computing something trivial but checkable.
  */
-import { Redis } from "ioredis";
+import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
 import { type Address, type Hex, getAddress } from "viem";
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -44,18 +44,7 @@ export const uniquePrefix = (name: string) => `test-gw-${name}-${randomHex(4)}`;
 
 /** Deletes every key under `prefix` (other suites share this Redis). */
 export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await deleteRedisPrefix(REDIS_URL, prefix);
 }
 
 export type Members = { miners: Set<Address>; validators: Set<Address> };

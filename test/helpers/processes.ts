@@ -3,6 +3,9 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { DEFAULT_REDIS_URL } from "../../oracle/gateway/protocol";
+import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
+import { devnetRedisPrefix } from "../../scripts/devnet/brain-services";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -123,7 +126,11 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<RunningD
     output: () => output,
     async stop() {
       if (child.exitCode === null) child.kill("SIGINT");
-      return exited;
+      const code = await exited;
+      // Its gateway's queues and blobs: other suites share this Redis.
+      if (options.brainServices === true)
+        await deleteRedisPrefix(process.env.REDIS_URL ?? DEFAULT_REDIS_URL, devnetRedisPrefix(stateDir));
+      return code;
     },
   };
 }

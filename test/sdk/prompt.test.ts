@@ -1,3 +1,4 @@
+import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
 import fs from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -35,18 +36,8 @@ async function poll<T>(what: string, check: () => Promise<T | undefined>, timeou
 }
 
 /** Deletes every Redis key under `prefix`. */
-async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+function deletePrefix(prefix: string): Promise<number> {
+  return deleteRedisPrefix(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", prefix);
 }
 
 async function refusal(run: () => Promise<unknown>): Promise<BasedError> {
