@@ -5,11 +5,11 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { modelContentHash } from "../../miner/model-source";
-import { connectBased } from "../../sdk/bridge";
-import { configureBrain, getBrainConfig } from "../../sdk/brain-config";
+import { type BasedContext, connectBased } from "../../sdk/bridge";
+import { configureBrain } from "../../sdk/brain-config";
+import { economyContracts } from "../../sdk/economy";
 import { loadConfig } from "../../sdk/config";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
 import { brainRegistryAbi } from "../../sdk/generated/abis";
@@ -32,18 +32,16 @@ export function devnetContext(deploymentsFile: string, index: number) {
   );
 }
 
-async function waitForMirror(deploymentsFile: string, timeoutMs: number): Promise<void> {
-  const ctx = await devnetContext(deploymentsFile, DEVNET_ACCOUNTS.labs);
-  const registry = ctx.deployments.based!.contracts.BrainRegistry as Address;
+async function waitForMirror(ctx: BasedContext, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const brain = await ctx.publicClient.readContract({
-      address: registry,
+    const active = await ctx.publicClient.readContract({
+      address: economyContracts(ctx).BrainRegistry,
       abi: brainRegistryAbi,
-      functionName: "brain",
+      functionName: "isActive",
       args: [BigInt(DEVNET_BRAIN.id)],
     });
-    if (brain.active) return;
+    if (active) return;
     if (Date.now() > deadline) {
       throw new Error(
         `Brain #${DEVNET_BRAIN.id} was not mirrored to the BasedAI chain within ${timeoutMs / 1000} s: see the attester and relayer logs`,
@@ -62,30 +60,26 @@ export async function prepareDevnetBrain(
   deploymentsFile: string,
   basedRpc: string,
   log: Logger,
-): Promise<{ contentHash: Hex }> {
-  await waitForMirror(deploymentsFile, 120_000);
+): Promise<void> {
   const labs = await devnetContext(deploymentsFile, DEVNET_ACCOUNTS.labs);
+  await waitForMirror(labs, 120_000);
+  // Every devnet starts fresh chains: Brain #3 has no task yet.
   const contentHash = modelContentHash(SHIPPED_MODEL_DIR);
+  log.info({ brain: DEVNET_BRAIN.id, contentHash }, "setting the shipped model as the Brain's task");
+  await configureBrain(labs, DEVNET_BRAIN.id, {
+    task: {
+      modelUri: `file://${SHIPPED_MODEL_DIR}`,
+      contentHash,
+      templateId: 0,
+      sourceRepo: "",
+      sourceCommit: "",
+    },
+    pricing: DEVNET_BRAIN.pricing,
+    profile: { name: "Brain Three (devnet)" },
+  });
+  // The task notice (1 day) would keep miners idle: skip it on the devnet's clock.
+  await jsonRpc(basedRpc, "evm_increaseTime", [86_401]);
+  await jsonRpc(basedRpc, "evm_mine", []);
   const gateway = privateKeyToAccount(devnetPrivateKey(DEVNET_BRAIN.gatewayAccount)).address;
-  const current = await getBrainConfig(labs, DEVNET_BRAIN.id);
-  if (current.task?.contentHash !== contentHash) {
-    log.info({ brain: DEVNET_BRAIN.id, contentHash }, "setting the shipped model as the Brain's task");
-    await configureBrain(labs, DEVNET_BRAIN.id, {
-      task: {
-        modelUri: `file://${SHIPPED_MODEL_DIR}`,
-        contentHash,
-        templateId: 0,
-        sourceRepo: "",
-        sourceCommit: "",
-      },
-      pricing: DEVNET_BRAIN.pricing,
-      profile: { name: "Brain Three (devnet)" },
-    });
-    // The task notice (1 day) would keep miners idle: skip it on the devnet's clock.
-    await jsonRpc(basedRpc, "evm_increaseTime", [86_401]);
-    await jsonRpc(basedRpc, "evm_mine", []);
-  }
   await setBrainGateway(labs, DEVNET_BRAIN.id, gateway);
-
-  return { contentHash };
 }

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { type Address, createPublicClient, erc20Abi, http } from "viem";
+import { type Address, erc20Abi } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { generationEosId } from "../../miner/engine";
 import { devnetContext, devnetRedisPrefix, SHIPPED_MODEL_DIR } from "../../scripts/devnet/brain-services";
@@ -17,7 +17,8 @@ import { unpackWeights } from "../../oracle/consensus/report";
 import { consensusAbi, networkAbi } from "../../sdk/generated/abis";
 import { epochOf, getEpochTiming } from "../../sdk/weights";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
-import { readDeployments } from "../../sdk/deployments";
+import type { BasedContext } from "../../sdk/bridge";
+import { economyContracts } from "../../sdk/economy";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
@@ -33,6 +34,8 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
   let devnet: RunningDevnet;
   let env: NodeJS.ProcessEnv;
   let runner: OnnxGpt2Runner;
+  /** The BasedAI chain, as the dev account. */
+  let based: BasedContext;
   const eosId = generationEosId(SHIPPED_MODEL_DIR);
   const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
   const work = tempDir("based-e2e");
@@ -51,6 +54,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       BASED_MODEL_CACHE: path.join(work, "models"),
       BASED_LOG_LEVEL: "warn",
     };
+    based = await devnetContext(devnet.deploymentsFile, DEVNET_ACCOUNTS.dev);
     runner = await OnnxGpt2Runner.create(path.join(SHIPPED_MODEL_DIR, "model.onnx"), { maxPositions: 128 });
   });
 
@@ -61,10 +65,8 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
   });
 
   async function basedBalance(who: Address): Promise<bigint> {
-    const d = readDeployments(devnet.deploymentsFile);
-    const client = createPublicClient({ transport: http(devnet.basedRpcUrl) });
-    return client.readContract({
-      address: d.based!.contracts.BasedToken as Address,
+    return based.publicClient.readContract({
+      address: economyContracts(based).BasedToken,
       abi: erc20Abi,
       functionName: "balanceOf",
       args: [who],
@@ -159,10 +161,8 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
     expect(survivor, "runs after the kill test").to.not.equal(undefined);
     const honest = survivor!;
     const faulty = address(4);
-    const ctx = await devnetContext(devnet.deploymentsFile, DEVNET_ACCOUNTS.dev);
-    const network = readDeployments(devnet.deploymentsFile).based!.contracts.Network as Address;
-    const consensus = readDeployments(devnet.deploymentsFile).based!.contracts.Consensus as Address;
-    const fromBlock = await ctx.publicClient.getBlockNumber();
+    const { Network: network, Consensus: consensus } = economyContracts(based);
+    const fromBlock = await based.publicClient.getBlockNumber();
 
     const child = spawn(
       process.execPath,
@@ -191,7 +191,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       });
       const uidOf = async (who: Address) =>
         (
-          await ctx.publicClient.readContract({
+          await based.publicClient.readContract({
             address: network,
             abi: networkAbi,
             functionName: "roleOf",
@@ -219,7 +219,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       const caught = await waitFor(
         "a validator's revealed weights that put the faulty miner under a tenth of the honest one",
         async () => {
-          const logs = await ctx.publicClient.getContractEvents({
+          const logs = await based.publicClient.getContractEvents({
             address: consensus,
             abi: consensusAbi,
             eventName: "WeightsRevealed",
@@ -233,7 +233,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
         420_000,
         2_000,
       );
-      const timing = await getEpochTiming(ctx);
+      const timing = await getEpochTiming(based);
       const revealEpoch = epochOf(caught.blockNumber, timing);
 
       // The attesters' report of that epoch (or a later one) pays the honest miner more.
