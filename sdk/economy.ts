@@ -83,6 +83,11 @@ export function signerOf(ctx: BasedContext): Address {
   return requireWallet(ctx).account.address;
 }
 
+/** Refuses an amount of nothing before any chain call (the contracts would revert with ZeroAmount). */
+export function assertAmount(amount: bigint): void {
+  if (amount <= 0n) throw new BasedError("input", "ZeroAmount", "The amount must be more than 0.");
+}
+
 /** Fails with a clear refusal when Brain `brainId` is not active on the BasedAI chain's mirror. */
 export async function assertBrainActive(ctx: BasedContext, brainId: number): Promise<void> {
   const active = await ctx.publicClient.readContract({

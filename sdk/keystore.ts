@@ -66,8 +66,10 @@ type Manifest = z.infer<typeof manifestSchema>;
 
 /** What names a plan's evaluation keys: its sorted rotation steps and whether it relinearizes. */
 export function evalKeysId(plan: EnginePlan): string {
-  const rotations = [...new Set(planRotations(plan))].sort((a, b) => a - b);
-  const text = JSON.stringify({ rotations, relinearization: planNeedsRelinearization(plan) });
+  const text = JSON.stringify({
+    rotations: sortedRotations(plan),
+    relinearization: planNeedsRelinearization(plan),
+  });
   return sha256(text).slice(0, 16);
 }
 
@@ -125,6 +127,11 @@ export async function openKeystore(
 
 // ---------------------------------------------------------------------------------------------
 
+/** The plan's rotation steps, each once, ascending: the form the id and the manifest use. */
+function sortedRotations(plan: EnginePlan): number[] {
+  return [...new Set(planRotations(plan))].sort((a, b) => a - b);
+}
+
 function loadOrMakeEvalKeys(
   client: CkksClient,
   keyDir: string,
@@ -134,7 +141,7 @@ function loadOrMakeEvalKeys(
   const id = evalKeysId(plan);
   const manifestFile = path.join(keyDir, `eval-${id}.json`);
   const blobFile = (kind: "galois" | "relin") => path.join(keyDir, `eval-${id}.${kind}`);
-  const rotations = [...new Set(planRotations(plan))].sort((a, b) => a - b);
+  const rotations = sortedRotations(plan);
   const relinearization = planNeedsRelinearization(plan);
 
   if (fs.existsSync(manifestFile)) {

@@ -13,6 +13,7 @@ import {
   BASED,
   type OnEconomyStep,
   type Revert,
+  assertAmount,
   brainNotActive,
   economyContracts,
   ensureBased,
@@ -166,10 +167,6 @@ export type Deposited = {
   /** The BASED approval sent first, when the allowance to ComputeMarket was short. */
   approvalHash: Hash | null;
 };
-
-function assertAmount(amount: bigint): void {
-  if (amount <= 0n) throw new BasedError("input", "ZeroAmount", "The amount must be more than 0.");
-}
 
 const balanceOf = (ctx: BasedContext, account: Address) =>
   ctx.publicClient.readContract({

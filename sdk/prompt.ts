@@ -351,23 +351,17 @@ async function runEncrypted(
       logits = await hybrid.step([best]);
     }
 
-    step("closing the session");
-    const close = await gateway.closeSession(session.sessionId);
-    sessionId = undefined;
-    const totalMs = performance.now() - started;
-    return {
+    const result = await closeWithResult(gateway, session.sessionId, prepared, started, step, {
       mode: "encrypted",
       ids,
-      text: text.full(),
-      promptIds: prepared.promptIds,
-      sessionId: session.sessionId,
+      text,
       miners,
-      units: close.units,
-      close,
       keysUploaded,
       transfer,
-      timings: { setupMs, totalMs, secondsPerToken: (totalMs - setupMs) / 1000 / ids.length },
-    };
+      setupMs,
+    });
+    sessionId = undefined;
+    return result;
   } finally {
     if (sessionId !== undefined) await closeQuietly(impatient, sessionId);
     client.delete();
@@ -451,25 +445,54 @@ async function runPlain(
     const text = new TokenText(prepared.tokenizer, prepared.eosId);
     ids.forEach((id, i) => options.onToken?.(id, text.push(id, i === ids.length - 1)));
 
-    step("closing the session");
-    const close = await gateway.closeSession(session.sessionId);
-    open = false;
-    const totalMs = performance.now() - started;
-    return {
+    const result = await closeWithResult(gateway, session.sessionId, prepared, started, step, {
       mode: "plain",
       ids,
-      text: text.full(),
-      promptIds: prepared.promptIds,
-      sessionId: session.sessionId,
+      text,
       miners,
-      units: close.units,
-      close,
       keysUploaded: 0,
-      timings: { setupMs, totalMs, secondsPerToken: (totalMs - setupMs) / 1000 / Math.max(1, ids.length) },
-    };
+      setupMs,
+    });
+    open = false;
+    return result;
   } finally {
     if (open) await closeQuietly(impatient, session.sessionId);
   }
+}
+
+/** What a finished generation hands to `closeWithResult`. */
+type Generated = Pick<PromptResult, "mode" | "ids" | "miners" | "keysUploaded" | "transfer"> & {
+  text: TokenText;
+  setupMs: number;
+};
+
+/**
+ * Closes the session (the gateway's reply carries the units it counted and the settlement) and
+ * assembles the result; the caller marks the session closed only once this returns.
+ */
+async function closeWithResult(
+  gateway: GatewayClient,
+  sessionId: string,
+  prepared: PreparedPrompt,
+  started: number,
+  step: (detail: string) => void,
+  generated: Generated,
+): Promise<PromptResult> {
+  const { text, setupMs, transfer, ...rest } = generated;
+  step("closing the session");
+  const close = await gateway.closeSession(sessionId);
+  const totalMs = performance.now() - started;
+  return {
+    ...rest,
+    text: text.full(),
+    promptIds: prepared.promptIds,
+    sessionId,
+    units: close.units,
+    close,
+    ...(transfer ? { transfer } : {}),
+    // A plain answer may be empty; an encrypted one always has a token.
+    timings: { setupMs, totalMs, secondsPerToken: (totalMs - setupMs) / 1000 / Math.max(1, rest.ids.length) },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
   BASED,
   type OnEconomyStep,
   type Revert,
+  assertAmount,
   assertBrainActive,
   brainNotActive,
   economyContracts,
@@ -70,10 +71,6 @@ export type Staked = {
   transactionHash: Hash;
   approvalHash: Hash | null;
 };
-
-function assertAmount(amount: bigint): void {
-  if (amount <= 0n) throw new BasedError("input", "ZeroAmount", "The amount must be more than 0.");
-}
 
 const positionOf = (ctx: BasedContext, brainId: number, validator: Address, staker: Address) =>
   ctx.publicClient.readContract({

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { connectBased } from "../../sdk/bridge";
-import { BASED, isoTime, signerOf } from "../../sdk/economy";
+import { BASED, assertAmount, isoTime, signerOf } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import {
   UNLIMITED_ALLOWANCE,
@@ -14,10 +14,10 @@ import { parseAddress, parseTokenAmount } from "../args";
 import type { Wrap } from "../context";
 import { withSpinner } from "../ui/spinner";
 
-/** A positive BASED amount (decimal, at most 18 decimals). */
-function parsePositiveAmount(raw: string, what: string): bigint {
-  const amount = parseTokenAmount(raw, what);
-  if (amount === 0n) throw new BasedError("input", "ZeroAmount", `The ${what} must be more than 0.`);
+/** A positive BASED amount (decimal, at most 18 decimals), refused before any chain call. */
+function parsePositiveAmount(raw: string): bigint {
+  const amount = parseTokenAmount(raw, "amount");
+  assertAmount(amount);
   return amount;
 }
 
@@ -92,7 +92,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
     .addHelpText("after", "\nExample:\n  based account deposit 25")
     .action(
       wrap(async (ctx, [rawAmount]) => {
-        const amount = parsePositiveAmount(rawAmount!, "amount");
+        const amount = parsePositiveAmount(rawAmount!);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
@@ -122,7 +122,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
     )
     .action(
       wrap(async (ctx, [rawAmount]) => {
-        const amount = parsePositiveAmount(rawAmount!, "amount");
+        const amount = parsePositiveAmount(rawAmount!);
         const based = await connectBased(ctx.config, { withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),

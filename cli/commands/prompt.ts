@@ -201,7 +201,7 @@ const prompt: Run = async (ctx, [text], options) => {
   const maxTokens = parseInteger(opts.maxTokens, "--max-tokens", 1, 1024);
   const deadlineSeconds = parseInteger(opts.deadline, "--deadline", 1, 86_400);
   const url = gatewayUrl(opts.gateway);
-  if (!text || text.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
+  if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
   const spinner = ctx.spinner();
   let spinning = true;
@@ -235,7 +235,6 @@ const prompt: Run = async (ctx, [text], options) => {
   process.on("SIGINT", onSigint);
 
   const gateway = new (lazy.gateway().GatewayClient)({ url });
-  let started = false;
   const tokenTimes: number[] = [];
   let result: PromptModule.PromptResult;
   try {
@@ -252,11 +251,10 @@ const prompt: Run = async (ctx, [text], options) => {
       onToken: (_id, piece) => {
         tokenTimes.push(performance.now());
         if (json) return;
-        if (!started) {
+        if (spinning) {
           // Tokens share the terminal with the spinner: it stops before the first one prints.
           spinner.stop();
           spinning = false;
-          started = true;
           process.stdout.write(text);
         }
         process.stdout.write(piece);
