@@ -19,11 +19,10 @@ import { ZkllmInputError } from "../zkllm/ckks/errors";
 import { type EvaluatorPool, createEvaluatorPool } from "../zkllm/ckks/pool";
 import type { PlanStep } from "../zkllm/ckks/plan";
 import { type CkksEvaluator, type EvalKeyBlobs, type EvalKeys, createEvaluator } from "../zkllm/ckks/server";
-import { type ZkllmPlan, PLAN_FILE, readPlan } from "../zkllm/convert";
-import { splitForPlan } from "../zkllm/generate";
-import { type Gpt2Config, loadCheckpoint, parseGpt2Config } from "../zkllm/model/checkpoint";
+import { type ZkllmPlan, PLAN_FILE } from "../zkllm/convert";
+import { loadPlanWeights } from "../zkllm/generate";
+import { type Gpt2Config, parseGpt2Config } from "../zkllm/model/checkpoint";
 import { type ExecutionProvider, OnnxGpt2Runner } from "../zkllm/model/onnx-runner";
-import { serverWeights } from "../zkllm/protocol/engine-plan";
 
 /** A dishonest miner, for tests of validators: valid-looking but wrong answers. */
 export type EngineFault = "wrong-results";
@@ -126,8 +125,9 @@ export class MinerEngine {
     let plan: ZkllmPlan | undefined;
     try {
       if (linear) {
-        plan = readPlan(modelDir);
-        const weights = serverWeights(splitForPlan(loadCheckpoint(modelDir), plan).server);
+        const loaded = loadPlanWeights(modelDir);
+        plan = loaded.plan;
+        const weights = loaded.weights;
         if (workers === 1) {
           evaluator = await createEvaluator({ plan: plan.engine, weights });
           for (const step of plan.engine.steps) evaluator.prepare(step.id);

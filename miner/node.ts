@@ -21,7 +21,7 @@ import {
   outputsHash,
   toBase64,
 } from "../oracle/gateway/protocol";
-import { BasedError } from "../sdk/errors";
+import { BasedError, errorLine } from "../sdk/errors";
 import { type GatewayClient, GatewayError, type SignerOptions } from "../sdk/gateway-client";
 import { isZkllmInputError } from "../zkllm/ckks/errors";
 import type { EngineFault, MinerEngine } from "./engine";
@@ -76,10 +76,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0]!.slice(0, REASON_MAX);
-}
+const firstLine = (error: unknown) => errorLine(error, REASON_MAX);
 
 /** Why a job is given back, as the gateway reads it. */
 function refusalReason(error: unknown): string {

@@ -12,6 +12,7 @@
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import type { BrainConfig } from "../sdk/brain-config";
+import { errorLine } from "../sdk/errors";
 import type { GatewayClient, SignerOptions } from "../sdk/gateway-client";
 import type { ExecutionProvider } from "../zkllm/model/onnx-runner";
 import { type EngineFault, MinerEngine } from "./engine";
@@ -62,8 +63,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", done, { once: true });
   });
 }
-
-const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0];
 
 /**
  * Serves the Brain until `signal` aborts, following its task. Throws only when the first model
@@ -135,7 +134,7 @@ export async function runMinerService(options: MinerServiceOptions): Promise<voi
         } catch (error) {
           if (first) throw error;
           log.error(
-            { contentHash: task.contentHash, err: firstLine(error) },
+            { contentHash: task.contentHash, err: errorLine(error) },
             `cannot load the Brain's new task model; taking no work, trying again in ${configPollMs / 1000} s`,
           );
         }
@@ -156,7 +155,7 @@ export async function runMinerService(options: MinerServiceOptions): Promise<voi
             ),
           (error: unknown) =>
             log.warn(
-              { contentHash: pending.contentHash, effectiveAt: at, err: firstLine(error) },
+              { contentHash: pending.contentHash, effectiveAt: at, err: errorLine(error) },
               "cannot fetch the Brain's next task model yet",
             ),
         );
@@ -168,7 +167,7 @@ export async function runMinerService(options: MinerServiceOptions): Promise<voi
         config = await options.readConfig();
       } catch (error) {
         log.warn(
-          { err: firstLine(error) },
+          { err: errorLine(error) },
           "reading the Brain's configuration failed; keeping the current task",
         );
       }

@@ -32,3 +32,11 @@ export class BasedError extends Error {
     return EXIT_CODES[this.kind];
   }
 }
+
+/**
+ * The first line of an error's message, at most `max` characters: what logs and refusal reasons
+ * carry (stack traces and multi-line payload dumps stay out of them).
+ */
+export function errorLine(error: unknown, max = Infinity): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, max);
+}

@@ -15,6 +15,7 @@ import {
 } from "./ckks/actions";
 import { createClient } from "./ckks/client";
 import { createEvaluatorPool } from "./ckks/pool";
+import type { Tensor } from "./ckks/linear";
 import { createEvaluator } from "./ckks/server";
 import { type ZkllmPlan, readPlan } from "./convert";
 import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
@@ -60,6 +61,15 @@ export type GenerationResult = {
 /** The split a plan describes (its fusion and kept heads). */
 export function splitForPlan(ckpt: Gpt2Checkpoint, plan: ZkllmPlan): SplitModel {
   return splitModel(ckpt, { fuse: plan.squeeze.fuse, keptHeads: plan.squeeze.heads?.kept });
+}
+
+/**
+ * What an evaluator of a model directory needs: its plan and the server weights of the plan's
+ * split. Miners and validators build their evaluators from this, so both evaluate the same thing.
+ */
+export function loadPlanWeights(modelDir: string): { plan: ZkllmPlan; weights: Record<string, Tensor> } {
+  const plan = readPlan(modelDir);
+  return { plan, weights: serverWeights(splitForPlan(loadCheckpoint(modelDir), plan).server) };
 }
 
 /** Greedy generation for every prompt, in the given mode. Prompts run together (one batch). */

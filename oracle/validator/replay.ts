@@ -6,12 +6,13 @@
  * compares `outputsHash(outputs)` with the hash the miner signed.
  *
  * The gateway hands validators a sample of recently completed jobs (their inputs, keys by hash
- * and the output hash); the validator builds the same evaluator a miner does (the plan and the
- * server weights of `splitForPlan`, as zkllm/generate.ts) and keeps a few sessions' keys loaded.
+ * and the output hash); the validator builds the same evaluator a miner does (zkllm/generate.ts
+ * `loadPlanWeights`) and keeps a few sessions' keys loaded.
  */
 import type { Address } from "viem";
 import { type Sample, fromBase64, outputsHash } from "../gateway/protocol";
 import type { GatewayClient, SignerOptions } from "../../sdk/gateway-client";
+import { errorLine } from "../../sdk/errors";
 import { isZkllmInputError } from "../../zkllm/ckks/errors";
 import {
   type CkksEvaluator,
@@ -19,10 +20,8 @@ import {
   type EvalKeys,
   createEvaluator,
 } from "../../zkllm/ckks/server";
-import { type ZkllmPlan, readPlan } from "../../zkllm/convert";
-import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
-import { serverWeights } from "../../zkllm/protocol/engine-plan";
+import type { ZkllmPlan } from "../../zkllm/convert";
+import { loadPlanWeights } from "../../zkllm/generate";
 
 /** What a replay showed; `skipped` when it could not be judged (say why, never the payload). */
 export type ReplayOutcome = {
@@ -51,9 +50,8 @@ export class Replayer {
   }
 
   static async create(modelDir: string, options: { keyCacheSize?: number } = {}): Promise<Replayer> {
-    const plan = readPlan(modelDir);
-    const split = splitForPlan(loadCheckpoint(modelDir), plan);
-    const evaluator = await createEvaluator({ plan: plan.engine, weights: serverWeights(split.server) });
+    const { plan, weights } = loadPlanWeights(modelDir);
+    const evaluator = await createEvaluator({ plan: plan.engine, weights });
     return new Replayer(plan, evaluator, Math.max(1, options.keyCacheSize ?? 4));
   }
 
@@ -70,7 +68,7 @@ export class Replayer {
     } catch (err) {
       if (isZkllmInputError(err)) return { ...base, verdict: "skipped", reason: `keys refused: ${err.code}` };
       // Blobs live with a TTL: a sample's keys may be gone by the time it is replayed.
-      return { ...base, verdict: "skipped", reason: `keys unavailable: ${firstLine(err)}` };
+      return { ...base, verdict: "skipped", reason: `keys unavailable: ${errorLine(err, 200)}` };
     }
     let outputs: Uint8Array[];
     try {
@@ -148,8 +146,4 @@ export async function replaySamples(options: ReplaySamplesOptions): Promise<Repl
     out.push(await replayer.check(sample, (hash) => gateway.getBlob(signer, hash)));
   }
   return out;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 200);
 }

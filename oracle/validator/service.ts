@@ -23,7 +23,7 @@ import { type Address, type LocalAccount, getAddress } from "viem";
 import { commitHash } from "../consensus/report";
 import type { BasedContext } from "../../sdk/bridge";
 import { economyContracts, signerOf } from "../../sdk/economy";
-import { BasedError } from "../../sdk/errors";
+import { BasedError, errorLine } from "../../sdk/errors";
 import { GatewayClient, type SignerOptions } from "../../sdk/gateway-client";
 import { consensusAbi } from "../../sdk/generated/abis";
 import { getMembers } from "../../sdk/network";
@@ -102,6 +102,7 @@ export type RoundReport = {
 /** Runs one round of checks and returns what it observed of each miner (nothing is scored here). */
 export async function runRound(deps: RoundDeps): Promise<RoundReport> {
   const { log, signal } = deps;
+  const gateway = new GatewayClient({ url: deps.gatewayUrl });
   const observations: Record<Address, MinerObservation> = {};
   const of = (miner: Address) => (observations[getAddress(miner)] ??= emptyObservation());
   for (const m of deps.miners ?? []) of(m);
@@ -146,7 +147,7 @@ export async function runRound(deps: RoundDeps): Promise<RoundReport> {
     if (deps.canaries === 0) await sleep(deps.gapMs?.() ?? 0, signal);
     try {
       replays = await replaySamples({
-        gateway: new GatewayClient({ url: deps.gatewayUrl }),
+        gateway,
         signer: deps.signer,
         replayer: deps.replayer,
         count: deps.replays,
@@ -176,7 +177,7 @@ export async function runRound(deps: RoundDeps): Promise<RoundReport> {
 
   try {
     const window = deps.availabilityWindowMs ?? 60_000;
-    const stats = await new GatewayClient({ url: deps.gatewayUrl }).minerStats(deps.signer);
+    const stats = await gateway.minerStats(deps.signer);
     const now = Date.now();
     for (const s of stats) if (now - s.lastSeen <= window) of(s.address).available = true;
   } catch (err) {
@@ -548,9 +549,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 300);
-}
+const firstLine = (err: unknown) => errorLine(err, 300);
 
 function round1(x: number | undefined): number | undefined {
   return x === undefined ? undefined : Math.round(x * 10) / 10;
