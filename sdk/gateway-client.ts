@@ -32,6 +32,11 @@ import {
 } from "../oracle/gateway/protocol";
 import { BasedError } from "./errors";
 
+// The answers' envelopes, built once rather than per call.
+const jobIdEnvelope = z.object({ jobId: z.string() });
+const samplesEnvelope = z.object({ samples: z.array(sampleSchema) });
+const minersEnvelope = z.object({ miners: z.array(minerStatsSchema) });
+
 /** A refusal or failure of the gateway, with its HTTP status and error code. */
 export class GatewayError extends Error {
   constructor(
@@ -97,9 +102,7 @@ export class GatewayClient {
   }
 
   async submitJob(sessionId: string, body: SubmitJob): Promise<{ jobId: string }> {
-    return z
-      .object({ jobId: z.string() })
-      .parse(await this.json("POST", `/sessions/${sessionId}/jobs`, body));
+    return jobIdEnvelope.parse(await this.json("POST", `/sessions/${sessionId}/jobs`, body));
   }
 
   /** The job's state; with `waitMs`, the gateway holds the answer until the job ends or time runs out. */
@@ -154,13 +157,13 @@ export class GatewayClient {
   async samples(signer: SignerOptions, limit = 10): Promise<Sample[]> {
     const res = await this.signedFetch(signer, "GET", `/validator/samples?limit=${limit}`);
     await this.check(res);
-    return z.object({ samples: z.array(sampleSchema) }).parse(await res.json()).samples;
+    return samplesEnvelope.parse(await res.json()).samples;
   }
 
   async minerStats(signer: SignerOptions): Promise<MinerStats[]> {
     const res = await this.signedFetch(signer, "GET", "/validator/miners");
     await this.check(res);
-    return z.object({ miners: z.array(minerStatsSchema) }).parse(await res.json()).miners;
+    return minersEnvelope.parse(await res.json()).miners;
   }
 
   // -- plumbing ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
  */
 import { type Address, recoverMessageAddress } from "viem";
 import { z } from "zod";
+import { errorLine } from "../../sdk/errors";
 import {
   type GatewayDomain,
   LIMITS,
@@ -121,7 +122,7 @@ export async function verifySignedRequest(
     throw new GatewayRefusal(
       503,
       "MembershipUnavailable",
-      `could not check ${address}'s membership of Brain #${c.domain.brainId} (${(err as Error).message.split("\n")[0]}); retry shortly`,
+      `could not check ${address}'s membership of Brain #${c.domain.brainId} (${errorLine(err)}); retry shortly`,
     );
   }
   if (!role) {

@@ -11,8 +11,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
+import { getMembership } from "../../sdk/network";
 import type { BasedContext } from "../../sdk/bridge";
-import { networkAbi } from "../../sdk/generated/abis";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { loadServiceConfig, privateKeySchema, serviceLogger } from "../config";
 import { DEFAULT_GATEWAY_PORT } from "./protocol";
@@ -38,8 +38,6 @@ const gatewayConfigSchema = z.object({
   privateKey: privateKeySchema.optional(),
 });
 
-/** Roles of Network.Role. */
-const ROLE_CODES = { validator: 1, miner: 2 } as const;
 /** Membership answers are reused this long (every signed request asks). */
 const MEMBER_CACHE_MS = 5_000;
 
@@ -68,21 +66,16 @@ async function main(): Promise<void> {
   const publicClient = publicClientOf(chain);
   const network = based.contracts.Network;
   const computeMarket = based.contracts.ComputeMarket as Address | undefined;
+  const ctx: BasedContext = { deployments, chain, publicClient, usingDevnetKey: false };
 
-  const cache = new Map<string, { at: number; yes: boolean }>();
+  // Keyed by account, not (account, role): one chain read answers a check for either role.
+  const cache = new Map<Address, { at: number; role: string }>();
   const isMember: GatewayOptions["isMember"] = async (account, role) => {
-    const key = `${account}:${role}`;
-    const hit = cache.get(key);
-    if (hit && Date.now() - hit.at < MEMBER_CACHE_MS) return hit.yes;
-    const [code] = await publicClient.readContract({
-      address: network,
-      abi: networkAbi,
-      functionName: "roleOf",
-      args: [BigInt(config.brain), account],
-    });
-    const yes = code === ROLE_CODES[role];
-    cache.set(key, { at: Date.now(), yes });
-    return yes;
+    const hit = cache.get(account);
+    if (hit && Date.now() - hit.at < MEMBER_CACHE_MS) return hit.role === role;
+    const { role: held } = await getMembership(ctx, config.brain, account);
+    cache.set(account, { at: Date.now(), role: held });
+    return held === role;
   };
 
   const options: GatewayOptions = {
@@ -101,7 +94,6 @@ async function main(): Promise<void> {
 
   if (computeMarket) {
     options.delivery = { chainId: based.chainId, computeMarket };
-    const ctx: BasedContext = { deployments, chain, publicClient, usingDevnetKey: false };
     options.escrowOf = async (requestId) => {
       const r = await getRequest(ctx, BigInt(requestId));
       return {

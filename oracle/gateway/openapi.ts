@@ -44,6 +44,10 @@ const json = (schema: z.ZodType) => {
   return s;
 };
 
+const BINARY = {
+  "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } },
+};
+
 const jobsEnvelope = (name: string, item: z.ZodType) => z.object({ [name]: z.array(item) });
 
 export const ROUTE_DOCS: readonly RouteDoc[] = [
@@ -231,11 +235,7 @@ export function openApiDocument(info: { brainId: number; version?: string }): Re
     }
     const responses: Record<string, unknown> = {};
     const okContent = r.ok.binary
-      ? {
-          "application/octet-stream": {
-            schema: { type: "string", contentMediaType: "application/octet-stream" },
-          },
-        }
+      ? BINARY
       : r.ok.sse
         ? { "text/event-stream": { schema: r.ok.schema ? json(r.ok.schema) : {} } }
         : r.ok.schema
@@ -260,19 +260,14 @@ export function openApiDocument(info: { brainId: number; version?: string }): Re
       parameters,
       responses,
     };
-    if (r.auth !== "none") op.security = [{ memberSignature: [] }];
-    if (r.auth !== "none") op["x-based-roles"] = r.auth === "member" ? ["miner", "validator"] : [r.auth];
+    if (r.auth !== "none") {
+      op.security = [{ memberSignature: [] }];
+      op["x-based-roles"] = r.auth === "member" ? ["miner", "validator"] : [r.auth];
+    }
     if (r.body) {
       op.requestBody = {
         required: true,
-        content:
-          "binary" in r.body
-            ? {
-                "application/octet-stream": {
-                  schema: { type: "string", contentMediaType: "application/octet-stream" },
-                },
-              }
-            : { "application/json": { schema: json(r.body.schema) } },
+        content: "binary" in r.body ? BINARY : { "application/json": { schema: json(r.body.schema) } },
       };
     }
     (paths[path] ??= {})[r.method] = op;

@@ -6,6 +6,7 @@
  * gateway on the same prefix carries on where the last one stopped. Payloads are never logged.
  */
 import type { Logger } from "pino";
+import { errorLine } from "../../sdk/errors";
 import { type Address, type Hex, recoverTypedDataAddress, zeroAddress } from "viem";
 import { GatewayRefusal } from "./errors";
 import {
@@ -69,13 +70,19 @@ const FORGET_MS = 86_400_000;
 const RECHECK_MS = 250;
 
 const terminal = (s: string) => s === "completed" || s === "failed";
-const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 
 /** Decoded size of a base64 string, without decoding it. */
 function base64Bytes(s: string): number {
   const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
   return Math.floor((s.length * 3) / 4) - pad;
 }
+
+/** The blob hashes a session's evaluation keys name (none for plain sessions). */
+const keyHashes = (keys: SessionRecord["keys"]): string[] =>
+  [keys.galois, keys.relin].filter((h): h is string => h !== null);
+
+const tooManyAttempts = (j: JobRecord): string =>
+  `miners took this job ${j.attempts} times without delivering a result`;
 
 export class GatewayService {
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -143,11 +150,12 @@ export class GatewayService {
   // -- blobs ------------------------------------------------------------------------------------
 
   async putBlob(hash: string, bytes: Buffer): Promise<{ hash: string; bytes: number }> {
-    if (blobHash(bytes) !== hash) {
+    const actual = blobHash(bytes);
+    if (actual !== hash) {
       throw new GatewayRefusal(
         400,
         "BlobHashMismatch",
-        `the body's sha256 is ${blobHash(bytes)}, not ${hash}: blobs are stored under the sha256 of their bytes`,
+        `the body's sha256 is ${actual}, not ${hash}: blobs are stored under the sha256 of their bytes`,
       );
     }
     await this.store.putBlob(hash, bytes, this.o.blobTtlMs);
@@ -171,7 +179,7 @@ export class GatewayService {
       );
     }
     const keys = body.mode === "encrypted" ? body.keys : { galois: null, relin: null };
-    const hashes = [keys.galois, keys.relin].filter((h): h is string => h !== null);
+    const hashes = keyHashes(keys);
     for (const h of hashes) {
       if (!(await this.store.hasBlob(h))) {
         throw new GatewayRefusal(
@@ -228,7 +236,7 @@ export class GatewayService {
       throw new GatewayRefusal(
         503,
         "EscrowUnavailable",
-        `could not read request ${requestId} from ComputeMarket (${firstLine(err)}); retry shortly`,
+        `could not read request ${requestId} from ComputeMarket (${errorLine(err)}); retry shortly`,
       );
     }
     if (!e.open || e.brainId !== this.o.brainId) {
@@ -325,10 +333,7 @@ export class GatewayService {
     };
     await this.store.createJob(job, payload, this.o.sessionTtlMs);
     await this.store.touchSession(s, this.o.sessionTtlMs, now);
-    await this.store.keepBlobs(
-      [s.keys.galois, s.keys.relin].filter((h): h is string => h !== null),
-      this.o.sessionTtlMs,
-    );
+    await this.store.keepBlobs(keyHashes(s.keys), this.o.sessionTtlMs);
     if (body.kind === "generate" && !s.promptFromEscrow) {
       await this.store.redis.hincrby(this.store.sessionKey(sessionId), "promptUnits", body.tokens.length);
     }
@@ -394,8 +399,8 @@ export class GatewayService {
       });
       return { txHash, error: null };
     } catch (err) {
-      this.o.log.warn({ sessionId: s.sessionId, err: firstLine(err) }, "settlement failed");
-      return { txHash: null, error: `settlement failed: ${firstLine(err)}` };
+      this.o.log.warn({ sessionId: s.sessionId, err: errorLine(err) }, "settlement failed");
+      return { txHash: null, error: `settlement failed: ${errorLine(err)}` };
     }
   }
 
@@ -441,7 +446,7 @@ export class GatewayService {
   /** Puts job `j` (no longer in any BullMQ queue) into `to`'s queue. */
   private async place(j: JobRecord, to: Address): Promise<void> {
     if (j.attempts >= this.o.maxAttempts) {
-      await this.failJob(j, `miners took this job ${j.attempts} times without delivering a result`);
+      await this.failJob(j, tooManyAttempts(j));
       return;
     }
     const generation = j.generation + 1;
@@ -540,7 +545,7 @@ export class GatewayService {
       }
       if (j.attempts >= this.o.maxAttempts) {
         await this.queues.drop(miner, got.bullId, token);
-        await this.failJob(j, `miners took this job ${j.attempts} times without delivering a result`);
+        await this.failJob(j, tooManyAttempts(j));
         continue;
       }
       const now = Date.now();
@@ -724,13 +729,13 @@ export class GatewayService {
       this.o.log.warn({ jobId, miner: j.miner }, "job stalled (its miner's lock expired); retrying");
       if (j.attempts >= this.o.maxAttempts) {
         if (await this.queues.removeWaiting(miner, bullId)) {
-          await this.failJob(j, `miners took this job ${j.attempts} times without delivering a result`);
+          await this.failJob(j, tooManyAttempts(j));
         }
         return;
       }
       if (!(await this.isLive(miner))) await this.tick();
       else this.notify(`miner:${miner}`);
-    })().catch((err) => this.o.log.warn({ jobId, err: firstLine(err) }, "handling a stalled job failed"));
+    })().catch((err) => this.o.log.warn({ jobId, err: errorLine(err) }, "handling a stalled job failed"));
   }
 
   /**
@@ -763,7 +768,7 @@ export class GatewayService {
         if (counts.active === 0 && left === 0 && this.queues.hasWorker(m)) await this.queues.retire(m);
       }
     } catch (err) {
-      this.o.log.warn({ err: firstLine(err) }, "failover round failed; retrying");
+      this.o.log.warn({ err: errorLine(err) }, "failover round failed; retrying");
     } finally {
       this.ticking = false;
     }
@@ -793,18 +798,8 @@ export class GatewayService {
 
   // -- validators -------------------------------------------------------------------------------
 
-  async samples(limit: number): Promise<Sample[]> {
-    return (await this.store.randomSamples(limit)).map((r) => ({
-      jobId: r.jobId,
-      miner: r.miner,
-      step: r.step,
-      paramSet: r.paramSet,
-      keys: r.keys,
-      inputs: r.inputs,
-      outputHash: r.outputHash,
-      latencyMs: r.latencyMs,
-      completedAt: r.completedAt,
-    }));
+  samples(limit: number): Promise<Sample[]> {
+    return this.store.randomSamples(limit);
   }
 
   async minerStats(): Promise<MinerStats[]> {
