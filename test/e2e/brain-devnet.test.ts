@@ -270,7 +270,14 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else files.push({ name: path.relative(devnet.stateDir, p), bytes: fs.readFileSync(p) });
+        else {
+          // The services keep running: a state file's temporary copy may be renamed away meanwhile.
+          try {
+            files.push({ name: path.relative(devnet.stateDir, p), bytes: fs.readFileSync(p) });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          }
+        }
       }
     };
     walk(devnet.stateDir);
