@@ -10,6 +10,9 @@ export default tseslint.config(
       "coverage/",
       "typechain-types/",
       "sdk/generated/",
+      "oracle/consensus/generated/",
+      // AssemblyScript (its own types: i32, f64, usize, load<T>); built and checked by asc.
+      "oracle/consensus/assembly/",
       "ignition/deployments/",
       ".devnet/",
     ],

@@ -1,0 +1,612 @@
+/**
+ * The per-weight passes of the Yuma epoch (../yuma.ts) as WebAssembly, written in AssemblyScript
+ * and built by `npm run build:wasm` into ../generated/yuma-kernels-wasm.ts.
+ *
+ * These are the JavaScript passes of ../yuma-kernels-js.ts operation for operation: the same IEEE
+ * double operations in the same order (WebAssembly, like JavaScript, rounds each basic operation
+ * correctly and never fuses them), so both give the same bits; test/oracle/yuma-wasm.test.ts checks
+ * it. What WebAssembly saves is V8's per-access type and bounds checks: all data lives in linear
+ * memory at addresses the caller (../yuma-wasm.ts) lays out, and nothing here allocates.
+ *
+ * Pointers of 0 mean "absent" (the caller never places data at address 0).
+ */
+
+const BUCKETS: i32 = 64;
+const U16_MAX: f64 = 65535;
+const IMAGE_MARGIN: f64 = 1e-9;
+
+/** First free address: the caller lays out its arrays from here. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+function f64At(p: usize, i: i32): f64 {
+  return load<f64>(p + ((<usize>i) << 3));
+}
+function setF64(p: usize, i: i32, v: f64): void {
+  store<f64>(p + ((<usize>i) << 3), v);
+}
+function i32At(p: usize, i: i32): i32 {
+  return load<i32>(p + ((<usize>i) << 2));
+}
+function u16At(p: usize, i: i32): i32 {
+  return <i32>load<u16>(p + ((<usize>i) << 1));
+}
+function setU16(p: usize, i: i32, v: i32): void {
+  store<u16>(p + ((<usize>i) << 1), <u16>v);
+}
+function u8At(p: usize, i: i32): i32 {
+  return <i32>load<u8>(p + <usize>i);
+}
+
+/** True when row [from, to) names a uid below n twice (seen: i32 per uid, stamped per row). */
+function rowHasDuplicate(cols: usize, from: i32, to: i32, n: i32, seen: usize, stamp: i32): bool {
+  for (let e = from; e < to; e++) {
+    const j = u16At(cols, e);
+    if (j >= n) continue;
+    const at = seen + ((<usize>j) << 2);
+    if (load<i32>(at) == stamp) return true;
+    store<i32>(at, stamp);
+  }
+  return false;
+}
+
+/**
+ * scatterWeights of ../yuma-kernels-js.ts: zero-fills Wraw (Kp·n u16) and `weighted` (n), writes
+ * the row sums (n f64). `rowSlot[i]` is the slot of row i when it has active stake, else −1.
+ * Returns −1, or the first row that names a uid twice.
+ */
+export function scatterWeights(
+  n: i32,
+  rowPtr: usize,
+  cols: usize,
+  vals: usize,
+  permit: usize,
+  rowSlot: usize,
+  Kp: i32,
+  lastUpdate: usize,
+  registeredAt: usize,
+  Wraw: usize,
+  weighted: usize,
+  rowSum: usize,
+  seen: usize,
+): i32 {
+  memory.fill(Wraw, 0, <usize>Kp * <usize>n * 2);
+  memory.fill(weighted, 0, <usize>n);
+  memory.fill(seen, 0, <usize>n * 4);
+  const outdatedMask = lastUpdate != 0 && registeredAt != 0;
+  let lastRegistration: f64 = -1;
+  if (outdatedMask) {
+    for (let j = 0; j < n; j++) {
+      const r = f64At(registeredAt, j);
+      if (r > lastRegistration) lastRegistration = r;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const keep = u8At(permit, i) == 1;
+    const k = i32At(rowSlot, i);
+    const lu: f64 = outdatedMask ? f64At(lastUpdate, i) : 0;
+    const maskRow = outdatedMask && lu <= lastRegistration;
+    let sum: f64 = 0;
+    let prev = -1;
+    const from = i32At(rowPtr, i);
+    const to = i32At(rowPtr, i + 1);
+    for (let e = from; e < to; e++) {
+      const j = u16At(cols, e);
+      if (j >= n) continue;
+      if (j > prev) prev = j;
+      else if (prev < n) {
+        if (rowHasDuplicate(cols, from, to, n, seen, i + 1)) return i;
+        prev = n;
+      }
+      const v = u16At(vals, e);
+      if (!keep || v == 0 || j == i || (maskRow && lu <= f64At(registeredAt, j))) continue;
+      sum += <f64>v;
+      if (k >= 0) {
+        setU16(Wraw, j * Kp + k, v);
+        store<u8>(weighted + <usize>j, 1);
+      }
+    }
+    setF64(rowSum, i, sum);
+  }
+  return -1;
+}
+
+/**
+ * oldBondValues of ../yuma-kernels-js.ts: zero-fills the bond block B (K·ld f64) and writes last
+ * epoch's raw values (except the reset columns) at B[slot·ld + j], and their column sums (n f64).
+ * Returns −1, or the first row that names a uid twice.
+ */
+export function oldBondValues(
+  n: i32,
+  rowPtr: usize,
+  cols: usize,
+  vals: usize,
+  resetColumn: usize,
+  slot: usize,
+  B: usize,
+  K: i32,
+  ld: i32,
+  oldSum: usize,
+  seen: usize,
+): i32 {
+  memory.fill(B, 0, <usize>K * <usize>ld * 8);
+  memory.fill(oldSum, 0, <usize>n * 8);
+  memory.fill(seen, 0, <usize>n * 4);
+  for (let i = 0; i < n; i++) {
+    let prev = -1;
+    const from = i32At(rowPtr, i);
+    const to = i32At(rowPtr, i + 1);
+    const base = i32At(slot, i) * ld;
+    for (let e = from; e < to; e++) {
+      const j = u16At(cols, e);
+      if (j >= n) continue;
+      if (j > prev) prev = j;
+      else if (prev < n) {
+        if (rowHasDuplicate(cols, from, to, n, seen, i + 1)) return i;
+        prev = n;
+      }
+      if (resetColumn != 0 && u8At(resetColumn, j) == 1) continue;
+      const v = <f64>u16At(vals, e);
+      setF64(B, base + j, v);
+      setF64(oldSum, j, f64At(oldSum, j) + v);
+    }
+  }
+  return -1;
+}
+
+// The column pass's inputs, set by epochColumns for the helpers below.
+let gK: i32 = 0;
+let gDivisor: usize = 0;
+let gA: usize = 0;
+let gQ: usize = 0;
+let gMassTotal: f64 = 0;
+let gMinority: f64 = 0;
+let gPenalty: f64 = 0;
+let gVt: usize = 0;
+let gBucketOf: usize = 0;
+let gBucketMass: usize = 0;
+let gCandScore: usize = 0;
+let gCandMass: usize = 0;
+
+/**
+ * epochColumns of ../yuma-core-js.ts. Per slot: divisor, a (active stake), q (median mass); vt
+ * (validator trust per slot) is zero-filled here. Scratch: score (2·K f64: one half per column of
+ * a pair), wb (2·K f64, interleaved: slot k's bond weights of the pair at 2k and 2k + 1),
+ * candScore, candMass (K f64 each), bucketOf (K u8), bucketMass (4 · 64 f64).
+ *
+ * Columns go in pairs (j, j + 1) through f64x2 lanes, lane 0 for j and lane 1 for j + 1: each
+ * lane does the scalar operations of its column in the same order, so the sums over the slots, the
+ * serial chains that bound this pass, run two at a time and give the same bits.
+ */
+export function epochColumns(
+  n: i32,
+  K: i32,
+  Kp: i32,
+  divisor: usize,
+  a: usize,
+  q: usize,
+  massTotal: f64,
+  kappa: f64,
+  penalty: f64,
+  alpha: f64,
+  Wraw: usize,
+  weighted: usize,
+  oldSum: usize,
+  B: usize,
+  ld: i32,
+  consensus: usize,
+  R: usize,
+  preranks: usize,
+  vt: usize,
+  bondSum: usize,
+  bondTop: usize,
+  score: usize,
+  wb: usize,
+  bucketOf: usize,
+  bucketMass: usize,
+  candScore: usize,
+  candMass: usize,
+): void {
+  gK = K;
+  gDivisor = divisor;
+  gA = a;
+  gQ = q;
+  gMassTotal = massTotal;
+  gMinority = massTotal - kappa * massTotal;
+  gPenalty = penalty;
+  gVt = vt;
+  gBucketOf = bucketOf;
+  gBucketMass = bucketMass;
+  gCandScore = candScore;
+  gCandMass = candMass;
+  memory.fill(vt, 0, <usize>K * 8);
+  memory.fill(consensus, 0, <usize>n * 8);
+  memory.fill(R, 0, <usize>n * 8);
+  memory.fill(preranks, 0, <usize>n * 8);
+  memory.fill(bondSum, 0, <usize>n * 8);
+  memory.fill(bondTop, 0, <usize>n * 8);
+  const score1 = score + ((<usize>K) << 3);
+  for (let j = 0; j < n; j += 2) {
+    const pair = j + 1 < n;
+    const hasW0 = u8At(weighted, j) == 1;
+    const hasW1 = pair && u8At(weighted, j + 1) == 1;
+    const so0: f64 = oldSum == 0 ? 0 : f64At(oldSum, j);
+    const so1: f64 = oldSum == 0 || !pair ? 0 : f64At(oldSum, j + 1);
+    const work0 = hasW0 || so0 > 0;
+    const work1 = hasW1 || so1 > 0;
+    if (!work0 && !work1) continue; // both columns of B are all zero
+    let c0: f64 = 0;
+    let c1: f64 = 0;
+    if (hasW0) c0 = columnConsensus(Wraw + ((<usize>j * <usize>Kp) << 1), score);
+    if (hasW1) c1 = columnConsensus(Wraw + ((<usize>(j + 1) * <usize>Kp) << 1), score1);
+    let d0: f64 = 0;
+    let d1: f64 = 0;
+    if (hasW0 && hasW1) {
+      clipPair(score, score1, c0, c1, wb);
+      d0 = gD0;
+      d1 = gD1;
+      storeRanks(consensus, R, preranks, j, c0, gR0, gP0);
+      storeRanks(consensus, R, preranks, j + 1, c1, gR1, gP1);
+    } else if (hasW0) {
+      d0 = clipOne(score, c0, wb);
+      storeRanks(consensus, R, preranks, j, c0, gR0, gP0);
+    } else if (hasW1) {
+      d1 = clipOne(score1, c1, wb + 8);
+      storeRanks(consensus, R, preranks, j + 1, c1, gR1, gP1);
+    }
+    const use0 = hasW0 && d0 > 0;
+    const use1 = hasW1 && d1 > 0;
+    if (work0 && work1) {
+      emaPair(B + ((<usize>j) << 3), (<usize>ld) << 3, so0, so1, d0, d1, use0, use1, alpha, wb);
+      setF64(bondSum, j, gS0);
+      setF64(bondTop, j, gTop0);
+      setF64(bondSum, j + 1, gS1);
+      setF64(bondTop, j + 1, gTop1);
+    } else if (work0) {
+      emaOne(B + ((<usize>j) << 3), (<usize>ld) << 3, so0, d0, use0, alpha, wb);
+      setF64(bondSum, j, gS0);
+      setF64(bondTop, j, gTop0);
+    } else {
+      emaOne(B + ((<usize>(j + 1)) << 3), (<usize>ld) << 3, so1, d1, use1, alpha, wb + 8);
+      setF64(bondSum, j + 1, gS0);
+      setF64(bondTop, j + 1, gTop0);
+    }
+  }
+}
+
+function storeRanks(consensus: usize, R: usize, preranks: usize, j: i32, c: f64, r: f64, p: f64): void {
+  setF64(consensus, j, c);
+  setF64(R, j, r);
+  setF64(preranks, j, p);
+}
+
+/**
+ * The scores w_k = raw / divisor of one column into `score`, and its consensus (the stake-weighted
+ * median; 0 when the rows without a weight outweigh the minority). The maximum and the mass of the
+ * rows without a weight do not depend on the order they are taken in (the masses are integers, so
+ * their sums are exact): two slots at a time.
+ */
+function columnConsensus(col: usize, score: usize): f64 {
+  const K = gK;
+  const zero = f64x2.splat(0);
+  let maxv = zero;
+  let zm = zero;
+  let k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const raw = f64x2.convert_low_i32x4_u(
+      i32x4.extend_low_i16x8_u(v128.load32_zero(col + ((<usize>k) << 1))),
+    );
+    const w = f64x2.div(raw, v128.load(gDivisor + ((<usize>k) << 3)));
+    v128.store(score + ((<usize>k) << 3), w);
+    maxv = f64x2.pmax(maxv, w);
+    zm = f64x2.add(zm, v128.and(f64x2.eq(raw, zero), v128.load(gQ + ((<usize>k) << 3))));
+  }
+  let max: f64 = f64x2.extract_lane(maxv, 0);
+  const m1 = f64x2.extract_lane(maxv, 1);
+  if (m1 > max) max = m1;
+  let zeroMass: f64 = f64x2.extract_lane(zm, 0) + f64x2.extract_lane(zm, 1);
+  for (; k < K; k++) {
+    const raw = u16At(col, k);
+    const w = <f64>raw / f64At(gDivisor, k);
+    setF64(score, k, w);
+    if (w > max) max = w;
+    if (raw == 0) zeroMass += f64At(gQ, k);
+  }
+  if (gMassTotal > 0 && !(zeroMass > gMinority)) return weightedMedian(score, gQ, K, gMinority, max);
+  return 0;
+}
+
+// Second results of the helpers below (AssemblyScript functions return one value).
+let gR0: f64 = 0;
+let gP0: f64 = 0;
+let gR1: f64 = 0;
+let gP1: f64 = 0;
+let gD0: f64 = 0;
+let gD1: f64 = 0;
+let gS0: f64 = 0;
+let gTop0: f64 = 0;
+let gS1: f64 = 0;
+let gTop1: f64 = 0;
+
+/**
+ * One column: W̄ = min(w, c), R = Σ a·W̄, P = Σ a·w, vt += W̄, the bond weights x (W̄, w or between,
+ * by the penalty) into wb[2k] (the caller offsets wb to its lane), and returns d = Σ a·x.
+ */
+function clipOne(score: usize, c: f64, wb: usize): f64 {
+  const K = gK;
+  const penalty = gPenalty;
+  let r: f64 = 0;
+  let p: f64 = 0;
+  let d: f64 = 0;
+  for (let k = 0; k < K; k++) {
+    const w = f64At(score, k);
+    const ak = f64At(gA, k);
+    const clip = w > c ? c : w;
+    r += ak * clip;
+    p += ak * w;
+    setF64(gVt, k, f64At(gVt, k) + clip);
+    const x = penalty == 1 ? clip : penalty == 0 ? w : w + penalty * (clip - w);
+    store<f64>(wb + ((<usize>k) << 4), x);
+    d += ak * x;
+  }
+  gR0 = r;
+  gP0 = p;
+  gR1 = r;
+  gP1 = p;
+  return d;
+}
+
+/** clipOne for two columns at once (lane 0: score0 and c0; lane 1: score1 and c1). */
+function clipPair(score0: usize, score1: usize, c0: f64, c1: f64, wb: usize): void {
+  const K = gK;
+  const penalty = gPenalty;
+  const cv = f64x2.replace_lane(f64x2.splat(c0), 1, c1);
+  const pv = f64x2.splat(penalty);
+  let r = f64x2.splat(0);
+  let p = r;
+  let d = r;
+  for (let k = 0; k < K; k++) {
+    const w = f64x2.replace_lane(f64x2.splat(f64At(score0, k)), 1, f64At(score1, k));
+    const ak = f64x2.splat(f64At(gA, k));
+    const clip = v128.bitselect(cv, w, f64x2.gt(w, cv));
+    r = f64x2.add(r, f64x2.mul(ak, clip));
+    p = f64x2.add(p, f64x2.mul(ak, w));
+    // vt sums over the columns in uid order: column j, then j + 1.
+    setF64(gVt, k, f64At(gVt, k) + f64x2.extract_lane(clip, 0) + f64x2.extract_lane(clip, 1));
+    const x = penalty == 1 ? clip : penalty == 0 ? w : f64x2.add(w, f64x2.mul(pv, f64x2.sub(clip, w)));
+    v128.store(wb + ((<usize>k) << 4), x);
+    d = f64x2.add(d, f64x2.mul(ak, x));
+  }
+  gR0 = f64x2.extract_lane(r, 0);
+  gR1 = f64x2.extract_lane(r, 1);
+  gP0 = f64x2.extract_lane(p, 0);
+  gP1 = f64x2.extract_lane(p, 1);
+  gD0 = f64x2.extract_lane(d, 0);
+  gD1 = f64x2.extract_lane(d, 1);
+}
+
+/**
+ * One column of the bonds EMA, in place down the bond block (col: its first cell, step: the row
+ * stride in bytes): b = (1 − α)·(old / so) (0 when so = 0), plus α·((x·a)/d) where the column has
+ * deltas (use) and x > 0; its sum into gS0 and largest value into gTop0.
+ */
+function emaOne(col: usize, step: usize, so: f64, d: f64, use: bool, alpha: f64, wb: usize): void {
+  const K = gK;
+  const oneMinusAlpha = 1 - alpha;
+  let s: f64 = 0;
+  let top: f64 = 0;
+  let at = col;
+  if (use) {
+    for (let k = 0; k < K; k++, at += step) {
+      let b: f64 = so > 0 ? oneMinusAlpha * (load<f64>(at) / so) : 0;
+      const x = load<f64>(wb + ((<usize>k) << 4));
+      if (x > 0) b = alpha * ((x * f64At(gA, k)) / d) + b;
+      store<f64>(at, b);
+      s += b;
+      if (b > top) top = b;
+    }
+  } else {
+    for (let k = 0; k < K; k++, at += step) {
+      const b: f64 = so > 0 ? oneMinusAlpha * (load<f64>(at) / so) : 0;
+      store<f64>(at, b);
+      s += b;
+      if (b > top) top = b;
+    }
+  }
+  gS0 = s;
+  gTop0 = top;
+}
+
+/** emaOne for two adjacent columns at once (their cells are adjacent in each row of the block). */
+function emaPair(
+  col: usize,
+  step: usize,
+  so0: f64,
+  so1: f64,
+  d0: f64,
+  d1: f64,
+  use0: bool,
+  use1: bool,
+  alpha: f64,
+  wb: usize,
+): void {
+  const K = gK;
+  const zero = f64x2.splat(0);
+  const so = f64x2.replace_lane(f64x2.splat(so0), 1, so1);
+  const hasOld = f64x2.gt(so, zero);
+  const d = f64x2.replace_lane(f64x2.splat(d0), 1, d1);
+  const use = i64x2.replace_lane(i64x2.splat(use0 ? -1 : 0), 1, use1 ? -1 : 0);
+  const oma = f64x2.splat(1 - alpha);
+  const al = f64x2.splat(alpha);
+  let s = zero;
+  let top = zero;
+  let at = col;
+  for (let k = 0; k < K; k++, at += step) {
+    let b = v128.and(f64x2.mul(oma, f64x2.div(v128.load(at), so)), hasOld);
+    const x = v128.load(wb + ((<usize>k) << 4));
+    const add = f64x2.add(f64x2.mul(al, f64x2.div(f64x2.mul(x, f64x2.splat(f64At(gA, k))), d)), b);
+    b = v128.bitselect(add, b, v128.and(f64x2.gt(x, zero), use));
+    v128.store(at, b);
+    s = f64x2.add(s, b);
+    top = f64x2.pmax(top, b);
+  }
+  gS0 = f64x2.extract_lane(s, 0);
+  gS1 = f64x2.extract_lane(s, 1);
+  gTop0 = f64x2.extract_lane(top, 0);
+  gTop1 = f64x2.extract_lane(top, 1);
+}
+
+/**
+ * The weighted median of one column: the smallest score v with Σ{mass : score ≤ v} > minority
+ * (see ../yuma-core-js.ts). The bucket masses are kept in four interleaved histograms, so that
+ * consecutive slots landing in one bucket do not wait on each other; the masses are integers, so
+ * the four sums add up to the same exact bucket mass.
+ */
+function weightedMedian(score: usize, mass: usize, K: i32, minority: f64, max: f64): f64 {
+  const candScore = gCandScore;
+  const candMass = gCandMass;
+  if (K <= 32) {
+    memory.copy(candScore, score, <usize>K * 8);
+    memory.copy(candMass, mass, <usize>K * 8);
+    return selectMedian(candScore, candMass, K, 0, minority);
+  }
+  const bucketOf = gBucketOf;
+  const bucketMass = gBucketMass;
+  const scale = <f64>BUCKETS / max;
+  memory.fill(bucketMass, 0, <usize>BUCKETS * 32);
+  for (let k = 0; k < K; k++) {
+    let b = <i32>(f64At(score, k) * scale);
+    if (b >= BUCKETS) b = BUCKETS - 1;
+    store<u8>(bucketOf + <usize>k, <u8>b);
+    const h = bucketMass + ((<usize>(((k & 3) << 6) + b)) << 3);
+    store<f64>(h, load<f64>(h) + f64At(mass, k));
+  }
+  let base: f64 = 0;
+  let star = -1;
+  for (let b = 0; b < BUCKETS; b++) {
+    const m =
+      f64At(bucketMass, b) +
+      f64At(bucketMass, b + BUCKETS) +
+      f64At(bucketMass, b + 2 * BUCKETS) +
+      f64At(bucketMass, b + 3 * BUCKETS);
+    if (base + m > minority) {
+      star = b;
+      break;
+    }
+    base += m;
+  }
+  if (star < 0) return max;
+  let c = 0;
+  for (let k = 0; k < K; k++) {
+    if (u8At(bucketOf, k) == star) {
+      setF64(candScore, c, f64At(score, k));
+      setF64(candMass, c, f64At(mass, k));
+      c++;
+    }
+  }
+  return selectMedian(candScore, candMass, c, base, minority);
+}
+
+function selectMedian(score: usize, mass: usize, hi: i32, base: f64, minority: f64): f64 {
+  const hi0 = hi;
+  let lo = 0;
+  while (hi > lo) {
+    if (hi - lo == 1) return f64At(score, lo);
+    const pivot = f64At(score, (lo + hi) >>> 1);
+    let lt = lo;
+    let i = lo;
+    let gt = hi;
+    let less: f64 = 0;
+    let equal: f64 = 0;
+    while (i < gt) {
+      const s = f64At(score, i);
+      if (s < pivot) {
+        const x = f64At(mass, i);
+        setF64(score, i, f64At(score, lt));
+        setF64(mass, i, f64At(mass, lt));
+        setF64(score, lt, s);
+        setF64(mass, lt, x);
+        less += x;
+        lt++;
+        i++;
+      } else if (s > pivot) {
+        gt--;
+        const x = f64At(mass, i);
+        setF64(score, i, f64At(score, gt));
+        setF64(mass, i, f64At(mass, gt));
+        setF64(score, gt, s);
+        setF64(mass, gt, x);
+      } else {
+        equal += f64At(mass, i);
+        i++;
+      }
+    }
+    if (base + less > minority) hi = lt;
+    else if (base + less + equal > minority) return pivot;
+    else {
+      base += less + equal;
+      lo = gt;
+    }
+  }
+  let best: f64 = 0;
+  for (let t = 0; t < hi0; t++) if (f64At(score, t) > best) best = f64At(score, t);
+  return best;
+}
+
+/**
+ * finishBonds of ../yuma-kernels-js.ts, given each column's normalized maximum (colMax) and image
+ * scale 65535 · (1 / colMax). Writes the dividends per uid (n f64, not yet normalized), the stored
+ * entries of the permitted rows (outCols, outVals: u16) and each slot's entry count (count: K u32).
+ * Returns the number of entries.
+ */
+export function finishBonds(
+  B: usize,
+  ld: i32,
+  bondSum: usize,
+  colMax: usize,
+  imageScale: usize,
+  K: i32,
+  n: i32,
+  rowOf: usize,
+  incentive: usize,
+  newPermit: usize,
+  outCols: usize,
+  outVals: usize,
+  count: usize,
+  dividends: usize,
+): i32 {
+  memory.fill(dividends, 0, <usize>n * 8);
+  let pos = 0;
+  for (let k = 0; k < K; k++) {
+    const i = i32At(rowOf, k);
+    const base = B + ((<usize>k * <usize>ld) << 3);
+    let d: f64 = 0;
+    if (u8At(newPermit, i) == 1) {
+      const start = pos;
+      for (let j = 0; j < n; j++) {
+        const s = f64At(bondSum, j);
+        if (s == 0) continue;
+        const b = f64At(base, j) / s;
+        d += b * f64At(incentive, j);
+        const image = b * f64At(imageScale, j);
+        let u = <i32>image;
+        const fraction = image - <f64>u;
+        if (fraction < IMAGE_MARGIN || fraction > 1 - IMAGE_MARGIN)
+          u = <i32>((b / f64At(colMax, j)) * U16_MAX);
+        setU16(outCols, pos, j);
+        setU16(outVals, pos, u);
+        pos += u > 0 ? 1 : 0;
+      }
+      store<u32>(count + ((<usize>k) << 2), <u32>(pos - start));
+    } else {
+      for (let j = 0; j < n; j++) {
+        const s = f64At(bondSum, j);
+        if (s != 0) d += (f64At(base, j) / s) * f64At(incentive, j);
+      }
+      store<u32>(count + ((<usize>k) << 2), 0);
+    }
+    setF64(dividends, i, d);
+  }
+  return pos;
+}
