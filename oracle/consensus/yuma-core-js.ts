@@ -11,7 +11,7 @@
  * the u16 image straight into the output rows. The image floor(b / max · 65535) is taken from a
  * multiplication by 65535 / max, whose error is below 1e-10: only when that lands within 1e-9 of an
  * integer (the column's maximum, say) is the division done, so the result is always the division's.
- * Block strides span an odd number of cache lines (./yuma.ts chooses them). Large working arrays
+ * Block strides span an odd number of cache lines (oddLineStride). Large working arrays
  * are reused between calls (module-level scratch, always overwritten before being read).
  */
 import type { SparseU16 } from "./yuma";
@@ -26,15 +26,21 @@ import {
   bondImageScales,
   bondRowPointers,
   checkRowUnique,
+  oddLineStride,
   storedRowCount,
 } from "./yuma-core";
 
 /** The JavaScript core for one epoch. */
 export function createJsCore(): EpochCore {
-  let state: { setup: CoreSetup; B: Float64Array; bondSum: Float64Array; bondTop: Float64Array } | undefined;
+  let state:
+    | { setup: CoreSetup; ld: number; B: Float64Array; bondSum: Float64Array; bondTop: Float64Array }
+    | undefined;
   return {
     columns(setup: CoreSetup): CoreColumns {
-      const { n, K, Kp, ld, weights, oldBonds, permit, A, slot, rowOf, lastUpdate, registeredAt } = setup;
+      const { n, K, weights, oldBonds, permit, A, slot, rowOf, lastUpdate, registeredAt } = setup;
+      // A column-major weight block and a row-major bond block.
+      const Kp = oddLineStride(K, 32);
+      const ld = oddLineStride(n, 8);
       const Wraw = scratchU16("weights", Kp * n).fill(0);
       const weighted = new Uint8Array(n);
       const rowSum = scatterWeights(
@@ -63,6 +69,8 @@ export function createJsCore(): EpochCore {
       const bondTop = new Float64Array(n);
       epochColumns({
         ...setup,
+        Kp,
+        ld,
         rowOf,
         Wraw,
         weighted,
@@ -73,13 +81,13 @@ export function createJsCore(): EpochCore {
         ...out,
         vt: out.slotTrust,
       });
-      state = { setup, B, bondSum, bondTop };
+      state = { setup, ld, B, bondSum, bondTop };
       return out;
     },
     finish(incentive: Float64Array, newPermit: Uint8Array): CoreBonds {
       if (state === undefined) throw new Error("finish before columns");
-      const { setup, B, bondSum, bondTop } = state;
-      return finishBonds(B, setup.ld, bondSum, bondTop, setup.K, setup.n, setup.rowOf, incentive, newPermit);
+      const { setup, ld, B, bondSum, bondTop } = state;
+      return finishBonds(B, ld, bondSum, bondTop, setup.K, setup.n, setup.rowOf, incentive, newPermit);
     },
   };
 }

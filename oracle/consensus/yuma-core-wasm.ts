@@ -4,6 +4,10 @@
  * writes the module into ./generated/yuma-kernels-wasm.ts). Same bits, about half the time: V8
  * checks types and bounds on every typed-array access in JavaScript, and nothing in WebAssembly.
  *
+ * Both blocks are row-major here (the JavaScript core keeps the weights column-major): the weights
+ * are written row by row, and the column pass reads two adjacent columns with one load per row,
+ * as f64x2 lanes.
+ *
  * One module instance per process, compiled on first use. Its linear memory is laid out afresh for
  * each epoch from a bump pointer (an arena): inputs copied in, working blocks, outputs copied out.
  * It grows to the largest Brain seen and is reused; every kernel zero-fills what it reads before
@@ -21,6 +25,7 @@ import {
   bondImageScales,
   bondRowPointers,
   checkRowUnique,
+  oddLineStride,
 } from "./yuma-core";
 import { createJsCore } from "./yuma-core-js";
 
@@ -48,7 +53,8 @@ interface Kernels {
     vals: number,
     permit: number,
     rowSlot: number,
-    Kp: number,
+    K: number,
+    Wld: number,
     lastUpdate: number,
     registeredAt: number,
     Wraw: number,
@@ -72,7 +78,7 @@ interface Kernels {
   epochColumns(
     n: number,
     K: number,
-    Kp: number,
+    Wld: number,
     divisor: number,
     a: number,
     q: number,
@@ -208,8 +214,14 @@ interface Layout {
   count: number;
 }
 
+/** Row strides: of the weight block (u16) and of the bond block (f64); both blocks are row-major. */
+function strides(n: number): { Wld: number; ld: number } {
+  return { Wld: oddLineStride(n, 32), ld: oddLineStride(n, 8) };
+}
+
 function layOut(arena: Arena, s: CoreSetup): Layout {
-  const { n, K, Kp, ld } = s;
+  const { n, K } = s;
+  const { Wld, ld } = strides(n);
   const sparse = (m: SparseU16) => ({
     rowPtr: arena.alloc(4 * (n + 1)),
     cols: arena.alloc(2 * m.cols.length),
@@ -227,7 +239,7 @@ function layOut(arena: Arena, s: CoreSetup): Layout {
     resetColumn: s.resetColumn === undefined ? 0 : arena.alloc(n),
     slot: arena.alloc(4 * n),
     rowOf: arena.alloc(4 * K),
-    Wraw: arena.alloc(2 * Kp * n),
+    Wraw: arena.alloc(2 * K * Wld),
     weighted: arena.alloc(n),
     rowSum: f64n(),
     seen: arena.alloc(4 * n),
@@ -286,7 +298,8 @@ export function createWasmCore(): EpochCore {
         fallback = createJsCore();
         return fallback.columns(setup);
       }
-      const { n, K, Kp, ld } = setup;
+      const { n, K } = setup;
+      const { Wld, ld } = strides(n);
       const buf = arena.buffer;
       copySparse(buf, at.w, setup.weights);
       if (at.b !== undefined) copySparse(buf, at.b, setup.oldBonds!);
@@ -306,7 +319,8 @@ export function createWasmCore(): EpochCore {
         at.w.vals,
         at.permit,
         at.rowSlot,
-        Kp,
+        K,
+        Wld,
         at.lastUpdate,
         at.registeredAt,
         at.Wraw,
@@ -349,7 +363,7 @@ export function createWasmCore(): EpochCore {
       k.epochColumns(
         n,
         K,
-        Kp,
+        Wld,
         at.divisor,
         at.a,
         at.q,
@@ -391,7 +405,8 @@ export function createWasmCore(): EpochCore {
       if (state === undefined) throw new Error("finish before columns");
       claim();
       const { setup, at } = state;
-      const { n, K, ld, rowOf } = setup;
+      const { n, K, rowOf } = setup;
+      const { ld } = strides(n);
       const buf = k.memory.buffer;
       const colMax = new Float64Array(buf, at.colMax, n).fill(0);
       const imageScale = new Float64Array(buf, at.imageScale, n).fill(0);

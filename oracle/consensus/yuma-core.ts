@@ -25,10 +25,6 @@ export interface CoreSetup {
   n: number;
   /** Working rows (slots): the uids with active stake or last epoch's bonds, in uid order. */
   K: number;
-  /** Column stride of the weight block (≥ K). */
-  Kp: number;
-  /** Row stride of the bond block (≥ n). */
-  ld: number;
   weights: SparseU16;
   oldBonds: SparseU16 | undefined;
   permit: Uint8Array;
@@ -134,4 +130,15 @@ export function bondRowPointers(n: number, K: number, rowOf: Int32Array, count: 
     outPtr[i + 1] = outPtr[i]! + c;
   }
   return outPtr;
+}
+
+/**
+ * The smallest stride ≥ len (in elements, `perLine` to a 64-byte cache line) that spans an odd
+ * number of lines. Walking across a block at a stride of an even number of lines — a power of two
+ * above all — would map every access to a few cache sets and evict itself.
+ */
+export function oddLineStride(len: number, perLine: number): number {
+  let lines = Math.ceil(len / perLine);
+  if (lines % 2 === 0) lines++;
+  return lines * perLine;
 }

@@ -45,9 +45,8 @@
  * Layout (for speed; bench/yuma-bench.ts). The working rows (slots) are the uids with active stake
  * or last epoch's bonds, in uid order. The per-weight passes (masks, consensus, clipping, ranks,
  * trust, the bonds EMA, dividends and the stored bonds) run in a core (./yuma-core.ts): WebAssembly
- * by default (./yuma-core-wasm.ts), or the same passes in JavaScript (./yuma-core-js.ts, which
- * describes the layout), with identical results. Block strides span an odd number of cache lines
- * (a power-of-two stride would map a walk across the block onto a few cache sets).
+ * by default (./yuma-core-wasm.ts), or the same passes in JavaScript (./yuma-core-js.ts), with
+ * identical results; each describes its layout.
  *
  * Differences from subtensor, all below its own fixed-point noise: doubles instead of I32F32
  * (subtensor truncates at 2^−32, so its bonds drift down by about one u16 step per epoch; here
@@ -403,8 +402,6 @@ export function yumaEpochPacked(input: YumaPackedInput, options: YumaOptions = {
   const { rowSum, consensus, R, preranks, slotTrust } = core.columns({
     n,
     K,
-    Kp: oddLineStride(K, 32),
-    ld: oddLineStride(n, 8),
     weights: input.weights,
     oldBonds,
     permit,
@@ -516,17 +513,6 @@ function topkNonzero(stake: readonly bigint[], k: number): Uint8Array {
   });
   for (let t = 0; t < n - k; t++) out[order[t]!] = 0;
   return out;
-}
-
-/**
- * The smallest stride ≥ len (in elements, `perLine` to a 64-byte cache line) that spans an odd
- * number of lines. Walking across a block at a stride of an even number of lines — a power of two
- * above all — would map every access to a few cache sets and evict itself.
- */
-function oddLineStride(len: number, perLine: number): number {
-  let lines = Math.ceil(len / perLine);
-  if (lines % 2 === 0) lines++;
-  return lines * perLine;
 }
 
 /** Bond columns to reset: uids registered at or after currentBlock − tempo (saturating). */

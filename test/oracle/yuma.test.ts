@@ -1106,6 +1106,9 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
       it(s.name, function () {
         expect(runScenario(s, yumaEpochPacked)).to.equal(recorded[s.name]);
       });
+      it(`${s.name}: the JavaScript core too`, function () {
+        expect(runScenario(s, (x) => yumaEpochPacked(x, { engine: "js" }))).to.equal(recorded[s.name]);
+      });
     }
     it("the tuple API gives the same outputs as the packed one on them", function () {
       for (const s of all.slice(0, 4)) {
@@ -1118,6 +1121,127 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
           return { ...out, bonds: toSparse(out.bonds) };
         };
         assert.equal(runScenario(s, viaTuples), recorded[s.name], s.name);
+      }
+    });
+  });
+
+  describe("the WebAssembly core gives the JavaScript core's bits (oracle/consensus/yuma-core*.ts)", function () {
+    /**
+     * Brains over 32 working rows (the bucketed median), odd and even uid counts (column pairs and
+     * a lone last column), columns with weights and no bonds, bonds and no weights, neither, rows
+     * out of uid order, zero weights, masks, reset columns and every parameter.
+     */
+    const mid = fc
+      .record({
+        V: fc.integer({ min: 1, max: 70 }),
+        M: fc.integer({ min: 0, max: 90 }),
+        seed: fc.integer(),
+        density: fc.constantFrom(1, 0.9, 0.5, 0.1),
+        bondDensity: fc.constantFrom(0, 1, 0.6, 0.05),
+        shuffle: fc.boolean(),
+        quantized: fc.boolean(),
+        kappa: fc.constantFrom(0.5, SUBTENSOR_KAPPA, 0.05, 0.8, 1),
+        bondsMovingAverage: fc.constantFrom(0.9, 0, 0.5, 1),
+        bondsPenalty: fc.constantFrom(1, 0, 0.5),
+        masks: fc.boolean(),
+        epochs: fc.integer({ min: 1, max: 3 }),
+      })
+      .map((p) => {
+        const rand = seeded(p.seed);
+        const n = p.V + p.M;
+        const weights = Array.from({ length: n }, (_, u) => {
+          const row: [number, number][] = [];
+          if (u >= p.V) return row;
+          for (let j = 0; j < n; j++) {
+            // Columns 0, 3, 6, … of validators get no weight at all: lone columns in pairs.
+            if (j % 3 === 0 || rand() >= p.density) continue;
+            row.push([j, p.quantized ? Math.floor(rand() * 4) * 1000 : Math.floor(rand() * 65_536)]);
+          }
+          if (p.shuffle) row.reverse();
+          return row;
+        });
+        const bonds = Array.from({ length: n }, (_, u) => {
+          const row: [number, number][] = [];
+          if (u >= p.V) return row;
+          for (let j = 0; j < n; j++) if (rand() < p.bondDensity) row.push([j, Math.floor(rand() * 65_536)]);
+          return row;
+        });
+        const stake = Array.from({ length: n }, (_, u) =>
+          u < p.V && rand() < 0.9 ? BigInt(Math.floor(1 + rand() * 1e9)) : 0n,
+        );
+        const lastUpdate = Array.from({ length: n }, () => Math.floor(rand() * 1_000));
+        const blockAtRegistration = Array.from({ length: n }, () => Math.floor(rand() * 1_000));
+        const input = (bondsIn: SparseU16 | undefined): YumaPackedInput => ({
+          stake,
+          weights: packed(weights),
+          bonds: bondsIn,
+          emission: 10n ** 21n + 17n,
+          params: {
+            kappa: p.kappa,
+            bondsMovingAverage: p.bondsMovingAverage,
+            bondsPenalty: p.bondsPenalty,
+            maxAllowedValidators: Math.max(1, p.V - 3),
+          },
+          ...(p.masks
+            ? {
+                currentBlock: 1_000,
+                activityCutoff: 500,
+                tempo: 50,
+                lastUpdate,
+                blockAtRegistration,
+              }
+            : {}),
+        });
+        return { p, input, firstBonds: p.bondDensity > 0 ? packed(bonds) : undefined };
+      });
+
+    it("same outputs, every bit, over random Brains and consecutive epochs", function () {
+      fc.assert(
+        fc.property(mid, ({ p, input, firstBonds }) => {
+          const run = (engine: "wasm" | "js") => {
+            const outs: YumaPackedOutput[] = [];
+            let bonds = firstBonds;
+            for (let e = 0; e < p.epochs; e++) {
+              const out = yumaEpochPacked(input(bonds), { engine });
+              outs.push(out);
+              bonds = out.bonds;
+            }
+            return digestOf(outs);
+          };
+          assert.equal(run("wasm"), run("js"));
+        }),
+        { numRuns: 150, seed: 6 },
+      );
+    });
+
+    it("a small Brain after a large one sees none of its data (the WebAssembly memory is reused)", function () {
+      const full = scenarios().at(-1)!;
+      const small = scenarios()[1]!;
+      const before = runScenario(small, (x) => yumaEpochPacked(x, { engine: "js" }));
+      runScenario(full, yumaEpochPacked);
+      expect(runScenario(small, yumaEpochPacked)).to.equal(before);
+    });
+
+    it("a uid named twice in weights or bonds gets the same error from both cores", function () {
+      const twice = packed([
+        [
+          [1, 5],
+          [2, 9],
+          [1, 7],
+        ],
+        [],
+        [],
+      ]);
+      const ok = packed([[[1, 5]], [], []]);
+      for (const [weights, bonds, message] of [
+        [twice, undefined, "weights row 0 names uid 1 twice"],
+        [ok, twice, "bonds row 0 names uid 1 twice"],
+      ] as const) {
+        for (const engine of ["wasm", "js"] as const) {
+          expect(() =>
+            yumaEpochPacked({ stake: [5n, 1n, 1n], weights, bonds, emission: 10n }, { engine }),
+          ).to.throw(RangeError, message);
+        }
       }
     });
   });

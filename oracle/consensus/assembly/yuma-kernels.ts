@@ -2,7 +2,7 @@
  * The per-weight passes of the Yuma epoch (../yuma.ts) as WebAssembly, written in AssemblyScript
  * and built by `npm run build:wasm` into ../generated/yuma-kernels-wasm.ts.
  *
- * These are the JavaScript passes of ../yuma-kernels-js.ts operation for operation: the same IEEE
+ * These are the JavaScript passes of ../yuma-core-js.ts operation for operation: the same IEEE
  * double operations in the same order (WebAssembly, like JavaScript, rounds each basic operation
  * correctly and never fuses them), so both give the same bits; test/oracle/yuma-wasm.test.ts checks
  * it. What WebAssembly saves is V8's per-access type and bounds checks: all data lives in linear
@@ -52,7 +52,8 @@ function rowHasDuplicate(cols: usize, from: i32, to: i32, n: i32, seen: usize, s
 }
 
 /**
- * scatterWeights of ../yuma-kernels-js.ts: zero-fills Wraw (Kp·n u16) and `weighted` (n), writes
+ * scatterWeights of ../yuma-core-js.ts, into a row-major block: zero-fills Wraw (K rows of Wld
+ * u16; slot k's weight on uid j at k·Wld + j) and `weighted` (n), writes
  * the row sums (n f64). `rowSlot[i]` is the slot of row i when it has active stake, else −1.
  * Returns −1, or the first row that names a uid twice.
  */
@@ -63,7 +64,8 @@ export function scatterWeights(
   vals: usize,
   permit: usize,
   rowSlot: usize,
-  Kp: i32,
+  K: i32,
+  Wld: i32,
   lastUpdate: usize,
   registeredAt: usize,
   Wraw: usize,
@@ -71,7 +73,7 @@ export function scatterWeights(
   rowSum: usize,
   seen: usize,
 ): i32 {
-  memory.fill(Wraw, 0, <usize>Kp * <usize>n * 2);
+  memory.fill(Wraw, 0, <usize>K * <usize>Wld * 2);
   memory.fill(weighted, 0, <usize>n);
   memory.fill(seen, 0, <usize>n * 4);
   const outdatedMask = lastUpdate != 0 && registeredAt != 0;
@@ -87,7 +89,9 @@ export function scatterWeights(
     const k = i32At(rowSlot, i);
     const lu: f64 = outdatedMask ? f64At(lastUpdate, i) : 0;
     const maskRow = outdatedMask && lu <= lastRegistration;
-    let sum: f64 = 0;
+    // An integer sum: exact, as the JavaScript core's double sum of u16 values is (below 2^53),
+    // without its floating-point add latency on every weight.
+    let sum: i64 = 0;
     let prev = -1;
     const from = i32At(rowPtr, i);
     const to = i32At(rowPtr, i + 1);
@@ -101,19 +105,19 @@ export function scatterWeights(
       }
       const v = u16At(vals, e);
       if (!keep || v == 0 || j == i || (maskRow && lu <= f64At(registeredAt, j))) continue;
-      sum += <f64>v;
+      sum += <i64>v;
       if (k >= 0) {
-        setU16(Wraw, j * Kp + k, v);
+        setU16(Wraw, k * Wld + j, v);
         store<u8>(weighted + <usize>j, 1);
       }
     }
-    setF64(rowSum, i, sum);
+    setF64(rowSum, i, <f64>sum);
   }
   return -1;
 }
 
 /**
- * oldBondValues of ../yuma-kernels-js.ts: zero-fills the bond block B (K·ld f64) and writes last
+ * oldBondValues of ../yuma-core-js.ts: zero-fills the bond block B (K·ld f64) and writes last
  * epoch's raw values (except the reset columns) at B[slot·ld + j], and their column sums (n f64).
  * Returns −1, or the first row that names a uid twice.
  */
@@ -171,8 +175,9 @@ let gCandMass: usize = 0;
 
 /**
  * epochColumns of ../yuma-core-js.ts. Per slot: divisor, a (active stake), q (median mass); vt
- * (validator trust per slot) is zero-filled here. Scratch: score (2·K f64: one half per column of
- * a pair), wb (2·K f64, interleaved: slot k's bond weights of the pair at 2k and 2k + 1),
+ * (validator trust per slot) is zero-filled here. Wraw: row-major (see scatterWeights). Scratch:
+ * score and wb (2·K f64 each, interleaved: slot k's scores and bond weights of a pair of columns at
+ * 2k and 2k + 1),
  * candScore, candMass (K f64 each), bucketOf (K u8), bucketMass (4 · 64 f64).
  *
  * Columns go in pairs (j, j + 1) through f64x2 lanes, lane 0 for j and lane 1 for j + 1: each
@@ -182,7 +187,7 @@ let gCandMass: usize = 0;
 export function epochColumns(
   n: i32,
   K: i32,
-  Kp: i32,
+  Wld: i32,
   divisor: usize,
   a: usize,
   q: usize,
@@ -226,7 +231,7 @@ export function epochColumns(
   memory.fill(preranks, 0, <usize>n * 8);
   memory.fill(bondSum, 0, <usize>n * 8);
   memory.fill(bondTop, 0, <usize>n * 8);
-  const score1 = score + ((<usize>K) << 3);
+  const rowStride = (<usize>Wld) << 1;
   for (let j = 0; j < n; j += 2) {
     const pair = j + 1 < n;
     const hasW0 = u8At(weighted, j) == 1;
@@ -236,14 +241,26 @@ export function epochColumns(
     const work0 = hasW0 || so0 > 0;
     const work1 = hasW1 || so1 > 0;
     if (!work0 && !work1) continue; // both columns of B are all zero
+    const cell = Wraw + ((<usize>j) << 1);
     let c0: f64 = 0;
     let c1: f64 = 0;
-    if (hasW0) c0 = columnConsensus(Wraw + ((<usize>j * <usize>Kp) << 1), score);
-    if (hasW1) c1 = columnConsensus(Wraw + ((<usize>(j + 1) * <usize>Kp) << 1), score1);
+    if (hasW0 && hasW1) {
+      pairScores(cell, rowStride, score);
+      const max1 = gMax1;
+      const zeroMass1 = gZeroMass1;
+      c0 = consensusOf(score, gMax0, gZeroMass0);
+      c1 = consensusOf(score + 8, max1, zeroMass1);
+    } else if (hasW0) {
+      loneScores(cell, rowStride, score);
+      c0 = consensusOf(score, gMax0, gZeroMass0);
+    } else if (hasW1) {
+      loneScores(cell + 2, rowStride, score + 8);
+      c1 = consensusOf(score + 8, gMax0, gZeroMass0);
+    }
     let d0: f64 = 0;
     let d1: f64 = 0;
     if (hasW0 && hasW1) {
-      clipPair(score, score1, c0, c1, wb);
+      clipPair(score, c0, c1, wb);
       d0 = gD0;
       d1 = gD1;
       storeRanks(consensus, R, preranks, j, c0, gR0, gP0);
@@ -252,7 +269,7 @@ export function epochColumns(
       d0 = clipOne(score, c0, wb);
       storeRanks(consensus, R, preranks, j, c0, gR0, gP0);
     } else if (hasW1) {
-      d1 = clipOne(score1, c1, wb + 8);
+      d1 = clipOne(score + 8, c1, wb + 8);
       storeRanks(consensus, R, preranks, j + 1, c1, gR1, gP1);
     }
     const use0 = hasW0 && d0 > 0;
@@ -281,39 +298,56 @@ function storeRanks(consensus: usize, R: usize, preranks: usize, j: i32, c: f64,
   setF64(preranks, j, p);
 }
 
+let gMax0: f64 = 0;
+let gZeroMass0: f64 = 0;
+let gMax1: f64 = 0;
+let gZeroMass1: f64 = 0;
+
 /**
- * The scores w_k = raw / divisor of one column into `score`, and its consensus (the stake-weighted
- * median; 0 when the rows without a weight outweigh the minority). The maximum and the mass of the
- * rows without a weight do not depend on the order they are taken in (the masses are integers, so
- * their sums are exact): two slots at a time.
+ * The scores w = raw / divisor of two adjacent columns (cell: column j's weight in slot 0; the
+ * next column's is beside it in every row) into score[2k], score[2k + 1]; each column's largest
+ * score into gMax0/gMax1 and the mass of its rows without a weight into gZeroMass0/gZeroMass1.
+ * The maximum and the masses (integers, so exact sums) do not depend on the order.
  */
-function columnConsensus(col: usize, score: usize): f64 {
+function pairScores(cell: usize, rowStride: usize, score: usize): void {
   const K = gK;
   const zero = f64x2.splat(0);
   let maxv = zero;
   let zm = zero;
-  let k = 0;
-  for (; k + 2 <= K; k += 2) {
-    const raw = f64x2.convert_low_i32x4_u(
-      i32x4.extend_low_i16x8_u(v128.load32_zero(col + ((<usize>k) << 1))),
-    );
-    const w = f64x2.div(raw, v128.load(gDivisor + ((<usize>k) << 3)));
-    v128.store(score + ((<usize>k) << 3), w);
+  let at = cell;
+  for (let k = 0; k < K; k++, at += rowStride) {
+    const raw = f64x2.convert_low_i32x4_u(i32x4.extend_low_i16x8_u(v128.load32_zero(at)));
+    const w = f64x2.div(raw, f64x2.splat(f64At(gDivisor, k)));
+    v128.store(score + ((<usize>k) << 4), w);
     maxv = f64x2.pmax(maxv, w);
-    zm = f64x2.add(zm, v128.and(f64x2.eq(raw, zero), v128.load(gQ + ((<usize>k) << 3))));
+    zm = f64x2.add(zm, v128.and(f64x2.eq(raw, zero), f64x2.splat(f64At(gQ, k))));
   }
-  let max: f64 = f64x2.extract_lane(maxv, 0);
-  const m1 = f64x2.extract_lane(maxv, 1);
-  if (m1 > max) max = m1;
-  let zeroMass: f64 = f64x2.extract_lane(zm, 0) + f64x2.extract_lane(zm, 1);
-  for (; k < K; k++) {
-    const raw = u16At(col, k);
+  gMax0 = f64x2.extract_lane(maxv, 0);
+  gMax1 = f64x2.extract_lane(maxv, 1);
+  gZeroMass0 = f64x2.extract_lane(zm, 0);
+  gZeroMass1 = f64x2.extract_lane(zm, 1);
+}
+
+/** pairScores for one column: into score[2k] (the caller offsets score to its lane); gMax0, gZeroMass0. */
+function loneScores(cell: usize, rowStride: usize, score: usize): void {
+  const K = gK;
+  let max: f64 = 0;
+  let zeroMass: f64 = 0;
+  let at = cell;
+  for (let k = 0; k < K; k++, at += rowStride) {
+    const raw = <i32>load<u16>(at);
     const w = <f64>raw / f64At(gDivisor, k);
-    setF64(score, k, w);
+    store<f64>(score + ((<usize>k) << 4), w);
     if (w > max) max = w;
     if (raw == 0) zeroMass += f64At(gQ, k);
   }
-  if (gMassTotal > 0 && !(zeroMass > gMinority)) return weightedMedian(score, gQ, K, gMinority, max);
+  gMax0 = max;
+  gZeroMass0 = zeroMass;
+}
+
+/** A column's consensus from its scores (score[2k]): 0 when the rows without a weight outweigh the minority. */
+function consensusOf(score: usize, max: f64, zeroMass: f64): f64 {
+  if (gMassTotal > 0 && !(zeroMass > gMinority)) return weightedMedian(score, gQ, gK, gMinority, max);
   return 0;
 }
 
@@ -330,8 +364,9 @@ let gS1: f64 = 0;
 let gTop1: f64 = 0;
 
 /**
- * One column: W̄ = min(w, c), R = Σ a·W̄, P = Σ a·w, vt += W̄, the bond weights x (W̄, w or between,
- * by the penalty) into wb[2k] (the caller offsets wb to its lane), and returns d = Σ a·x.
+ * One column (scores at score[2k]): W̄ = min(w, c), R = Σ a·W̄, P = Σ a·w, vt += W̄, the bond weights
+ * x (W̄, w or between, by the penalty) into wb[2k] (the caller offsets both to its lane), and
+ * returns d = Σ a·x.
  */
 function clipOne(score: usize, c: f64, wb: usize): f64 {
   const K = gK;
@@ -340,7 +375,7 @@ function clipOne(score: usize, c: f64, wb: usize): f64 {
   let p: f64 = 0;
   let d: f64 = 0;
   for (let k = 0; k < K; k++) {
-    const w = f64At(score, k);
+    const w = load<f64>(score + ((<usize>k) << 4));
     const ak = f64At(gA, k);
     const clip = w > c ? c : w;
     r += ak * clip;
@@ -357,8 +392,8 @@ function clipOne(score: usize, c: f64, wb: usize): f64 {
   return d;
 }
 
-/** clipOne for two columns at once (lane 0: score0 and c0; lane 1: score1 and c1). */
-function clipPair(score0: usize, score1: usize, c0: f64, c1: f64, wb: usize): void {
+/** clipOne for two columns at once (lane 0: score[2k] and c0; lane 1: score[2k + 1] and c1). */
+function clipPair(score: usize, c0: f64, c1: f64, wb: usize): void {
   const K = gK;
   const penalty = gPenalty;
   const cv = f64x2.replace_lane(f64x2.splat(c0), 1, c1);
@@ -367,7 +402,7 @@ function clipPair(score0: usize, score1: usize, c0: f64, c1: f64, wb: usize): vo
   let p = r;
   let d = r;
   for (let k = 0; k < K; k++) {
-    const w = f64x2.replace_lane(f64x2.splat(f64At(score0, k)), 1, f64At(score1, k));
+    const w = v128.load(score + ((<usize>k) << 4));
     const ak = f64x2.splat(f64At(gA, k));
     const clip = v128.bitselect(cv, w, f64x2.gt(w, cv));
     r = f64x2.add(r, f64x2.mul(ak, clip));
@@ -459,7 +494,7 @@ function emaPair(
 
 /**
  * The weighted median of one column: the smallest score v with Σ{mass : score ≤ v} > minority
- * (see ../yuma-core-js.ts). The bucket masses are kept in four interleaved histograms, so that
+ * (see ../yuma-core-js.ts), over scores at score[2k]. The bucket masses are kept in four interleaved histograms, so that
  * consecutive slots landing in one bucket do not wait on each other; the masses are integers, so
  * the four sums add up to the same exact bucket mass.
  */
@@ -467,7 +502,7 @@ function weightedMedian(score: usize, mass: usize, K: i32, minority: f64, max: f
   const candScore = gCandScore;
   const candMass = gCandMass;
   if (K <= 32) {
-    memory.copy(candScore, score, <usize>K * 8);
+    for (let k = 0; k < K; k++) setF64(candScore, k, load<f64>(score + ((<usize>k) << 4)));
     memory.copy(candMass, mass, <usize>K * 8);
     return selectMedian(candScore, candMass, K, 0, minority);
   }
@@ -476,7 +511,7 @@ function weightedMedian(score: usize, mass: usize, K: i32, minority: f64, max: f
   const scale = <f64>BUCKETS / max;
   memory.fill(bucketMass, 0, <usize>BUCKETS * 32);
   for (let k = 0; k < K; k++) {
-    let b = <i32>(f64At(score, k) * scale);
+    let b = <i32>(load<f64>(score + ((<usize>k) << 4)) * scale);
     if (b >= BUCKETS) b = BUCKETS - 1;
     store<u8>(bucketOf + <usize>k, <u8>b);
     const h = bucketMass + ((<usize>(((k & 3) << 6) + b)) << 3);
@@ -500,7 +535,7 @@ function weightedMedian(score: usize, mass: usize, K: i32, minority: f64, max: f
   let c = 0;
   for (let k = 0; k < K; k++) {
     if (u8At(bucketOf, k) == star) {
-      setF64(candScore, c, f64At(score, k));
+      setF64(candScore, c, load<f64>(score + ((<usize>k) << 4)));
       setF64(candMass, c, f64At(mass, k));
       c++;
     }
@@ -555,10 +590,13 @@ function selectMedian(score: usize, mass: usize, hi: i32, base: f64, minority: f
 }
 
 /**
- * finishBonds of ../yuma-kernels-js.ts, given each column's normalized maximum (colMax) and image
+ * finishBonds of ../yuma-core-js.ts, given each column's normalized maximum (colMax) and image
  * scale 65535 · (1 / colMax). Writes the dividends per uid (n f64, not yet normalized), the stored
  * entries of the permitted rows (outCols, outVals: u16) and each slot's entry count (count: K u32).
  * Returns the number of entries.
+ *
+ * Two adjacent columns at a time where both have bonds (f64x2 lanes); the dividend adds column j's
+ * product, then column j + 1's, as the scalar loop does.
  */
 export function finishBonds(
   B: usize,
@@ -577,36 +615,115 @@ export function finishBonds(
   dividends: usize,
 ): i32 {
   memory.fill(dividends, 0, <usize>n * 8);
+  const zero = f64x2.splat(0);
+  const low = f64x2.splat(IMAGE_MARGIN);
+  const high = f64x2.splat(1 - IMAGE_MARGIN);
   let pos = 0;
   for (let k = 0; k < K; k++) {
     const i = i32At(rowOf, k);
     const base = B + ((<usize>k * <usize>ld) << 3);
+    const stored = u8At(newPermit, i) == 1;
+    const start = pos;
     let d: f64 = 0;
-    if (u8At(newPermit, i) == 1) {
-      const start = pos;
-      for (let j = 0; j < n; j++) {
-        const s = f64At(bondSum, j);
-        if (s == 0) continue;
-        const b = f64At(base, j) / s;
-        d += b * f64At(incentive, j);
-        const image = b * f64At(imageScale, j);
-        let u = <i32>image;
-        const fraction = image - <f64>u;
-        if (fraction < IMAGE_MARGIN || fraction > 1 - IMAGE_MARGIN)
-          u = <i32>((b / f64At(colMax, j)) * U16_MAX);
-        setU16(outCols, pos, j);
-        setU16(outVals, pos, u);
-        pos += u > 0 ? 1 : 0;
+    let j = 0;
+    for (; j + 1 < n; j += 2) {
+      const off = (<usize>j) << 3;
+      const sv = v128.load(bondSum + off);
+      if (!i64x2.all_true(f64x2.ne(sv, zero))) {
+        // A column without bonds is skipped; take the pair one column at a time.
+        pos = finishCell(base, j, bondSum, colMax, imageScale, incentive, outCols, outVals, stored, pos, d);
+        d = gD;
+        pos = finishCell(
+          base,
+          j + 1,
+          bondSum,
+          colMax,
+          imageScale,
+          incentive,
+          outCols,
+          outVals,
+          stored,
+          pos,
+          d,
+        );
+        d = gD;
+        continue;
       }
-      store<u32>(count + ((<usize>k) << 2), <u32>(pos - start));
-    } else {
-      for (let j = 0; j < n; j++) {
-        const s = f64At(bondSum, j);
-        if (s != 0) d += (f64At(base, j) / s) * f64At(incentive, j);
+      const b = f64x2.div(v128.load(base + off), sv);
+      const prod = f64x2.mul(b, v128.load(incentive + off));
+      d += f64x2.extract_lane(prod, 0);
+      d += f64x2.extract_lane(prod, 1);
+      if (!stored) continue;
+      const image = f64x2.mul(b, v128.load(imageScale + off));
+      const whole = i32x4.trunc_sat_f64x2_s_zero(image);
+      const fraction = f64x2.sub(image, f64x2.convert_low_i32x4_s(whole));
+      let u0 = i32x4.extract_lane(whole, 0);
+      let u1 = i32x4.extract_lane(whole, 1);
+      if (v128.any_true(v128.or(f64x2.lt(fraction, low), f64x2.gt(fraction, high)))) {
+        // Within the margin of an integer: the division decides (see finishCell).
+        u0 = imageByDivision(f64x2.extract_lane(b, 0), f64At(colMax, j), f64x2.extract_lane(image, 0), u0);
+        u1 = imageByDivision(
+          f64x2.extract_lane(b, 1),
+          f64At(colMax, j + 1),
+          f64x2.extract_lane(image, 1),
+          u1,
+        );
       }
-      store<u32>(count + ((<usize>k) << 2), 0);
+      setU16(outCols, pos, j);
+      setU16(outVals, pos, u0);
+      pos += u0 > 0 ? 1 : 0;
+      setU16(outCols, pos, j + 1);
+      setU16(outVals, pos, u1);
+      pos += u1 > 0 ? 1 : 0;
     }
+    for (; j < n; j++) {
+      pos = finishCell(base, j, bondSum, colMax, imageScale, incentive, outCols, outVals, stored, pos, d);
+      d = gD;
+    }
+    store<u32>(count + ((<usize>k) << 2), <u32>(pos - start));
     setF64(dividends, i, d);
   }
   return pos;
+}
+
+let gD: f64 = 0;
+
+/** floor(b / max · 65535) when the multiplied image lands within IMAGE_MARGIN of an integer, else u. */
+function imageByDivision(b: f64, max: f64, image: f64, u: i32): i32 {
+  const fraction = image - <f64>u;
+  if (fraction < IMAGE_MARGIN || fraction > 1 - IMAGE_MARGIN) return <i32>((b / max) * U16_MAX);
+  return u;
+}
+
+/**
+ * One cell of finishBonds, the scalar way: skipped when the column has no bonds; else its share of
+ * the dividend (d in, d + b·I into gD) and, for a stored row, its u16 image at `pos`. Returns the
+ * new pos.
+ */
+function finishCell(
+  base: usize,
+  j: i32,
+  bondSum: usize,
+  colMax: usize,
+  imageScale: usize,
+  incentive: usize,
+  outCols: usize,
+  outVals: usize,
+  stored: bool,
+  pos: i32,
+  d: f64,
+): i32 {
+  gD = d;
+  const s = f64At(bondSum, j);
+  if (s == 0) return pos;
+  const b = f64At(base, j) / s;
+  gD = d + b * f64At(incentive, j);
+  if (!stored) return pos;
+  // floor(b / max · 65535) by a multiplication: its error is below 1e-10, so unless that lands
+  // within IMAGE_MARGIN of an integer it floors to the same u; if it does, divide.
+  const image = b * f64At(imageScale, j);
+  const u = imageByDivision(b, f64At(colMax, j), image, <i32>image);
+  setU16(outCols, pos, j);
+  setU16(outVals, pos, u);
+  return pos + (u > 0 ? 1 : 0);
 }
