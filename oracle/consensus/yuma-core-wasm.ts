@@ -252,11 +252,13 @@ function layOut(arena: Arena, s: CoreSetup): Layout {
     // Two columns at a time: the pair's scores, and their bond weights interleaved.
     score: arena.alloc(16 * K),
     wb: arena.alloc(16 * K),
-    candScore: f64K(),
-    candMass: f64K(),
-    bucketOf: arena.alloc(K),
-    // Four interleaved histograms (../assembly/yuma-kernels.ts, weightedMedian).
-    bucketMass: arena.alloc(8 * 4 * BUCKETS),
+    // A pair's candidates: column j's in the first half, column j + 1's in the second.
+    candScore: arena.alloc(16 * K),
+    candMass: arena.alloc(16 * K),
+    // One byte per slot for each column of a pair, in whole 16-byte chunks.
+    bucketOf: arena.alloc(2 * (Math.ceil(K / 16) * 16)),
+    // Four interleaved histograms per column of a pair (../assembly/yuma-kernels.ts, pairMedians).
+    bucketMass: arena.alloc(8 * 8 * BUCKETS),
     consensus: f64n(),
     R: f64n(),
     preranks: f64n(),

@@ -117,8 +117,9 @@ export function scatterWeights(
 }
 
 /**
- * oldBondValues of ../yuma-core-js.ts: zero-fills the bond block B (K·ld f64) and writes last
- * epoch's raw values (except the reset columns) at B[slot·ld + j], and their column sums (n f64).
+ * oldBondValues of ../yuma-core-js.ts: zero-fills the bond block B (K rows of ld f64) and writes
+ * last epoch's raw values (except the reset columns) at B[slot·ld + j], and their column sums
+ * (n f64).
  * Returns −1, or the first row that names a uid twice.
  */
 export function oldBondValues(
@@ -246,10 +247,19 @@ export function epochColumns(
     let c1: f64 = 0;
     if (hasW0 && hasW1) {
       pairScores(cell, rowStride, score);
+      const max0 = gMax0;
       const max1 = gMax1;
       const zeroMass1 = gZeroMass1;
-      c0 = consensusOf(score, gMax0, gZeroMass0);
-      c1 = consensusOf(score + 8, max1, zeroMass1);
+      const median0 = hasMedian(gZeroMass0);
+      const median1 = hasMedian(zeroMass1);
+      if (median0 && median1 && K > 32) {
+        pairMedians(score, max0, max1);
+        c0 = gC0;
+        c1 = gC1;
+      } else {
+        c0 = consensusOf(score, max0, gZeroMass0);
+        c1 = consensusOf(score + 8, max1, zeroMass1);
+      }
     } else if (hasW0) {
       loneScores(cell, rowStride, score);
       c0 = consensusOf(score, gMax0, gZeroMass0);
@@ -345,10 +355,110 @@ function loneScores(cell: usize, rowStride: usize, score: usize): void {
   gZeroMass0 = zeroMass;
 }
 
-/** A column's consensus from its scores (score[2k]): 0 when the rows without a weight outweigh the minority. */
+/** Whether a column has a median to find: not when the rows without a weight outweigh the minority. */
+function hasMedian(zeroMass: f64): bool {
+  return gMassTotal > 0 && !(zeroMass > gMinority);
+}
+
+/** A column's consensus from its scores (score[2k]): its median, or 0 (see hasMedian). */
 function consensusOf(score: usize, max: f64, zeroMass: f64): f64 {
-  if (gMassTotal > 0 && !(zeroMass > gMinority)) return weightedMedian(score, gQ, gK, gMinority, max);
+  if (hasMedian(zeroMass)) return weightedMedian(score, gQ, gK, gMinority, max);
   return 0;
+}
+
+let gC0: f64 = 0;
+let gC1: f64 = 0;
+
+/**
+ * weightedMedian for the two columns of a pair at once (scores interleaved; K > 32): both bucket
+ * maps in one pass of f64x2 lanes (the same floor(score · 64 / max), clamped to 63, as the scalar
+ * code), and the crossing buckets' entries collected in one more, recomputing the bucket instead of
+ * storing it. Each column's candidates keep the slot order. Results in gC0, gC1.
+ */
+function pairMedians(score: usize, max0: f64, max1: f64): void {
+  const K = gK;
+  const mass = gQ;
+  const minority = gMinority;
+  const hist0 = gBucketMass;
+  const hist1 = gBucketMass + BUCKETS * 32;
+  memory.fill(hist0, 0, <usize>BUCKETS * 64);
+  const scale = f64x2.replace_lane(f64x2.splat(<f64>BUCKETS / max0), 1, <f64>BUCKETS / max1);
+  const top = i32x4.splat(BUCKETS - 1);
+  const bucketOf0 = gBucketOf;
+  const bucketOf1 = gBucketOf + alignedSlots(K);
+  for (let k = 0; k < K; k++) {
+    const b = i32x4.min_s(
+      i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(v128.load(score + ((<usize>k) << 4)), scale)),
+      top,
+    );
+    const m = f64At(mass, k);
+    const lane = (<usize>(k & 3)) << 9; // four interleaved histograms of 64 f64 per column
+    const h0 = hist0 + lane + ((<usize>i32x4.extract_lane(b, 0)) << 3);
+    store<f64>(h0, load<f64>(h0) + m);
+    const h1 = hist1 + lane + ((<usize>i32x4.extract_lane(b, 1)) << 3);
+    store<f64>(h1, load<f64>(h1) + m);
+    store<u8>(bucketOf0 + <usize>k, <u8>i32x4.extract_lane(b, 0));
+    store<u8>(bucketOf1 + <usize>k, <u8>i32x4.extract_lane(b, 1));
+  }
+  const star0 = crossingBucket(hist0, minority);
+  const base0 = gBase;
+  const star1 = crossingBucket(hist1, minority);
+  const base1 = gBase;
+  const cand0 = gCandScore;
+  const mass0 = gCandMass;
+  const cand1 = gCandScore + ((<usize>K) << 3);
+  const mass1 = gCandMass + ((<usize>K) << 3);
+  const n0 = star0 < 0 ? 0 : collect(bucketOf0, star0, score, K, cand0, mass0);
+  const n1 = star1 < 0 ? 0 : collect(bucketOf1, star1, score + 8, K, cand1, mass1);
+  gC0 = star0 < 0 ? max0 : selectMedian(cand0, mass0, n0, base0, minority);
+  gC1 = star1 < 0 ? max1 : selectMedian(cand1, mass1, n1, base1, minority);
+}
+
+let gBase: f64 = 0;
+
+/** K rounded up to whole 16-byte chunks: the stride between the two columns' bucket bytes. */
+function alignedSlots(K: i32): usize {
+  return (<usize>(K + 15)) & ~(<usize>15);
+}
+
+/**
+ * The entries of bucket `star` in slot order (bucketOf: one byte per slot, read 16 at a time):
+ * their scores (score[2k]) and masses into cand/candMass; returns how many.
+ */
+function collect(bucketOf: usize, star: i32, score: usize, K: i32, cand: usize, candMass: usize): i32 {
+  const want = i8x16.splat(<i8>star);
+  let n = 0;
+  for (let k0 = 0; k0 < K; k0 += 16) {
+    let bits = i8x16.bitmask(i8x16.eq(v128.load(bucketOf + <usize>k0), want));
+    if (K - k0 < 16) bits &= (1 << (K - k0)) - 1; // past the last slot
+    while (bits != 0) {
+      const k = k0 + ctz(bits);
+      bits &= bits - 1;
+      setF64(cand, n, load<f64>(score + ((<usize>k) << 4)));
+      setF64(candMass, n, f64At(gQ, k));
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * The bucket where the cumulative mass first exceeds the minority (−1 if none), summing the four
+ * interleaved histograms of one column; the mass below it into gBase.
+ */
+function crossingBucket(hist: usize, minority: f64): i32 {
+  let base: f64 = 0;
+  for (let b = 0; b < BUCKETS; b++) {
+    const m =
+      f64At(hist, b) + f64At(hist, b + BUCKETS) + f64At(hist, b + 2 * BUCKETS) + f64At(hist, b + 3 * BUCKETS);
+    if (base + m > minority) {
+      gBase = base;
+      return b;
+    }
+    base += m;
+  }
+  gBase = base;
+  return -1;
 }
 
 // Second results of the helpers below (AssemblyScript functions return one value).
@@ -517,29 +627,10 @@ function weightedMedian(score: usize, mass: usize, K: i32, minority: f64, max: f
     const h = bucketMass + ((<usize>(((k & 3) << 6) + b)) << 3);
     store<f64>(h, load<f64>(h) + f64At(mass, k));
   }
-  let base: f64 = 0;
-  let star = -1;
-  for (let b = 0; b < BUCKETS; b++) {
-    const m =
-      f64At(bucketMass, b) +
-      f64At(bucketMass, b + BUCKETS) +
-      f64At(bucketMass, b + 2 * BUCKETS) +
-      f64At(bucketMass, b + 3 * BUCKETS);
-    if (base + m > minority) {
-      star = b;
-      break;
-    }
-    base += m;
-  }
+  const star = crossingBucket(bucketMass, minority);
+  const base = gBase;
   if (star < 0) return max;
-  let c = 0;
-  for (let k = 0; k < K; k++) {
-    if (u8At(bucketOf, k) == star) {
-      setF64(candScore, c, load<f64>(score + ((<usize>k) << 4)));
-      setF64(candMass, c, f64At(mass, k));
-      c++;
-    }
-  }
+  const c = collect(bucketOf, star, score, K, candScore, candMass);
   return selectMedian(candScore, candMass, c, base, minority);
 }
 
