@@ -1129,7 +1129,8 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
     /**
      * Brains over 32 working rows (the bucketed median), odd and even uid counts (column pairs and
      * a lone last column), columns with weights and no bonds, bonds and no weights, neither, rows
-     * out of uid order, zero weights, masks, reset columns and every parameter.
+     * out of uid order, runs of consecutive uids, self-weights, zero weights, masks, reset columns
+     * and every parameter.
      */
     const mid = fc
       .record({
@@ -1139,6 +1140,7 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
         density: fc.constantFrom(1, 0.9, 0.5, 0.1),
         bondDensity: fc.constantFrom(0, 1, 0.6, 0.05),
         shuffle: fc.boolean(),
+        holes: fc.boolean(),
         quantized: fc.boolean(),
         kappa: fc.constantFrom(0.5, SUBTENSOR_KAPPA, 0.05, 0.8, 1),
         bondsMovingAverage: fc.constantFrom(0.9, 0, 0.5, 1),
@@ -1153,8 +1155,9 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
           const row: [number, number][] = [];
           if (u >= p.V) return row;
           for (let j = 0; j < n; j++) {
-            // Columns 0, 3, 6, … of validators get no weight at all: lone columns in pairs.
-            if (j % 3 === 0 || rand() >= p.density) continue;
+            // With holes, columns 0, 3, 6, … get no weight at all: lone columns in pairs. Without,
+            // dense rows have runs of consecutive uids (and a self-weight) for the eight-wide path.
+            if ((p.holes && j % 3 === 0) || rand() >= p.density) continue;
             row.push([j, p.quantized ? Math.floor(rand() * 4) * 1000 : Math.floor(rand() * 65_536)]);
           }
           if (p.shuffle) row.reverse();

@@ -52,6 +52,21 @@ function rowHasDuplicate(cols: usize, from: i32, to: i32, n: i32, seen: usize, s
 }
 
 /**
+ * A dense run: the eight entries from e name eight consecutive uids j0 … j0 + 7, all above `prev`
+ * (so the row still ascends strictly: no uid twice), all below n, none of them `self`, and (when
+ * `reset` is given) none a reset column. Returns j0, or −1 when the entries are not such a run.
+ * Such a run is what the scalar loop would take entry by entry, with every check passing.
+ */
+function denseRun(cols: usize, e: i32, prev: i32, n: i32, self: i32, reset: usize): i32 {
+  const j0 = u16At(cols, e);
+  if (j0 <= prev || j0 + 7 >= n || (self >= j0 && self <= j0 + 7)) return -1;
+  const expect = i16x8.add(i16x8.splat(<i16>j0), v128(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0));
+  if (!i16x8.all_true(i16x8.eq(v128.load(cols + ((<usize>e) << 1)), expect))) return -1;
+  if (reset != 0 && load<u64>(reset + <usize>j0) != 0) return -1;
+  return j0;
+}
+
+/**
  * scatterWeights of ../yuma-core-js.ts, into a row-major block: zero-fills Wraw (K rows of Wld
  * u16; slot k's weight on uid j at k·Wld + j) and `weighted` (n), writes
  * the row sums (n f64). `rowSlot[i]` is the slot of row i when it has active stake, else −1.
@@ -95,7 +110,26 @@ export function scatterWeights(
     let prev = -1;
     const from = i32At(rowPtr, i);
     const to = i32At(rowPtr, i + 1);
+    // Dense runs of a kept row: eight consecutive uids at once (see denseRun).
+    const runs = keep && k >= 0 && !maskRow;
+    const rowBase = Wraw + ((<usize>k * <usize>Wld) << 1);
+    let sums = i32x4.splat(0);
     for (let e = from; e < to; e++) {
+      if (runs && e + 8 <= to) {
+        const j0 = denseRun(cols, e, prev, n, i, 0);
+        if (j0 >= 0) {
+          const vv = v128.load(vals + ((<usize>e) << 1));
+          v128.store(rowBase + ((<usize>j0) << 1), vv);
+          // weighted[j] = 1 where the value is not 0 (bytes already 1 stay 1).
+          const at = weighted + <usize>j0;
+          const nonzero = i8x16.narrow_i16x8_s(i16x8.ne(vv, i16x8.splat(0)), i16x8.splat(0));
+          v128.store64_lane(at, v128.or(v128.load64_zero(at), v128.and(nonzero, i8x16.splat(1))), 0);
+          sums = i32x4.add(sums, i32x4.extadd_pairwise_i16x8_u(vv));
+          prev = j0 + 7;
+          e += 7;
+          continue;
+        }
+      }
       const j = u16At(cols, e);
       if (j >= n) continue;
       if (j > prev) prev = j;
@@ -111,6 +145,12 @@ export function scatterWeights(
         store<u8>(weighted + <usize>j, 1);
       }
     }
+    // The lanes' partial sums are below the row's sum, which is below 2^32 (unique uids < 65,536).
+    sum +=
+      <i64>(<u32>i32x4.extract_lane(sums, 0)) +
+      <i64>(<u32>i32x4.extract_lane(sums, 1)) +
+      <i64>(<u32>i32x4.extract_lane(sums, 2)) +
+      <i64>(<u32>i32x4.extract_lane(sums, 3));
     setF64(rowSum, i, <f64>sum);
   }
   return -1;
@@ -144,6 +184,25 @@ export function oldBondValues(
     const to = i32At(rowPtr, i + 1);
     const base = i32At(slot, i) * ld;
     for (let e = from; e < to; e++) {
+      if (e + 8 <= to) {
+        const j0 = denseRun(cols, e, prev, n, -1, resetColumn);
+        if (j0 >= 0) {
+          // Eight values as doubles into the row, and into their columns' sums (each column gets
+          // this row's one addition, as in the scalar loop).
+          const vv = v128.load(vals + ((<usize>e) << 1));
+          const lo = i32x4.extend_low_i16x8_u(vv);
+          const hi = i32x4.extend_high_i16x8_u(vv);
+          const cell = B + ((<usize>(base + j0)) << 3);
+          const sum = oldSum + ((<usize>j0) << 3);
+          storeSum(cell, sum, f64x2.convert_low_i32x4_u(lo));
+          storeSum(cell + 16, sum + 16, f64x2.convert_low_i32x4_u(upper(lo)));
+          storeSum(cell + 32, sum + 32, f64x2.convert_low_i32x4_u(hi));
+          storeSum(cell + 48, sum + 48, f64x2.convert_low_i32x4_u(upper(hi)));
+          prev = j0 + 7;
+          e += 7;
+          continue;
+        }
+      }
       const j = u16At(cols, e);
       if (j >= n) continue;
       if (j > prev) prev = j;
@@ -415,6 +474,17 @@ function pairMedians(score: usize, max0: f64, max1: f64): void {
 }
 
 let gBase: f64 = 0;
+
+/** Lanes 2 and 3 of an i32x4 moved to lanes 0 and 1. */
+function upper(x: v128): v128 {
+  return i8x16.shuffle(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+/** Two bond values (f64x2) into their cells, and added to their columns' sums. */
+function storeSum(cell: usize, sum: usize, v: v128): void {
+  v128.store(cell, v);
+  v128.store(sum, f64x2.add(v128.load(sum), v));
+}
 
 /** K rounded up to whole 16-byte chunks: the stride between the two columns' bucket bytes. */
 function alignedSlots(K: i32): usize {
