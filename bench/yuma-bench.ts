@@ -6,7 +6,10 @@
  * tree, one leaf per member, and the rewards tree, one leaf per account) against OpenZeppelin's
  * `StandardMerkleTree.of` on a sample.
  *
- *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30] [--members N] [--accounts N]
+ *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30] [--members N] [--accounts N] [--engine wasm|js]
+ *
+ * --engine picks the Yuma core (oracle/consensus/yuma-core.ts): WebAssembly (the default) or the
+ * JavaScript reference, for comparison; both give the same outputs.
  *
  * Inputs come from a seeded generator (mulberry32), so every run times the same data: per Brain,
  * a "true quality" per miner, and each validator's weight = quality × (1 ± 20 % noise) as u16;
@@ -36,6 +39,7 @@ import {
 import {
   type SparseU16,
   type U16Entry,
+  type YumaOptions,
   type YumaPackedInput,
   fromSparse,
   yumaEpoch,
@@ -136,7 +140,7 @@ const f1 = (x: number) => x.toFixed(1);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 /** One full Brain, both APIs, and its memory. */
-function oneBrain(runs: number, gc: (() => void) | undefined) {
+function oneBrain(runs: number, gc: (() => void) | undefined, opts: YumaOptions) {
   const input = brain(1);
   const tuples = {
     ...input,
@@ -144,23 +148,23 @@ function oneBrain(runs: number, gc: (() => void) | undefined) {
     bonds: fromSparse(input.bonds!) as U16Entry[][],
   };
   for (let i = 0; i < 5; i++) {
-    yumaEpochPacked(input);
-    yumaEpoch(tuples);
+    yumaEpochPacked(input, opts);
+    yumaEpoch(tuples, opts);
   }
   const packedMs: number[] = [];
   const tupleMs: number[] = [];
   for (let i = 0; i < runs; i++) {
     let t = performance.now();
-    yumaEpochPacked(input);
+    yumaEpochPacked(input, opts);
     packedMs.push(performance.now() - t);
     t = performance.now();
-    yumaEpoch(tuples);
+    yumaEpoch(tuples, opts);
     tupleMs.push(performance.now() - t);
   }
   const p = stats(packedMs);
   const t = stats(tupleMs);
-  const packedCpu = cpuPerCall(() => yumaEpochPacked(input), 6, 5);
-  const tupleCpu = cpuPerCall(() => yumaEpoch(tuples), 6, 5);
+  const packedCpu = cpuPerCall(() => yumaEpochPacked(input, opts), 6, 5);
+  const tupleCpu = cpuPerCall(() => yumaEpoch(tuples, opts), 6, 5);
   console.log(
     `one full Brain, ${runs} runs after warm-up (wall), and CPU time per epoch (least of 6 batches of 5):`,
   );
@@ -174,7 +178,7 @@ function oneBrain(runs: number, gc: (() => void) | undefined) {
   // ── memory of one epoch ──
   gc?.();
   const before = process.memoryUsage();
-  const out = yumaEpochPacked(input);
+  const out = yumaEpochPacked(input, opts);
   const after = process.memoryUsage();
   console.log(
     `  memory: heap ${mib(before.heapUsed)} → ${mib(after.heapUsed)}, array buffers ${mib(before.arrayBuffers)} → ${mib(after.arrayBuffers)}` +
@@ -189,12 +193,15 @@ function main() {
   const { values } = parseArgs({
     options: {
       brains: { type: "string", default: "1024" },
+      engine: { type: "string", default: "wasm" },
       runs: { type: "string", default: "30" },
       members: { type: "string" },
       accounts: { type: "string" },
     },
   });
   const brains = Number(values.brains);
+  if (values.engine !== "wasm" && values.engine !== "js") throw new Error("--engine is wasm or js");
+  const opts: YumaOptions = { engine: values.engine };
   const runs = Number(values.runs);
   const members = Number(values.members ?? brains * 2_048);
   const accounts = Number(values.accounts ?? brains * 2_048);
@@ -204,7 +211,7 @@ function main() {
     `machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} logical CPUs (nproc ${os.availableParallelism()}), ${mib(os.totalmem())} RAM`,
   );
   console.log(
-    `node ${process.version}, single thread; load average ${os
+    `node ${process.version}, single thread, ${values.engine} core; load average ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(" ")}`,
@@ -215,7 +222,7 @@ function main() {
 
   // One function, so that its inputs (the tuple rows above all: about 200 MB of small arrays that
   // every major GC would have to mark) are garbage before the network runs.
-  const { input, packedMedian, tupleMedian } = oneBrain(runs, gc);
+  const { input, packedMedian, tupleMedian } = oneBrain(runs, gc, opts);
 
   // ── the network: `brains` distinct full Brains ──
   const perBrain: number[] = [];
@@ -227,7 +234,7 @@ function main() {
     const x = brain(1_000 + b);
     const c0 = cpuMs();
     const t0 = performance.now();
-    const o = yumaEpochPacked(x);
+    const o = yumaEpochPacked(x, opts);
     perBrain.push(performance.now() - t0);
     cpuSum += cpuMs() - c0;
     total += o.emission.reduce((a, e) => a + e, 0n);

@@ -15,20 +15,24 @@
  * are reused between calls (module-level scratch, always overwritten before being read).
  */
 import type { SparseU16 } from "./yuma";
+import * as core from "./yuma-core";
 import {
-  BUCKETS,
   type CoreBonds,
   type CoreColumns,
   type CoreSetup,
   type EpochCore,
-  IMAGE_MARGIN,
-  U16_MAX,
   bondImageScales,
   bondRowPointers,
   checkRowUnique,
   oddLineStride,
   storedRowCount,
 } from "./yuma-core";
+
+// Local copies: compiled to CommonJS, an imported binding is read through a getter on the module's
+// exports on every use, which in the per-weight loops below costs more than the work itself.
+const BUCKETS = core.BUCKETS;
+const IMAGE_MARGIN = core.IMAGE_MARGIN;
+const U16_MAX = core.U16_MAX;
 
 /** The JavaScript core for one epoch. */
 export function createJsCore(): EpochCore {
