@@ -4,9 +4,11 @@
  *
  * These are the JavaScript passes of ../yuma-core-js.ts operation for operation: the same IEEE
  * double operations in the same order (WebAssembly, like JavaScript, rounds each basic operation
- * correctly and never fuses them), so both give the same bits; test/oracle/yuma-wasm.test.ts checks
- * it. What WebAssembly saves is V8's per-access type and bounds checks: all data lives in linear
- * memory at addresses the caller (../yuma-wasm.ts) lays out, and nothing here allocates.
+ * correctly and never fuses them), so both give the same bits; test/oracle/yuma.test.ts checks it.
+ * Where f64x2 lanes carry two columns (or eight u16 values), each lane does its own column's scalar
+ * sequence; only sums of integers (exact in any order) are regrouped. What WebAssembly saves is
+ * V8's per-access type and bounds checks: all data lives in linear memory at addresses the caller
+ * (../yuma-core-wasm.ts) lays out, and nothing here allocates.
  *
  * Pointers of 0 mean "absent" (the caller never places data at address 0).
  */
