@@ -45,21 +45,11 @@ import {
   yumaEpoch,
   yumaEpochPacked,
 } from "../oracle/consensus/yuma";
+import { createRng } from "../zkllm/model/forward";
 
 const VALIDATORS = 256;
 const MINERS = 1_792;
 const N = VALIDATORS + MINERS;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Dense validator → miner rows: uids 0…255 are validators, 256…2047 miners. */
 function denseRows(value: (v: number, m: number) => number): SparseU16 {
@@ -82,7 +72,7 @@ function denseRows(value: (v: number, m: number) => number): SparseU16 {
 }
 
 function brain(seed: number): YumaPackedInput {
-  const rand = mulberry32(seed);
+  const rand = createRng(seed);
   const quality = Float64Array.from({ length: MINERS }, () => rand());
   const weights = denseRows((_v, m) =>
     Math.min(65_535, Math.floor(quality[m]! * (0.8 + 0.4 * rand()) * 54_000)),

@@ -16,6 +16,7 @@ import {
   yumaEpoch,
   yumaEpochPacked,
 } from "../../oracle/consensus/yuma";
+import { createRng } from "../../zkllm/model/forward";
 
 /**
  * (Loops check with node:assert and compare whole arrays at once: hardhat-chai-matchers makes each
@@ -53,18 +54,6 @@ function expectBondsNear(out: YumaOutput, column: number, expected: readonly num
   expect(off, what).to.deep.equal([]);
 }
 
-/** A seeded generator (mulberry32): the same numbers on every machine. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Rows as compressed rows (entries kept in the given order). */
 function packed(rows: readonly (readonly (readonly [number, number])[])[]): SparseU16 {
   const rowPtr = new Uint32Array(rows.length + 1);
@@ -97,7 +86,7 @@ function scenarios(): Scenario[] {
     M: number,
     opts: { density: number; quantized?: boolean; shuffle?: boolean },
   ) => {
-    const rand = seeded(seed);
+    const rand = createRng(seed);
     const n = V + M;
     const quality = Array.from({ length: M }, () => rand());
     const weights = Array.from({ length: n }, (_, u) => {
@@ -1149,7 +1138,7 @@ describe("oracle consensus: Yuma epoch (subtensor's classic epoch, deterministic
         epochs: fc.integer({ min: 1, max: 3 }),
       })
       .map((p) => {
-        const rand = seeded(p.seed);
+        const rand = createRng(p.seed);
         const n = p.V + p.M;
         const weights = Array.from({ length: n }, (_, u) => {
           const row: [number, number][] = [];
