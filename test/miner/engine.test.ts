@@ -6,12 +6,10 @@ import { type CkksClient, createClient } from "../../zkllm/ckks/client";
 import { ZkllmInputError } from "../../zkllm/ckks/errors";
 import type { LinearPlanStep } from "../../zkllm/ckks/linear";
 import { findStep } from "../../zkllm/ckks/plan";
-import { readPlan } from "../../zkllm/convert";
-import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadPlanWeights } from "../../zkllm/generate";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
-import { serverWeights } from "../../zkllm/protocol/engine-plan";
 import { loadTokenizer } from "../../zkllm/tokenizer";
+import { linearProduct, maxDiff, seededVector } from "./helpers";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
 /** CKKS (n8192-q100) against float64 on the shipped model's products: ~1e-4 observed. */
@@ -30,14 +28,6 @@ function blobStore(blobs: Uint8Array[]) {
     },
   };
   return store;
-}
-
-function seededVector(n: number, seed: number): Float64Array {
-  let s = seed;
-  return Float64Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
 }
 
 function linearItem(
@@ -64,26 +54,13 @@ function linearItem(
 
 describe("miner/engine: the miner runs gateway jobs on the Brain's model", function () {
   this.timeout(180_000);
-  const plan = readPlan(MODEL_DIR);
-  const weights = serverWeights(splitForPlan(loadCheckpoint(MODEL_DIR), plan).server);
+  const { plan, weights } = loadPlanWeights(MODEL_DIR);
   const step = findStep(plan.engine, "L0.qkv@1")!;
   let engine: MinerEngine;
   let client: CkksClient;
   let galois: Uint8Array;
 
-  /** The plaintext product the step computes (weights are [in, out], row-major). */
-  const product = (s: LinearPlanStep, x: Float64Array): Float64Array => {
-    const w = weights[s.weight]!;
-    const out = new Float64Array(s.outFeatures);
-    for (let i = 0; i < s.inFeatures; i++)
-      for (let j = 0; j < s.outFeatures; j++) out[j] = out[j]! + x[i]! * w.data[i * s.outFeatures + j]!;
-    return out;
-  };
-  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-    let m = 0;
-    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    return m;
-  };
+  const product = (s: LinearPlanStep, x: Float64Array) => linearProduct(weights, s, x);
 
   before(async () => {
     engine = await MinerEngine.create(MODEL_DIR, { workers: 1, keyCacheSize: 1 });

@@ -24,12 +24,10 @@ import { GatewayClient, GatewayError } from "../../sdk/gateway-client";
 import { type CkksClient, createClient } from "../../zkllm/ckks/client";
 import type { LinearPlanStep } from "../../zkllm/ckks/linear";
 import { findStep } from "../../zkllm/ckks/plan";
-import { readPlan } from "../../zkllm/convert";
-import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
-import { serverWeights } from "../../zkllm/protocol/engine-plan";
+import { loadPlanWeights } from "../../zkllm/generate";
 import { tempDir } from "../helpers/processes";
 import { waitFor } from "../helpers/oracle";
+import { linearProduct, maxDiff, seededVector } from "./helpers";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
 const BRAIN = 3;
@@ -61,19 +59,10 @@ function memoryLogger(): { logger: Logger; lines: string[]; on: (msg: string, fn
   return { logger, lines, on: (msg, fn) => hooks.push({ msg, fn }) };
 }
 
-function seededVector(n: number, seed: number): Float64Array {
-  let s = seed;
-  return Float64Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return (s / 2 ** 31) * 2 - 1;
-  });
-}
-
 describe("miner/node: a miner answers a session's jobs through the Brain's gateway", function () {
   this.timeout(120_000);
   const prefix = `test-miner-${Math.random().toString(36).slice(2, 10)}`;
-  const plan = readPlan(MODEL_DIR);
-  const weights = serverWeights(splitForPlan(loadCheckpoint(MODEL_DIR), plan).server);
+  const { plan, weights } = loadPlanWeights(MODEL_DIR);
   const members = new Set<Address>();
   let gateway: RunningGateway;
   let api: GatewayClient;
@@ -87,18 +76,7 @@ describe("miner/node: a miner answers a session's jobs through the Brain's gatew
     return { account, domain: DOMAIN };
   };
 
-  const product = (s: LinearPlanStep, x: Float64Array): Float64Array => {
-    const w = weights[s.weight]!;
-    const out = new Float64Array(s.outFeatures);
-    for (let i = 0; i < s.inFeatures; i++)
-      for (let j = 0; j < s.outFeatures; j++) out[j] = out[j]! + x[i]! * w.data[i * s.outFeatures + j]!;
-    return out;
-  };
-  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-    let m = 0;
-    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    return m;
-  };
+  const product = (s: LinearPlanStep, x: Float64Array) => linearProduct(weights, s, x);
 
   /** Opens an encrypted session once a miner is live (the gateway refuses while none polls). */
   const openSession = async () => {
