@@ -208,6 +208,16 @@ export function genericRefusal(contract: string, revert: Revert): BasedError {
   );
 }
 
+/** BASED's own ERC-20 refusals (balance or allowance too low), from any contract that moves BASED. */
+export function basedTransferRefusal(name: string): BasedError {
+  return new BasedError(
+    "refused",
+    name,
+    `BASED refused the transfer: ${name}.`,
+    "Check your BASED balance and try again.",
+  );
+}
+
 /** One contract call to send. */
 export type EconomyCall = {
   address: Address;

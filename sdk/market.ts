@@ -17,6 +17,7 @@ import {
   brainNotActive,
   economyContracts,
   ensureBased,
+  basedTransferRefusal,
   genericRefusal,
   isoTime,
   sendEconomyCall,
@@ -713,12 +714,7 @@ export function explainMarketError(
       );
     case "ERC20InsufficientBalance":
     case "ERC20InsufficientAllowance":
-      return new BasedError(
-        "refused",
-        name,
-        `BASED refused the transfer: ${name}.`,
-        "Check your BASED balance and try again.",
-      );
+      return basedTransferRefusal(name);
     default:
       return genericRefusal("ComputeMarket", revert);
   }

@@ -15,6 +15,7 @@ import {
   brainNotActive,
   economyContracts,
   ensureBased,
+  basedTransferRefusal,
   genericRefusal,
   isoTime,
   sendEconomyCall,
@@ -294,12 +295,7 @@ export function explainStakingError(
       return new BasedError("input", name, `Invalid amount ${String(args[0])}: it must be more than 0.`);
     case "ERC20InsufficientBalance":
     case "ERC20InsufficientAllowance":
-      return new BasedError(
-        "refused",
-        name,
-        `BASED refused the transfer: ${name}.`,
-        "Check your BASED balance and try again.",
-      );
+      return basedTransferRefusal(name);
     default:
       return genericRefusal("Staking", revert);
   }
