@@ -173,53 +173,14 @@ function alignUp(x: number): number {
 }
 
 /** Where each array of one epoch lives in the module's memory. */
-interface Layout {
-  w: { rowPtr: number; cols: number; vals: number };
-  b: { rowPtr: number; cols: number; vals: number } | undefined;
-  permit: number;
-  rowSlot: number;
-  lastUpdate: number;
-  registeredAt: number;
-  resetColumn: number;
-  slot: number;
-  rowOf: number;
-  Wraw: number;
-  weighted: number;
-  rowSum: number;
-  seen: number;
-  B: number;
-  oldSum: number;
-  divisor: number;
-  a: number;
-  q: number;
-  vt: number;
-  score: number;
-  wb: number;
-  candScore: number;
-  candMass: number;
-  bucketOf: number;
-  bucketMass: number;
-  consensus: number;
-  R: number;
-  preranks: number;
-  bondSum: number;
-  bondTop: number;
-  colMax: number;
-  imageScale: number;
-  incentive: number;
-  dividends: number;
-  newPermit: number;
-  outCols: number;
-  outVals: number;
-  count: number;
-}
+type Layout = ReturnType<typeof layOut>;
 
 /** Row strides: of the weight block (u16) and of the bond block (f64); both blocks are row-major. */
 function strides(n: number): { Wld: number; ld: number } {
   return { Wld: oddLineStride(n, 32), ld: oddLineStride(n, 8) };
 }
 
-function layOut(arena: Arena, s: CoreSetup): Layout {
+function layOut(arena: Arena, s: CoreSetup) {
   const { n, K } = s;
   const { Wld, ld } = strides(n);
   const sparse = (m: SparseU16) => ({

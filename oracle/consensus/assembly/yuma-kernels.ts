@@ -341,7 +341,7 @@ export function epochColumns(
       storeRanks(consensus, R, preranks, j, c0, gR0, gP0);
     } else if (hasW1) {
       d1 = clipOne(score + 8, c1, wb + 8);
-      storeRanks(consensus, R, preranks, j + 1, c1, gR1, gP1);
+      storeRanks(consensus, R, preranks, j + 1, c1, gR0, gP0);
     }
     const use0 = hasW0 && d0 > 0;
     const use1 = hasW1 && d1 > 0;
@@ -546,9 +546,9 @@ let gS1: f64 = 0;
 let gTop1: f64 = 0;
 
 /**
- * One column (scores at score[2k]): W̄ = min(w, c), R = Σ a·W̄, P = Σ a·w, vt += W̄, the bond weights
- * x (W̄, w or between, by the penalty) into wb[2k] (the caller offsets both to its lane), and
- * returns d = Σ a·x.
+ * One column (scores at score[2k]): W̄ = min(w, c), R = Σ a·W̄ and P = Σ a·w (into gR0, gP0),
+ * vt += W̄, the bond weights x (W̄, w or between, by the penalty) into wb[2k] (the caller offsets
+ * both to its lane), and returns d = Σ a·x.
  */
 function clipOne(score: usize, c: f64, wb: usize): f64 {
   const K = gK;
@@ -569,8 +569,6 @@ function clipOne(score: usize, c: f64, wb: usize): f64 {
   }
   gR0 = r;
   gP0 = p;
-  gR1 = r;
-  gP1 = p;
   return d;
 }
 
