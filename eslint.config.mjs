@@ -9,7 +9,7 @@ export default tseslint.config(
       "cache/",
       "coverage/",
       "typechain-types/",
-      "sdk/generated/",
+      "protocol/generated/",
       "oracle/consensus/generated/",
       // AssemblyScript (its own types: i32, f64, usize, load<T>); built and checked by asc.
       "oracle/consensus/assembly/",

@@ -2,7 +2,7 @@
  * Time and memory of one Yuma epoch (oracle/consensus/yuma.ts) for a full Brain — 256 validators ×
  * 1,792 miners, dense weights (every validator weights every miner), last epoch's bonds on every
  * (validator, miner) pair — and for 1,024 such Brains, the whole network, on one core; then the
- * epoch report's two Merkle trees for the whole network (oracle/consensus/report.ts: the pruning
+ * epoch report's two Merkle trees for the whole network (protocol/report.ts: the pruning
  * tree, one leaf per member, and the rewards tree, one leaf per account) against OpenZeppelin's
  * `StandardMerkleTree.of` on a sample.
  *
@@ -29,13 +29,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address } from "viem";
-import {
-  type PruneCandidate,
-  Role,
-  pruningOrder,
-  pruningTree,
-  rewardsTree,
-} from "../oracle/consensus/report";
+import { type PruneCandidate, Role, pruningOrder, pruningTree, rewardsTree } from "../protocol/report";
 import {
   type SparseU16,
   type U16Entry,

@@ -25,9 +25,9 @@ import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { DEFAULT_REDIS_URL } from "../oracle/gateway/protocol";
-import { deleteRedisPrefix } from "../oracle/gateway/redis-prefix";
-import { attesterThreshold } from "../oracle/messages/message";
+import { DEFAULT_REDIS_URL } from "../protocol/gateway";
+import { deleteRedisPrefix } from "../compute/gateway/redis-prefix";
+import { attesterThreshold } from "../protocol/message";
 import { readDeployments } from "../sdk/deployments";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
 import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
@@ -221,7 +221,7 @@ async function startBrainServices(
     "gateway",
     [
       ...TSX,
-      "oracle/gateway/main.ts",
+      "compute/gateway/main.ts",
       "--deployments",
       deploymentsFile,
       "--brain",

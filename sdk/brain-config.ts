@@ -17,7 +17,7 @@ import {
   signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
-import { brainRegistryAbi } from "./generated/abis";
+import { brainRegistryAbi } from "../protocol/generated/abis";
 
 /** What a Brain's nodes run. */
 export type BrainTask = {

@@ -7,7 +7,7 @@ import {
   formatEther,
   parseEventLogs,
 } from "viem";
-import { brainNFTAbi } from "./generated/abis";
+import { brainNFTAbi } from "../protocol/generated/abis";
 import { type EthereumContext, requireWallet } from "./ethereum";
 import { BasedError } from "./errors";
 

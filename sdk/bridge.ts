@@ -26,13 +26,18 @@ import {
   messageId,
   messageJsonSchema,
   recoverAttester,
-} from "../oracle/messages/message";
+} from "../protocol/message";
 import type { BasedConfig } from "./config";
 import { type Deployments, readDeployments } from "./deployments";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
 import { type ConnectOptions, type EthereumContext, connectChain, requireWallet } from "./ethereum";
-import { basedBridgeAbi, bridgeEndpointAbi, ethereumBridgeAbi, messageInboxAbi } from "./generated/abis";
+import {
+  basedBridgeAbi,
+  bridgeEndpointAbi,
+  ethereumBridgeAbi,
+  messageInboxAbi,
+} from "../protocol/generated/abis";
 
 // ─────────────────────────────────────────── connection ──────────────────────────────────────────
 

@@ -30,7 +30,7 @@ import {
   emissionAbi,
   networkAbi,
   stakingAbi,
-} from "./generated/abis";
+} from "../protocol/generated/abis";
 
 /** The BasedAI chain's economy contracts of a deployment. */
 export type EconomyContracts = {

@@ -1,5 +1,5 @@
 /**
- * HTTP client of a Brain's gateway (oracle/gateway/protocol.ts): what `based prompt`, miners and
+ * HTTP client of a Brain's gateway (protocol/gateway.ts): what `based prompt`, miners and
  * validators use. Client calls are unsigned; miner and validator calls are signed with the
  * member's key (EIP-191 over `signedRequestMessage`, a fresh nonce each time).
  */
@@ -29,7 +29,7 @@ import {
   sha256Hex,
   signedRequestMessage,
   workItemSchema,
-} from "../oracle/gateway/protocol";
+} from "../protocol/gateway";
 import { BasedError } from "./errors";
 
 // The answers' envelopes, built once rather than per call.

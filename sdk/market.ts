@@ -24,7 +24,7 @@ import {
   signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
-import { brainRegistryAbi, computeMarketAbi } from "./generated/abis";
+import { brainRegistryAbi, computeMarketAbi } from "../protocol/generated/abis";
 
 /** The longest a request may stay open, in seconds (the contract's MAX_DEADLINE). */
 export const MAX_DEADLINE_SECONDS = 86_400;
@@ -457,7 +457,7 @@ export type SettleOptions = {
   requestId: bigint;
   /** Completion units delivered (at most the request's maximum). */
   completionUnits: number;
-  /** The result's hash the miner signed (oracle/gateway/protocol.ts `outputsHash`). */
+  /** The result's hash the miner signed (protocol/gateway.ts `outputsHash`). */
   resultHash: Hex;
   /** The miner's EIP-712 Delivery signature (protocol.ts DELIVERY_TYPES / deliveryDomain). */
   signature: Hex;

@@ -12,7 +12,7 @@ import {
   type PruningTree,
   Role,
   pruneHints,
-} from "../oracle/consensus/report";
+} from "../protocol/report";
 import type { BasedContext } from "./bridge";
 import {
   BASED,
@@ -28,7 +28,7 @@ import {
   signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
-import { brainRegistryAbi, consensusAbi, networkAbi } from "./generated/abis";
+import { brainRegistryAbi, consensusAbi, networkAbi } from "../protocol/generated/abis";
 
 export type RoleName = "validator" | "miner";
 export const ROLE_OF: Record<RoleName, MemberRole> = { validator: Role.Validator, miner: Role.Miner };

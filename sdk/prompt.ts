@@ -23,7 +23,7 @@ import {
   fromBase64,
   outputsHash,
   toBase64,
-} from "../oracle/gateway/protocol";
+} from "../protocol/gateway";
 import type { CkksClient } from "../zkllm/ckks/client";
 import { readPlan, type ZkllmPlan } from "../zkllm/convert";
 import { splitForPlan } from "../zkllm/generate";

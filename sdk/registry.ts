@@ -7,7 +7,7 @@ import type { Address } from "viem";
 import { type Brain, BRAIN_CLASSES, type BrainClass } from "./brain";
 import type { BasedContext } from "./bridge";
 import { BasedError } from "./errors";
-import { brainRegistryAbi } from "./generated/abis";
+import { brainRegistryAbi } from "../protocol/generated/abis";
 
 export type MirroredBrain = {
   id: number;

@@ -9,7 +9,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, type Hash, type Hex, getAddress, parseEventLogs } from "viem";
 import { z } from "zod";
-import { type RewardsTree, rewardProof } from "../oracle/consensus/report";
+import { type RewardsTree, rewardProof } from "../protocol/report";
 import type { BasedContext } from "./bridge";
 import {
   BASED,
@@ -22,7 +22,7 @@ import {
   signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
-import { consensusAbi } from "./generated/abis";
+import { consensusAbi } from "../protocol/generated/abis";
 
 /** Consensus.Status. */
 export const REPORT_STATUSES = ["none", "pending", "challenged", "settled"] as const;
@@ -86,7 +86,7 @@ export async function getEpochReport(ctx: BasedContext, epoch: number): Promise<
   };
 }
 
-/** A rewards tree (`rewardsTree(...)` of oracle/consensus/report.ts) from its JSON dump. */
+/** A rewards tree (`rewardsTree(...)` of protocol/report.ts) from its JSON dump. */
 export function loadRewardsTree(json: unknown): RewardsTree {
   return loadTreeDump<[string, bigint]>(json, ["address", "uint256"], "rewards tree");
 }

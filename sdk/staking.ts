@@ -23,7 +23,7 @@ import {
 } from "./economy";
 import { BasedError } from "./errors";
 import { getMembership } from "./network";
-import { stakingAbi } from "./generated/abis";
+import { stakingAbi } from "../protocol/generated/abis";
 
 export type BrainStake = {
   brainId: number;

@@ -7,7 +7,7 @@
  * so a validator reveals its previous commitment before it commits again.
  */
 import { type Address, type Hash, type Hex, parseEventLogs, toHex } from "viem";
-import { MAX_UIDS, MAX_WEIGHT, type Weight, commitHash, packWeights } from "../oracle/consensus/report";
+import { MAX_UIDS, MAX_WEIGHT, type Weight, commitHash, packWeights } from "../protocol/report";
 import type { BasedContext } from "./bridge";
 import {
   type OnEconomyStep,
@@ -18,7 +18,7 @@ import {
   signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
-import { consensusAbi } from "./generated/abis";
+import { consensusAbi } from "../protocol/generated/abis";
 import { getMembership } from "./network";
 
 // ───────────────────────────────────────────── epochs ─────────────────────────────────────────────

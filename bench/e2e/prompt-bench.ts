@@ -26,12 +26,12 @@
  * network is split with each job's round trip (submit → result in hand, timed here) and the
  * miner's part of it as the gateway logs it (`latencyMs`: hand-out → result accepted).
  */
-import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
+import { deleteRedisPrefix } from "../../compute/gateway/redis-prefix";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_REDIS_URL, type JobView, type SubmitJob } from "../../oracle/gateway/protocol";
+import { DEFAULT_REDIS_URL, type JobView, type SubmitJob } from "../../protocol/gateway";
 import { SHIPPED_MODEL_DIR, devnetRedisPrefix } from "../../scripts/devnet/brain-services";
 import { DEVNET_BRAIN } from "../../sdk/devnet";
 import { GatewayClient } from "../../sdk/gateway-client";

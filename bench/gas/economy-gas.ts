@@ -1,6 +1,6 @@
 /**
  * Gas of the BasedAI economy (issue 5): Network, Staking and Consensus, on Hardhat's in-process
- * network with the test fixture's small parameters (test/based/economy-fixture.ts) and the
+ * network with the test fixture's small parameters (test/contracts/based/economy-fixture.ts) and the
  * deployment's report handler gas limit (docs/benchmarks.md, "Economy gas (issue 5)").
  *
  *   npx hardhat run bench/gas/economy-gas.ts
@@ -15,8 +15,8 @@ import { ethers, network as hardhatNetwork } from "hardhat";
 import { mine, setBalance, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionResponse, Signer } from "ethers";
 import type { Address, Hex } from "viem";
-import { PARAMS, deployEconomyWith } from "../../test/based/economy-fixture";
-import { LOCAL_CHAIN, type Message, inboxDomain, signSorted } from "../../test/messaging/messages";
+import { PARAMS, deployEconomyWith } from "../../test/contracts/based/economy-fixture";
+import { LOCAL_CHAIN, type Message, inboxDomain, signSorted } from "../../test/contracts/messaging/messages";
 import { EPOCH_REPORT, REPORT_HANDLER_GAS_LIMIT } from "../../ignition/modules/ethereum-contracts";
 import {
   type PruneCandidate,
@@ -32,7 +32,7 @@ import {
   reportNonce,
   rewardProof,
   rewardsTree,
-} from "../../oracle/consensus/report";
+} from "../../protocol/report";
 import { emissionBetween } from "../../oracle/consensus/emission";
 
 const BASED = (n: bigint | number): bigint => BigInt(n) * 10n ** 18n;

@@ -31,7 +31,7 @@ import {
   inboxDomain,
   signSorted,
   thresholdOf,
-} from "../../test/messaging/messages";
+} from "../../test/contracts/messaging/messages";
 
 const BASED = (n: bigint | number): bigint => BigInt(n) * 10n ** 18n;
 const HANDLER_GAS = 200_000n;

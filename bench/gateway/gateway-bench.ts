@@ -27,7 +27,7 @@
  * pieces a job's bytes go through (outputs hash, signature recoveries, base64), to read the
  * gateway's CPU per job against.
  */
-import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
+import { deleteRedisPrefix } from "../../compute/gateway/redis-prefix";
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import os from "node:os";
@@ -49,8 +49,8 @@ import {
   sha256Hex,
   signedRequestMessage,
   toBase64,
-} from "../../oracle/gateway/protocol";
-import { startGateway } from "../../oracle/gateway/server";
+} from "../../protocol/gateway";
+import { startGateway } from "../../compute/gateway/server";
 import { GatewayClient, type SignerOptions } from "../../sdk/gateway-client";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -17,7 +17,7 @@ import { type Hex, parseEther } from "viem";
 import { type BridgeContext, type BridgeDirection, connectBased, sendBridgeTransfer } from "../../sdk/bridge";
 import { devnetPrivateKey } from "../../sdk/devnet";
 import { connectEthereum } from "../../sdk/ethereum";
-import { messageInboxAbi } from "../../sdk/generated/abis";
+import { messageInboxAbi } from "../../protocol/generated/abis";
 import { type OracleNetwork, startOracleNetwork } from "../../test/helpers/oracle";
 
 const WATCH_MS = 100;

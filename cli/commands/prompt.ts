@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import type { Hex } from "viem";
-import { DEFAULT_GATEWAY_PORT } from "../../oracle/gateway/protocol";
+import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
@@ -11,7 +11,7 @@ import { parseBrainId, parseInteger } from "../args";
 import type { CommandContext, Run, Wrap } from "../context";
 import type * as GatewayClientModule from "../../sdk/gateway-client";
 import type * as MarketModule from "../../sdk/market";
-import type * as ModelSourceModule from "../../miner/model-source";
+import type * as ModelSourceModule from "../../sdk/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -20,7 +20,7 @@ const lazy = {
   prompt: () => require("../../sdk/prompt") as typeof PromptModule,
   gateway: () => require("../../sdk/gateway-client") as typeof GatewayClientModule,
   market: () => require("../../sdk/market") as typeof MarketModule,
-  modelSource: () => require("../../miner/model-source") as typeof ModelSourceModule,
+  modelSource: () => require("../../sdk/model-cache") as typeof ModelSourceModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

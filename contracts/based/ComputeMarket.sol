@@ -77,7 +77,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     uint256 public constant BPS = 10_000;
     /// @notice An allowance that is never used up (as ERC-20's infinite approval).
     uint256 public constant UNLIMITED_ALLOWANCE = type(uint256).max;
-    /// @notice The EIP-712 type a miner signs for a result (oracle/gateway/protocol.ts DELIVERY_TYPES).
+    /// @notice The EIP-712 type a miner signs for a result (protocol/gateway.ts DELIVERY_TYPES).
     bytes32 public constant DELIVERY_TYPEHASH = keccak256("Delivery(uint256 requestId,bytes32 resultHash)");
 
     /// @notice BASED, in which accounts are held and compute is paid.
@@ -338,7 +338,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
      * account's free balance.
      * @param requestId The request.
      * @param completionUnits Completion units delivered (at most the request's maximum).
-     * @param resultHash The hash of the result (oracle/gateway/protocol.ts `outputsHash`).
+     * @param resultHash The hash of the result (protocol/gateway.ts `outputsHash`).
      * @param minerSignature The miner's EIP-712 `Delivery(requestId, resultHash)` signature.
      */
     function settle(

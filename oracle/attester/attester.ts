@@ -5,9 +5,9 @@
  */
 import type { Address, Hex, LocalAccount } from "viem";
 import type { Logger } from "pino";
-import { messageInboxAbi } from "../../sdk/generated/abis";
-import { type Message, attestationTypedData, messageId } from "../messages/message";
-import { ConflictingMessageError, type Journal, type SignedEntry } from "./journal";
+import { messageInboxAbi } from "../../protocol/generated/abis";
+import { type Message, attestationTypedData, messageId } from "../../protocol/message";
+import { ConflictingMessageError, type Journal, type SignedEntry } from "../signing/journal";
 import type { ChainSide, Watch } from "./sources";
 
 export type Inbox = ChainSide & { address: Address };

@@ -13,7 +13,7 @@ import { EpochReporter } from "../epoch/reporter";
 import { EconomyLogs } from "../epoch/snapshot";
 import { EpochStore } from "../epoch/store";
 import { Attester, type Inbox } from "./attester";
-import { Journal } from "./journal";
+import { Journal } from "../signing/journal";
 import { attesterServer } from "./server";
 import { brainWatch, bridgeWatch } from "./sources";
 

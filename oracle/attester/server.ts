@@ -7,12 +7,12 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { getAddress } from "viem";
 import { z } from "zod";
-import { rewardProof } from "../consensus/report";
+import { rewardProof } from "../../protocol/report";
 import type { EpochStore, StoredEpoch } from "../epoch/store";
 import { toJsonText } from "../epoch/store";
-import { messageToJson } from "../messages/message";
+import { messageToJson } from "../../protocol/message";
 import type { Attester } from "./attester";
-import type { SignedEntry } from "./journal";
+import type { SignedEntry } from "../signing/journal";
 
 const listQuery = z.object({
   after: z.coerce.number().int().min(-1).default(-1),

@@ -15,14 +15,14 @@ import {
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import { basedBridgeAbi, brainNFTAbi, ethereumBridgeAbi } from "../../sdk/generated/abis";
+import { basedBridgeAbi, brainNFTAbi, ethereumBridgeAbi } from "../../protocol/generated/abis";
 import {
   type Message,
   MessageKind,
   encodeBrainEvent,
   encodeBridgeTransfer,
   eventNonce,
-} from "../messages/message";
+} from "../../protocol/message";
 
 export type ChainSide = {
   chainId: number;

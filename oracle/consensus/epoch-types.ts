@@ -6,7 +6,7 @@
  * report. Every attester that reads the same chain gets the same snapshot and so the same bytes.
  */
 import type { Address, Hex } from "viem";
-import type { PruningLeaf, PruningTree, RewardsTree } from "./report";
+import type { PruningLeaf, PruningTree, RewardsTree } from "../../protocol/report";
 
 /** A validator of a Brain at the end of the epoch. */
 export interface ValidatorSnapshot {

@@ -107,7 +107,14 @@ import type {
   WeightsSnapshot,
 } from "./epoch-types";
 import { apportion } from "./math";
-import { MAX_UIDS, type PruneCandidate, Role, pruningOrder, pruningTree, rewardsTree } from "./report";
+import {
+  MAX_UIDS,
+  type PruneCandidate,
+  Role,
+  pruningOrder,
+  pruningTree,
+  rewardsTree,
+} from "../../protocol/report";
 import { type SparseU16, type YumaParams, fromSparse, yumaEpochPacked } from "./yuma";
 
 // ─────────────────────────────────────────── params ───────────────────────────────────────────

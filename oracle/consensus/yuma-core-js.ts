@@ -14,13 +14,13 @@
  * Block strides span an odd number of cache lines (oddLineStride). Large working arrays
  * are reused between calls (module-level scratch, always overwritten before being read).
  */
-import type { SparseU16 } from "./yuma";
 import * as core from "./yuma-core";
 import {
   type CoreBonds,
   type CoreColumns,
   type CoreSetup,
   type EpochCore,
+  type SparseU16,
   bondImageScales,
   bondRowPointers,
   checkRowUnique,

@@ -15,13 +15,13 @@
  * 4 GiB falls back to the JavaScript core.
  */
 import { YUMA_KERNELS_WASM } from "./generated/yuma-kernels-wasm";
-import type { SparseU16 } from "./yuma";
 import {
   BUCKETS,
   type CoreBonds,
   type CoreColumns,
   type CoreSetup,
   type EpochCore,
+  type SparseU16,
   bondImageScales,
   bondRowPointers,
   checkRowUnique,

@@ -9,9 +9,15 @@
  * row sums, consensus, clipping, ranks, trust, the bonds EMA) and then `finish` (bonds normalized,
  * dividends, the stored u16 bonds).
  */
-import type { SparseU16 } from "./yuma";
 
 export const U16_MAX = 65_535;
+
+/** A sparse n×n matrix of u16 values in compressed rows (row i: entries rowPtr[i] … rowPtr[i+1]−1). */
+export interface SparseU16 {
+  readonly rowPtr: Uint32Array;
+  readonly cols: Uint16Array;
+  readonly vals: Uint16Array;
+}
 /** Buckets of the first, approximate pass of the median (see `weightedMedian`). */
 export const BUCKETS = 64;
 /**

@@ -55,21 +55,16 @@
  * exception and commit-reveal masks are not modelled (BasedAI's Consensus contract reveals).
  */
 import { apportion, sigmoidDet } from "./math";
-import { type EpochCore } from "./yuma-core";
+import { type EpochCore, type SparseU16 } from "./yuma-core";
 import { createJsCore } from "./yuma-core-js";
 import { createWasmCore } from "./yuma-core-wasm";
+
+export type { SparseU16 };
 
 // ───────────────────────────────────────────── types ─────────────────────────────────────────────
 
 /** One sparse matrix entry: a uid and a u16 value. */
 export type U16Entry = readonly [uid: number, value: number];
-
-/** A sparse n×n matrix of u16 values in compressed rows (row i: entries rowPtr[i] … rowPtr[i+1]−1). */
-export interface SparseU16 {
-  readonly rowPtr: Uint32Array;
-  readonly cols: Uint16Array;
-  readonly vals: Uint16Array;
-}
 
 export interface YumaParams {
   /** Majority ratio of the stake-weighted median, 0 < κ ≤ 1 (default 0.5; subtensor's 32767/65535). */

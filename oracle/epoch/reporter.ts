@@ -18,11 +18,11 @@
  */
 import { BlockNotFoundError, type Hex } from "viem";
 import type { Logger } from "pino";
-import { consensusAbi } from "../../sdk/generated/abis";
+import { consensusAbi } from "../../protocol/generated/abis";
 import type { CarryState, EpochResult, EpochSnapshot } from "../consensus/epoch-types";
 import { EMPTY_CARRY, computeEpoch } from "../consensus/rewards";
-import type { Message } from "../messages/message";
-import { ConflictingMessageError, type SignedEntry } from "../attester/journal";
+import type { Message } from "../../protocol/message";
+import { ConflictingMessageError, type SignedEntry } from "../signing/journal";
 import { EconomyLogs, type SnapshotSource, readEpochSnapshot } from "./snapshot";
 import { type EpochStore, type StoredEpoch, storedEpochOf } from "./store";
 

@@ -34,8 +34,8 @@ import type {
   ValidatorSnapshot,
   WeightsSnapshot,
 } from "../consensus/epoch-types";
-import { Role, unpackWeights } from "../consensus/report";
-import { brainRegistryAbi, consensusAbi, networkAbi, stakingAbi } from "../../sdk/generated/abis";
+import { Role, unpackWeights } from "../../protocol/report";
+import { brainRegistryAbi, consensusAbi, networkAbi, stakingAbi } from "../../protocol/generated/abis";
 
 /** The BasedAI chain's economy contracts a snapshot reads. */
 export type EconomyAddresses = {

@@ -24,8 +24,8 @@ import {
   type RewardsTree,
   encodeReportPayload,
   reportNonce,
-} from "../consensus/report";
-import { type Message, MessageKind, messageId } from "../messages/message";
+} from "../../protocol/report";
+import { type Message, MessageKind, messageId } from "../../protocol/message";
 
 /** One computed epoch as the attester keeps and serves it. */
 export type StoredEpoch = {

@@ -22,7 +22,7 @@ import {
 } from "viem";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { bridgeEndpointAbi, messageInboxAbi } from "../../sdk/generated/abis";
+import { bridgeEndpointAbi, messageInboxAbi } from "../../protocol/generated/abis";
 import {
   type Message,
   type SignedBy,
@@ -30,7 +30,7 @@ import {
   messageJsonSchema,
   pickSignatures,
   recoverAttester,
-} from "../messages/message";
+} from "../../protocol/message";
 
 export type RelayTarget = {
   chainId: number;

@@ -6,13 +6,13 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Logger } from "pino";
 import { privateKeyToAccount } from "viem/accounts";
-import { modelContentHash } from "../../miner/model-source";
+import { modelContentHash } from "../../sdk/model-cache";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { configureBrain } from "../../sdk/brain-config";
 import { economyContracts } from "../../sdk/economy";
 import { loadConfig } from "../../sdk/config";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
-import { brainRegistryAbi } from "../../sdk/generated/abis";
+import { brainRegistryAbi } from "../../protocol/generated/abis";
 import { setBrainGateway } from "../../sdk/market";
 import { jsonRpc } from "./network";
 

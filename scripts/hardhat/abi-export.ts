@@ -8,7 +8,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 const EXPORTED_SOURCE_DIRS = ["contracts/ethereum/", "contracts/based/", "contracts/messaging/"];
 /** The devnet stand-ins the SDK calls; the other contracts/test mocks serve the tests only. */
 const EXPORTED_TEST_CONTRACTS = ["contracts/test/TestPepecoin.sol:TestPepecoin"];
-export const GENERATED_ABIS_FILE = "sdk/generated/abis.ts";
+export const GENERATED_ABIS_FILE = "protocol/generated/abis.ts";
 
 function exportName(contractName: string): string {
   return contractName.charAt(0).toLowerCase() + contractName.slice(1) + "Abi";

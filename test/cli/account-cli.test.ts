@@ -13,13 +13,13 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { buildProgram } from "../../cli/main";
-import { DELIVERY_TYPES, deliveryDomain } from "../../oracle/gateway/protocol";
+import { DELIVERY_TYPES, deliveryDomain } from "../../protocol/gateway";
 import { jsonRpc } from "../../scripts/devnet/network";
 import { connectBased } from "../../sdk/bridge";
 import { loadConfig } from "../../sdk/config";
 import { type Deployments, readDeployments } from "../../sdk/deployments";
 import { DEVNET_ACCOUNTS, DEVNET_BASED, devnetPrivateKey } from "../../sdk/devnet";
-import { brainRegistryAbi, computeMarketAbi } from "../../sdk/generated/abis";
+import { brainRegistryAbi, computeMarketAbi } from "../../protocol/generated/abis";
 import { getRequest, openRequest, quoteEscrow, quoteSettlement, settleRequest } from "../../sdk/market";
 import { type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 

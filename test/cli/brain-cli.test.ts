@@ -6,7 +6,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { jsonRpc } from "../../scripts/devnet/network";
 import { readDeployments } from "../../sdk/deployments";
 import { DEVNET_ACCOUNTS, DEVNET_PEPE_PER_ACCOUNT, devnetPrivateKey } from "../../sdk/devnet";
-import { brainNFTAbi } from "../../sdk/generated/abis";
+import { brainNFTAbi } from "../../protocol/generated/abis";
 import { type RunningDevnet, based, startDevnet, tempDir } from "../helpers/processes";
 
 /**

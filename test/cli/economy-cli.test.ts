@@ -23,14 +23,14 @@ import {
   pruningTree,
   reportNonce,
   rewardsTree,
-} from "../../oracle/consensus/report";
+} from "../../protocol/report";
 import {
   type Message,
   MessageKind,
   type SignedBy,
   attestationTypedData,
   pickSignatures,
-} from "../../oracle/messages/message";
+} from "../../protocol/message";
 import { jsonRpc } from "../../scripts/devnet/network";
 import {
   parseBytes32,
@@ -53,7 +53,7 @@ import {
   DEVNET_ECONOMY,
   devnetPrivateKey,
 } from "../../sdk/devnet";
-import { brainRegistryAbi, consensusAbi, messageInboxAbi, networkAbi } from "../../sdk/generated/abis";
+import { brainRegistryAbi, consensusAbi, messageInboxAbi, networkAbi } from "../../protocol/generated/abis";
 import { type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 
 type Json = Record<string, unknown>;

@@ -22,7 +22,7 @@ import {
   http,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { attesterThreshold } from "../../oracle/messages/message";
+import { attesterThreshold } from "../../protocol/message";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { jsonRpc, startBasedClock, writeDevnetDeployments } from "../../scripts/devnet/network";
 import type { Deployments } from "../../sdk/deployments";

@@ -3,8 +3,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_REDIS_URL } from "../../oracle/gateway/protocol";
-import { deleteRedisPrefix } from "../../oracle/gateway/redis-prefix";
+import { DEFAULT_REDIS_URL } from "../../protocol/gateway";
+import { deleteRedisPrefix } from "../../compute/gateway/redis-prefix";
 import { devnetRedisPrefix } from "../../scripts/devnet/brain-services";
 
 export const ROOT = path.resolve(__dirname, "..", "..");

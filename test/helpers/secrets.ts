@@ -5,7 +5,7 @@
  * base64 of the byte forms).
  */
 import Redis from "ioredis";
-import { encodeTokens } from "../../oracle/gateway/protocol";
+import { encodeTokens } from "../../protocol/gateway";
 
 export type Haystack = { name: string; bytes: Uint8Array };
 export type Needles = { text: string; ids: number[] };

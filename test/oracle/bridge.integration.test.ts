@@ -14,7 +14,12 @@ import {
 import type { BasedConfig } from "../../sdk/config";
 import { devnetPrivateKey } from "../../sdk/devnet";
 import { connectEthereum } from "../../sdk/ethereum";
-import { brainNFTAbi, ethereumBridgeAbi, messageInboxAbi, wrappedBasedAbi } from "../../sdk/generated/abis";
+import {
+  brainNFTAbi,
+  ethereumBridgeAbi,
+  messageInboxAbi,
+  wrappedBasedAbi,
+} from "../../protocol/generated/abis";
 import { type MirroredBrain, getMirroredBrain, mirrorMatches } from "../../sdk/registry";
 import { type ChainHandle, type OracleNetwork, startOracleNetwork, waitFor } from "../helpers/oracle";
 

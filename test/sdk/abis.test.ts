@@ -4,7 +4,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { GENERATED_ABIS_FILE, renderAbis } from "../../scripts/hardhat/abi-export";
 
-describe("sdk/generated/abis.ts: contract types come from the build", () => {
+describe("protocol/generated/abis.ts: contract types come from the build", () => {
   it("is exactly what the current build renders (compile regenerates it)", async () => {
     const committed = fs.readFileSync(path.join(hre.config.paths.root, GENERATED_ABIS_FILE), "utf8");
     expect(committed).to.equal(await renderAbis(hre));

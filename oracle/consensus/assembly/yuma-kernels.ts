@@ -4,7 +4,7 @@
  *
  * These are the JavaScript passes of ../yuma-core-js.ts operation for operation: the same IEEE
  * double operations in the same order (WebAssembly, like JavaScript, rounds each basic operation
- * correctly and never fuses them), so both give the same bits; test/oracle/yuma.test.ts checks it.
+ * correctly and never fuses them), so both give the same bits; test/oracle/consensus/yuma.test.ts checks it.
  * Where f64x2 lanes carry two columns (or eight u16 values), each lane does its own column's scalar
  * sequence; only sums of integers (exact in any order) are regrouped. What WebAssembly saves is
  * V8's per-access type and bounds checks: all data lives in linear memory at addresses the caller

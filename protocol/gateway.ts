@@ -1,0 +1,354 @@
+/**
+ * The Brain gateway's wire protocol (DESIGN.md §1, §5): what clients, miners and validators send
+ * and receive, as zod schemas that the gateway validates and the SDK, miner and validator share.
+ * No I/O here beyond hashing and signing helpers.
+ *
+ * One gateway routes one Brain. A client opens a *session* (its evaluation keys, uploaded once as
+ * content-addressed blobs) and submits *jobs*: in encrypted mode one job is one plan step over the
+ * client's ciphertexts (`ServerCall` of zkllm/protocol/encrypted-backend.ts); in plain mode one job
+ * is a whole greedy generation over token ids. A session sticks to one miner while that miner lives.
+ *
+ * Miners and validators sign every request (EIP-191 personal message over `signedRequestMessage`,
+ * with a single-use nonce and an expiry); the gateway checks the signer is a registered member of
+ * the Brain in the Network contract. Miners also sign each result as an EIP-712 `Delivery`
+ * (ComputeMarket's domain), which is what the gateway later posts to settle the user's escrow.
+ */
+import { createHash } from "node:crypto";
+import { type Address, type Hex, concatHex, getAddress, keccak256, toHex } from "viem";
+import { z } from "zod";
+import { keccak256Bytes } from "./merkle";
+
+export const API_PREFIX = "/v1";
+export const DEFAULT_GATEWAY_PORT = 7200;
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** Limits a gateway enforces (bytes are of the decoded payloads). */
+export const LIMITS = {
+  /** A key blob (Galois keys of a plan are ~7 MiB at N=8192; room for larger models). */
+  maxBlobBytes: 64 * 1024 * 1024,
+  /** Ciphertexts of one job, together. */
+  maxJobBytes: 16 * 1024 * 1024,
+  /** Ciphertexts in one job. */
+  maxJobInputs: 64,
+  /** Prompt tokens of a plain job. */
+  maxPlainTokens: 4096,
+  /** Longest long-poll a caller may ask for. */
+  maxWaitMs: 30_000,
+  /** How far in the future a signed request's expiry may lie. */
+  maxSignatureLifetimeS: 300,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Primitives
+
+export const sha256HexSchema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "expected a sha256 digest: 64 lowercase hex characters");
+export const bytes32Schema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex")
+  .transform((s) => s.toLowerCase() as Hex);
+export const addressSchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte 0x-prefixed address")
+  .transform((a) => getAddress(a));
+export const signatureSchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex")
+  .transform((s) => s as Hex);
+export const base64Schema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected base64");
+/** A ComputeMarket request id (uint256) as a decimal string. */
+export const requestIdSchema = z.string().regex(/^[0-9]{1,78}$/, "expected a request id as a decimal string");
+export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "expected a job id");
+export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "expected a session id");
+/** A plan step id as zkllm's plans name them (e.g. `l0.qkv@16`). */
+export const stepIdSchema = z.string().regex(/^[A-Za-z0-9_.:@-]{1,64}$/, "expected a plan step id");
+export const paramSetSchema = z.string().regex(/^[a-z0-9-]{1,32}$/, "expected a parameter-set id");
+
+/** The sha256 (hex) that names a content-addressed blob. */
+export function blobHash(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+export function fromBase64(text: string): Uint8Array {
+  const b = Buffer.from(text, "base64");
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * The hash of a job's outputs: keccak256 over each output's keccak256, in order. Replays compare
+ * it, miners sign it (as `Delivery.resultHash`), and it does not depend on base64 or framing.
+ */
+export function outputsHash(outputs: readonly Uint8Array[]): Hex {
+  if (outputs.length === 0) return keccak256("0x");
+  // Miner, gateway and client each hash every output (~130 KiB) on a token's critical path: the
+  // engine's own keccak is ~4x faster than viem's on them (same digests: test/protocol/merkle.test.ts).
+  return keccak256(concatHex(outputs.map((o) => toHex(keccak256Bytes(o)))));
+}
+
+/** Token ids as the bytes a plain job carries: little-endian u32 each. */
+export function encodeTokens(ids: readonly number[]): Uint8Array {
+  const out = new Uint8Array(ids.length * 4);
+  const view = new DataView(out.buffer);
+  ids.forEach((id, i) => view.setUint32(i * 4, id, true));
+  return out;
+}
+
+export function decodeTokens(bytes: Uint8Array): number[] {
+  if (bytes.length % 4 !== 0) throw new RangeError("token bytes are not a whole number of u32");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: bytes.length / 4 }, (_, i) => view.getUint32(i * 4, true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/** Evaluation keys of a session, by blob hash (null where the plan needs none). */
+export const sessionKeysSchema = z.strictObject({
+  galois: sha256HexSchema.nullable(),
+  relin: sha256HexSchema.nullable(),
+});
+export type SessionKeys = z.infer<typeof sessionKeysSchema>;
+
+/** POST /v1/sessions */
+export const openSessionSchema = z.discriminatedUnion("mode", [
+  z.strictObject({
+    brainId: z.number().int().min(0).max(1023),
+    mode: z.literal("encrypted"),
+    paramSet: paramSetSchema,
+    keys: sessionKeysSchema,
+    /** The ComputeMarket escrow this session's work is paid from (absent: unpaid, devnet only). */
+    requestId: requestIdSchema.optional(),
+  }),
+  z.strictObject({
+    brainId: z.number().int().min(0).max(1023),
+    mode: z.literal("plain"),
+    requestId: requestIdSchema.optional(),
+  }),
+]);
+export type OpenSession = z.infer<typeof openSessionSchema>;
+
+export const sessionViewSchema = z.object({
+  sessionId: sessionIdSchema,
+  brainId: z.number().int(),
+  mode: z.enum(["encrypted", "plain"]),
+  /** The miner the session sticks to now. */
+  miner: addressSchema,
+  /** Unix ms after which an idle session and its blobs are dropped. */
+  expiresAt: z.number().int(),
+  requestId: requestIdSchema.nullable(),
+  /**
+   * Compute units (a unit is a token): `prompt` as the escrow declared it (the gateway cannot see
+   * the prompt's length: prompts travel in padded buckets), `completion` counted by the gateway as
+   * generated tokens = single-row passes (jobs on step `L0.qkv@1` or `L0.h<k>.q@1` of the lowest k)
+   * + 1 once a prompt pass ran (its logits give the first token). Plain jobs: tokens returned.
+   */
+  units: z.object({ prompt: z.number().int(), completion: z.number().int() }),
+  state: z.enum(["open", "closed"]),
+});
+export type SessionView = z.infer<typeof sessionViewSchema>;
+
+/** POST /v1/sessions/:id/jobs */
+export const submitJobSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("linear"),
+    step: stepIdSchema,
+    inputs: z.array(base64Schema).min(1).max(LIMITS.maxJobInputs),
+  }),
+  z.strictObject({
+    kind: z.literal("generate"),
+    /** Prompt token ids. */
+    tokens: z.array(z.number().int().min(0).max(0xffffffff)).min(1).max(LIMITS.maxPlainTokens),
+    maxTokens: z.number().int().min(1).max(1024),
+  }),
+]);
+export type SubmitJob = z.infer<typeof submitJobSchema>;
+
+export const jobStateSchema = z.enum(["queued", "active", "completed", "failed"]);
+export type JobState = z.infer<typeof jobStateSchema>;
+
+/** GET /v1/jobs/:id (also each `state` event of GET /v1/jobs/:id/events) */
+export const jobViewSchema = z.object({
+  jobId: jobIdSchema,
+  sessionId: sessionIdSchema,
+  state: jobStateSchema,
+  miner: addressSchema.nullable(),
+  attempts: z.number().int(),
+  result: z
+    .object({
+      /** Output ciphertexts (linear) or one blob of u32 token ids (generate), base64. */
+      outputs: z.array(base64Schema),
+      outputHash: bytes32Schema,
+      /** The miner's EIP-712 Delivery signature over (requestId, outputHash). */
+      signature: signatureSchema,
+      miner: addressSchema,
+    })
+    .nullable(),
+  error: z.string().nullable(),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
+
+/** POST /v1/sessions/:id/close: what the gateway settled. */
+export const closeSessionResultSchema = z.object({
+  sessionId: sessionIdSchema,
+  units: z.object({ prompt: z.number().int(), completion: z.number().int() }),
+  /** The settlement transaction, when the session had an escrow. */
+  settlement: z
+    .object({ requestId: requestIdSchema, txHash: bytes32Schema.nullable(), error: z.string().nullable() })
+    .nullable(),
+});
+export type CloseSessionResult = z.infer<typeof closeSessionResultSchema>;
+
+/** The body of every error response. */
+export const errorBodySchema = z.object({ error: z.string(), message: z.string() });
+
+// ---------------------------------------------------------------------------------------------
+// Miners
+
+/** POST /v1/miner/work: long-poll for the next job of this miner. 204 when none came in time. */
+export const pollWorkSchema = z.strictObject({
+  waitMs: z.number().int().min(0).max(LIMITS.maxWaitMs).default(20_000),
+});
+
+export const workItemSchema = z.object({
+  jobId: jobIdSchema,
+  /** Proves this miner holds the job; results and releases must carry it. */
+  lockToken: z.string().min(8).max(128),
+  sessionId: sessionIdSchema,
+  requestId: requestIdSchema.nullable(),
+  job: z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("linear"),
+      step: stepIdSchema,
+      paramSet: paramSetSchema,
+      keys: sessionKeysSchema,
+      inputs: z.array(base64Schema),
+    }),
+    z.object({
+      kind: z.literal("generate"),
+      tokens: z.array(z.number().int()),
+      maxTokens: z.number().int(),
+    }),
+  ]),
+});
+export type WorkItem = z.infer<typeof workItemSchema>;
+
+/** POST /v1/miner/jobs/:id/result */
+export const postResultSchema = z.strictObject({
+  lockToken: z.string().min(8).max(128),
+  outputs: z.array(base64Schema).max(LIMITS.maxJobInputs * 4),
+  outputHash: bytes32Schema,
+  signature: signatureSchema,
+});
+export type PostResult = z.infer<typeof postResultSchema>;
+
+/** POST /v1/miner/jobs/:id/release: give a job back (shutdown, or it cannot run it). */
+export const releaseJobSchema = z.strictObject({
+  lockToken: z.string().min(8).max(128),
+  reason: z.string().max(500),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Validators
+
+/** GET /v1/validator/samples?limit=N: recently completed jobs to replay. */
+export const sampleSchema = z.object({
+  jobId: jobIdSchema,
+  miner: addressSchema,
+  step: stepIdSchema,
+  paramSet: paramSetSchema,
+  keys: sessionKeysSchema,
+  inputs: z.array(base64Schema),
+  outputHash: bytes32Schema,
+  latencyMs: z.number(),
+  completedAt: z.number().int(),
+});
+export type Sample = z.infer<typeof sampleSchema>;
+
+/** GET /v1/validator/miners: what the gateway saw of each miner. */
+export const minerStatsSchema = z.object({
+  address: addressSchema,
+  /** Unix ms of its last poll. */
+  lastSeen: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  /** Jobs taken back from it because its lock expired (it stalled or died). */
+  stalled: z.number().int(),
+  p50LatencyMs: z.number().nullable(),
+});
+export type MinerStats = z.infer<typeof minerStatsSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Signed requests (miners and validators)
+
+export const SIGNATURE_HEADERS = {
+  address: "x-based-address",
+  nonce: "x-based-nonce",
+  expiry: "x-based-expiry",
+  signature: "x-based-signature",
+} as const;
+
+/** Who a gateway is: signatures name it so they cannot be replayed at another Brain or chain. */
+export type GatewayDomain = { chainId: number; network: Address; brainId: number };
+
+export type SignedRequestFields = {
+  method: string;
+  /** Path with query string, as sent (e.g. `/v1/validator/samples?limit=5`). */
+  path: string;
+  /** sha256 (hex) of the raw body; of the empty string when there is none. */
+  bodySha256: string;
+  nonce: string;
+  /** Unix seconds. */
+  expiry: number;
+};
+
+export const nonceSchema = z
+  .string()
+  .regex(/^[0-9a-f]{16,64}$/, "expected a nonce of 16–64 lowercase hex characters");
+
+/** The EIP-191 message a miner or validator signs for one request. */
+export function signedRequestMessage(domain: GatewayDomain, f: SignedRequestFields): string {
+  return [
+    "BasedAI gateway request",
+    `chain: ${domain.chainId}`,
+    `network: ${getAddress(domain.network)}`,
+    `brain: ${domain.brainId}`,
+    `method: ${f.method.toUpperCase()}`,
+    `path: ${f.path}`,
+    `body: ${f.bodySha256}`,
+    `nonce: ${f.nonce}`,
+    `expiry: ${f.expiry}`,
+  ].join("\n");
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliveries (ComputeMarket's EIP-712 domain)
+
+export const DELIVERY_TYPES = {
+  Delivery: [
+    { name: "requestId", type: "uint256" },
+    { name: "resultHash", type: "bytes32" },
+  ],
+} as const;
+
+export function deliveryDomain(chainId: number, computeMarket: Address) {
+  return { name: "BasedAI ComputeMarket", version: "1", chainId, verifyingContract: computeMarket } as const;
+}
+
+/** Jobs without an escrow sign request id 0 (nothing can settle against it). */
+export function deliveryMessage(requestId: string | null, resultHash: Hex) {
+  return { requestId: BigInt(requestId ?? "0"), resultHash } as const;
+}
+
+/** A random hex id (nonces, lock tokens). */
+export function randomHex(bytes = 16): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes))).slice(2);
+}

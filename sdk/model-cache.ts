@@ -1,0 +1,254 @@
+/**
+ * Where a miner gets its Brain's task model (DESIGN.md §3 "task", §5 "Models"): the Brain's
+ * configuration names a model URI and a content hash; the miner fetches the directory and runs it
+ * only when its files hash to exactly that value, so every miner of a Brain serves the same model
+ * (validators compare output hashes across miners).
+ *
+ * The content hash of a model directory is keccak256 of a UTF-8 manifest with one line
+ * `<name> <sha256 hex>\n` per file of `MODEL_FILES` that the directory holds, in sorted order.
+ * Other files (training reports, READMEs) do not count, so a directory can carry notes without
+ * changing the model's identity; a file that does count cannot be added, removed or changed
+ * without changing the hash.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { fileURLToPath } from "node:url";
+import { type Hex, keccak256 } from "viem";
+import { BasedError } from "./errors";
+
+/** The files a model directory may hold that make up the model (and its content hash). */
+export const MODEL_FILES = [
+  "config.json",
+  "generation_config.json",
+  "merges.txt",
+  "model.onnx",
+  "model.safetensors",
+  "tokenizer_config.json",
+  "vocab.json",
+  "zkllm-plan.json",
+] as const;
+
+export type ModelFile = (typeof MODEL_FILES)[number];
+
+/** One manifest line: a model file and the sha256 (hex) of its bytes. */
+export type ManifestEntry = { name: ModelFile; sha256: string };
+
+const SORTED_FILES: readonly ModelFile[] = [...MODEL_FILES].sort();
+
+/** How long one file download may take before the fetch is given up. */
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+
+function sha256OfFile(file: string): string {
+  const hash = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    // Streamed in chunks: a real model's weights are larger than a comfortable single read.
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      hash.update(chunk.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+/** The manifest entries of the model files `dir` holds, in sorted order. */
+export function modelManifest(dir: string): ManifestEntry[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new BasedError(
+      "input",
+      "ModelDirMissing",
+      `${dir} is not a directory.`,
+      "Point at a converted model directory (`based model convert <hf-dir> --out <dir>` makes one).",
+    );
+  }
+  const entries: ManifestEntry[] = [];
+  for (const name of SORTED_FILES) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) entries.push({ name, sha256: sha256OfFile(file) });
+  }
+  if (entries.length === 0) {
+    throw new BasedError(
+      "input",
+      "NoModelFiles",
+      `${dir} holds none of the model files (${MODEL_FILES.join(", ")}).`,
+      "Point at a converted model directory (`based model convert <hf-dir> --out <dir>` makes one).",
+    );
+  }
+  return entries;
+}
+
+/** The manifest's text: one `<name> <sha256 hex>\n` line per entry. */
+export function manifestText(entries: readonly ManifestEntry[]): string {
+  return entries.map((e) => `${e.name} ${e.sha256}\n`).join("");
+}
+
+/** The content hash of a manifest (keccak256 of its UTF-8 text). */
+export function manifestHash(entries: readonly ManifestEntry[]): Hex {
+  return keccak256(new TextEncoder().encode(manifestText(entries)));
+}
+
+/** The content hash of model directory `dir` (what a Brain's task names). */
+export function modelContentHash(dir: string): Hex {
+  return manifestHash(modelManifest(dir));
+}
+
+function mismatch(where: string, expected: Hex, found: readonly ManifestEntry[], hint: string): BasedError {
+  const lines = found.map((e) => `  ${e.name} ${e.sha256}`).join("\n");
+  return new BasedError(
+    "refused",
+    "ModelHashMismatch",
+    `The model at ${where} has content hash ${manifestHash(found)}, but the Brain's task names ${expected}. Its files:\n${lines}`,
+    hint,
+    { expected, found: manifestHash(found) },
+  );
+}
+
+function checkHash(contentHash: string): Hex {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(contentHash)) {
+    throw new BasedError(
+      "input",
+      "InvalidContentHash",
+      `"${contentHash}" is not a content hash (0x + 64 hex digits).`,
+      "The Brain's task should carry the keccak256 model manifest hash (sdk/model-cache.ts).",
+    );
+  }
+  return contentHash.toLowerCase() as Hex;
+}
+
+/**
+ * A local directory holding the model named by `uri` whose content hash is `contentHash`:
+ * - `file://<absolute dir>`: the directory itself, when its files hash to `contentHash`;
+ * - `http(s)://…/`: each of `MODEL_FILES` from `<uri>/<name>` (a 404 means the model has no such
+ *   file) into `<cacheDir>/<hash>/`, verified before it is used; a verified cache is reused.
+ * Any other scheme, and any mismatch, is refused with a `BasedError` that says what to do.
+ */
+export async function resolveModel(uri: string, contentHash: Hex, cacheDir: string): Promise<string> {
+  const expected = checkHash(contentHash);
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw unsupportedUri(uri);
+  }
+  if (url.protocol === "file:") {
+    let dir: string;
+    try {
+      dir = fileURLToPath(url);
+    } catch {
+      throw new BasedError(
+        "input",
+        "UnsupportedModelUri",
+        `The model URI "${uri}" is not a file URI of an absolute directory.`,
+        "Write local models as file:///absolute/path/to/dir (three slashes).",
+      );
+    }
+    const found = modelManifest(dir);
+    if (manifestHash(found) !== expected) {
+      throw mismatch(
+        dir,
+        expected,
+        found,
+        "The files there are not the Brain's model: restore them (re-convert or re-download the model), or, if you own the Brain, set the task's content hash to this directory's hash.",
+      );
+    }
+    return dir;
+  }
+  if (url.protocol === "http:" || url.protocol === "https:") return fetchModel(url, expected, cacheDir);
+  throw unsupportedUri(uri);
+}
+
+function unsupportedUri(uri: string): BasedError {
+  return new BasedError(
+    "input",
+    "UnsupportedModelUri",
+    `The model URI "${uri}" is not a file:// or http(s):// URI.`,
+    "A Brain's task model is served from file://<absolute dir> (one machine) or an http(s):// directory; the Brain's owner sets it with `based brain config`.",
+  );
+}
+
+async function fetchModel(base: URL, expected: Hex, cacheDir: string): Promise<string> {
+  const target = path.join(cacheDir, expected);
+  if (fs.existsSync(target)) {
+    // A cache that no longer verifies (a disk fault, an edit) is fetched again, never used.
+    if (isVerified(target, expected)) return target;
+    fs.rmSync(target, { recursive: true, force: true });
+  }
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const partial = path.join(cacheDir, `.partial-${expected.slice(2, 14)}-${randomBytes(6).toString("hex")}`);
+  fs.mkdirSync(partial);
+  try {
+    const root = base.href.endsWith("/") ? base : new URL(`${base.href}/`);
+    for (const name of MODEL_FILES) await download(new URL(name, root), path.join(partial, name));
+    const found = modelManifest(partial);
+    if (manifestHash(found) !== expected) {
+      throw mismatch(
+        base.href,
+        expected,
+        found,
+        "The server does not hold the Brain's model (it may have been replaced since the task was set). Ask the Brain's owner to fix the task's model URI or content hash; nothing was kept.",
+      );
+    }
+    try {
+      fs.renameSync(partial, target);
+    } catch (error) {
+      // Another miner sharing this cache finished first: use its copy if it verifies.
+      if (!isVerified(target, expected)) throw error;
+    }
+    return target;
+  } finally {
+    fs.rmSync(partial, { recursive: true, force: true });
+  }
+}
+
+function isVerified(dir: string, expected: Hex): boolean {
+  try {
+    return modelContentHash(dir) === expected;
+  } catch {
+    return false;
+  }
+}
+
+async function download(url: URL, file: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch (error) {
+    throw new BasedError(
+      "environment",
+      "ModelSourceUnreachable",
+      `Could not fetch ${url.href}: ${(error as Error).message}.`,
+      "Check that the Brain's model server is up and reachable from this machine, then start the miner again.",
+    );
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return;
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new BasedError(
+      "environment",
+      "ModelSourceFailed",
+      `${url.href} answered ${res.status} ${res.statusText}.`,
+      "The Brain's model server refused the download; try again later or ask the Brain's owner.",
+    );
+  }
+  try {
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), fs.createWriteStream(file));
+  } catch (error) {
+    throw new BasedError(
+      "environment",
+      "ModelSourceUnreachable",
+      `The download of ${url.href} broke off: ${(error as Error).message}.`,
+      "Check the connection to the Brain's model server, then start the miner again.",
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import { detectHardware } from "../../../compute/miner/hardware";
+
+describe("compute/miner/hardware: a miner declares the device it has", () => {
+  it("declares this machine as it is (CPU unless an NVIDIA device is visible)", () => {
+    const hw = detectHardware();
+    const nvidia = fs.existsSync("/dev/nvidia0");
+    if (!nvidia) expect(hw.device).to.be.oneOf(["cpu", "gpu"]); // nvidia-smi may still find one
+    if (hw.device === "cpu") expect(hw.executionProviders).to.deep.equal(["cpu"]);
+    expect(hw.cores).to.equal(os.availableParallelism());
+    expect(hw.memoryBytes).to.equal(os.totalmem());
+    expect(hw.detail).to.contain("onnxruntime:");
+  });
+
+  it("declares a GPU from /dev/nvidia0 or from nvidia-smi, and asks onnxruntime for CUDA first", () => {
+    const smi =
+      "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0000)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-0001)\n";
+    const bySmi = detectHardware({ exists: () => false, nvidiaSmi: () => smi });
+    expect(bySmi.device).to.equal("gpu");
+    expect(bySmi.detail).to.equal("NVIDIA H100 80GB HBM3; NVIDIA H100 80GB HBM3 (onnxruntime: cuda, cpu)");
+    expect(bySmi.executionProviders).to.deep.equal(["cuda", "cpu"]);
+    const byDevice = detectHardware({ exists: (f) => f === "/dev/nvidia0", nvidiaSmi: () => undefined });
+    expect(byDevice.device).to.equal("gpu");
+    const none = detectHardware({ exists: () => false, nvidiaSmi: () => undefined });
+    expect(none.device).to.equal("cpu");
+    expect(none.executionProviders).to.deep.equal(["cpu"]);
+  });
+});

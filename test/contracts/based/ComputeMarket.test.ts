@@ -1,0 +1,705 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import fc from "fast-check";
+import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { type Address, type Hex, concat, keccak256, numberToHex, slice, toHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { ComputeMarket } from "../../../typechain-types";
+import { DELIVERY_TYPES, deliveryDomain } from "../../../protocol/gateway";
+import { Role } from "../../../protocol/report";
+import { devnetPrivateKey } from "../../../sdk/devnet";
+import { quoteEscrow, quoteSettlement } from "../../../sdk/market";
+import { BASED, deployEconomy } from "./economy-fixture";
+
+const BRAIN = 3n; // carol's
+const OTHER_BRAIN = 2n; // bob's
+const DAY = 86_400n;
+/** Prices with odd wei so that rounding shows: 0.001 BASED + 7 wei and 0.002 BASED + 3 wei per 1,000 units. */
+const PROMPT_PRICE = 10n ** 15n + 7n;
+const COMPLETION_PRICE = 2n * 10n ** 15n + 3n;
+const CONTEXT_LIMIT = 4_096;
+const DEPOSIT = BASED(1_000);
+/** secp256k1's group order: s and n − s are both valid, OZ accepts only the low one. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const Status = { None: 0n, Open: 1n, Settled: 2n, Reclaimed: 3n } as const;
+
+/** Hardhat's signers are the devnet mnemonic's accounts: the miners sign with viem, as miners do. */
+const signerKey = (index: number) => privateKeyToAccount(devnetPrivateKey(index));
+const FRANK = 6; // a miner of Brain 3
+const ERIN = 5; // a validator of Brain 3
+const DAVE = 4; // a miner of Brain 2
+
+/** The economy plus a ComputeMarket: Brain 3 priced, with a gateway, a miner, a validator and a funded user. */
+async function deployMarket() {
+  const eco = await deployEconomy();
+  const { based, registry, network, carol, dave, erin, frank, signers, register } = eco;
+  const market = (await ethers.deployContract("ComputeMarket", [
+    await based.getAddress(),
+    await registry.getAddress(),
+    await network.getAddress(),
+  ])) as unknown as ComputeMarket;
+  const [user, app, gateway, stranger, ownerPayee] = signers.slice(7, 12) as [
+    HardhatEthersSigner,
+    HardhatEthersSigner,
+    HardhatEthersSigner,
+    HardhatEthersSigner,
+    HardhatEthersSigner,
+  ];
+  await register(frank, BRAIN, Role.Miner);
+  await register(erin, BRAIN, Role.Validator);
+  await register(dave, OTHER_BRAIN, Role.Miner);
+  await registry.connect(carol).setPricing(BRAIN, PROMPT_PRICE, COMPLETION_PRICE, CONTEXT_LIMIT);
+  await registry.connect(carol).setProfile(BRAIN, "", "", ownerPayee.address);
+  await market.connect(carol).setGateway(BRAIN, gateway.address);
+  for (const s of [user, app, stranger]) await based.connect(s).approve(market, ethers.MaxUint256);
+  await market.connect(user).deposit(DEPOSIT);
+  const { chainId } = await ethers.provider.getNetwork();
+  const marketAddress = (await market.getAddress()) as Address;
+
+  /** A miner's EIP-712 Delivery signature, made exactly as protocol/gateway.ts defines it. */
+  async function sign(
+    requestId: bigint,
+    resultHash: Hex,
+    who = FRANK,
+    verifyingContract: Address = marketAddress,
+  ): Promise<Hex> {
+    return signerKey(who).signTypedData({
+      domain: deliveryDomain(Number(chainId), verifyingContract),
+      types: DELIVERY_TYPES,
+      primaryType: "Delivery",
+      message: { requestId, resultHash },
+    });
+  }
+
+  /** Opens a request as `by` (default the user, on its own account) and returns its id and deadline. */
+  async function open(
+    o: {
+      by?: HardhatEthersSigner;
+      account?: string;
+      brainId?: bigint;
+      promptUnits?: number;
+      maxCompletionUnits?: number;
+      deadlineIn?: bigint;
+    } = {},
+  ) {
+    const by = o.by ?? user;
+    const deadline = BigInt(await time.latest()) + (o.deadlineIn ?? 600n);
+    await market
+      .connect(by)
+      .openRequest(
+        o.account ?? user.address,
+        o.brainId ?? BRAIN,
+        o.promptUnits ?? 10,
+        o.maxCompletionUnits ?? 20,
+        deadline,
+      );
+    return { requestId: await market.lastRequestId(), deadline };
+  }
+
+  return { ...eco, market, marketAddress, chainId, user, app, gateway, stranger, ownerPayee, sign, open };
+}
+
+const RESULT = keccak256(toHex("the answer"));
+
+describe("ComputeMarket", function () {
+  describe("deployment", function () {
+    it('signs deliveries in the domain protocol.ts names: "BasedAI ComputeMarket", version 1, this chain and address', async function () {
+      const { market, marketAddress, chainId } = await loadFixture(deployMarket);
+      const domain = await market.eip712Domain();
+      const expected = deliveryDomain(Number(chainId), marketAddress);
+      expect(domain.name).to.equal(expected.name);
+      expect(domain.version).to.equal(expected.version);
+      expect(domain.chainId).to.equal(chainId);
+      expect(domain.verifyingContract).to.equal(marketAddress);
+      expect(await market.DELIVERY_TYPEHASH()).to.equal(
+        keccak256(toHex("Delivery(uint256 requestId,bytes32 resultHash)")),
+      );
+      expect(await market.MAX_DEADLINE()).to.equal(DAY);
+    });
+
+    it("refuses zero addresses for BASED, the registry or the network", async function () {
+      const { based, registry, network, market } = await loadFixture(deployMarket);
+      const args = [await based.getAddress(), await registry.getAddress(), await network.getAddress()];
+      for (let i = 0; i < 3; i++) {
+        const bad = [...args];
+        bad[i] = ethers.ZeroAddress;
+        await expect(ethers.deployContract("ComputeMarket", bad)).to.be.revertedWithCustomError(
+          market,
+          "ZeroAddress",
+        );
+      }
+    });
+  });
+
+  describe("spending accounts", function () {
+    it("deposit pulls BASED into the caller's free balance; Deposited", async function () {
+      const { market, based, stranger } = await loadFixture(deployMarket);
+      const tx = await market.connect(stranger).deposit(BASED(5));
+      await expect(tx).to.emit(market, "Deposited").withArgs(stranger.address, BASED(5));
+      await expect(tx).to.changeTokenBalances(based, [stranger, market], [-BASED(5), BASED(5)]);
+      expect(await market.balanceOf(stranger.address)).to.equal(BASED(5));
+    });
+
+    it("deposit refuses 0 and an amount not approved", async function () {
+      const { market, based, erin } = await loadFixture(deployMarket);
+      await expect(market.connect(erin).deposit(0)).to.be.revertedWithCustomError(market, "ZeroAmount");
+      await expect(market.connect(erin).deposit(1)).to.be.revertedWithCustomError(
+        based,
+        "ERC20InsufficientAllowance",
+      );
+    });
+
+    it("withdraw returns free balance only: escrowed BASED stays until its request ends", async function () {
+      const { market, based, user, open } = await loadFixture(deployMarket);
+      const { requestId } = await open({ promptUnits: 10, maxCompletionUnits: 20 });
+      const escrow = (await market.getRequest(requestId)).escrow;
+      const free = DEPOSIT - escrow;
+      expect(await market.balanceOf(user.address)).to.equal(free);
+      await expect(market.connect(user).withdraw(free + 1n))
+        .to.be.revertedWithCustomError(market, "InsufficientBalance")
+        .withArgs(user.address, free, free + 1n);
+      await expect(market.connect(user).withdraw(0)).to.be.revertedWithCustomError(market, "ZeroAmount");
+      const tx = await market.connect(user).withdraw(free);
+      await expect(tx).to.emit(market, "Withdrawn").withArgs(user.address, free);
+      await expect(tx).to.changeTokenBalances(based, [user, market], [free, -free]);
+      expect(await market.balanceOf(user.address)).to.equal(0n);
+      expect(await based.balanceOf(await market.getAddress())).to.equal(escrow);
+    });
+
+    it("authorize sets (and replaces, and revokes) an app's allowance; AppAuthorized; never the zero app", async function () {
+      const { market, user, app } = await loadFixture(deployMarket);
+      await expect(market.connect(user).authorize(app.address, BASED(3)))
+        .to.emit(market, "AppAuthorized")
+        .withArgs(user.address, app.address, BASED(3));
+      expect(await market.allowance(user.address, app.address)).to.equal(BASED(3));
+      await market.connect(user).authorize(app.address, 7n);
+      expect(await market.allowance(user.address, app.address)).to.equal(7n);
+      await market.connect(user).authorize(app.address, 0n);
+      expect(await market.allowance(user.address, app.address)).to.equal(0n);
+      await expect(market.connect(user).authorize(ethers.ZeroAddress, 1n)).to.be.revertedWithCustomError(
+        market,
+        "ZeroAddress",
+      );
+    });
+  });
+
+  describe("setGateway", function () {
+    it("only the Brain's BasedAI wallet names the gateway, while the Brain is active; GatewaySet", async function () {
+      const { market, carol, bob, erin, stranger } = await loadFixture(deployMarket);
+      await expect(market.connect(bob).setGateway(BRAIN, bob.address))
+        .to.be.revertedWithCustomError(market, "NotBrainWallet")
+        .withArgs(BRAIN, bob.address);
+      await expect(market.connect(erin).setGateway(8n, erin.address)) // deactivated
+        .to.be.revertedWithCustomError(market, "BrainNotActive")
+        .withArgs(8n);
+      await expect(market.connect(stranger).setGateway(99n, stranger.address)) // never mirrored
+        .to.be.revertedWithCustomError(market, "BrainNotActive")
+        .withArgs(99n);
+      await expect(market.connect(carol).setGateway(BRAIN, stranger.address))
+        .to.emit(market, "GatewaySet")
+        .withArgs(BRAIN, stranger.address);
+      expect(await market.gatewayOf(BRAIN)).to.equal(stranger.address);
+      expect(await market.gatewayOf(OTHER_BRAIN)).to.equal(ethers.ZeroAddress);
+    });
+  });
+
+  describe("openRequest", function () {
+    it("escrows ceil((prompt × price + maxCompletion × price) / 1000) from the free balance; ids start at 1; RequestOpened", async function () {
+      const { market, user } = await loadFixture(deployMarket);
+      // 10 × (1e15 + 7) + 20 × (2e15 + 3) = 5e16 + 130 wei per 1,000 units → 5e13 + 0.13, rounded up.
+      const escrow = 50_000_000_000_001n;
+      expect(
+        quoteEscrow({ promptPricePer1k: PROMPT_PRICE, completionPricePer1k: COMPLETION_PRICE }, 10, 20),
+      ).to.equal(escrow);
+      expect(await market.lastRequestId()).to.equal(0n);
+      const deadline = BigInt(await time.latest()) + 600n;
+      const tx = await market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline);
+      await expect(tx)
+        .to.emit(market, "RequestOpened")
+        .withArgs(1n, user.address, BRAIN, 10, 20, escrow, deadline);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT - escrow);
+      const r = await market.getRequest(1n);
+      expect(r.account).to.equal(user.address);
+      expect(r.status).to.equal(Status.Open);
+      expect(r.brainId).to.equal(BRAIN);
+      expect([r.promptUnits, r.maxCompletionUnits, r.completionUnits]).to.deep.equal([10n, 20n, 0n]);
+      expect([r.promptPricePer1k, r.completionPricePer1k]).to.deep.equal([PROMPT_PRICE, COMPLETION_PRICE]);
+      expect(r.ownerBps).to.equal(2_500n);
+      expect(r.escrow).to.equal(escrow);
+      expect(r.deadline).to.equal(deadline);
+      await market.connect(user).openRequest(user.address, BRAIN, 1, 0, deadline);
+      expect(await market.lastRequestId()).to.equal(2n);
+      expect((await market.getRequest(2n)).escrow).to.equal(10n ** 12n + 1n); // (1e15 + 7) / 1000, rounded up
+      expect((await market.getRequest(0n)).status).to.equal(Status.None);
+    });
+
+    it("refuses an inactive Brain, zero prompt units and prompt + completion above the context limit (exactly at it is fine)", async function () {
+      const { market, user } = await loadFixture(deployMarket);
+      const deadline = BigInt(await time.latest()) + 600n;
+      for (const brainId of [8n, 9999n]) {
+        await expect(market.connect(user).openRequest(user.address, brainId, 1, 1, deadline))
+          .to.be.revertedWithCustomError(market, "BrainNotActive")
+          .withArgs(brainId);
+      }
+      await expect(
+        market.connect(user).openRequest(user.address, BRAIN, 0, 5, deadline),
+      ).to.be.revertedWithCustomError(market, "ZeroPromptUnits");
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 4_000, 97, deadline))
+        .to.be.revertedWithCustomError(market, "ContextLimitExceeded")
+        .withArgs(4_097n, CONTEXT_LIMIT);
+      // uint32 sums must not wrap around: 2^32 − 1 + 2 is above the limit, not 1.
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 2 ** 32 - 1, 2, deadline))
+        .to.be.revertedWithCustomError(market, "ContextLimitExceeded")
+        .withArgs(2n ** 32n + 1n, CONTEXT_LIMIT);
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 4_000, 96, deadline)).to.emit(
+        market,
+        "RequestOpened",
+      );
+    });
+
+    it("a Brain without pricing has no context limit and escrows nothing; it still settles and pays nothing", async function () {
+      const { market, based, user, alice, bob, register, sign } = await loadFixture(deployMarket);
+      await register(bob, 1n, Role.Miner); // bob (signer 2) mines for alice's Brain 1
+      await market.connect(alice).setGateway(1n, alice.address);
+      const before = await market.balanceOf(user.address);
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(user).openRequest(user.address, 1n, 100_000, 100_000, deadline))
+        .to.emit(market, "RequestOpened")
+        .withArgs(1n, user.address, 1n, 100_000, 100_000, 0n, deadline);
+      const tx = await market.connect(alice).settle(1n, 100_000, RESULT, await sign(1n, RESULT, 2));
+      await expect(tx).to.emit(market, "Settled").withArgs(1n, bob.address, 100_000, 0n, 0n, 0n, RESULT);
+      await expect(tx).to.changeTokenBalances(based, [market, bob, alice], [0n, 0n, 0n]);
+      expect(await market.balanceOf(user.address)).to.equal(before);
+    });
+
+    it("the deadline must be after now and at most MAX_DEADLINE (one day) from now", async function () {
+      const { market, user } = await loadFixture(deployMarket);
+      for (const offset of [0n, -1n, DAY + 1n]) {
+        const now = BigInt(await time.latest()) + 10n;
+        await time.setNextBlockTimestamp(now);
+        await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + offset))
+          .to.be.revertedWithCustomError(market, "InvalidDeadline")
+          .withArgs(now + offset, now, now + DAY);
+      }
+      const now = BigInt(await time.latest()) + 10n;
+      await time.setNextBlockTimestamp(now);
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + DAY)).to.emit(
+        market,
+        "RequestOpened",
+      );
+      await time.setNextBlockTimestamp(now + 1n);
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + 2n)).to.emit(
+        market,
+        "RequestOpened",
+      );
+    });
+
+    it("refuses an escrow above the free balance, and moves nothing", async function () {
+      const { market, stranger } = await loadFixture(deployMarket);
+      await market.connect(stranger).deposit(10n);
+      const deadline = BigInt(await time.latest()) + 600n;
+      const escrow = quoteEscrow(
+        { promptPricePer1k: PROMPT_PRICE, completionPricePer1k: COMPLETION_PRICE },
+        10,
+        20,
+      );
+      await expect(market.connect(stranger).openRequest(stranger.address, BRAIN, 10, 20, deadline))
+        .to.be.revertedWithCustomError(market, "InsufficientBalance")
+        .withArgs(stranger.address, 10n, escrow);
+      expect(await market.balanceOf(stranger.address)).to.equal(10n);
+      expect(await market.lastRequestId()).to.equal(0n);
+    });
+
+    it("an app opens requests on an account within its allowance, which goes down by each escrow; AllowanceSpent", async function () {
+      const { market, user, app, open } = await loadFixture(deployMarket);
+      const escrow = quoteEscrow(
+        { promptPricePer1k: PROMPT_PRICE, completionPricePer1k: COMPLETION_PRICE },
+        10,
+        20,
+      );
+      await market.connect(user).authorize(app.address, escrow * 2n + 5n);
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline))
+        .to.emit(market, "AllowanceSpent")
+        .withArgs(user.address, app.address, escrow, escrow + 5n)
+        .and.to.emit(market, "RequestOpened")
+        .withArgs(1n, user.address, BRAIN, 10, 20, escrow, deadline);
+      expect((await market.getRequest(1n)).account).to.equal(user.address);
+      expect(await market.balanceOf(app.address)).to.equal(0n); // the app's own account is untouched
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT - escrow);
+      await open({ by: app });
+      expect(await market.allowance(user.address, app.address)).to.equal(5n);
+      await expect(open({ by: app }))
+        .to.be.revertedWithCustomError(market, "AllowanceExceeded")
+        .withArgs(user.address, app.address, 5n, escrow);
+    });
+
+    it("an app never authorized (or revoked) cannot open requests on an account, not even free ones", async function () {
+      const { market, user, app, stranger, open } = await loadFixture(deployMarket);
+      await expect(open({ by: stranger }))
+        .to.be.revertedWithCustomError(market, "AppNotAuthorized")
+        .withArgs(user.address, stranger.address);
+      // Brain 1 has no prices: the escrow is 0, and still only the account or its apps may open.
+      await expect(open({ by: stranger, brainId: 1n }))
+        .to.be.revertedWithCustomError(market, "AppNotAuthorized")
+        .withArgs(user.address, stranger.address);
+      await market.connect(user).authorize(app.address, BASED(1));
+      await market.connect(user).authorize(app.address, 0n);
+      await expect(open({ by: app }))
+        .to.be.revertedWithCustomError(market, "AppNotAuthorized")
+        .withArgs(user.address, app.address);
+    });
+
+    it("an unlimited allowance is never used up", async function () {
+      const { market, user, app, open } = await loadFixture(deployMarket);
+      await market.connect(user).authorize(app.address, ethers.MaxUint256);
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline)).not.to.emit(
+        market,
+        "AllowanceSpent",
+      );
+      await open({ by: app });
+      expect(await market.allowance(user.address, app.address)).to.equal(ethers.MaxUint256);
+    });
+  });
+
+  describe("settle", function () {
+    it("pays the miner and the Brain owner for the units used and refunds the rest: miner + owner + refund = escrow", async function () {
+      const { market, based, user, gateway, frank, ownerPayee, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open({ promptUnits: 10, maxCompletionUnits: 20 });
+      const escrow = 50_000_000_000_001n;
+      // 10 × (1e15 + 7) + 7 × (2e15 + 3) = 2.4e16 + 91 → 2.4e13 + 1 wei; the owner takes 25 %, rounded down.
+      const cost = 24_000_000_000_001n;
+      const ownerCut = 6_000_000_000_000n;
+      const minerPay = cost - ownerCut;
+      const refund = escrow - cost;
+      const request = await market.getRequest(requestId);
+      expect(
+        quoteSettlement(
+          {
+            escrow: request.escrow,
+            promptUnits: Number(request.promptUnits),
+            promptPricePer1k: request.promptPricePer1k,
+            completionPricePer1k: request.completionPricePer1k,
+            ownerBps: Number(request.ownerBps),
+          },
+          7,
+        ),
+      ).to.deep.equal({ cost, ownerCut, minerPay, refund });
+      const freeBefore = await market.balanceOf(user.address);
+
+      const tx = await market.connect(gateway).settle(requestId, 7, RESULT, await sign(requestId, RESULT));
+      await expect(tx)
+        .to.emit(market, "Settled")
+        .withArgs(requestId, frank.address, 7, cost, ownerCut, refund, RESULT);
+      await expect(tx).to.changeTokenBalances(
+        based,
+        [market, frank, ownerPayee, user],
+        [-cost, minerPay, ownerCut, 0n],
+      );
+      expect(minerPay + ownerCut + refund).to.equal(escrow);
+      expect(await market.balanceOf(user.address)).to.equal(freeBefore + refund);
+      const r = await market.getRequest(requestId);
+      expect(r.status).to.equal(Status.Settled);
+      expect(r.completionUnits).to.equal(7n);
+    });
+
+    it("settling for all the completion units escrowed pays exactly the escrow and refunds nothing", async function () {
+      const { market, gateway, frank, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open({ promptUnits: 10, maxCompletionUnits: 20 });
+      const escrow = 50_000_000_000_001n;
+      await expect(market.connect(gateway).settle(requestId, 20, RESULT, await sign(requestId, RESULT)))
+        .to.emit(market, "Settled")
+        .withArgs(requestId, frank.address, 20, escrow, escrow / 4n, 0n, RESULT);
+    });
+
+    it("only the Brain's current gateway settles; a Brain without one cannot", async function () {
+      const { market, carol, gateway, stranger, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      const signature = await sign(requestId, RESULT);
+      for (const caller of [stranger, carol]) {
+        await expect(market.connect(caller).settle(requestId, 1, RESULT, signature))
+          .to.be.revertedWithCustomError(market, "NotGateway")
+          .withArgs(BRAIN, caller.address, gateway.address);
+      }
+      await market.connect(carol).setGateway(BRAIN, ethers.ZeroAddress);
+      await expect(market.connect(gateway).settle(requestId, 1, RESULT, signature))
+        .to.be.revertedWithCustomError(market, "NotGateway")
+        .withArgs(BRAIN, gateway.address, ethers.ZeroAddress);
+      await market.connect(carol).setGateway(BRAIN, stranger.address); // the new gateway may
+      await expect(market.connect(stranger).settle(requestId, 1, RESULT, signature)).to.emit(
+        market,
+        "Settled",
+      );
+    });
+
+    it("refuses a second settlement, and settling a request that does not exist (id 0 included)", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      const signature = await sign(requestId, RESULT);
+      await market.connect(gateway).settle(requestId, 3, RESULT, signature);
+      await expect(market.connect(gateway).settle(requestId, 3, RESULT, signature))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(requestId, Status.Settled);
+      for (const id of [0n, 42n]) {
+        await expect(market.connect(gateway).settle(id, 0, RESULT, await sign(id, RESULT)))
+          .to.be.revertedWithCustomError(market, "RequestNotOpen")
+          .withArgs(id, Status.None);
+      }
+    });
+
+    it("settles up to the deadline, not after it", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const a = await open({ deadlineIn: 600n });
+      const b = await open({ deadlineIn: 600n }); // a block later: its deadline is a second later
+      const [signA, signB] = [await sign(a.requestId, RESULT), await sign(b.requestId, RESULT)];
+      await time.setNextBlockTimestamp(a.deadline);
+      await expect(market.connect(gateway).settle(a.requestId, 1, RESULT, signA)).to.emit(market, "Settled");
+      await time.setNextBlockTimestamp(b.deadline + 1n);
+      await expect(market.connect(gateway).settle(b.requestId, 1, RESULT, signB))
+        .to.be.revertedWithCustomError(market, "RequestExpired")
+        .withArgs(b.requestId, b.deadline);
+    });
+
+    it("refuses more completion units than escrowed", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open({ maxCompletionUnits: 20 });
+      await expect(market.connect(gateway).settle(requestId, 21, RESULT, await sign(requestId, RESULT)))
+        .to.be.revertedWithCustomError(market, "CompletionUnitsAboveMax")
+        .withArgs(21, 20);
+    });
+
+    it("refuses a delivery signed by a validator, a stranger or a miner of another Brain", async function () {
+      const { market, gateway, erin, dave, signers, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      for (const [index, address] of [
+        [ERIN, erin.address],
+        [DAVE, dave.address],
+        [10, signers[10]!.address],
+      ] as const) {
+        await expect(
+          market.connect(gateway).settle(requestId, 1, RESULT, await sign(requestId, RESULT, index)),
+        )
+          .to.be.revertedWithCustomError(market, "NotAMiner")
+          .withArgs(BRAIN, address);
+      }
+      expect((await market.getRequest(requestId)).status).to.equal(Status.Open);
+    });
+
+    it("a miner's signature for request A does not settle request B, nor another result, nor another market's request", async function () {
+      const { market, gateway, frank, open, sign, based, registry, network } =
+        await loadFixture(deployMarket);
+      const a = await open();
+      const b = await open();
+      const forA = await sign(a.requestId, RESULT);
+      const otherResult = keccak256(toHex("another answer"));
+      const other = await ethers.deployContract("ComputeMarket", [
+        await based.getAddress(),
+        await registry.getAddress(),
+        await network.getAddress(),
+      ]);
+      const forOtherMarket = await sign(a.requestId, RESULT, FRANK, (await other.getAddress()) as Address);
+      for (const [requestId, result, signature] of [
+        [b.requestId, RESULT, forA],
+        [a.requestId, otherResult, forA],
+        [a.requestId, RESULT, forOtherMarket],
+      ] as const) {
+        // The signature recovers to some unrelated address, which is no miner.
+        await expect(
+          market.connect(gateway).settle(requestId, 1, result, signature),
+        ).to.be.revertedWithCustomError(market, "NotAMiner");
+      }
+      await expect(market.connect(gateway).settle(a.requestId, 1, RESULT, forA))
+        .to.emit(market, "Settled")
+        .withArgs(a.requestId, frank.address, 1, anyValue, anyValue, anyValue, RESULT);
+    });
+
+    it("refuses the malleable (high-s) twin of a valid signature, and malformed signatures", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      const good = await sign(requestId, RESULT);
+      const r = slice(good, 0, 32);
+      const s = BigInt(slice(good, 32, 64));
+      const v = Number(BigInt(slice(good, 64, 65)));
+      const highS = numberToHex(SECP256K1_N - s, { size: 32 });
+      const twin = concat([r, highS, numberToHex(v === 27 ? 28 : 27, { size: 1 })]);
+      await expect(market.connect(gateway).settle(requestId, 1, RESULT, twin))
+        .to.be.revertedWithCustomError(market, "ECDSAInvalidSignatureS")
+        .withArgs(highS);
+      await expect(market.connect(gateway).settle(requestId, 1, RESULT, slice(good, 0, 64)))
+        .to.be.revertedWithCustomError(market, "ECDSAInvalidSignatureLength")
+        .withArgs(64);
+      await expect(
+        market
+          .connect(gateway)
+          .settle(requestId, 1, RESULT, concat([r, numberToHex(s, { size: 32 }), "0x1d"])),
+      ).to.be.revertedWithCustomError(market, "ECDSAInvalidSignature");
+      await expect(market.connect(gateway).settle(requestId, 1, RESULT, good)).to.emit(market, "Settled");
+    });
+
+    it("a price or split change after a request opened does not touch it", async function () {
+      const { market, registry, carol, gateway, frank, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open({ promptUnits: 10, maxCompletionUnits: 20 });
+      await registry.connect(carol).setPricing(BRAIN, PROMPT_PRICE * 100n, COMPLETION_PRICE * 100n, 16);
+      await registry.connect(carol).setSplit(BRAIN, 9_000, 1_000, 0);
+      const r = await market.getRequest(requestId);
+      expect([r.promptPricePer1k, r.completionPricePer1k, r.ownerBps]).to.deep.equal([
+        PROMPT_PRICE,
+        COMPLETION_PRICE,
+        2_500n,
+      ]);
+      await expect(market.connect(gateway).settle(requestId, 7, RESULT, await sign(requestId, RESULT)))
+        .to.emit(market, "Settled")
+        .withArgs(
+          requestId,
+          frank.address,
+          7,
+          24_000_000_000_001n,
+          6_000_000_000_000n,
+          50_000_000_000_001n - 24_000_000_000_001n,
+          RESULT,
+        );
+    });
+
+    it("a Brain deactivated after the request opened cannot settle it; the account reclaims it after the deadline", async function () {
+      const { market, carol, gateway, user, mirror, open, sign } = await loadFixture(deployMarket);
+      const { requestId, deadline } = await open();
+      await mirror(BRAIN, carol.address, { active: false });
+      await expect(market.connect(gateway).settle(requestId, 1, RESULT, await sign(requestId, RESULT)))
+        .to.be.revertedWithCustomError(market, "BrainNotActive")
+        .withArgs(BRAIN);
+      await time.increaseTo(deadline + 1n);
+      await expect(market.reclaim(requestId)).to.emit(market, "Reclaimed");
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+    });
+  });
+
+  describe("reclaim", function () {
+    it("refused up to the deadline; after it anyone returns the whole escrow to the account; Reclaimed", async function () {
+      const { market, based, user, stranger, open } = await loadFixture(deployMarket);
+      const { requestId, deadline } = await open();
+      const escrow = (await market.getRequest(requestId)).escrow;
+      await expect(market.connect(user).reclaim(requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotExpired")
+        .withArgs(requestId, deadline);
+      await time.setNextBlockTimestamp(deadline);
+      await expect(market.connect(user).reclaim(requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotExpired")
+        .withArgs(requestId, deadline);
+      const tx = await market.connect(stranger).reclaim(requestId);
+      await expect(tx).to.emit(market, "Reclaimed").withArgs(requestId, user.address, escrow);
+      await expect(tx).to.changeTokenBalances(based, [market, stranger, user], [0n, 0n, 0n]);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+      expect(await market.balanceOf(stranger.address)).to.equal(0n);
+      expect((await market.getRequest(requestId)).status).to.equal(Status.Reclaimed);
+    });
+
+    it("a request is reclaimed once, never after a settlement, and a reclaimed one cannot be settled", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const settled = await open();
+      const reclaimed = await open();
+      await market
+        .connect(gateway)
+        .settle(settled.requestId, 1, RESULT, await sign(settled.requestId, RESULT));
+      await time.increaseTo(reclaimed.deadline + 1n);
+      await market.reclaim(reclaimed.requestId);
+      await expect(market.reclaim(reclaimed.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(reclaimed.requestId, Status.Reclaimed);
+      await expect(market.reclaim(settled.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(settled.requestId, Status.Settled);
+      await expect(market.reclaim(77n))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(77n, Status.None);
+    });
+  });
+
+  describe("properties", function () {
+    it("the escrow rule on-chain equals quoteEscrow over the whole range of prices and units", async function () {
+      const { market } = await loadFixture(deployMarket);
+      const price = fc.oneof(
+        fc.bigInt({ min: 0n, max: 5_000n }),
+        fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }),
+      );
+      const units = fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }));
+      await fc.assert(
+        fc.asyncProperty(price, price, units, units, async (p, c, pu, cu) => {
+          const expected = quoteEscrow({ promptPricePer1k: p, completionPricePer1k: c }, pu, cu);
+          expect(await market.quote(p, c, pu, cu)).to.equal(expected);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it("over random prices, units and owner shares, miner + owner + refund is exactly the escrow, and BASED is conserved", async function () {
+      const price = fc.oneof(fc.bigInt({ min: 0n, max: 3_000n }), fc.bigInt({ min: 0n, max: 10n ** 19n }));
+      const caseArb = fc
+        .record({
+          promptPrice: price,
+          completionPrice: price,
+          ownerBps: fc.integer({ min: 0, max: 10_000 }),
+          promptUnits: fc.integer({ min: 1, max: 100_000 }),
+          maxCompletionUnits: fc.integer({ min: 0, max: 100_000 }),
+          used: fc.double({ min: 0, max: 1, noNaN: true }),
+        })
+        .map((c) => ({ ...c, completionUnits: Math.floor(c.used * c.maxCompletionUnits) }));
+      await fc.assert(
+        fc.asyncProperty(caseArb, async (c) => {
+          const { market, based, registry, carol, gateway, user, frank, ownerPayee, sign, open } =
+            await loadFixture(deployMarket);
+          await market.connect(user).deposit(BASED(10_000));
+          await registry
+            .connect(carol)
+            .setPricing(BRAIN, c.promptPrice, c.completionPrice, c.promptUnits + c.maxCompletionUnits);
+          await registry.connect(carol).setSplit(BRAIN, c.ownerBps, 10_000 - c.ownerBps, 0);
+          const held = async () =>
+            [
+              await based.balanceOf(await market.getAddress()),
+              await based.balanceOf(frank.address),
+              await based.balanceOf(ownerPayee.address),
+              await market.balanceOf(user.address),
+            ] as const;
+          const [marketBefore, , , freeBefore] = await held();
+          const { requestId } = await open({
+            promptUnits: c.promptUnits,
+            maxCompletionUnits: c.maxCompletionUnits,
+          });
+          const escrow = quoteEscrow(
+            { promptPricePer1k: c.promptPrice, completionPricePer1k: c.completionPrice },
+            c.promptUnits,
+            c.maxCompletionUnits,
+          );
+          const [, minerBefore, ownerBefore, freeAfterOpen] = await held();
+          expect(freeBefore - freeAfterOpen).to.equal(escrow);
+
+          await market
+            .connect(gateway)
+            .settle(requestId, c.completionUnits, RESULT, await sign(requestId, RESULT));
+          const [marketAfter, minerAfter, ownerAfter, freeAfter] = await held();
+          const minerPay = minerAfter - minerBefore;
+          const ownerCut = ownerAfter - ownerBefore;
+          const refund = freeAfter - freeAfterOpen;
+          expect(minerPay + ownerCut + refund).to.equal(escrow);
+          expect(marketBefore - marketAfter).to.equal(minerPay + ownerCut); // nothing created or lost
+          expect(ownerCut).to.equal(((minerPay + ownerCut) * BigInt(c.ownerBps)) / 10_000n);
+          expect({ cost: minerPay + ownerCut, ownerCut, minerPay, refund }).to.deep.equal(
+            quoteSettlement(
+              {
+                escrow,
+                promptUnits: c.promptUnits,
+                promptPricePer1k: c.promptPrice,
+                completionPricePer1k: c.completionPrice,
+                ownerBps: c.ownerBps,
+              },
+              c.completionUnits,
+            ),
+          );
+        }),
+        { numRuns: 25 },
+      );
+    });
+  });
+});
