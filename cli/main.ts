@@ -10,7 +10,7 @@ import { registerNetworkCommands } from "./commands/register";
 import { registerRewardsCommands } from "./commands/rewards";
 import { registerStakeCommands } from "./commands/stake";
 import { registerValidatorCommands } from "./commands/validator";
-import { type GlobalOptions, type Wrap, createCommandContext } from "./context";
+import { type GlobalOptions, type Wrap, createCommandContext } from "./core/context";
 import { reportError } from "./ui/output";
 
 const HELP_FOOTER = `

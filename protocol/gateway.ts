@@ -5,7 +5,7 @@
  *
  * One gateway routes one Brain. A client opens a *session* (its evaluation keys, uploaded once as
  * content-addressed blobs) and submits *jobs*: in encrypted mode one job is one plan step over the
- * client's ciphertexts (`ServerCall` of zkllm/protocol/encrypted-backend.ts); in plain mode one job
+ * client's ciphertexts (`ServerCall` of zkllm/hybrid/encrypted-backend.ts); in plain mode one job
  * is a whole greedy generation over token ids. A session sticks to one miner while that miner lives.
  *
  * Miners and validators sign every request (EIP-191 personal message over `signedRequestMessage`,

@@ -33,9 +33,9 @@ import {
   type TransferStats,
   emptyStats,
   encryptedBackend,
-} from "../zkllm/protocol/encrypted-backend";
-import { DEFAULT_BUCKETS } from "../zkllm/protocol/engine-plan";
-import { HybridSession } from "../zkllm/protocol/session";
+} from "../zkllm/hybrid/encrypted-backend";
+import { DEFAULT_BUCKETS } from "../zkllm/hybrid/engine-plan";
+import { HybridSession } from "../zkllm/hybrid/session";
 import { type Gpt2Tokenizer, loadTokenizer } from "../zkllm/tokenizer";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";

@@ -20,16 +20,16 @@ import { createEvaluator } from "./ckks/server";
 import { type ZkllmPlan, readPlan } from "./convert";
 import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
-import { batchingBackend } from "./protocol/batching";
+import { batchingBackend } from "./hybrid/batching";
 import {
   type ServerCall,
   type TransferStats,
   emptyStats,
   encryptedBackend,
-} from "./protocol/encrypted-backend";
-import { serverWeights } from "./protocol/engine-plan";
-import { HybridSession, generateGreedy } from "./protocol/session";
-import { type SplitModel, splitModel } from "./protocol/split-model";
+} from "./hybrid/encrypted-backend";
+import { serverWeights } from "./hybrid/engine-plan";
+import { HybridSession, generateGreedy } from "./hybrid/session";
+import { type SplitModel, splitModel } from "./hybrid/split-model";
 
 export type Mode = "encrypted" | "plain";
 

@@ -42,9 +42,9 @@ import { createEvaluator } from "../../zkllm/ckks/server";
 import { readPlan } from "../../zkllm/convert";
 import { splitForPlan } from "../../zkllm/generate";
 import { loadCheckpoint } from "../../zkllm/model/checkpoint";
-import { type ServerCall, emptyStats, encryptedBackend } from "../../zkllm/protocol/encrypted-backend";
-import { serverWeights } from "../../zkllm/protocol/engine-plan";
-import { HybridSession } from "../../zkllm/protocol/session";
+import { type ServerCall, emptyStats, encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
+import { serverWeights } from "../../zkllm/hybrid/engine-plan";
+import { HybridSession } from "../../zkllm/hybrid/session";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 
 const PROMPTS = ["The jury said", "In the morning, she", "He looked at the", "The city council voted"];

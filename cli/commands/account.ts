@@ -10,8 +10,8 @@ import {
   reclaimRequest,
   withdraw,
 } from "../../sdk/market";
-import { parseAddress, parseTokenAmount } from "../args";
-import type { Wrap } from "../context";
+import { parseAddress, parseTokenAmount } from "../core/args";
+import type { Wrap } from "../core/context";
 import { withSpinner } from "../ui/spinner";
 
 /** A positive BASED amount (decimal, at most 18 decimals), refused before any chain call. */

@@ -33,8 +33,8 @@ import {
   parseSplit,
   parseText,
   parseTokenAmount,
-} from "../args";
-import type { CommandContext, Wrap } from "../context";
+} from "../core/args";
+import type { CommandContext, Wrap } from "../core/context";
 import type { Spinner } from "../ui/spinner";
 
 const iso = (seconds: number) => (seconds === 0 ? "-" : new Date(seconds * 1000).toISOString());

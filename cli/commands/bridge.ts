@@ -13,8 +13,8 @@ import {
   waitForBridgeTransfer,
 } from "../../sdk/bridge";
 import { BasedError } from "../../sdk/errors";
-import { parseAddress, parseTokenAmount } from "../args";
-import type { CommandContext, Wrap } from "../context";
+import { parseAddress, parseTokenAmount } from "../core/args";
+import type { CommandContext, Wrap } from "../core/context";
 
 const DIRECTIONS: Record<
   BridgeDirection,

@@ -16,8 +16,8 @@ import { BASED, brainNotActive, economyContracts } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { getMembership, registerMember } from "../../sdk/network";
-import { parseBrainId, parseInteger } from "../args";
-import type { Wrap } from "../context";
+import { parseBrainId, parseInteger } from "../core/args";
+import type { Wrap } from "../core/context";
 
 /** Where http(s) task models are cached unless --model-cache says otherwise. */
 export const DEFAULT_MODEL_CACHE = path.join(

@@ -2,7 +2,7 @@ import path from "node:path";
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
-import type { CommandContext, Run, Wrap } from "../context";
+import type { CommandContext, Run, Wrap } from "../core/context";
 import type * as ConvertModule from "../../zkllm/convert";
 import type * as GenerateModule from "../../zkllm/generate";
 import type * as TokenizerModule from "../../zkllm/tokenizer";

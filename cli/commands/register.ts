@@ -9,8 +9,8 @@ import {
   parseInteger,
   parseTokenAmount,
   readJsonFile,
-} from "../args";
-import type { Wrap } from "../context";
+} from "../core/args";
+import type { Wrap } from "../core/context";
 
 /** `based register` and `based deregister`: join or leave a Brain as a miner or validator. */
 export function registerNetworkCommands(program: Command, wrap: Wrap): void {

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { attesterUrlsFrom, connectBased } from "../../sdk/bridge";
 import { BASED, signerOf } from "../../sdk/economy";
 import { claimReward, getEpochReport, listRewards, loadRewardsTree } from "../../sdk/rewards";
-import { parseAddress, parseInteger, readJsonFile } from "../args";
-import type { Wrap } from "../context";
+import { parseAddress, parseInteger, readJsonFile } from "../core/args";
+import type { Wrap } from "../core/context";
 
 const MAX_EPOCH = Number.MAX_SAFE_INTEGER;
 

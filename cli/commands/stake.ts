@@ -4,8 +4,8 @@ import { connectBased } from "../../sdk/bridge";
 import { BASED, isoTime, signerOf } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { getStakePositions, stakeBased, unstakeBased, withdrawUnbonded } from "../../sdk/staking";
-import { parseAddress, parseBrainId, parseInteger, parseTokenAmount } from "../args";
-import type { Wrap } from "../context";
+import { parseAddress, parseBrainId, parseInteger, parseTokenAmount } from "../core/args";
+import type { Wrap } from "../core/context";
 import { withSpinner } from "../ui/spinner";
 
 type PositionOptions = { brain: string; validator?: string; amount: string };

@@ -11,8 +11,8 @@ import { BASED, signerOf } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { getMembership, registerMember } from "../../sdk/network";
 import { getStakePositions, stakeBased } from "../../sdk/staking";
-import { parseBrainId, parseEndpoint, parseTokenAmount } from "../args";
-import type { Wrap } from "../context";
+import { parseBrainId, parseEndpoint, parseTokenAmount } from "../core/args";
+import type { Wrap } from "../core/context";
 
 /** Environment variable naming the Brain's gateway. */
 export const GATEWAY_URL_ENV = "BASED_GATEWAY_URL";

@@ -32,7 +32,7 @@ import { brownText } from "../../zkllm/data/brown";
 import { splitForPlan } from "../../zkllm/generate";
 import { loadCheckpoint } from "../../zkllm/model/checkpoint";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
-import { HybridSession, plainBackend } from "../../zkllm/protocol/session";
+import { HybridSession, plainBackend } from "../../zkllm/hybrid/session";
 import { type Gpt2Tokenizer, loadTokenizer } from "../../zkllm/tokenizer";
 
 export type CanaryMode = "encrypted" | "plain";

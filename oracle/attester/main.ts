@@ -8,7 +8,7 @@ import path from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
-import { attesterConfigSchema, loadServiceConfig, serviceLogger } from "../config";
+import { attesterConfigSchema, loadServiceConfig, serviceLogger } from "../../service/config";
 import { EpochReporter } from "../epoch/reporter";
 import { EconomyLogs } from "../epoch/snapshot";
 import { EpochStore } from "../epoch/store";

@@ -8,7 +8,7 @@ import { createWalletClient, http, nonceManager } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
-import { loadServiceConfig, relayerConfigSchema, serviceLogger } from "../config";
+import { loadServiceConfig, relayerConfigSchema, serviceLogger } from "../../service/config";
 import { type RelayTarget, Relayer } from "./relayer";
 
 async function main(): Promise<void> {

@@ -40,7 +40,7 @@ import {
   parsePrices,
   parseSplit,
   readJsonFile,
-} from "../../cli/args";
+} from "../../cli/core/args";
 import { buildProgram } from "../../cli/main";
 import { BasedError } from "../../sdk/errors";
 import { loadPruningTree } from "../../sdk/network";

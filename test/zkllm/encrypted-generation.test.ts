@@ -17,10 +17,10 @@ import { generateIds, splitForPlan } from "../../zkllm/generate";
 import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/checkpoint";
 import { Gpt2Forward } from "../../zkllm/model/forward";
 import { randomCheckpoint } from "../../zkllm/model/random-checkpoint";
-import { encryptedBackend } from "../../zkllm/protocol/encrypted-backend";
-import { serverWeights } from "../../zkllm/protocol/engine-plan";
-import { HybridSession } from "../../zkllm/protocol/session";
-import { evaluateQuality } from "../../zkllm/squeeze/calibrate";
+import { encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
+import { serverWeights } from "../../zkllm/hybrid/engine-plan";
+import { HybridSession } from "../../zkllm/hybrid/session";
+import { evaluateQuality } from "../../zkllm/calibrate";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { PROMPTS, SHIPPED_MODEL_DIR, maxAbsDiff } from "./model/helpers";
 

@@ -11,7 +11,7 @@ import { createEvaluator } from "../../../zkllm/ckks/server";
 import { readPlan } from "../../../zkllm/convert";
 import { splitForPlan } from "../../../zkllm/generate";
 import { loadCheckpoint } from "../../../zkllm/model/checkpoint";
-import { serverWeights } from "../../../zkllm/protocol/engine-plan";
+import { serverWeights } from "../../../zkllm/hybrid/engine-plan";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");
 const MINER = privateKeyToAccount(devnetPrivateKey(16)).address;

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { randomCheckpoint } from "../../../zkllm/model/random-checkpoint";
-import { evaluateQuality, headSignificance } from "../../../zkllm/squeeze/calibrate";
+import { randomCheckpoint } from "../../zkllm/model/random-checkpoint";
+import { evaluateQuality, headSignificance } from "../../zkllm/calibrate";
 
-describe("zkllm/squeeze/calibrate: measuring heads and quality on token sequences", () => {
+describe("zkllm/calibrate: measuring heads and quality on token sequences", () => {
   const ckpt = randomCheckpoint({
     nLayer: 2,
     nEmbd: 32,

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { type Address, getAddress, isAddress, parseEther } from "viem";
 import { z } from "zod";
-import { BasedError } from "../sdk/errors";
+import { BasedError } from "../../sdk/errors";
 
 function parseWith<T>(schema: z.ZodType<T>, what: string, raw: string): T {
   const parsed = schema.safeParse(raw);

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { parseEther } from "viem";
-import { parseAddress, parseBrainId, parseTokenAmount } from "../../cli/args";
-import { BasedError } from "../../sdk/errors";
+import { parseAddress, parseBrainId, parseTokenAmount } from "../../../cli/core/args";
+import { BasedError } from "../../../sdk/errors";
 
-describe("cli/args: flags and arguments are validated before anything is sent", () => {
+describe("cli/core/args: flags and arguments are validated before anything is sent", () => {
   it("Brain ids are whole numbers 0..1023", () => {
     expect(parseBrainId("0")).to.equal(0);
     expect(parseBrainId("1023")).to.equal(1023);

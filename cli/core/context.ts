@@ -1,8 +1,8 @@
 import pino, { type Logger } from "pino";
-import { type BasedConfig, loadConfig } from "../sdk/config";
-import { type EthereumContext, connectEthereum } from "../sdk/ethereum";
-import { type Output, createOutput } from "./ui/output";
-import { type Spinner, createSpinner } from "./ui/spinner";
+import { type BasedConfig, loadConfig } from "../../sdk/config";
+import { type EthereumContext, connectEthereum } from "../../sdk/ethereum";
+import { type Output, createOutput } from "../ui/output";
+import { type Spinner, createSpinner } from "../ui/spinner";
 
 /** Options every command accepts (declared once on the program). */
 export type GlobalOptions = { json?: boolean; config?: string };

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { Gpt2Forward, generate } from "../../../zkllm/model/forward";
 import { randomCheckpoint } from "../../../zkllm/model/random-checkpoint";
-import { HybridSession, generateGreedy, plainBackend } from "../../../zkllm/protocol/session";
-import { splitModel } from "../../../zkllm/protocol/split-model";
+import { HybridSession, generateGreedy, plainBackend } from "../../../zkllm/hybrid/session";
+import { splitModel } from "../../../zkllm/hybrid/split-model";
 
 const ckpt = randomCheckpoint({
   nLayer: 2,
@@ -21,7 +21,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe("zkllm/protocol: the hybrid split computes the model exactly (plaintext backend)", () => {
+describe("zkllm/hybrid: the hybrid split computes the model exactly (plaintext backend)", () => {
   const reference = new Gpt2Forward(ckpt);
   const vocab = ckpt.config.vocab_size;
 

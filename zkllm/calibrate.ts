@@ -4,10 +4,10 @@
  * - `headSignificance`: S(h), each head's mean share of its layer's attention output norm;
  * - `evaluateQuality`: perplexity and top-1 agreement of a squeezed split against the full model.
  */
-import type { Gpt2Checkpoint } from "../model/checkpoint";
-import { HybridSession, plainBackend, type SessionOptions } from "../protocol/session";
-import { type SplitOptions, splitModel } from "../protocol/split-model";
-import { normaliseScores } from "./heads";
+import type { Gpt2Checkpoint } from "./model/checkpoint";
+import { HybridSession, plainBackend, type SessionOptions } from "./hybrid/session";
+import { type SplitOptions, splitModel } from "./hybrid/split-model";
+import { normaliseScores } from "./squeeze/heads";
 
 /** S(h) per layer and head (each layer sums to 1), averaged over every position of `sequences`. */
 export async function headSignificance(
