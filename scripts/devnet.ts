@@ -25,7 +25,7 @@ import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { DEFAULT_REDIS_URL } from "../protocol/gateway";
+import { loadConfig } from "../sdk/config";
 import { deleteRedisPrefix } from "../compute/gateway/redis-prefix";
 import { attesterThreshold } from "../protocol/message";
 import { readDeployments } from "../sdk/deployments";
@@ -63,10 +63,7 @@ const optionsSchema = z.object({
     .optional(),
   epochReports: z.boolean().default(true),
   gatewayPort: port.default(DEVNET_BRAIN.gatewayPort),
-  redisUrl: z
-    .string()
-    .regex(/^rediss?:\/\//, "expected a redis:// URL")
-    .default(DEFAULT_REDIS_URL),
+  redisUrl: z.string().regex(/^rediss?:\/\//, "expected a redis:// URL"),
   brainServices: z.boolean().default(true),
 });
 type Options = z.infer<typeof optionsSchema>;
@@ -103,7 +100,8 @@ function parseOptions(): Options {
     pepecoin: values.pepecoin,
     epochReports: values["no-epoch-reports"] !== true,
     gatewayPort: values["gateway-port"],
-    redisUrl: values["redis-url"] ?? process.env.REDIS_URL,
+    // --redis-url, else what every service would use (BASED_REDIS_URL, the config file, the default).
+    redisUrl: values["redis-url"] ?? loadConfig(process.env).redisUrl,
     brainServices: values["no-brain-services"] !== true,
   });
   if (!parsed.success) {
@@ -238,7 +236,7 @@ async function startBrainServices(
       "--miner-timeout-ms",
       "15000",
     ],
-    { ...env, GATEWAY_PRIVATE_KEY: devnetPrivateKey(DEVNET_BRAIN.gatewayAccount) },
+    { ...env, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_BRAIN.gatewayAccount) },
     logFile("gateway"),
   );
   await waitForLog(logFile("gateway"), "gateway ready", gateway, 60_000);
@@ -391,7 +389,7 @@ async function main(): Promise<void> {
           "500",
           ...(o.epochReports ? [] : ["--no-epoch-reports"]),
         ],
-        { ...oracleEnv, ATTESTER_PRIVATE_KEY: key },
+        { ...oracleEnv, BASED_PRIVATE_KEY: key },
         logFile(`attester-${i + 1}`),
       ),
     );
@@ -408,7 +406,7 @@ async function main(): Promise<void> {
         "500",
         ...attesterPorts.flatMap((p) => ["--attester", `http://127.0.0.1:${p}`]),
       ],
-      { ...oracleEnv, RELAYER_PRIVATE_KEY: devnetPrivateKey(DEVNET_RELAYER_ACCOUNT) },
+      { ...oracleEnv, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_RELAYER_ACCOUNT) },
       logFile("relayer"),
     );
     if (o.brainServices) await startBrainServices(o, deploymentsFile, basedRpc, children, logFile, oracleEnv);

@@ -27,11 +27,16 @@ import {
   messageJsonSchema,
   recoverAttester,
 } from "../protocol/message";
-import type { BasedConfig } from "./config";
 import { type Deployments, readDeployments } from "./deployments";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
-import { type ConnectOptions, type EthereumContext, connectChain, requireWallet } from "./ethereum";
+import {
+  type ConnectConfig,
+  type ConnectOptions,
+  type EthereumContext,
+  connectChain,
+  requireWallet,
+} from "./ethereum";
 import {
   basedBridgeAbi,
   bridgeEndpointAbi,
@@ -57,7 +62,10 @@ export type BridgeContext = {
  * id the deployment was made on. With `withAccount`, the same key as on Ethereum signs (both
  * chains are EVM), falling back to the devnet dev account on devnet.
  */
-export async function connectBased(config: BasedConfig, options: ConnectOptions = {}): Promise<BasedContext> {
+export async function connectBased(
+  config: ConnectConfig,
+  options: ConnectOptions = {},
+): Promise<BasedContext> {
   const deployments = readDeployments(config.deploymentsFile);
   const based = deployments.based;
   if (!based) {
@@ -73,24 +81,15 @@ export async function connectBased(config: BasedConfig, options: ConnectOptions 
     {
       deployments,
       deployment: based,
-      rpcUrl: based.rpcUrl,
+      rpcUrl: config.basedRpcUrl ?? based.rpcUrl,
       name: "BasedAI chain",
       symbol: "BASED",
-      rpcHint: "Check the `based.rpcUrl` of the deployments file.",
+      rpcHint:
+        "Check BASED_RPC_URL (or basedRpcUrl in the config file, or the `based.rpcUrl` of the deployments file).",
     },
     options,
   );
 }
-
-const attesterListSchema = z
-  .string()
-  .transform((s) =>
-    s
-      .split(",")
-      .map((u) => u.trim().replace(/\/+$/, ""))
-      .filter((u) => u !== ""),
-  )
-  .pipe(z.array(z.string().url("expected http(s) URLs separated by commas")).min(1, "no URL given"));
 
 /** The devnet's attester endpoints (scripts/devnet.ts: four attesters from port 7101). */
 export const DEVNET_ATTESTER_URLS: readonly string[] = DEVNET_ATTESTER_ACCOUNTS.map(
@@ -98,23 +97,15 @@ export const DEVNET_ATTESTER_URLS: readonly string[] = DEVNET_ATTESTER_ACCOUNTS.
 );
 
 /**
- * Where to ask for signatures: BASED_ATTESTERS (comma-separated URLs) when set; otherwise the
- * devnet's four on a devnet deployment, and none elsewhere (progress then shows no signature counts).
+ * Where to ask for signatures: the configured attesters (`attesterUrls` of sdk/config.ts, from
+ * BASED_ATTESTERS or the config file) when set; otherwise the devnet's four on a devnet deployment,
+ * and none elsewhere (progress then shows no signature counts).
  */
-export function attesterUrlsFrom(deployments: Deployments, env: NodeJS.ProcessEnv = process.env): string[] {
-  const raw = env.BASED_ATTESTERS;
-  if (raw !== undefined && raw.trim() !== "") {
-    const parsed = attesterListSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new BasedError(
-        "input",
-        "InvalidConfig",
-        `BASED_ATTESTERS is invalid: ${z.prettifyError(parsed.error)}`,
-        "Set it to the attesters' HTTP endpoints, e.g. http://127.0.0.1:7101,http://127.0.0.1:7102.",
-      );
-    }
-    return parsed.data;
-  }
+export function attesterUrlsFor(
+  configured: readonly string[] | undefined,
+  deployments: Deployments,
+): string[] {
+  if (configured !== undefined) return [...configured];
   return deployments.network === "devnet" ? [...DEVNET_ATTESTER_URLS] : [];
 }
 

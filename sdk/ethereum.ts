@@ -26,6 +26,9 @@ export type EthereumContext = {
   usingDevnetKey: boolean;
 };
 
+/** What connecting needs from the configuration (sdk/config.ts). */
+export type ConnectConfig = Pick<BasedConfig, "deploymentsFile" | "ethereumRpcUrl" | "basedRpcUrl" | "privateKey">;
+
 export type ConnectOptions = {
   /** Resolve a signing account (needed for transactions). */
   withAccount?: boolean;
@@ -49,7 +52,7 @@ export type ChainTarget = {
  * devnet chains only).
  */
 export async function connectChain(
-  config: BasedConfig,
+  config: ConnectConfig,
   target: ChainTarget,
   options: ConnectOptions = {},
 ): Promise<EthereumContext> {
@@ -112,7 +115,7 @@ export async function connectChain(
 
 /** Connects to the Ethereum side of the deployment (BASED_ETH_RPC_URL overrides its RPC). */
 export async function connectEthereum(
-  config: BasedConfig,
+  config: ConnectConfig,
   options: ConnectOptions = {},
 ): Promise<EthereumContext> {
   const deployments = readDeployments(config.deploymentsFile);

@@ -18,23 +18,12 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { type CkksClient, type EvalKeyBlobs, createClient, exportSecretKey } from "../zkllm/ckks/client";
 import type { ParamSetId } from "../zkllm/ckks/params";
 import { type EnginePlan, planNeedsRelinearization, planRotations } from "../zkllm/ckks/plan";
 import { BasedError } from "./errors";
-
-/** Environment variable naming the keystore directory. */
-export const KEYSTORE_ENV = "BASED_KEYSTORE";
-
-/** `$BASED_KEYSTORE`, else `~/.config/based/keys`. */
-export function defaultKeystoreDir(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env[KEYSTORE_ENV];
-  if (fromEnv && fromEnv.trim() !== "") return path.resolve(fromEnv);
-  return path.join(os.homedir(), ".config", "based", "keys");
-}
 
 export type OpenedKeystore = {
   /** A client holding the stored secret key (the caller deletes it when done). */
@@ -210,7 +199,7 @@ function corrupt(file: string, keyDir: string, why: string): BasedError {
     "KeystoreCorrupt",
     `The keystore file ${file} cannot be used: ${why}.`,
     `Delete the folder ${keyDir} to make new keys (the next prompt uploads new evaluation keys); ` +
-      `set ${KEYSTORE_ENV} to use another keystore.`,
+      "set BASED_KEYSTORE to use another keystore.",
   );
 }
 
@@ -227,7 +216,7 @@ function makePrivateDir(root: string, keyDir: string): void {
       "environment",
       "KeystoreUnwritable",
       `Cannot create the keystore folder ${keyDir}: ${(err as Error).message}.`,
-      `Set ${KEYSTORE_ENV} to a folder you can write.`,
+      "Set BASED_KEYSTORE (or keystore in the config file) to a folder you can write.",
     );
   }
 }

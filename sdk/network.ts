@@ -5,6 +5,7 @@
  * the attested pruning order needs that order's Merkle tree (an epoch report's `pruningTree`).
  */
 import { type Address, type Hash, formatEther, getAddress, parseEventLogs } from "viem";
+import { z } from "zod";
 import {
   type MemberRole,
   type PruneHint,
@@ -29,6 +30,21 @@ import {
 } from "./economy";
 import { BasedError } from "./errors";
 import { brainRegistryAbi, consensusAbi, networkAbi } from "../protocol/generated/abis";
+
+/** Where a member is reached, as Network records it: `host:port` or a URL, at most 128 bytes. */
+export const endpointSchema = z
+  .string()
+  .refine((s) => new TextEncoder().encode(s).length <= 128, "at most 128 bytes")
+  .refine(
+    (s) =>
+      /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/.test(s) ||
+      z.url({ protocol: /^(https?|wss?|grpcs?)$/ }).safeParse(s).success,
+    "expected host:port (e.g. 203.0.113.7:8091) or a URL",
+  )
+  .refine((s) => {
+    const port = /:(\d{1,5})$/.exec(s)?.[1];
+    return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
+  }, "the port must be 1–65535");
 
 export type RoleName = "validator" | "miner";
 export const ROLE_OF: Record<RoleName, MemberRole> = { validator: Role.Validator, miner: Role.Miner };

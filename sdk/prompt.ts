@@ -39,7 +39,7 @@ import { HybridSession } from "../zkllm/hybrid/session";
 import { type Gpt2Tokenizer, loadTokenizer } from "../zkllm/tokenizer";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
-import { defaultKeystoreDir, openKeystore } from "./keystore";
+import { openKeystore } from "./keystore";
 
 export type PromptMode = "encrypted" | "plain";
 
@@ -52,7 +52,7 @@ export type PromptOptions = {
   prompt: string | number[];
   maxTokens: number;
   mode: PromptMode;
-  /** Default: `$BASED_KEYSTORE` or ~/.config/based/keys. */
+  /** Where the user's CKKS keys are kept (`keystoreDir` of sdk/config.ts); encrypted prompts need it. */
   keystoreDir?: string;
   /** The ComputeMarket request (decimal) that pays for this prompt's work. */
   requestId?: string;
@@ -274,7 +274,10 @@ async function runEncrypted(
   const paramSet = plan.engine.paramSet;
 
   step("opening the keystore");
-  const keystore = await openKeystore(options.keystoreDir ?? defaultKeystoreDir(), paramSet, plan.engine);
+  if (options.keystoreDir === undefined) {
+    throw new BasedError("input", "NoKeystore", "An encrypted prompt needs a keystore folder for its keys.");
+  }
+  const keystore = await openKeystore(options.keystoreDir, paramSet, plan.engine);
   const client: CkksClient = keystore.client;
   let sessionId: string | undefined;
   try {

@@ -108,7 +108,6 @@ async function main(): Promise<void> {
     const config = {
       deploymentsFile: net.deploymentsFile,
       privateKey: devnetPrivateKey(2),
-      logLevel: "silent" as const,
     };
     const ctx: BridgeContext = {
       ethereum: await connectEthereum(config, { withAccount: true }),

@@ -6,7 +6,7 @@ import {
   type BridgeDirection,
   type BridgeStatus,
   type SentTransfer,
-  attesterUrlsFrom,
+  attesterUrlsFor,
   connectBased,
   getBridgeStatus,
   sendBridgeTransfer,
@@ -46,7 +46,7 @@ const messageIdSchema = z
 async function bridgeContext(ctx: CommandContext, withAccount: boolean): Promise<BridgeContext> {
   const ethereum = await ctx.ethereum({ withAccount });
   const based = await connectBased(ctx.config, { withAccount });
-  return { ethereum, based, attesterUrls: attesterUrlsFrom(ethereum.deployments) };
+  return { ethereum, based, attesterUrls: attesterUrlsFor(ctx.config.attesterUrls, ethereum.deployments) };
 }
 
 /** One line of progress for the spinner. */

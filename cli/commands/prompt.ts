@@ -1,11 +1,11 @@
-import os from "node:os";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import type { Hex } from "viem";
-import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
+import { gatewayUrlFor } from "../../sdk/config";
+import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
 import { parseBrainId, parseInteger } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
@@ -24,38 +24,8 @@ const lazy = {
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-export const GATEWAY_URL_ENV = "BASED_GATEWAY_URL";
-export const MODEL_CACHE_ENV = "BASED_MODEL_CACHE";
 /** Seconds an escrow stays open by default: long enough for a slow generation, short enough to wait out. */
 export const DEFAULT_DEADLINE_SECONDS = 900;
-
-/** --gateway, else $BASED_GATEWAY_URL, else the devnet's gateway on this machine. */
-export function gatewayUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = flag ?? env[GATEWAY_URL_ENV] ?? `http://127.0.0.1:${DEFAULT_GATEWAY_PORT}`;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new BasedError(
-      "input",
-      "InvalidArgument",
-      `Invalid gateway URL "${raw}".`,
-      "Use http(s)://host:port.",
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new BasedError("input", "InvalidArgument", `Invalid gateway URL "${raw}": expected http or https.`);
-  }
-  return raw.replace(/\/+$/, "");
-}
-
-/** Where models named by Brains' tasks are cached: $BASED_MODEL_CACHE, else ~/.cache/based/models. */
-export function modelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env[MODEL_CACHE_ENV];
-  return fromEnv && fromEnv.trim() !== ""
-    ? path.resolve(fromEnv)
-    : path.join(os.homedir(), ".cache", "based", "models");
-}
 
 /** Encrypted unless the Brain runs plaintext; --plain is required for that and allowed on ZK Brains. */
 export function choosePromptMode(
@@ -85,6 +55,7 @@ async function modelFor(
   config: BrainConfig,
   flag: string | undefined,
   log: CommandContext["log"],
+  cacheDir: string,
 ): Promise<string> {
   if (flag) return path.resolve(flag);
   if (!config.task) {
@@ -96,7 +67,7 @@ async function modelFor(
     );
   }
   log.debug({ uri: config.task.modelUri }, "resolving the Brain's task model");
-  return lazy.modelSource().resolveModel(config.task.modelUri, config.task.contentHash, modelCacheDir());
+  return lazy.modelSource().resolveModel(config.task.modelUri, config.task.contentHash, cacheDir);
 }
 
 type Escrow = { requestId: bigint; escrow: bigint; deadline: number; txHash: Hex };
@@ -200,7 +171,7 @@ const prompt: Run = async (ctx, [text], options) => {
   const brainId = parseBrainId(opts.brain);
   const maxTokens = parseInteger(opts.maxTokens, "--max-tokens", 1, 1024);
   const deadlineSeconds = parseInteger(opts.deadline, "--deadline", 1, 86_400);
-  const url = gatewayUrl(opts.gateway);
+  const settings = ctx.configWith({ gatewayUrl: opts.gateway });
   if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
   const spinner = ctx.spinner();
@@ -210,14 +181,15 @@ const prompt: Run = async (ctx, [text], options) => {
   };
 
   onStep(`reading Brain #${brainId}'s configuration`);
-  const based = await connectBased(ctx.config, { withAccount: opts.escrow });
+  const based = await connectBased(settings, { withAccount: opts.escrow });
+  const url = gatewayUrlFor(settings, DEVNET_CHAIN_IDS.includes(based.chain.id));
   const config = await getBrainConfig(based, brainId);
   if (!config.active) throw brainNotActive(brainId);
   const { mode, warning } = choosePromptMode(brainId, config.zkMode, opts.plain === true);
   if (warning) process.stderr.write(`${warning}\n`);
 
   onStep("loading the model");
-  const modelDir = await modelFor(config, opts.model, ctx.log);
+  const modelDir = await modelFor(config, opts.model, ctx.log, settings.modelCacheDir);
   const { preparePrompt, runPrompt } = lazy.prompt();
   const prepared = preparePrompt(modelDir, text, maxTokens, mode);
 
@@ -245,6 +217,7 @@ const prompt: Run = async (ctx, [text], options) => {
       prompt: prepared.promptIds,
       maxTokens,
       mode,
+      keystoreDir: settings.keystoreDir,
       ...(escrow ? { requestId: escrow.requestId.toString() } : {}),
       signal: abort.signal,
       onStep,
@@ -326,7 +299,7 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
     .option("--plain", "send the prompt unencrypted (required for a Brain with ZK mode off)")
     .option(
       "--gateway <url>",
-      `the Brain's gateway (default $${GATEWAY_URL_ENV}, else http://127.0.0.1:${DEFAULT_GATEWAY_PORT})`,
+      "the Brain's gateway (default BASED_GATEWAY_URL; on devnet http://127.0.0.1:7200)",
     )
     .option(
       "--model <dir>",

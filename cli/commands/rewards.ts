@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { attesterUrlsFrom, connectBased } from "../../sdk/bridge";
+import { attesterUrlsFor, connectBased } from "../../sdk/bridge";
 import { BASED, signerOf } from "../../sdk/economy";
 import { claimReward, getEpochReport, listRewards, loadRewardsTree } from "../../sdk/rewards";
 import { parseAddress, parseInteger, readJsonFile } from "../core/args";
@@ -47,7 +47,9 @@ Environment:
         const tree =
           opts.tree === undefined ? undefined : loadRewardsTree(readJsonFile(opts.tree, "rewards tree"));
         const based = await connectBased(ctx.config, { withAccount: true });
-        const source = tree ? { tree } : { attesterUrls: attesterUrlsFrom(based.deployments) };
+        const source = tree
+          ? { tree }
+          : { attesterUrls: attesterUrlsFor(ctx.config.attesterUrls, based.deployments) };
         const spinner = ctx.spinner();
         try {
           const done = await claimReward(based, {
@@ -81,7 +83,7 @@ Environment:
         const explicit = opts.address === undefined ? undefined : parseAddress(opts.address, "--address");
         const based = await connectBased(ctx.config, { withAccount: explicit === undefined });
         const account = explicit ?? signerOf(based);
-        const attesterUrls = attesterUrlsFrom(based.deployments);
+        const attesterUrls = attesterUrlsFor(ctx.config.attesterUrls, based.deployments);
         const list = await listRewards(based, { account, attesterUrls, last });
         const state = (r: (typeof list.rows)[number]) =>
           r.claimed

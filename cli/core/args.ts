@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { type Address, getAddress, isAddress, parseEther } from "viem";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
+import { endpointSchema } from "../../sdk/network";
 
 function parseWith<T>(schema: z.ZodType<T>, what: string, raw: string): T {
   const parsed = schema.safeParse(raw);
@@ -99,22 +100,8 @@ export function parsePrices(raw: string): { prompt: bigint; completion: bigint }
   };
 }
 
-const endpoint = z
-  .string()
-  .refine((s) => Buffer.byteLength(s, "utf8") <= 128, "at most 128 bytes")
-  .refine(
-    (s) =>
-      /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/.test(s) ||
-      z.url({ protocol: /^(https?|wss?|grpcs?)$/ }).safeParse(s).success,
-    "expected host:port (e.g. 203.0.113.7:8091) or a URL",
-  )
-  .refine((s) => {
-    const port = /:(\d{1,5})$/.exec(s)?.[1];
-    return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
-  }, "the port must be 1–65535");
-
 /** Where a node is reached: `host:port` or a URL, at most 128 bytes. */
-export const parseEndpoint = (raw: string): string => parseWith(endpoint, "--endpoint", raw);
+export const parseEndpoint = (raw: string): string => parseWith(endpointSchema, "--endpoint", raw);
 
 /** Reads and parses a JSON file named on the command line (a missing or broken file is bad input). */
 export function readJsonFile(file: string, what: string): unknown {

@@ -1,5 +1,5 @@
 import pino, { type Logger } from "pino";
-import { type BasedConfig, loadConfig } from "../../sdk/config";
+import { type BasedConfig, type ConfigOverrides, loadConfig } from "../../sdk/config";
 import { type EthereumContext, connectEthereum } from "../../sdk/ethereum";
 import { type Output, createOutput } from "../ui/output";
 import { type Spinner, createSpinner } from "../ui/spinner";
@@ -10,6 +10,10 @@ export type GlobalOptions = { json?: boolean; config?: string };
 /** What a command needs: validated config, output, logger, and a lazy chain connection. */
 export type CommandContext = {
   config: BasedConfig;
+  /** The --config file, when given (services started by a command read it again). */
+  configFile?: string;
+  /** The configuration with a command's own flags (e.g. --gateway) over it, validated. */
+  configWith(flags: ConfigOverrides): BasedConfig;
   out: Output;
   log: Logger;
   spinner(): Spinner;
@@ -17,13 +21,15 @@ export type CommandContext = {
 };
 
 export function createCommandContext(globals: GlobalOptions): CommandContext {
-  const env = globals.config ? { ...process.env, BASED_CONFIG: globals.config } : process.env;
-  const config = loadConfig(env);
+  const config = loadConfig(process.env, { configFile: globals.config });
   // Logs go to stderr so stdout stays the command's result (and valid JSON with --json).
   const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
   const json = globals.json === true;
+  for (const note of config.deprecations) log.warn(note);
   return {
     config,
+    configFile: globals.config,
+    configWith: (flags) => loadConfig(process.env, { ...flags, configFile: globals.config }),
     out: createOutput(json),
     log,
     spinner: () => createSpinner(!json),

@@ -16,7 +16,7 @@ export async function deleteRedisPrefix(target: string | Redis, prefix: string):
       await redis.connect();
     } catch {
       throw new Error(
-        `Redis is not reachable at ${target}: start it (\`redis-server\`, or \`docker run -p 6379:6379 redis:7\`) or set REDIS_URL`,
+        `Redis is not reachable at ${target}: start it (\`redis-server\`, or \`docker run -p 6379:6379 redis:7\`) or set BASED_REDIS_URL`,
       );
     }
   }

@@ -38,7 +38,7 @@ export type GatewayOptions = {
   /** 0: any free port. */
   port: number;
   brainId: number;
-  /** Default: env REDIS_URL, else DEFAULT_REDIS_URL. */
+  /** Default: DEFAULT_REDIS_URL (the service reads BASED_REDIS_URL through sdk/config.ts). */
   redisUrl?: string;
   /** Redis key prefix (BullMQ's too); default "based". */
   prefix?: string;
@@ -138,7 +138,7 @@ async function connectRedis(url: string, extra: RedisOptions, log: Logger, what:
   } catch (err) {
     redis.disconnect();
     const hint =
-      "Start Redis (`redis-server`, or `docker run -p 6379:6379 redis:7`) or set REDIS_URL to a running one.";
+      "Start Redis (`redis-server`, or `docker run -p 6379:6379 redis:7`) or set BASED_REDIS_URL to a running one.";
     throw new BasedError(
       "environment",
       "RedisUnreachable",
@@ -157,7 +157,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
   }
   const log = options.logger ?? pino({ level: "silent" });
-  const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
   const prefix = options.prefix ?? "based";
   const lockMs = options.lockMs ?? 60_000;
   const limits = options.rateLimit ?? { max: 6_000, timeWindowMs: 60_000 };

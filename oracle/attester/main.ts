@@ -1,124 +1,142 @@
 /**
- * Runs one attester: `tsx oracle/attester/main.ts --deployments <file> --state-dir <dir>
- * [--port 7101] [--finality-depth 2] [--allow-zero-finality] [--poll-ms 1000]`, with its key in
- * ATTESTER_PRIVATE_KEY. The key is its identity in the attester set. Beside the watched events it
+ * The attester service: `tsx oracle/attester/main.ts --state-dir <dir> [--deployments <file>]
+ * [--port 7101] [--finality-depth 2] [--allow-zero-finality] [--poll-ms 1000]`, its key in
+ * BASED_PRIVATE_KEY. The key is its identity in the attester set. Beside the watched events it
  * reports epochs (oracle/epoch/reporter.ts), keeping them in `<state-dir>/epochs-<address>/`.
  */
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
-import { attesterConfigSchema, loadServiceConfig, serviceLogger } from "../../service/config";
+import { errorLine } from "../../sdk/errors";
+import { type ServiceDefinition, serviceMain } from "../../service/shell";
+import { requireKey, requireBasedChain } from "../../service/requirements";
 import { EpochReporter } from "../epoch/reporter";
 import { EconomyLogs } from "../epoch/snapshot";
 import { EpochStore } from "../epoch/store";
-import { Attester, type Inbox } from "./attester";
 import { Journal } from "../signing/journal";
+import { Attester, type Inbox } from "./attester";
 import { attesterServer } from "./server";
 import { brainWatch, bridgeWatch } from "./sources";
 
-async function main(): Promise<void> {
-  const config = loadServiceConfig(
-    attesterConfigSchema,
-    {
-      deployments: { type: "string" },
-      port: { type: "string" },
-      "state-dir": { type: "string" },
-      "finality-depth": { type: "string" },
-      "allow-zero-finality": { type: "boolean" },
-      "poll-ms": { type: "string" },
-      "no-epoch-reports": { type: "boolean" },
-    },
-    { privateKey: process.env.ATTESTER_PRIVATE_KEY },
-  );
-  const account = privateKeyToAccount(config.privateKey);
-  const log = serviceLogger("attester").child({ attester: account.address });
-  const deployments = readDeployments(config.deployments);
-  if (!deployments.based)
-    throw new Error(`${config.deployments} has no BasedAI chain: start the full devnet`);
-  const e = deployments.ethereum;
-  const b = deployments.based;
-  const ethereum = { chainId: e.chainId, client: publicClientOf(chainOf(e, "Ethereum")) };
-  const based = { chainId: b.chainId, client: publicClientOf(chainOf(b, "BasedAI", "BASED")) };
-  const ethInbox = e.contracts.MessageInbox;
-  const ethBridge = e.contracts.EthereumBridge;
-  if (!ethInbox || !ethBridge)
-    throw new Error("the deployments file lacks the Ethereum MessageInbox or EthereumBridge");
-
-  const inboxes = new Map<number, Inbox>([
-    [e.chainId, { ...ethereum, address: ethInbox }],
-    [b.chainId, { ...based, address: b.contracts.MessageInbox }],
-  ]);
-  const journal = new Journal(path.join(config.stateDir, `attester-${account.address}.jsonl`));
-  const attester = new Attester({
-    account,
-    journal,
-    inboxes,
-    finalityDepth: config.finalityDepth,
-    startBlocks: new Map([
-      [e.chainId, BigInt(e.startBlock)],
-      [b.chainId, BigInt(b.startBlock)],
-    ]),
-    watches: [
-      brainWatch(ethereum, based, e.contracts.BrainNFT),
-      bridgeWatch(ethereum, based, ethBridge, "ethereum"),
-      bridgeWatch(based, ethereum, b.contracts.BasedBridge, "based"),
-    ],
-    log,
+export const attesterOptionsSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535).default(7101),
+    stateDir: z.string().min(1),
+    finalityDepth: z.coerce.number().int().min(0).default(2),
+    /** Finality depth 0 signs events that a reorg could undo: allowed only when asked for (devnet). */
+    allowZeroFinality: z.boolean().default(false),
+    pollMs: z.coerce.number().int().min(50).default(1_000),
+    /** Do not compute and sign epoch reports (for tests that sign their own). */
+    noEpochReports: z.boolean().default(false),
+  })
+  .refine((c) => c.finalityDepth > 0 || c.allowZeroFinality, {
+    message: "finality depth 0 needs --allow-zero-finality (devnet only)",
+    path: ["finalityDepth"],
   });
 
-  const economy = {
-    BrainRegistry: b.contracts.BrainRegistry,
-    Network: b.contracts.Network,
-    Staking: b.contracts.Staking,
-    Consensus: b.contracts.Consensus,
-  };
-  const epochs = new EpochStore(path.join(config.stateDir, `epochs-${account.address}`));
-  const reporter = new EpochReporter({
-    sign: (m) => attester.sign(m),
-    store: epochs,
-    source: {
-      client: based.client,
-      contracts: economy,
-      logs: new EconomyLogs(based.client, economy, BigInt(b.startBlock)),
-      chainId: BigInt(b.chainId),
-    },
-    finalityDepth: config.finalityDepth,
-    log: log.child({ part: "epochs" }),
-  });
+export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSchema>> = {
+  name: "attester",
+  summary:
+    "An oracle attester: watches both chains past their finality depth, signs the attested messages\nand epoch reports, and serves its signatures over HTTP.",
+  flags: {
+    port: { type: "string", description: "HTTP port of its signatures (default 7101)" },
+    "state-dir": { type: "string", description: "where its journal and epoch reports are kept" },
+    "finality-depth": { type: "string", description: "blocks an event must be buried under (default 2)" },
+    "allow-zero-finality": { type: "boolean", description: "allow finality depth 0 (devnet only)" },
+    "poll-ms": { type: "string", description: "milliseconds between polls of the chains (default 1000)" },
+    "no-epoch-reports": { type: "boolean", description: "do not compute and sign epoch reports" },
+  },
+  options: attesterOptionsSchema,
+  async run({ options, config, log: serviceLog, signal, setHealth }) {
+    const account = privateKeyToAccount(requireKey(config, "the attester's identity in the attester set"));
+    const log = serviceLog.child({ attester: account.address });
+    const deployments = readDeployments(config.deploymentsFile);
+    const b = requireBasedChain(deployments, config.deploymentsFile);
+    const e = deployments.ethereum;
+    const ethereum = {
+      chainId: e.chainId,
+      client: publicClientOf(chainOf(e, "Ethereum", "ETH", config.ethereumRpcUrl)),
+    };
+    const based = {
+      chainId: b.chainId,
+      client: publicClientOf(chainOf(b, "BasedAI", "BASED", config.basedRpcUrl)),
+    };
+    const ethInbox = e.contracts.MessageInbox;
+    const ethBridge = e.contracts.EthereumBridge;
+    if (!ethInbox || !ethBridge)
+      throw new Error("the deployments file lacks the Ethereum MessageInbox or EthereumBridge");
 
-  const server = attesterServer(attester, epochs);
-  const address = await server.listen({ host: "127.0.0.1", port: config.port });
-  log.info({ address, finalityDepth: config.finalityDepth }, "attester listening");
+    const inboxes = new Map<number, Inbox>([
+      [e.chainId, { ...ethereum, address: ethInbox }],
+      [b.chainId, { ...based, address: b.contracts.MessageInbox }],
+    ]);
+    const journal = new Journal(path.join(options.stateDir, `attester-${account.address}.jsonl`));
+    const attester = new Attester({
+      account,
+      journal,
+      inboxes,
+      finalityDepth: options.finalityDepth,
+      startBlocks: new Map([
+        [e.chainId, BigInt(e.startBlock)],
+        [b.chainId, BigInt(b.startBlock)],
+      ]),
+      watches: [
+        brainWatch(ethereum, based, e.contracts.BrainNFT),
+        bridgeWatch(ethereum, based, ethBridge, "ethereum"),
+        bridgeWatch(based, ethereum, b.contracts.BasedBridge, "based"),
+      ],
+      log,
+    });
 
-  let stopping = false;
-  const stop = async () => {
-    stopping = true;
-    await server.close();
-    journal.close();
-    process.exit(0);
-  };
-  process.once("SIGINT", () => void stop());
-  process.once("SIGTERM", () => void stop());
+    const economy = {
+      BrainRegistry: b.contracts.BrainRegistry,
+      Network: b.contracts.Network,
+      Staking: b.contracts.Staking,
+      Consensus: b.contracts.Consensus,
+    };
+    const epochs = new EpochStore(path.join(options.stateDir, `epochs-${account.address}`));
+    const reporter = new EpochReporter({
+      sign: (m) => attester.sign(m),
+      store: epochs,
+      source: {
+        client: based.client,
+        contracts: economy,
+        logs: new EconomyLogs(based.client, economy, BigInt(b.startBlock)),
+        chainId: BigInt(b.chainId),
+      },
+      finalityDepth: options.finalityDepth,
+      log: log.child({ part: "epochs" }),
+    });
 
-  // Two loops: recomputing many epochs must not hold back the signing of watched events.
-  const loop = async (what: string, poll: () => Promise<unknown>) => {
-    while (!stopping) {
-      try {
-        await poll();
-      } catch (err) {
-        log.warn({ err: (err as Error).message.split("\n")[0] }, `${what} failed; retrying`);
+    const server = attesterServer(attester, epochs);
+    const address = await server.listen({ host: "127.0.0.1", port: options.port });
+    log.info({ address, finalityDepth: options.finalityDepth }, "attester listening");
+    setHealth(() => ({ address: account.address }));
+
+    // Two loops: recomputing many epochs must not hold back the signing of watched events.
+    const loop = async (what: string, poll: () => Promise<unknown>) => {
+      while (!signal.aborted) {
+        try {
+          await poll();
+        } catch (err) {
+          log.warn({ err: errorLine(err) }, `${what} failed; retrying`);
+        }
+        await sleep(options.pollMs, undefined, { signal }).catch(() => {});
       }
-      await new Promise((r) => setTimeout(r, config.pollMs));
+    };
+    try {
+      await Promise.all([
+        loop("poll", () => attester.poll()),
+        options.noEpochReports ? Promise.resolve() : loop("epoch report", () => reporter.poll()),
+      ]);
+    } finally {
+      await server.close();
+      journal.close();
     }
-  };
-  await Promise.all([
-    loop("poll", () => attester.poll()),
-    !config.noEpochReports ? loop("epoch report", () => reporter.poll()) : Promise.resolve(),
-  ]);
-}
+  },
+};
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) serviceMain(attesterService);

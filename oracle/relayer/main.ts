@@ -1,71 +1,77 @@
 /**
- * Runs a relayer: `tsx oracle/relayer/main.ts --deployments <file> --state-dir <dir>
- * --attester http://127.0.0.1:7101 --attester … [--poll-ms 1000]`, paying gas with the key in
- * RELAYER_PRIVATE_KEY. Anyone can run one; they cannot forge messages, only deliver them.
+ * The relayer service: `tsx oracle/relayer/main.ts --state-dir <dir> --attester http://127.0.0.1:7101
+ * --attester … [--deployments <file>] [--poll-ms 1000]`, paying gas with BASED_PRIVATE_KEY. Anyone
+ * can run one; they cannot forge messages, only deliver them.
  */
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createWalletClient, http, nonceManager } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/deployments";
-import { loadServiceConfig, relayerConfigSchema, serviceLogger } from "../../service/config";
+import { errorLine } from "../../sdk/errors";
+import { requireBasedChain, requireKey } from "../../service/requirements";
+import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { type RelayTarget, Relayer } from "./relayer";
 
-async function main(): Promise<void> {
-  const config = loadServiceConfig(
-    relayerConfigSchema,
-    {
-      deployments: { type: "string" },
-      attester: { type: "string", multiple: true },
-      "state-dir": { type: "string" },
-      "poll-ms": { type: "string" },
-    },
-    { privateKey: process.env.RELAYER_PRIVATE_KEY },
-  );
-  const log = serviceLogger("relayer");
-  const deployments = readDeployments(config.deployments);
-  if (!deployments.based)
-    throw new Error(`${config.deployments} has no BasedAI chain: start the full devnet`);
-  const account = privateKeyToAccount(config.privateKey, { nonceManager });
-  const targets = new Map<number, RelayTarget>();
-  for (const [deployment, name, symbol] of [
-    [deployments.ethereum, "Ethereum", "ETH"],
-    [deployments.based, "BasedAI", "BASED"],
-  ] as const) {
-    const inbox = deployment.contracts.MessageInbox;
-    if (!inbox) throw new Error(`the deployments file lacks the ${name} MessageInbox`);
-    const chain = chainOf(deployment, name, symbol);
-    targets.set(deployment.chainId, {
-      chainId: deployment.chainId,
-      inbox,
-      client: publicClientOf(chain),
-      wallet: createWalletClient({ chain, account, transport: http(deployment.rpcUrl) }),
-    });
-  }
-  const relayer = new Relayer({
-    attesterUrls: config.attester,
-    targets,
-    stateFile: path.join(config.stateDir, "relayer.json"),
-    log,
-  });
-  log.info({ attesters: config.attester, relayer: account.address }, "relayer started");
-  let stopping = false;
-  process.once("SIGINT", () => (stopping = true));
-  process.once("SIGTERM", () => (stopping = true));
-  while (!stopping) {
-    try {
-      await relayer.poll();
-    } catch (err) {
-      log.warn({ err: (err as Error).message.split("\n")[0] }, "relay round failed; retrying");
-    }
-    await new Promise((r) => setTimeout(r, config.pollMs));
-  }
-  // Let the transactions already sent be confirmed (and recorded) before leaving, for a while.
-  await Promise.race([relayer.settle(), new Promise((r) => setTimeout(r, 10_000))]);
-  process.exit(0);
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+export const relayerOptionsSchema = z.object({
+  attester: z.array(z.string().url()).min(1, "name at least one --attester URL"),
+  stateDir: z.string().min(1),
+  pollMs: z.coerce.number().int().min(50).default(1_000),
 });
+
+/** Transactions already sent get this long to be confirmed (and recorded) after a stop. */
+const SETTLE_MS = 10_000;
+
+export const relayerService: ServiceDefinition<z.infer<typeof relayerOptionsSchema>> = {
+  name: "relayer",
+  summary:
+    "An oracle relayer: gathers a threshold of attester signatures per message and delivers it to\nthe destination chain's inbox (permissionless: it cannot forge messages, only deliver them).",
+  flags: {
+    attester: { type: "string", multiple: true, description: "an attester's HTTP endpoint (repeat)" },
+    "state-dir": { type: "string", description: "where the ids it delivered are kept" },
+    "poll-ms": { type: "string", description: "milliseconds between rounds (default 1000)" },
+  },
+  options: relayerOptionsSchema,
+  shutdownTimeoutMs: SETTLE_MS + 5_000,
+  async run({ options, config, log, signal, setHealth }) {
+    const deployments = readDeployments(config.deploymentsFile);
+    const based = requireBasedChain(deployments, config.deploymentsFile);
+    const account = privateKeyToAccount(requireKey(config, "it pays the delivery gas"), { nonceManager });
+    const targets = new Map<number, RelayTarget>();
+    for (const [deployment, name, symbol, rpcUrl] of [
+      [deployments.ethereum, "Ethereum", "ETH", config.ethereumRpcUrl],
+      [based, "BasedAI", "BASED", config.basedRpcUrl],
+    ] as const) {
+      const inbox = deployment.contracts.MessageInbox;
+      if (!inbox) throw new Error(`the deployments file lacks the ${name} MessageInbox`);
+      const chain = chainOf(deployment, name, symbol, rpcUrl);
+      targets.set(deployment.chainId, {
+        chainId: deployment.chainId,
+        inbox,
+        client: publicClientOf(chain),
+        wallet: createWalletClient({ chain, account, transport: http(chain.rpcUrls.default.http[0]) }),
+      });
+    }
+    const relayer = new Relayer({
+      attesterUrls: options.attester,
+      targets,
+      stateFile: path.join(options.stateDir, "relayer.json"),
+      log,
+    });
+    log.info({ attesters: options.attester, relayer: account.address }, "relayer started");
+    setHealth(() => ({ relayer: account.address }));
+    while (!signal.aborted) {
+      try {
+        await relayer.poll();
+      } catch (err) {
+        log.warn({ err: errorLine(err) }, "relay round failed; retrying");
+      }
+      await sleep(options.pollMs, undefined, { signal }).catch(() => {});
+    }
+    await Promise.race([relayer.settle(), sleep(SETTLE_MS)]);
+  },
+};
+
+if (require.main === module) serviceMain(relayerService);

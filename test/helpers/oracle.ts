@@ -296,7 +296,7 @@ export async function startOracleNetwork(options: OracleNetworkOptions = {}): Pr
           "--poll-ms",
           String(pollMs),
         ],
-        { BASED_LOG_LEVEL: logLevel, ATTESTER_PRIVATE_KEY: key },
+        { BASED_LOG_LEVEL: logLevel, BASED_PRIVATE_KEY: key },
         logFile(`attester-${i + 1}`),
         async () => {
           try {
@@ -325,7 +325,7 @@ export async function startOracleNetwork(options: OracleNetworkOptions = {}): Pr
         String(pollMs),
         ...attesterUrls.flatMap((u) => ["--attester", u]),
       ],
-      { BASED_LOG_LEVEL: logLevel, RELAYER_PRIVATE_KEY: relayerKey },
+      { BASED_LOG_LEVEL: logLevel, BASED_PRIVATE_KEY: relayerKey },
       relayerLog,
       // Ready once this run logged its start line (the file holds every run, so count them).
       async () => {

@@ -11,9 +11,8 @@ import {
   sendBridgeTransfer,
   waitForBridgeTransfer,
 } from "../../sdk/bridge";
-import type { BasedConfig } from "../../sdk/config";
 import { devnetPrivateKey } from "../../sdk/devnet";
-import { connectEthereum } from "../../sdk/ethereum";
+import { type ConnectConfig, connectEthereum } from "../../sdk/ethereum";
 import {
   brainNFTAbi,
   ethereumBridgeAbi,
@@ -40,10 +39,9 @@ describe("oracle: bridge and Brain mirror with real attester and relayer process
   const STATUS = { none: 0, failed: 1, executed: 2 } as const;
   const DELIVERY_MS = 30_000;
 
-  const config = (account: number): BasedConfig => ({
+  const config = (account: number): ConnectConfig => ({
     deploymentsFile: net.deploymentsFile,
     privateKey: devnetPrivateKey(account),
-    logLevel: "silent",
   });
   const addressOf = (account: number) => privateKeyToAccount(devnetPrivateKey(account)).address;
 

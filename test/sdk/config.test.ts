@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { loadConfig } from "../../sdk/config";
+import { DEVNET_GATEWAY_URL, gatewayUrlFor, loadConfig } from "../../sdk/config";
 import { DEFAULT_DEPLOYMENTS_FILE, readDeployments, writeDeployments } from "../../sdk/deployments";
 import { BasedError } from "../../sdk/errors";
 import { tempDir } from "../helpers/processes";
@@ -61,6 +61,52 @@ describe("sdk/config: configuration from env and file, validated", () => {
       "ConfigMissing",
       "input",
     );
+  });
+});
+
+describe('sdk/config: every "where is X" answered once', () => {
+  const home = tempDir("based-config-where");
+
+  it("the gateway: the flag, then BASED_GATEWAY_URL, then the config file, then the devnet's; elsewhere NoGateway", () => {
+    const file = path.join(home, "gw.json");
+    fs.writeFileSync(file, JSON.stringify({ gatewayUrl: "http://file:3" }));
+    const env = { HOME: home, BASED_GATEWAY_URL: "http://env:2/" };
+    expect(gatewayUrlFor(loadConfig(env, { gatewayUrl: "http://gw:1/" }), false)).to.equal("http://gw:1");
+    expect(gatewayUrlFor(loadConfig(env), false)).to.equal("http://env:2");
+    expect(gatewayUrlFor(loadConfig({ HOME: home, BASED_CONFIG: file }), false)).to.equal("http://file:3");
+    expect(gatewayUrlFor(loadConfig({ HOME: home }), true)).to.equal(DEVNET_GATEWAY_URL);
+    expect(DEVNET_GATEWAY_URL).to.equal("http://127.0.0.1:7200");
+    expectBasedError(() => gatewayUrlFor(loadConfig({ HOME: home }), false), "NoGateway", "input");
+    for (const bad of ["ftp://gw", "gw:7200"]) {
+      expectBasedError(() => loadConfig({ HOME: home }, { gatewayUrl: bad }), "InvalidConfig", "input");
+      expectBasedError(() => loadConfig({ HOME: home, BASED_GATEWAY_URL: bad }), "InvalidConfig", "input");
+    }
+  });
+
+  it("one model cache and one keystore for every command and service, from the flag, the variable or the file", () => {
+    const defaults = loadConfig({ HOME: "/home/u" });
+    expect(defaults.modelCacheDir).to.equal("/home/u/.cache/based/models");
+    expect(defaults.keystoreDir).to.equal("/home/u/.config/based/keys");
+    expect(loadConfig({ HOME: "/home/u", XDG_CACHE_HOME: "/var/cache" }).modelCacheDir).to.equal(
+      "/var/cache/based/models",
+    );
+    const env = { HOME: "/home/u", BASED_MODEL_CACHE: "/tmp/m", BASED_KEYSTORE: "/tmp/x/keys" };
+    expect(loadConfig(env)).to.include({ modelCacheDir: "/tmp/m", keystoreDir: "/tmp/x/keys" });
+    expect(loadConfig(env, { modelCacheDir: "/srv/models" }).modelCacheDir).to.equal("/srv/models");
+  });
+
+  it("old variable names keep working with a deprecation note; the new name wins when both are set", () => {
+    const key2 = `0x${"22".repeat(32)}`;
+    const old = loadConfig({ HOME: home, ATTESTER_PRIVATE_KEY: KEY, REDIS_URL: "redis://r:1" });
+    expect(old).to.include({ privateKey: KEY, redisUrl: "redis://r:1" });
+    expect(old.deprecations).to.deep.equal([
+      "ATTESTER_PRIVATE_KEY is deprecated: use BASED_PRIVATE_KEY",
+      "REDIS_URL is deprecated: use BASED_REDIS_URL",
+    ]);
+    const both = loadConfig({ HOME: home, GATEWAY_PRIVATE_KEY: KEY, BASED_PRIVATE_KEY: key2 });
+    expect(both.privateKey).to.equal(key2);
+    expect(loadConfig({ HOME: home }).deprecations).to.deep.equal([]);
+    expectBasedError(() => loadConfig({ HOME: home, RELAYER_PRIVATE_KEY: "0x12" }), "InvalidConfig", "input");
   });
 });
 

@@ -11,7 +11,7 @@ import { MinerEngine, generationEosId } from "../../compute/miner/engine";
 import { runMiner } from "../../compute/miner/node";
 import { type GatewayDomain, randomHex } from "../../protocol/gateway";
 import { type RunningGateway, startGateway } from "../../compute/gateway/server";
-import { choosePromptMode, gatewayUrl } from "../../cli/commands/prompt";
+import { choosePromptMode } from "../../cli/commands/prompt";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { type PromptResult, TokenText, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
@@ -130,14 +130,6 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
       .to.throw(BasedError, /ZK mode off/)
       .with.property("hint")
       .that.matches(/--plain/);
-  });
-
-  it("`based prompt` finds its gateway in --gateway, then BASED_GATEWAY_URL, then the local default", () => {
-    expect(gatewayUrl("http://gw:1/", { BASED_GATEWAY_URL: "http://env:2" })).to.equal("http://gw:1");
-    expect(gatewayUrl(undefined, { BASED_GATEWAY_URL: "https://env:2" })).to.equal("https://env:2");
-    expect(gatewayUrl(undefined, {})).to.equal("http://127.0.0.1:7200");
-    for (const bad of ["ftp://gw", "gw:7200", ""])
-      expect(() => gatewayUrl(bad, {}), bad).to.throw(BasedError);
   });
 
   it("`based prompt` refuses bad flags before it connects to anything (exit code 2)", () => {

@@ -123,7 +123,7 @@ describe("oracle gateway process (compute/gateway/main.ts)", function () {
 
   it("exits at once with how to start Redis when it is unreachable, and on bad flags", async () => {
     const down = await runNode(args("--port", "0", "--redis-url", "redis://127.0.0.1:1"), {}, 30_000);
-    expect(down.status).to.equal(1);
+    expect(down.status).to.equal(4); // the environment is not ready (README exit codes)
     expect(down.stderr).to.include("Cannot reach Redis").and.include("redis-server");
     const bad = await runNode(args("--port", "http"), {}, 30_000);
     expect(bad.status).to.equal(2);

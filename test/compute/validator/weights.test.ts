@@ -90,7 +90,7 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
     devnet = await startDevnet({ basedBlockTime: 1, epochReports: false });
     const ctx = (key: Hex) =>
       connectBased(
-        { deploymentsFile: devnet.deploymentsFile, privateKey: key, logLevel: "silent" },
+        { deploymentsFile: devnet.deploymentsFile, privateKey: key },
         { withAccount: true },
       );
     [validator, minerCtx] = await Promise.all([ctx(devnetPrivateKey(0)), ctx(devnetPrivateKey(2))]);
