@@ -21,13 +21,6 @@ export function invalid(where: string, error: z.ZodError): GatewayRefusal {
   return new GatewayRefusal(400, "InvalidRequest", `invalid ${where}: ${z.prettifyError(error)}`);
 }
 
-/** Parses `value` with `schema` or throws a 400 naming `where`. */
-export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw invalid(where, parsed.error);
-  return parsed.data;
-}
-
 export const redisDown = (): GatewayRefusal =>
   new GatewayRefusal(
     503,

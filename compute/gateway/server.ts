@@ -1,33 +1,44 @@
 /**
  * The Brain gateway's HTTP face (DESIGN.md §1; routes in protocol.ts, rules in service.ts): fastify
- * with zod-validated bodies, per-route size limits, per-IP rate limits on client routes, signed
+ * with zod-validated inputs, per-route size limits, per-IP rate limits on client routes, signed
  * requests on miner and validator routes, server-sent events for job progress, and `{error,
- * message}` bodies for every refusal. It fails to start at once when Redis is unreachable.
+ * message}` bodies for every refusal. Each route declares its schemas once; fastify validates with
+ * them and `GET /docs` is the OpenAPI document @fastify/swagger derives from them. It fails to start
+ * at once when Redis is unreachable.
  */
 import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { type ZodTypeProvider, createJsonSchemaTransform } from "fastify-type-provider-zod";
 import { Redis, type RedisOptions } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
 import { type MemberRole, verifySignedRequest } from "./auth";
-import { GatewayRefusal, isRedisConnectionError, parseOr400, redisDown } from "./errors";
-import { openApiDocument } from "./openapi";
+import { GatewayRefusal, invalid, isRedisConnectionError, redisDown } from "./errors";
 import {
   API_PREFIX,
   DEFAULT_REDIS_URL,
   type GatewayDomain,
   type JobView,
   LIMITS,
+  SIGNATURE_HEADERS,
+  closeSessionResultSchema,
+  errorBodySchema,
   jobIdSchema,
+  jobViewSchema,
+  minerStatsSchema,
   openSessionSchema,
   pollWorkSchema,
   postResultSchema,
   releaseJobSchema,
+  sampleSchema,
   sessionIdSchema,
+  sessionViewSchema,
   sha256HexSchema,
   submitJobSchema,
+  workItemSchema,
 } from "../../protocol/gateway";
 import { MinerQueues } from "./queues";
 import { type EscrowInfo, GatewayService } from "./service";
@@ -85,10 +96,16 @@ export { GatewayRefusal } from "./errors";
 declare module "fastify" {
   interface FastifyRequest {
     rawBody?: Buffer;
+    /** Who signed the request: set by a signed route's preValidation hook. */
+    signer: Address | null;
   }
   interface FastifyContextConfig {
     /** A client route: counted against the caller's IP rate limit. */
     client?: boolean;
+  }
+  interface FastifySchema {
+    /** The member roles a signed route admits (OpenAPI extension). */
+    "x-based-roles"?: readonly MemberRole[];
   }
 }
 
@@ -98,13 +115,117 @@ const JOB_BODY = Math.ceil(LIMITS.maxJobBytes / 3) * 4 + SMALL_BODY;
 /** Results carry more ciphertexts than inputs (outputs fan out); 4× a job's bytes. */
 const RESULT_BODY = 4 * JOB_BODY;
 
-const hashParams = z.object({ hash: sha256HexSchema });
-const sessionParams = z.object({ id: sessionIdSchema });
-const jobParams = z.object({ id: jobIdSchema });
+const hashParams = z.object({ hash: sha256HexSchema.describe("sha256 of the blob's bytes, lowercase hex") });
+const sessionParams = z.object({ id: sessionIdSchema.describe("session id") });
+const jobParams = z.object({ id: jobIdSchema.describe("job id") });
 const waitQuery = z.strictObject({
-  waitMs: z.coerce.number().int().min(0).max(LIMITS.maxWaitMs).default(0),
+  waitMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(LIMITS.maxWaitMs)
+    .default(0)
+    .describe("long-poll up to this many ms"),
 });
-const samplesQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(10) });
+const samplesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(10).describe("how many (default 10)"),
+});
+/** A missing poll body is an empty one: the defaults (as `req.body ?? {}` always did). */
+const pollBody = z.preprocess((body) => body ?? {}, pollWorkSchema);
+/**
+ * A blob's bytes. Any body passes here: the handler refuses one that is not
+ * application/octet-stream with 415, as it always has, where a failed schema would say 400.
+ */
+const blobBody = z.unknown().meta({ type: "string", contentMediaType: "application/octet-stream" });
+const blobBytes = z.instanceof(Buffer).meta({ type: "string", contentMediaType: "application/octet-stream" });
+const healthSchema = z.object({
+  ok: z.boolean(),
+  brainId: z.number().int(),
+  redis: z.string().describe("ioredis' connection status"),
+  liveMiners: z.number().int().optional(),
+});
+
+/** What a refusal calls each input ("invalid job id: …"), by its schema. */
+const INPUT_NAMES = new Map<unknown, string>([
+  [hashParams, "blob hash"],
+  [sessionParams, "session id"],
+  [jobParams, "job id"],
+  [waitQuery, "query"],
+  [samplesQuery, "query"],
+  [openSessionSchema, "session"],
+  [submitJobSchema, "job"],
+  [pollBody, "poll"],
+  [postResultSchema, "result"],
+  [releaseJobSchema, "release"],
+]);
+
+/**
+ * fastify hands a validator `null` for a request without a body; the gateway's refusals have
+ * always told "received undefined" (no body) from "received null" (a JSON `null`), so a missing
+ * body goes through validation as this marker.
+ */
+const NO_BODY = Symbol("no body");
+
+const inputName = (schema: unknown) => INPUT_NAMES.get(schema) ?? "input";
+
+/** Parses one input of a request: its value, or the 400 refusal that names it. */
+function checkInput(schema: z.ZodType, data: unknown, name: string): { value: unknown } | { error: Error } {
+  const parsed = schema.safeParse(data === NO_BODY ? undefined : data);
+  return parsed.success ? { value: parsed.data } : { error: invalid(name, parsed.error) };
+}
+
+// -- the document ---------------------------------------------------------------------------
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "invalid input (the message says which field and why)",
+  401: "missing, malformed, expired or wrong signature",
+  403: "the signer is not a member of the Brain in that role",
+  404: "unknown or expired",
+  409: "conflict: replayed nonce, closed session, or a lock that is not yours",
+  413: "body or job too large",
+  415: "wrong content type",
+  429: "rate limited (per client IP)",
+  503: "no miner available, Redis unavailable, or shutting down",
+};
+
+/** A response with a JSON body. */
+const json = (description: string, schema: z.ZodType) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+/** A response without a body (HEAD answers, 204): `type: "null"` is how @fastify/swagger omits content. */
+const bodiless = (description: string) => z.undefined().meta({ type: "null", description });
+/** The `{error, message}` refusals a route may answer. */
+const refusals = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, json(STATUS_TEXT[s] ?? "refused", errorBodySchema)]));
+/** Marks a route as signed (the security scheme below) and names the roles it admits. */
+const signedRoute = (roles: readonly MemberRole[]) => ({
+  security: [{ memberSignature: [] }],
+  "x-based-roles": roles,
+});
+
+/**
+ * The routes' zod schemas as JSON Schema (the type provider's transform), with one change:
+ * responses are shown as they travel. zod's output side of a schema that ends in a transform (an
+ * address checksummed, a hash lowercased) is `{}`; its input side is the string's pattern, which
+ * is what is on the wire and what the SDK parses. (This override replaces the provider's own,
+ * which adjusts dates, `undefined` members and empty union branches: none of them occur here.)
+ */
+const docTransform = createJsonSchemaTransform({
+  zodToJsonConfig: {
+    override: (ctx) => {
+      const s = ctx.zodSchema;
+      if (s instanceof z.ZodPipe && s.out instanceof z.ZodTransform) {
+        const { $schema: _, ...wire } = z.toJSONSchema(s.in, {
+          io: "input",
+          target: "draft-2020-12",
+          unrepresentable: "any",
+        });
+        Object.assign(ctx.jsonSchema, wire);
+      }
+    },
+  },
+});
 
 /** Shows a Redis URL without its password. */
 function safeUrl(url: string): string {
@@ -238,8 +359,47 @@ async function buildApp(
   log: Logger,
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: SMALL_BODY, return503OnClosing: true });
-  const docs = openApiDocument({ brainId: options.brainId });
   const clientLimit = { client: true };
+
+  // Inputs are checked with the routes' zod schemas here rather than by the type provider's
+  // validatorCompiler, whose failures are fastify's FST_ERR_VALIDATION with ajv-shaped issues:
+  // the gateway refuses with 400 InvalidRequest and zod's own account of the field, as it always has.
+  app.setValidatorCompiler<z.ZodType>(({ schema, httpPart }) => {
+    const name = INPUT_NAMES.get(schema) ?? httpPart ?? "input";
+    return (data) => checkInput(schema, data, name);
+  });
+  // Responses are sent as the service built them (plain JSON.stringify, as with no schema): their
+  // schemas are there for the document, and re-parsing multi-MiB results through zod would cost
+  // time on every answer and change them (unknown keys stripped, transforms applied).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.decorateRequest("signer", null);
+  app.addHook("preValidation", async (req) => {
+    if (req.body === undefined && req.routeOptions.schema?.body !== undefined) req.body = NO_BODY;
+  });
+
+  // Before any route: @fastify/swagger collects routes (with their schemas) as they are declared.
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: `BasedAI Brain gateway (Brain #${options.brainId})`,
+        version: "1",
+        description:
+          "Routes a Brain's encrypted (and plain) inference jobs to its miners. Clients are anonymous; miners and validators sign every request (EIP-191 over protocol.ts signedRequestMessage). See docs/gateway.md.",
+      },
+      components: {
+        securitySchemes: {
+          memberSignature: {
+            type: "apiKey",
+            in: "header",
+            name: SIGNATURE_HEADERS.signature,
+            description: `EIP-191 signature of signedRequestMessage(domain, method, path, sha256(body), nonce, expiry), with headers ${Object.values(SIGNATURE_HEADERS).join(", ")}`,
+          },
+        },
+      },
+    },
+    transform: docTransform,
+  });
 
   // Signatures cover the exact bytes received, so JSON is parsed here from the raw buffer.
   app.removeContentTypeParser("application/json");
@@ -315,15 +475,40 @@ async function buildApp(
   await app.register(rateLimit, { global: false });
   const clientLimiter = app.createRateLimit({ max: limits.max, timeWindow: limits.timeWindowMs });
 
-  app.get("/health", async (_req, reply) => {
-    const redis = service.store.redis.status;
-    if (redis !== "ready") return reply.code(503).send({ ok: false, brainId: options.brainId, redis });
-    return { ok: true, brainId: options.brainId, redis, liveMiners: await service.liveMinerCount() };
-  });
-  app.get("/docs", async () => docs);
+  const serviceTag = { tags: ["service"] };
+  app.get(
+    "/health",
+    {
+      schema: {
+        ...serviceTag,
+        summary: "Liveness: Redis state and live miners",
+        response: {
+          200: json("the gateway answers", healthSchema),
+          503: json("Redis is away", healthSchema),
+        },
+      },
+    },
+    async (_req, reply) => {
+      const redis = service.store.redis.status;
+      if (redis !== "ready") return reply.code(503).send({ ok: false, brainId: options.brainId, redis });
+      return { ok: true, brainId: options.brainId, redis, liveMiners: await service.liveMinerCount() };
+    },
+  );
+  app.get(
+    "/docs",
+    {
+      schema: {
+        ...serviceTag,
+        summary: "This OpenAPI document",
+        response: { 200: json("OpenAPI 3.1 JSON", z.looseObject({ openapi: z.string() })) },
+      },
+    },
+    async () => app.swagger(),
+  );
 
   void app.register(
-    async (v1) => {
+    async (plugin) => {
+      const v1 = plugin.withTypeProvider<ZodTypeProvider>();
       v1.addHook("onRequest", async (req, reply) => {
         if (req.routeOptions.config.client) {
           const r = await clientLimiter(req);
@@ -341,8 +526,11 @@ async function buildApp(
           throw new GatewayRefusal(503, "ShuttingDown", "the gateway is restarting; retry shortly");
       });
 
-      /** Checks the request's signature and membership; the signer's address. */
-      const member = async (req: FastifyRequest, roles: readonly MemberRole[]) => {
+      /**
+       * preValidation of a signed route: the request's signature and the signer's membership are
+       * checked before its inputs, as they always were (a stranger's malformed poll is a 401 or 403).
+       */
+      const signedBy = (roles: readonly MemberRole[]) => async (req: FastifyRequest) => {
         const { address } = await verifySignedRequest({
           domain: options.domain,
           method: req.method,
@@ -353,7 +541,20 @@ async function buildApp(
           isMember: options.isMember,
           claimNonce: (a, n, ttl) => service.store.claimNonce(a, n, ttl),
         });
-        return address;
+        req.signer = address;
+      };
+      /**
+       * A job's result and release have always read the path before the signature: a malformed job
+       * id is a 400 whoever asks, and spends no nonce. (fastify checks the path again just after.)
+       */
+      const pathFirst = async (req: FastifyRequest) => {
+        const r = checkInput(jobParams, req.params, inputName(jobParams));
+        if ("error" in r) throw r.error;
+      };
+      /** The signer a signed route's hook found. */
+      const signer = (req: FastifyRequest): Address => {
+        if (req.signer === null) throw new Error(`${req.routeOptions.url} has no signature check`);
+        return req.signer;
       };
 
       /** Aborts when the caller hangs up (so a long poll hands no job to a gone miner). */
@@ -367,128 +568,323 @@ async function buildApp(
 
       // -- blobs ------------------------------------------------------------------------------
 
-      v1.put("/blobs/:hash", { bodyLimit: LIMITS.maxBlobBytes, config: clientLimit }, async (req, reply) => {
-        const { hash } = parseOr400(hashParams, req.params, "blob hash");
-        if (!Buffer.isBuffer(req.body)) {
-          throw new GatewayRefusal(
-            415,
-            "UnsupportedMediaType",
-            "send the blob's bytes as application/octet-stream",
-          );
-        }
-        return reply.code(201).send(await service.putBlob(hash, req.body));
-      });
-      v1.head("/blobs/:hash", { config: clientLimit }, async (req, reply) => {
-        const { hash } = parseOr400(hashParams, req.params, "blob hash");
-        return reply.code((await service.store.hasBlob(hash)) ? 200 : 404).send();
-      });
-      v1.get("/blobs/:hash", { exposeHeadRoute: false }, async (req, reply) => {
-        await member(req, ["miner", "validator"]);
-        const { hash } = parseOr400(hashParams, req.params, "blob hash");
-        return reply.type("application/octet-stream").send(await service.getBlob(hash));
-      });
+      const blobs = { tags: ["blobs"] };
+      v1.put(
+        "/blobs/:hash",
+        {
+          bodyLimit: LIMITS.maxBlobBytes,
+          config: clientLimit,
+          schema: {
+            ...blobs,
+            summary: `Upload a content-addressed blob (evaluation keys), at most ${LIMITS.maxBlobBytes} bytes`,
+            consumes: ["application/octet-stream"],
+            params: hashParams,
+            body: blobBody,
+            response: {
+              201: json(
+                "stored (or already there: its lifetime is renewed)",
+                z.object({ hash: sha256HexSchema, bytes: z.number().int() }),
+              ),
+              ...refusals(400, 413, 415, 429, 503),
+            },
+          },
+        },
+        async (req, reply) => {
+          if (!Buffer.isBuffer(req.body)) {
+            throw new GatewayRefusal(
+              415,
+              "UnsupportedMediaType",
+              "send the blob's bytes as application/octet-stream",
+            );
+          }
+          return reply.code(201).send(await service.putBlob(req.params.hash, req.body));
+        },
+      );
+      v1.head(
+        "/blobs/:hash",
+        {
+          // @fastify/swagger leaves HEAD routes out unless asked: this one is a route of its own.
+          config: { ...clientLimit, swagger: { exposeHeadRoute: true } },
+          schema: {
+            ...blobs,
+            summary: "Whether the gateway holds a blob (clients skip uploading keys it has)",
+            params: hashParams,
+            response: {
+              200: bodiless("held"),
+              400: bodiless(STATUS_TEXT[400]!),
+              404: bodiless("not held"),
+              429: bodiless(STATUS_TEXT[429]!),
+            },
+          },
+        },
+        async (req, reply) => {
+          return reply.code((await service.store.hasBlob(req.params.hash)) ? 200 : 404).send();
+        },
+      );
+      v1.get(
+        "/blobs/:hash",
+        {
+          exposeHeadRoute: false,
+          preValidation: signedBy(["miner", "validator"]),
+          schema: {
+            ...blobs,
+            ...signedRoute(["miner", "validator"]),
+            summary: "Fetch a blob (miners and validators: a session's evaluation keys)",
+            params: hashParams,
+            response: {
+              200: {
+                description: "the blob's bytes",
+                content: { "application/octet-stream": { schema: blobBytes } },
+              },
+              ...refusals(400, 401, 403, 404, 409),
+            },
+          },
+        },
+        async (req, reply) => {
+          return reply.type("application/octet-stream").send(await service.getBlob(req.params.hash));
+        },
+      );
 
       // -- sessions ---------------------------------------------------------------------------
 
-      v1.post("/sessions", { config: clientLimit }, async (req, reply) => {
-        const body = parseOr400(openSessionSchema, req.body, "session");
-        return reply.code(201).send(await service.openSession(body));
-      });
-      v1.get("/sessions/:id", { config: clientLimit }, async (req) => {
-        const { id } = parseOr400(sessionParams, req.params, "session id");
-        return service.sessionView(id);
-      });
-      v1.post("/sessions/:id/jobs", { bodyLimit: JOB_BODY, config: clientLimit }, async (req, reply) => {
-        const { id } = parseOr400(sessionParams, req.params, "session id");
-        const body = parseOr400(submitJobSchema, req.body, "job");
-        return reply.code(202).send(await service.submitJob(id, body));
-      });
-      v1.post("/sessions/:id/close", { config: clientLimit }, async (req) => {
-        const { id } = parseOr400(sessionParams, req.params, "session id");
-        return service.closeSession(id);
-      });
+      const sessions = { tags: ["sessions"] };
+      v1.post(
+        "/sessions",
+        {
+          config: clientLimit,
+          schema: {
+            ...sessions,
+            summary: "Open a session; it sticks to the least loaded live miner",
+            body: openSessionSchema,
+            response: { 201: json("the session", sessionViewSchema), ...refusals(400, 413, 415, 429, 503) },
+          },
+        },
+        async (req, reply) => reply.code(201).send(await service.openSession(req.body)),
+      );
+      v1.get(
+        "/sessions/:id",
+        {
+          config: clientLimit,
+          schema: {
+            ...sessions,
+            summary: "A session: its miner, units and state",
+            params: sessionParams,
+            response: { 200: json("the session", sessionViewSchema), ...refusals(400, 404, 429) },
+          },
+        },
+        async (req) => service.sessionView(req.params.id),
+      );
+      v1.post(
+        "/sessions/:id/jobs",
+        {
+          bodyLimit: JOB_BODY,
+          config: clientLimit,
+          schema: {
+            ...sessions,
+            summary: `Submit a job (linear: at most ${LIMITS.maxJobInputs} ciphertexts, ${LIMITS.maxJobBytes} bytes; generate: plain sessions)`,
+            params: sessionParams,
+            body: submitJobSchema,
+            response: {
+              202: json("queued", z.object({ jobId: jobIdSchema })),
+              ...refusals(400, 404, 409, 413, 415, 429),
+            },
+          },
+        },
+        async (req, reply) => reply.code(202).send(await service.submitJob(req.params.id, req.body)),
+      );
+      v1.post(
+        "/sessions/:id/close",
+        {
+          config: clientLimit,
+          schema: {
+            ...sessions,
+            summary: "Close a session; with an escrow, settle it with the last delivered result",
+            params: sessionParams,
+            response: {
+              200: json("units and settlement", closeSessionResultSchema),
+              ...refusals(400, 404, 409, 429),
+            },
+          },
+        },
+        async (req) => service.closeSession(req.params.id),
+      );
 
       // -- jobs -------------------------------------------------------------------------------
 
-      v1.get("/jobs/:id", { config: clientLimit }, async (req, reply) => {
-        const { id } = parseOr400(jobParams, req.params, "job id");
-        const { waitMs } = parseOr400(waitQuery, req.query, "query");
-        return service.waitForJob(id, waitMs, hangUp(reply));
-      });
-      v1.get("/jobs/:id/events", { config: clientLimit }, async (req, reply) => {
-        const { id } = parseOr400(jobParams, req.params, "job id");
-        let view = await service.jobView(id);
-        const signal = hangUp(reply);
-        reply.hijack();
-        const out = reply.raw;
-        // The stream is the connection's last use: nothing is left open to hold up a shutdown.
-        out.shouldKeepAlive = false;
-        out.writeHead(200, {
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-cache",
-          "x-accel-buffering": "no",
-        });
-        const send = (v: JobView) => out.write(`event: state\ndata: ${JSON.stringify(v)}\n\n`);
-        send(view);
-        let last = JSON.stringify(view);
-        try {
-          while (
-            view.state !== "completed" &&
-            view.state !== "failed" &&
-            !signal.aborted &&
-            !service.closing
-          ) {
-            await service.wait(`job:${id}`, 15_000, signal);
-            view = await service.jobView(id);
-            const now = JSON.stringify(view);
-            if (now !== last) send(view);
-            else out.write(": keep-alive\n\n");
-            last = now;
+      const jobs = { tags: ["jobs"] };
+      v1.get(
+        "/jobs/:id",
+        {
+          config: clientLimit,
+          schema: {
+            ...jobs,
+            summary: "A job's state and result; with waitMs, held until it ends or the wait runs out",
+            params: jobParams,
+            querystring: waitQuery,
+            response: { 200: json("the job", jobViewSchema), ...refusals(400, 404, 429) },
+          },
+        },
+        async (req, reply) => service.waitForJob(req.params.id, req.query.waitMs, hangUp(reply)),
+      );
+      v1.get(
+        "/jobs/:id/events",
+        {
+          config: clientLimit,
+          schema: {
+            ...jobs,
+            summary: "Server-sent events: `event: state` with the job's view on every change, until it ends",
+            params: jobParams,
+            response: {
+              // The handler writes the stream itself (hijacked): the schema is each event's data.
+              200: {
+                description: "text/event-stream of job views",
+                content: { "text/event-stream": { schema: jobViewSchema } },
+              },
+              ...refusals(400, 404, 429),
+            },
+          },
+        },
+        async (req, reply) => {
+          const { id } = req.params;
+          let view = await service.jobView(id);
+          const signal = hangUp(reply);
+          reply.hijack();
+          const out = reply.raw;
+          // The stream is the connection's last use: nothing is left open to hold up a shutdown.
+          out.shouldKeepAlive = false;
+          out.writeHead(200, {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+          });
+          const send = (v: JobView) => out.write(`event: state\ndata: ${JSON.stringify(v)}\n\n`);
+          send(view);
+          let last = JSON.stringify(view);
+          try {
+            while (
+              view.state !== "completed" &&
+              view.state !== "failed" &&
+              !signal.aborted &&
+              !service.closing
+            ) {
+              await service.wait(`job:${id}`, 15_000, signal);
+              view = await service.jobView(id);
+              const now = JSON.stringify(view);
+              if (now !== last) send(view);
+              else out.write(": keep-alive\n\n");
+              last = now;
+            }
+          } catch (err) {
+            const r =
+              err instanceof GatewayRefusal ? err : isRedisConnectionError(err) ? redisDown() : undefined;
+            out.write(
+              `event: error\ndata: ${JSON.stringify({ error: r?.code ?? "Internal", message: r?.message ?? "the event stream failed" })}\n\n`,
+            );
           }
-        } catch (err) {
-          const r =
-            err instanceof GatewayRefusal ? err : isRedisConnectionError(err) ? redisDown() : undefined;
-          out.write(
-            `event: error\ndata: ${JSON.stringify({ error: r?.code ?? "Internal", message: r?.message ?? "the event stream failed" })}\n\n`,
-          );
-        }
-        out.end();
-      });
+          out.end();
+        },
+      );
 
       // -- miners -----------------------------------------------------------------------------
 
-      v1.post("/miner/work", async (req, reply) => {
-        const miner = await member(req, ["miner"]);
-        const body = parseOr400(pollWorkSchema, req.body ?? {}, "poll");
-        const item = await service.pollWork(miner, body.waitMs, hangUp(reply));
-        return item ? item : reply.code(204).send();
-      });
-      v1.post("/miner/jobs/:id/result", { bodyLimit: RESULT_BODY }, async (req) => {
-        const { id } = parseOr400(jobParams, req.params, "job id");
-        const miner = await member(req, ["miner"]);
-        const body = parseOr400(postResultSchema, req.body, "result");
-        await service.postResult(miner, id, body);
-        return { ok: true };
-      });
-      v1.post("/miner/jobs/:id/release", async (req) => {
-        const { id } = parseOr400(jobParams, req.params, "job id");
-        const miner = await member(req, ["miner"]);
-        const body = parseOr400(releaseJobSchema, req.body, "release");
-        await service.releaseJob(miner, id, body.lockToken, body.reason);
-        return { ok: true };
-      });
+      const miners = { tags: ["miner"], ...signedRoute(["miner"]) };
+      v1.post(
+        "/miner/work",
+        {
+          preValidation: signedBy(["miner"]),
+          schema: {
+            ...miners,
+            summary: "Long-poll for this miner's next job (204 when none came in time)",
+            body: pollBody,
+            response: {
+              200: json("a job, locked to this miner", workItemSchema),
+              204: bodiless("nothing to do within the wait"),
+              ...refusals(400, 401, 403, 409, 415, 503),
+            },
+          },
+        },
+        async (req, reply) => {
+          const item = await service.pollWork(signer(req), req.body.waitMs, hangUp(reply));
+          return item ? item : reply.code(204).send();
+        },
+      );
+      v1.post(
+        "/miner/jobs/:id/result",
+        {
+          bodyLimit: RESULT_BODY,
+          preValidation: [pathFirst, signedBy(["miner"])],
+          schema: {
+            ...miners,
+            summary: "Deliver a job's outputs with their hash and the miner's EIP-712 Delivery signature",
+            params: jobParams,
+            body: postResultSchema,
+            response: {
+              200: json("accepted", z.object({ ok: z.literal(true) })),
+              ...refusals(400, 401, 403, 404, 409, 413, 415),
+            },
+          },
+        },
+        async (req) => {
+          await service.postResult(signer(req), req.params.id, req.body);
+          return { ok: true };
+        },
+      );
+      v1.post(
+        "/miner/jobs/:id/release",
+        {
+          preValidation: [pathFirst, signedBy(["miner"])],
+          schema: {
+            ...miners,
+            summary:
+              "Give a job back (shutdown, or it cannot run here); it goes to another miner when one is live",
+            params: jobParams,
+            body: releaseJobSchema,
+            response: {
+              200: json("released", z.object({ ok: z.literal(true) })),
+              ...refusals(400, 401, 403, 404, 409, 415),
+            },
+          },
+        },
+        async (req) => {
+          await service.releaseJob(signer(req), req.params.id, req.body.lockToken, req.body.reason);
+          return { ok: true };
+        },
+      );
 
       // -- validators -------------------------------------------------------------------------
 
-      v1.get("/validator/samples", async (req) => {
-        await member(req, ["validator"]);
-        const { limit } = parseOr400(samplesQuery, req.query, "query");
-        return { samples: await service.samples(limit) };
-      });
-      v1.get("/validator/miners", async (req) => {
-        await member(req, ["validator"]);
-        return { miners: await service.minerStats() };
-      });
+      const validators = { tags: ["validator"], ...signedRoute(["validator"]) };
+      v1.get(
+        "/validator/samples",
+        {
+          preValidation: signedBy(["validator"]),
+          schema: {
+            ...validators,
+            summary: "A random subset of recently completed linear jobs, with inputs, to replay",
+            querystring: samplesQuery,
+            response: {
+              200: json("samples", z.object({ samples: z.array(sampleSchema) })),
+              ...refusals(400, 401, 403, 409),
+            },
+          },
+        },
+        async (req) => ({ samples: await service.samples(req.query.limit) }),
+      );
+      v1.get(
+        "/validator/miners",
+        {
+          preValidation: signedBy(["validator"]),
+          schema: {
+            ...validators,
+            summary: "What the gateway saw of each miner",
+            response: {
+              200: json("miners", z.object({ miners: z.array(minerStatsSchema) })),
+              ...refusals(401, 403, 409),
+            },
+          },
+        },
+        async () => ({ miners: await service.minerStats() }),
+      );
     },
     { prefix: API_PREFIX },
   );
