@@ -27,7 +27,10 @@ export type EthereumContext = {
 };
 
 /** What connecting needs from the configuration (sdk/config.ts). */
-export type ConnectConfig = Pick<BasedConfig, "deploymentsFile" | "ethereumRpcUrl" | "basedRpcUrl" | "privateKey">;
+export type ConnectConfig = Pick<
+  BasedConfig,
+  "deploymentsFile" | "ethereumRpcUrl" | "basedRpcUrl" | "privateKey"
+>;
 
 export type ConnectOptions = {
   /** Resolve a signing account (needed for transactions). */

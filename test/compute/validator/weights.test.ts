@@ -89,10 +89,7 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
   before(async () => {
     devnet = await startDevnet({ basedBlockTime: 1, epochReports: false });
     const ctx = (key: Hex) =>
-      connectBased(
-        { deploymentsFile: devnet.deploymentsFile, privateKey: key },
-        { withAccount: true },
-      );
+      connectBased({ deploymentsFile: devnet.deploymentsFile, privateKey: key }, { withAccount: true });
     [validator, minerCtx] = await Promise.all([ctx(devnetPrivateKey(0)), ctx(devnetPrivateKey(2))]);
     const minerB = await ctx(devnetPrivateKey(3));
     await waitFor(

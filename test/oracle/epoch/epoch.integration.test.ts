@@ -229,10 +229,7 @@ describe("epoch reports: computed by the attesters from the chain, delivered, cl
 
   it("a validator's revealed weights pay its Brain's miners by them; the owner gets its split; every account claims with --epoch alone", async () => {
     const sdk = (key: Hex) =>
-      connectBased(
-        { deploymentsFile: devnet.deploymentsFile, privateKey: key },
-        { withAccount: true },
-      );
+      connectBased({ deploymentsFile: devnet.deploymentsFile, privateKey: key }, { withAccount: true });
     const [asDev, asA, asB] = await Promise.all([sdk(devnetPrivateKey(0)), sdk(minerAKey), sdk(minerBKey)]);
     const validator = await registerMember(asDev, BRAIN, { role: "validator", endpoint: "127.0.0.1:9101" });
     const [a, b] = await Promise.all([
