@@ -1,17 +1,23 @@
 import { expect } from "chai";
-import fs from "node:fs";
 import os from "node:os";
-import { detectHardware } from "../../../compute/miner/hardware";
+import { detectHardware, systemProbe } from "../../../compute/miner/hardware";
 
 describe("compute/miner/hardware: a miner declares the device it has", () => {
-  it("declares this machine as it is (CPU unless an NVIDIA device is visible)", () => {
+  it("declares this machine as it is: GPU exactly when the system probe sees an NVIDIA device", () => {
     const hw = detectHardware();
-    const nvidia = fs.existsSync("/dev/nvidia0");
-    if (!nvidia) expect(hw.device).to.be.oneOf(["cpu", "gpu"]); // nvidia-smi may still find one
-    if (hw.device === "cpu") expect(hw.executionProviders).to.deep.equal(["cpu"]);
+    const gpuSeen = systemProbe.exists("/dev/nvidia0") || systemProbe.nvidiaSmi() !== undefined;
+    expect(hw.device).to.equal(gpuSeen ? "gpu" : "cpu");
+    expect(hw.executionProviders).to.deep.equal(gpuSeen ? ["cuda", "cpu"] : ["cpu"]);
     expect(hw.cores).to.equal(os.availableParallelism());
     expect(hw.memoryBytes).to.equal(os.totalmem());
-    expect(hw.detail).to.contain("onnxruntime:");
+    expect(hw.detail).to.contain(`onnxruntime: ${hw.executionProviders.join(", ")}`);
+  });
+
+  it("a CPU machine names its CPU and core count; a hanging or failing nvidia-smi means no GPU", () => {
+    const cpu = detectHardware({ exists: () => false, nvidiaSmi: () => undefined });
+    expect(cpu.detail).to.equal(
+      `${os.cpus()[0]!.model.trim()} × ${os.availableParallelism()} (onnxruntime: cpu)`,
+    );
   });
 
   it("declares a GPU from /dev/nvidia0 or from nvidia-smi, and asks onnxruntime for CUDA first", () => {
