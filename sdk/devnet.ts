@@ -1,3 +1,4 @@
+import { toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every devnet chain.
@@ -39,7 +40,7 @@ export function devnetPrivateKey(index: number): `0x${string}` {
   const account = mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: index });
   const key = account.getHdKey().privateKey;
   if (!key) throw new Error("devnet mnemonic produced no private key");
-  return `0x${Buffer.from(key).toString("hex")}`;
+  return toHex(key);
 }
 
 /**
