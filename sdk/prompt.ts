@@ -27,7 +27,8 @@ import {
 import type { CkksClient } from "../zkllm/ckks/client";
 import { readPlan, type ZkllmPlan } from "../zkllm/convert";
 import { splitForPlan } from "../zkllm/generate";
-import { loadCheckpoint, parseGpt2Config } from "../zkllm/model/checkpoint";
+import { parseGpt2Config } from "../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../zkllm/model/files";
 import {
   type ServerCall,
   type TransferStats,

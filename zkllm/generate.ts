@@ -18,7 +18,8 @@ import { createEvaluatorPool } from "./ckks/pool";
 import type { Tensor } from "./ckks/linear";
 import { createEvaluator } from "./ckks/server";
 import { type ZkllmPlan, readPlan } from "./convert";
-import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
+import { type Gpt2Checkpoint } from "./model/checkpoint";
+import { loadCheckpoint } from "./model/files";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
 import { batchingBackend } from "./hybrid/batching";
 import {

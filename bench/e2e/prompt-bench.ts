@@ -41,7 +41,7 @@ import { createClient } from "../../zkllm/ckks/client";
 import { createEvaluator } from "../../zkllm/ckks/server";
 import { readPlan } from "../../zkllm/convert";
 import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { type ServerCall, emptyStats, encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
 import { serverWeights } from "../../zkllm/hybrid/engine-plan";
 import { HybridSession } from "../../zkllm/hybrid/session";

@@ -30,7 +30,7 @@ import { isZkllmInputError } from "../../zkllm/ckks/errors";
 import { readPlan } from "../../zkllm/convert";
 import { brownText } from "../../zkllm/data/brown";
 import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { HybridSession, plainBackend } from "../../zkllm/hybrid/session";
 import { type Gpt2Tokenizer, loadTokenizer } from "../../zkllm/tokenizer";

@@ -4,7 +4,7 @@
  * Usage: npx tsx scripts/train/samples.ts [model-dir]
  */
 import path from "node:path";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { Gpt2Forward, createRng, generate } from "../../zkllm/model/forward";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { loadTokenizer } from "../../zkllm/tokenizer";

@@ -14,7 +14,7 @@ import {
 } from "../../zkllm/convert";
 import { HELDOUT_DOCUMENTS, tokenWindows } from "../../zkllm/data/brown";
 import { generateIds, splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/files";
 import { Gpt2Forward } from "../../zkllm/model/forward";
 import { randomCheckpoint } from "../../zkllm/model/random-checkpoint";
 import { encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";

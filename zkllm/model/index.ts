@@ -1,5 +1,6 @@
 export * from "./safetensors";
 export * from "./checkpoint";
+export * from "./files";
 export * from "./forward";
 export * from "./onnx-export";
 export * from "./onnx-runner";

@@ -10,7 +10,7 @@ import { findStep } from "../../../zkllm/ckks/plan";
 import { createEvaluator } from "../../../zkllm/ckks/server";
 import { readPlan } from "../../../zkllm/convert";
 import { splitForPlan } from "../../../zkllm/generate";
-import { loadCheckpoint } from "../../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../../zkllm/model/files";
 import { serverWeights } from "../../../zkllm/hybrid/engine-plan";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");
