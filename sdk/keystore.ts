@@ -6,7 +6,7 @@
  *
  * Layout (directory 0700, files 0600):
  *
- *   <dir>/<paramSet>/secret.key          the secret key (client.ts's checked frame)
+ *   <dir>/<paramSet>/secret.key          the secret key (zkllm/ckks/client.ts's checked frame)
  *   <dir>/<paramSet>/eval-<id>.json      manifest: the rotation steps, sha256 of each blob and of
  *                                        the secret key they were made with
  *   <dir>/<paramSet>/eval-<id>.galois    Galois keys for exactly those rotation steps
@@ -20,9 +20,16 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { type CkksClient, type EvalKeyBlobs, createClient, exportSecretKey } from "../zkllm/ckks/client";
-import type { ParamSetId } from "../zkllm/ckks/params";
-import { type EnginePlan, planNeedsRelinearization, planRotations } from "../zkllm/ckks/plan";
+import {
+  type CkksClient,
+  type EnginePlan,
+  type EvalKeyBlobs,
+  type ParamSetId,
+  createClient,
+  exportSecretKey,
+  planNeedsRelinearization,
+  planRotations,
+} from "../zkllm/client";
 import { BasedError } from "./errors";
 
 export type OpenedKeystore = {

@@ -10,8 +10,6 @@
  * Plain mode (a Brain with ZK off, or a user who asks for it): the token ids go to the miner as
  * one generation job.
  */
-import fs from "node:fs";
-import path from "node:path";
 import type { Address } from "viem";
 import {
   type CloseSessionResult,
@@ -24,19 +22,19 @@ import {
   outputsHash,
   toBase64,
 } from "../protocol/gateway";
-import type { CkksClient } from "../zkllm/ckks/client";
-import { readPlan, type ZkllmPlan } from "../zkllm/convert";
-import { splitForPlan } from "../zkllm/generate";
-import { loadCheckpoint, parseGpt2Config } from "../zkllm/model/checkpoint";
 import {
+  type CkksClient,
+  DEFAULT_BUCKETS,
+  type Gpt2Tokenizer,
   type ServerCall,
   type TransferStats,
+  type ZkllmModel,
+  type ZkllmPlan,
   emptyStats,
   encryptedBackend,
-} from "../zkllm/hybrid/encrypted-backend";
-import { DEFAULT_BUCKETS } from "../zkllm/hybrid/engine-plan";
-import { HybridSession } from "../zkllm/hybrid/session";
-import { type Gpt2Tokenizer, loadTokenizer } from "../zkllm/tokenizer";
+  openModel,
+} from "../zkllm/client";
+import { readModelDir } from "../zkllm/model-dir";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
 import { openKeystore } from "./keystore";
@@ -107,6 +105,8 @@ export function promptUnits(promptIds: readonly number[], bucket: number = DEFAU
 
 /** What a prompt needs from the model directory before anything goes out (for escrow sizing too). */
 export type PreparedPrompt = {
+  /** The model, opened once for the whole prompt. */
+  model: ZkllmModel;
   tokenizer: Gpt2Tokenizer;
   promptIds: number[];
   /** The model's context in tokens. */
@@ -129,13 +129,10 @@ export function preparePrompt(
   mode: PromptMode,
   eosId?: number,
 ): PreparedPrompt {
-  let tokenizer: Gpt2Tokenizer;
-  let nPositions: number;
+  let model: ZkllmModel;
   try {
-    tokenizer = loadTokenizer(modelDir);
-    nPositions = parseGpt2Config(
-      JSON.parse(fs.readFileSync(path.join(modelDir, "config.json"), "utf8")),
-    ).n_positions;
+    // The weights only where they are used: a plain prompt's model runs on the miner.
+    model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
   } catch (err) {
     throw new BasedError(
       "input",
@@ -144,6 +141,7 @@ export function preparePrompt(
       "Pass --model <dir> of a converted model (config.json, model.safetensors, vocab.json, merges.txt, zkllm-plan.json).",
     );
   }
+  const { tokenizer, nPositions } = model;
   const promptIds = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
   if (promptIds.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize);
@@ -169,8 +167,9 @@ export function preparePrompt(
       `maxTokens must be a positive integer, got ${maxTokens}.`,
     );
   }
-  const plan = mode === "encrypted" ? readPlanOrThrow(modelDir) : undefined;
+  const plan = mode === "encrypted" ? planOrThrow(model, modelDir) : undefined;
   return {
+    model,
     tokenizer,
     promptIds,
     nPositions,
@@ -269,8 +268,10 @@ async function runEncrypted(
   step: (detail: string) => void,
 ): Promise<PromptResult> {
   const { gateway, modelDir } = options;
-  const plan = readPlanOrThrow(modelDir);
-  const split = splitForPlan(loadCheckpoint(modelDir), plan);
+  const { model } = prepared;
+  const plan = planOrThrow(model, modelDir);
+  // The weights are parsed here, so a broken model fails before any key or session work.
+  model.split();
   const paramSet = plan.engine.paramSet;
 
   step("opening the keystore");
@@ -330,29 +331,20 @@ async function runEncrypted(
     };
     const transfer = emptyStats();
     const backend = encryptedBackend(client, plan.engine, server, plan.buckets, transfer);
-    const hybrid = new HybridSession(
-      split.client,
-      backend,
-      plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {},
-    );
 
     // Greedy decoding, each token handed out as soon as its logits are decrypted.
     const text = new TokenText(prepared.tokenizer, prepared.eosId);
-    const ids: number[] = [];
+    let generated = 0;
     step("prompt pass");
-    let logits = await hybrid.step(prepared.promptIds);
-    for (;;) {
-      const best = argmax(logits);
-      ids.push(best);
-      const last =
-        ids.length >= options.maxTokens ||
-        best === prepared.eosId ||
-        hybrid.length >= hybrid.model.nPositions;
-      options.onToken?.(best, text.push(best, last));
-      if (last) break;
-      step(`token ${ids.length + 1} of at most ${options.maxTokens}`);
-      logits = await hybrid.step([best]);
-    }
+    const ids = await model.generate(prepared.promptIds, {
+      backend,
+      maxTokens: options.maxTokens,
+      eosId: prepared.eosId,
+      onToken: (id, last) => {
+        options.onToken?.(id, text.push(id, last));
+        if (!last) step(`token ${++generated + 1} of at most ${options.maxTokens}`);
+      },
+    });
 
     const result = await closeWithResult(gateway, session.sessionId, prepared, started, step, {
       mode: "encrypted",
@@ -558,9 +550,9 @@ async function closeQuietly(gateway: GatewayClient, sessionId: string): Promise<
   }
 }
 
-function readPlanOrThrow(modelDir: string): ZkllmPlan {
+function planOrThrow(model: ZkllmModel, modelDir: string): ZkllmPlan {
   try {
-    return readPlan(modelDir);
+    return model.plan();
   } catch (err) {
     throw new BasedError(
       "input",
@@ -569,12 +561,6 @@ function readPlanOrThrow(modelDir: string): ZkllmPlan {
       "Convert the model with `based model convert`, or use --plain on a Brain with ZK off.",
     );
   }
-}
-
-function argmax(logits: Float64Array): number {
-  let best = 0;
-  for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
-  return best;
 }
 
 /**

@@ -5,6 +5,7 @@
  * - `evaluateQuality`: perplexity and top-1 agreement of a squeezed split against the full model.
  */
 import type { Gpt2Checkpoint } from "./model/checkpoint";
+import { argmax } from "./model/forward";
 import { HybridSession, plainBackend, type SessionOptions } from "./hybrid/session";
 import { type SplitOptions, splitModel } from "./hybrid/split-model";
 import { normaliseScores } from "./squeeze/heads";
@@ -56,12 +57,6 @@ function logSoftmaxAt(logits: Float64Array, index: number): number {
   let sum = 0;
   for (const v of logits) sum += Math.exp(v - max);
   return logits[index]! - max - Math.log(sum);
-}
-
-function argmax(values: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }
 
 /**

@@ -10,10 +10,9 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
 import type { ParamSetId } from "./ckks/params";
-import { type EnginePlan, parsePlan } from "./ckks/plan";
-import { loadCheckpoint, type Gpt2Checkpoint } from "./model/checkpoint";
+import { type Gpt2Checkpoint } from "./model/checkpoint";
+import { loadCheckpoint } from "./model/files";
 import { Gpt2Forward } from "./model/forward";
 import { exportGpt2Onnx } from "./model/onnx-export";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
@@ -23,8 +22,8 @@ import { headSignificance } from "./calibrate";
 import { selectHeads } from "./squeeze/heads";
 import type { QuantizeParams } from "./squeeze/quantize";
 import { loadTokenizer } from "./tokenizer";
+import { PLAN_FILE, type ZkllmPlan } from "./zkllm-plan";
 
-export const PLAN_FILE = "zkllm-plan.json";
 const COPIED = [
   "config.json",
   "model.safetensors",
@@ -65,37 +64,6 @@ export const SQUEEZE_DEFAULT: SqueezeSettings = {
   quantize: { threshold: 0.1, alpha: 0.5, levels: 256, rounding: "nearest" },
   heads: { theta: 0.05, budgetFraction: 1 },
 };
-
-const quantizeSchema = z.object({
-  threshold: z.number(),
-  alpha: z.number().positive(),
-  levels: z.number().int().min(2),
-  rounding: z.enum(["floor", "nearest"]).optional(),
-});
-
-/** The plan file, validated when a miner or client loads it. */
-export const zkllmPlanSchema = z.object({
-  version: z.literal(1),
-  /** sha256 of model.safetensors: the weights this plan was made for. */
-  modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  squeeze: z.object({
-    fuse: z.boolean(),
-    quantize: quantizeSchema.nullable(),
-    heads: z
-      .object({
-        theta: z.number(),
-        budgetFraction: z.number().positive().max(1),
-        scores: z.array(z.array(z.number())),
-        kept: z.array(z.array(z.boolean())),
-        cost: z.number(),
-        fullCost: z.number(),
-      })
-      .nullable(),
-  }),
-  buckets: z.object({ prefill: z.number().int().min(1).max(256) }),
-  engine: z.unknown().transform((v) => parsePlan(v)),
-});
-export type ZkllmPlan = Omit<z.infer<typeof zkllmPlanSchema>, "engine"> & { engine: EnginePlan };
 
 export function sha256File(file: string): string {
   return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
@@ -230,19 +198,4 @@ export async function convertModel(
     totalHeads: ckpt.config.n_layer * ckpt.config.n_head,
     planSteps: plan.engine.steps.length,
   };
-}
-
-/** Reads and validates a model directory's plan, checking it belongs to these weights. */
-export function readPlan(modelDir: string): ZkllmPlan {
-  const file = path.join(modelDir, PLAN_FILE);
-  if (!fs.existsSync(file)) {
-    throw new Error(
-      `${file} does not exist: convert the checkpoint first (based model convert <hf-dir> --out <dir>)`,
-    );
-  }
-  const plan = zkllmPlanSchema.parse(JSON.parse(fs.readFileSync(file, "utf8"))) as ZkllmPlan;
-  const sha = sha256File(path.join(modelDir, "model.safetensors"));
-  if (sha !== plan.modelSha256)
-    throw new Error(`${file} was made for other weights (sha256 ${plan.modelSha256}, found ${sha})`);
-  return plan;
 }

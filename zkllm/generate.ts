@@ -1,8 +1,9 @@
 /**
- * Running a converted model directory, encrypted or plain, in one process: the client session
- * and the evaluator side by side (what `based model generate` does so anyone can try the engine
- * and compare the two modes). The Brain's gateway and miners (a later issue) put a network
- * between the same two halves.
+ * Running a converted model directory, encrypted or plain, in one process: the client door's
+ * model and greedy loop (zkllm/client.ts) with an evaluator or onnxruntime beside it (what `based
+ * model generate` does so anyone can try the engine and compare the two modes). The Brain's
+ * gateway and miners put a network between the same two halves. Node-only, and apart from the
+ * evaluator door (zkllm/evaluator.ts), which must not load the client's key-holding code.
  */
 import path from "node:path";
 import {
@@ -13,13 +14,12 @@ import {
   sumActions,
   totalActions,
 } from "./ckks/actions";
-import { createClient } from "./ckks/client";
 import { createEvaluatorPool } from "./ckks/pool";
-import type { Tensor } from "./ckks/linear";
 import { createEvaluator } from "./ckks/server";
-import { type ZkllmPlan, readPlan } from "./convert";
-import { type Gpt2Checkpoint, loadCheckpoint } from "./model/checkpoint";
+import { type ZkllmModel, createClient, openModel } from "./client";
+import { generateGreedy } from "./model/greedy";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
+import { readModelDir } from "./model-dir";
 import { batchingBackend } from "./hybrid/batching";
 import {
   type ServerCall,
@@ -28,8 +28,7 @@ import {
   encryptedBackend,
 } from "./hybrid/encrypted-backend";
 import { serverWeights } from "./hybrid/engine-plan";
-import { HybridSession, generateGreedy } from "./hybrid/session";
-import { type SplitModel, splitModel } from "./hybrid/split-model";
+import type { ZkllmPlan } from "./zkllm-plan";
 
 export type Mode = "encrypted" | "plain";
 
@@ -58,20 +57,6 @@ export type GenerationResult = {
   executionProviders?: string[];
 };
 
-/** The split a plan describes (its fusion and kept heads). */
-export function splitForPlan(ckpt: Gpt2Checkpoint, plan: ZkllmPlan): SplitModel {
-  return splitModel(ckpt, { fuse: plan.squeeze.fuse, keptHeads: plan.squeeze.heads?.kept });
-}
-
-/**
- * What an evaluator of a model directory needs: its plan and the server weights of the plan's
- * split. Miners and validators build their evaluators from this, so both evaluate the same thing.
- */
-export function loadPlanWeights(modelDir: string): { plan: ZkllmPlan; weights: Record<string, Tensor> } {
-  const plan = readPlan(modelDir);
-  return { plan, weights: serverWeights(splitForPlan(loadCheckpoint(modelDir), plan).server) };
-}
-
 /** Greedy generation for every prompt, in the given mode. Prompts run together (one batch). */
 export async function generateIds(
   modelDir: string,
@@ -83,16 +68,19 @@ export async function generateIds(
     plan?: ZkllmPlan;
     /** Evaluator threads (encrypted mode); more than 1 starts a worker pool. */
     workers?: number;
+    /** The model, if the caller has opened it already (else it is read from `modelDir`). */
+    model?: ZkllmModel;
   },
 ): Promise<GenerationResult> {
-  const ckpt = loadCheckpoint(modelDir);
+  const model = options.model ?? openModel(readModelDir(modelDir, { weights: options.mode === "encrypted" }));
+  const stop = { maxTokens: options.maxTokens, eosId: options.eosId };
   const started = performance.now();
   if (options.mode === "plain") {
     const runner = await OnnxGpt2Runner.create(path.join(modelDir, "model.onnx"), {
-      maxPositions: ckpt.config.n_positions,
+      maxPositions: model.nPositions,
     });
     const ids: number[][] = [];
-    for (const p of prompts) ids.push(await runner.generateGreedy(p, options.maxTokens, options.eosId));
+    for (const p of prompts) ids.push(await generateGreedy(runner.source(), p, stop));
     await runner.release();
     const totalMs = performance.now() - started;
     const tokens = ids.reduce((a, b) => a + b.length, 0);
@@ -105,8 +93,8 @@ export async function generateIds(
     };
   }
 
-  const plan = options.plan ?? readPlan(modelDir);
-  const split = splitForPlan(ckpt, plan);
+  const plan = options.plan ?? model.plan();
+  const split = model.split(plan);
   const client = await createClient({ paramSet: plan.engine.paramSet });
   const serverActions = createActionCounter();
   const workers = options.workers ?? 1;
@@ -132,20 +120,7 @@ export async function generateIds(
     const backend = batchingBackend(encryptedBackend(client, plan.engine, server, plan.buckets, stats));
     const before = sumActions(client.actions.snapshot(), serverActions.snapshot());
     const t0 = performance.now();
-    const ids = await Promise.all(
-      prompts.map((p) =>
-        generateGreedy(
-          new HybridSession(
-            split.client,
-            backend,
-            plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {},
-          ),
-          p,
-          options.maxTokens,
-          options.eosId,
-        ),
-      ),
-    );
+    const ids = await Promise.all(prompts.map((p) => generateGreedy(model.session(backend, plan), p, stop)));
     const genMs = performance.now() - t0;
     const actions: ActionCounts = diffActions(
       sumActions(client.actions.snapshot(), serverActions.snapshot()),

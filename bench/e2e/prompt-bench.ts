@@ -37,14 +37,17 @@ import { DEVNET_BRAIN } from "../../sdk/devnet";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { type PromptResult, runPrompt } from "../../sdk/prompt";
 import { type RunningDevnet, startDevnet, tempDir } from "../../test/helpers/processes";
-import { createClient } from "../../zkllm/ckks/client";
-import { createEvaluator } from "../../zkllm/ckks/server";
-import { readPlan } from "../../zkllm/convert";
-import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
-import { type ServerCall, emptyStats, encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
+import {
+  type ServerCall,
+  createClient,
+  emptyStats,
+  encryptedBackend,
+  generateGreedy,
+  openModel,
+} from "../../zkllm/client";
+import { createEvaluator } from "../../zkllm/evaluator";
 import { serverWeights } from "../../zkllm/hybrid/engine-plan";
-import { HybridSession } from "../../zkllm/hybrid/session";
+import { readModelDir } from "../../zkllm/model-dir";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 
 const PROMPTS = ["The jury said", "In the morning, she", "He looked at the", "The city council voted"];
@@ -74,20 +77,15 @@ type Measure = {
  */
 type Split = { client: number; server: number; transport: number };
 
-const argmax = (xs: Float64Array | Float32Array | number[]) => {
-  let best = 0;
-  for (let v = 1; v < xs.length; v++) if (xs[v]! > xs[best]!) best = v;
-  return best;
-};
-
 /**
  * The engine alone, warm, as a miner keeps it: one evaluator with every step's plaintexts encoded
  * and the keys loaded, serving one client in this process (the same pieces `generateIds` joins,
  * kept across prompts: a fresh `generateIds` encodes the weights during its first prompt pass).
  */
 async function warmEngine() {
-  const plan = readPlan(SHIPPED_MODEL_DIR);
-  const split = splitForPlan(loadCheckpoint(SHIPPED_MODEL_DIR), plan);
+  const model = openModel(readModelDir(SHIPPED_MODEL_DIR));
+  const plan = model.plan();
+  const split = model.split();
   const client = await createClient({ paramSet: plan.engine.paramSet });
   const evaluator = await createEvaluator({ plan: plan.engine, weights: serverWeights(split.server) });
   const keys = evaluator.loadEvalKeys(client.makeEvalKeysForPlan(plan.engine));
@@ -96,20 +94,19 @@ async function warmEngine() {
   return {
     async run(prompt: number[], tokens: number): Promise<Measure> {
       const stats = emptyStats();
-      const session = new HybridSession(
-        split.client,
-        encryptedBackend(client, plan.engine, server, plan.buckets, stats),
-        plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {},
-      );
+      const session = model.session(encryptedBackend(client, plan.engine, server, plan.buckets, stats));
       const t0 = performance.now();
-      let logits = await session.step(prompt);
-      const ids = [argmax(logits)];
-      const first = performance.now();
-      const atFirst = { ...stats };
-      while (ids.length < tokens) {
-        logits = await session.step([ids.at(-1)!]);
-        ids.push(argmax(logits));
-      }
+      // The prompt pass ends when the first token is known.
+      let first = 0;
+      let atFirst = { ...stats };
+      const ids = await generateGreedy(session, prompt, {
+        maxTokens: tokens,
+        onToken: () => {
+          if (first > 0) return;
+          first = performance.now();
+          atFirst = { ...stats };
+        },
+      });
       const last = performance.now();
       const n = tokens - 1;
       const per = (k: keyof typeof stats) => (stats[k] - atFirst[k]) / n;

@@ -19,7 +19,7 @@ import {
   sha256File,
 } from "../../zkllm/convert";
 import { generateIds } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 
 const MODEL = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");

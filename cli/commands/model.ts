@@ -3,9 +3,10 @@ import { type Command, Option } from "commander";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
 import type { CommandContext, Run, Wrap } from "../core/context";
+import type * as ClientModule from "../../zkllm/client";
 import type * as ConvertModule from "../../zkllm/convert";
 import type * as GenerateModule from "../../zkllm/generate";
-import type * as TokenizerModule from "../../zkllm/tokenizer";
+import type * as ModelDirModule from "../../zkllm/model-dir";
 
 /** The model that ships with the repository (trained by scripts/train). */
 export const SHIPPED_MODEL = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
@@ -13,9 +14,10 @@ export const SHIPPED_MODEL = path.resolve(__dirname, "..", "..", "zkllm", "model
 /* eslint-disable @typescript-eslint/no-require-imports */
 /** The engine loads only for the commands that need it: it brings SEAL and onnxruntime. */
 const lazy = {
+  client: () => require("../../zkllm/client") as typeof ClientModule,
   convert: () => require("../../zkllm/convert") as typeof ConvertModule,
   generate: () => require("../../zkllm/generate") as typeof GenerateModule,
-  tokenizer: () => require("../../zkllm/tokenizer") as typeof TokenizerModule,
+  modelDir: () => require("../../zkllm/model-dir") as typeof ModelDirModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -68,19 +70,22 @@ const generate: Run = async (ctx, [prompt], options) => {
   const mode = opts.plain ? "plain" : "encrypted";
   const tokens = parseMaxTokens(opts.maxTokens);
   const modelDir = path.resolve(opts.model);
-  const { loadTokenizer } = lazy.tokenizer();
+  const { openModel } = lazy.client();
+  const { readModelDir } = lazy.modelDir();
   const { generateIds } = lazy.generate();
-  let tokenizer;
+  let model;
   try {
-    tokenizer = loadTokenizer(modelDir);
-  } catch {
+    // Opened once: the tokenizer here, the weights and plan for the encrypted run below.
+    model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
+  } catch (err) {
     throw new BasedError(
       "input",
       "ModelNotFound",
-      `No tokenizer (vocab.json, merges.txt) in ${modelDir}.`,
+      `Cannot load the model in ${modelDir}: ${(err as Error).message}.`,
       "Pass --model <dir> of a converted model.",
     );
   }
+  const { tokenizer } = model;
   const promptIds = tokenizer.encode(prompt!);
   if (promptIds.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const spinner = ctx.spinner();
@@ -88,7 +93,7 @@ const generate: Run = async (ctx, [prompt], options) => {
     mode === "encrypted" ? "generating keys and evaluating on ciphertexts" : "running the model",
   );
   try {
-    const result = await generateIds(modelDir, [promptIds], { mode, maxTokens: tokens });
+    const result = await generateIds(modelDir, [promptIds], { mode, maxTokens: tokens, model });
     spinner.stop();
     const ids = result.ids[0]!;
     const text = tokenizer.decode(ids);

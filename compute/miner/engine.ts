@@ -2,7 +2,7 @@
  * The miner's compute (DESIGN.md §5): the Brain's task model loaded once, serving two kinds of
  * gateway jobs (protocol/gateway.ts `WorkItem`):
  * - `linear`: one plan step of the encrypted engine over a client's ciphertexts, on an evaluator
- *   pool (zkllm/ckks/pool.ts) or, with one worker, an evaluator in this thread. The session's
+ *   pool or, with one worker, an evaluator in this thread (zkllm/evaluator.ts). The session's
  *   evaluation keys are fetched by hash and kept in a small LRU, so a session uploads and the
  *   miner loads them once;
  * - `generate`: plain-mode greedy generation with onnxruntime (a Brain with ZK off).
@@ -15,19 +15,24 @@ import { availableParallelism } from "node:os";
 import fs from "node:fs";
 import path from "node:path";
 import { type SessionKeys, type WorkItem, encodeTokens, fromBase64 } from "../../protocol/gateway";
-import { ZkllmInputError } from "../../zkllm/ckks/errors";
-import { type EvaluatorPool, createEvaluatorPool } from "../../zkllm/ckks/pool";
-import type { PlanStep } from "../../zkllm/ckks/plan";
 import {
   type CkksEvaluator,
   type EvalKeyBlobs,
   type EvalKeys,
+  type EvaluatorPool,
+  type ExecutionProvider,
+  type Gpt2Config,
+  OnnxGpt2Runner,
+  PLAN_FILE,
+  type PlanStep,
+  ZkllmInputError,
+  type ZkllmPlan,
   createEvaluator,
-} from "../../zkllm/ckks/server";
-import { type ZkllmPlan, PLAN_FILE } from "../../zkllm/convert";
-import { loadPlanWeights } from "../../zkllm/generate";
-import { type Gpt2Config, parseGpt2Config } from "../../zkllm/model/checkpoint";
-import { type ExecutionProvider, OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
+  createEvaluatorPool,
+  generateGreedy,
+  loadPlanWeights,
+  parseGpt2Config,
+} from "../../zkllm/evaluator";
 
 /** A dishonest miner, for tests of validators: valid-looking but wrong answers. */
 export type EngineFault = "wrong-results";
@@ -349,7 +354,9 @@ export class MinerEngine {
     }
     if (!Number.isInteger(maxTokens) || maxTokens < 1)
       throw new ZkllmInputError("BadRequest", `maxTokens must be a positive integer (got ${maxTokens}).`);
-    const run = this.generating.then(() => runner.generateGreedy(tokens, maxTokens, this.eosId));
+    const run = this.generating.then(() =>
+      generateGreedy(runner.source(), tokens, { maxTokens, eosId: this.eosId }),
+    );
     this.generating = run.catch(() => undefined);
     let ids = await run;
     if (fault === "wrong-results") ids = ids.map((id) => (id + 1) % vocab);

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import { type ExecutionProvider, chooseExecutionProviders } from "../../zkllm/model/onnx-runner";
+import { type ExecutionProvider, chooseExecutionProviders } from "../../zkllm/evaluator";
 
 export type Hardware = {
   device: "gpu" | "cpu";

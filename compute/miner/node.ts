@@ -23,7 +23,7 @@ import {
 } from "../../protocol/gateway";
 import { BasedError, errorLine } from "../../sdk/errors";
 import { type GatewayClient, GatewayError, type SignerOptions } from "../../sdk/gateway-client";
-import { isZkllmInputError } from "../../zkllm/ckks/errors";
+import { isZkllmInputError } from "../../zkllm/evaluator";
 import type { EngineFault, MinerEngine } from "./engine";
 
 /** What a miner did, for its shutdown summary. */

@@ -14,7 +14,7 @@ import type { Hex } from "viem";
 import type { BrainConfig } from "../../sdk/brain-config";
 import { errorLine } from "../../sdk/errors";
 import type { GatewayClient, SignerOptions } from "../../sdk/gateway-client";
-import type { ExecutionProvider } from "../../zkllm/model/onnx-runner";
+import type { ExecutionProvider } from "../../zkllm/evaluator";
 import { type EngineFault, MinerEngine } from "./engine";
 import { resolveModel } from "../../sdk/model-cache";
 import { type MinerCounters, type RunMinerOptions, runMiner } from "./node";

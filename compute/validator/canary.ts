@@ -26,14 +26,18 @@ import type { JobView, OpenSession, SessionView } from "../../protocol/gateway";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
-import { isZkllmInputError } from "../../zkllm/ckks/errors";
-import { readPlan } from "../../zkllm/convert";
+import {
+  type Gpt2Tokenizer,
+  type LogitsSource,
+  argmax,
+  generateGreedy,
+  isZkllmInputError,
+  openModel,
+  plainBackend,
+} from "../../zkllm/client";
 import { brownText } from "../../zkllm/data/brown";
-import { splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
-import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
-import { HybridSession, plainBackend } from "../../zkllm/hybrid/session";
-import { type Gpt2Tokenizer, loadTokenizer } from "../../zkllm/tokenizer";
+import { OnnxGpt2Runner } from "../../zkllm/evaluator";
+import { readModelDir } from "../../zkllm/model-dir";
 
 export type CanaryMode = "encrypted" | "plain";
 
@@ -129,25 +133,21 @@ export type Reference = {
   close(): Promise<void>;
 };
 
-/** Next-token logits of a growing sequence. */
-type Stepper = { step(ids: readonly number[]): Promise<ArrayLike<number>> };
-
 export async function createReference(modelDir: string, mode: CanaryMode): Promise<Reference> {
-  const ckpt = loadCheckpoint(modelDir);
-  const tokenizer = loadTokenizer(modelDir);
-  const nPositions = ckpt.config.n_positions;
+  const model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
+  const tokenizer = model.tokenizer;
+  const nPositions = model.nPositions;
   const eosId = tokenizer.eotId;
-  let stepper: () => Stepper;
+  /** Greedy decoding stops at maxTokens, at the end-of-text token, or when the context is full. */
+  const longest = (promptLength: number, maxTokens: number) =>
+    Math.min(maxTokens, nPositions - promptLength + 1);
+  // Both modes end an answer where `longest` says: the last position's logits give one token.
+  const maxSequence = nPositions + 1;
+  let source: () => LogitsSource;
   let close = async () => {};
   if (mode === "encrypted") {
-    const plan = readPlan(modelDir);
-    const split = splitForPlan(ckpt, plan);
-    const backend = plainBackend(split.server);
-    const options = plan.squeeze.quantize ? { quantize: plan.squeeze.quantize } : {};
-    stepper = () => {
-      const session = new HybridSession(split.client, backend, options);
-      return { step: (ids) => session.step(ids) };
-    };
+    const backend = plainBackend(model.split().server);
+    source = () => model.session(backend);
   } else {
     const runner = await OnnxGpt2Runner.create(path.join(modelDir, "model.onnx"), {
       maxPositions: nPositions,
@@ -155,26 +155,8 @@ export async function createReference(modelDir: string, mode: CanaryMode): Promi
       executionProviders: ["cpu"],
     });
     close = () => runner.release();
-    stepper = () => {
-      const ids: number[] = [];
-      return {
-        async step(next) {
-          ids.push(...next);
-          const { data, vocab } = await runner.logits(ids);
-          return data.subarray((ids.length - 1) * vocab, ids.length * vocab);
-        },
-      };
-    };
+    source = () => ({ step: runner.source().step, maxSequence });
   }
-
-  const best = (logits: ArrayLike<number>) => {
-    let b = 0;
-    for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[b]!) b = v;
-    return b;
-  };
-  /** Greedy decoding stops at maxTokens, at the end-of-text token, or when the context is full. */
-  const longest = (promptLength: number, maxTokens: number) =>
-    Math.min(maxTokens, nPositions - promptLength + 1);
 
   return {
     mode,
@@ -186,11 +168,12 @@ export async function createReference(modelDir: string, mode: CanaryMode): Promi
       if (answer.length === 0 || answer.length > limit) {
         return { ok: false, reason: "length", expected: limit, got: answer.length };
       }
-      const s = stepper();
+      // Teacher-forced: the answer's own tokens are fed back, so this walk is not the greedy loop.
+      const s = source();
       let logits = await s.step(promptIds);
       for (let i = 0; i < answer.length; i++) {
         const id = answer[i]!;
-        const top = best(logits);
+        const top = argmax(logits);
         const gap = id >= 0 && id < logits.length ? logits[top]! - logits[id]! : Infinity;
         if (!(gap <= TOKEN_TOLERANCE)) return { ok: false, reason: "token", position: i, gap };
         const last = i === answer.length - 1;
@@ -204,18 +187,8 @@ export async function createReference(modelDir: string, mode: CanaryMode): Promi
       }
       return { ok: true };
     },
-    async generate(promptIds, maxTokens) {
-      const s = stepper();
-      const limit = longest(promptIds.length, maxTokens);
-      const out: number[] = [];
-      let logits = await s.step(promptIds);
-      for (;;) {
-        const id = best(logits);
-        out.push(id);
-        if (out.length >= limit || id === eosId) return out;
-        logits = await s.step([id]);
-      }
-    },
+    generate: (promptIds, maxTokens) =>
+      generateGreedy(source(), promptIds, { maxTokens: longest(promptIds.length, maxTokens), eosId }),
     close: () => close(),
   };
 }

@@ -6,22 +6,22 @@
  * compares `outputsHash(outputs)` with the hash the miner signed.
  *
  * The gateway hands validators a sample of recently completed jobs (their inputs, keys by hash
- * and the output hash); the validator builds the same evaluator a miner does (zkllm/generate.ts
+ * and the output hash); the validator builds the same evaluator a miner does (zkllm/evaluator.ts
  * `loadPlanWeights`) and keeps a few sessions' keys loaded.
  */
 import type { Address } from "viem";
 import { type Sample, fromBase64, outputsHash } from "../../protocol/gateway";
 import type { GatewayClient, SignerOptions } from "../../sdk/gateway-client";
 import { errorLine } from "../../sdk/errors";
-import { isZkllmInputError } from "../../zkllm/ckks/errors";
 import {
   type CkksEvaluator,
   type EvalKeyBlobs,
   type EvalKeys,
+  type ZkllmPlan,
   createEvaluator,
-} from "../../zkllm/ckks/server";
-import type { ZkllmPlan } from "../../zkllm/convert";
-import { loadPlanWeights } from "../../zkllm/generate";
+  isZkllmInputError,
+  loadPlanWeights,
+} from "../../zkllm/evaluator";
 
 /** What a replay showed; `skipped` when it could not be judged (say why, never the payload). */
 export type ReplayOutcome = {

@@ -3,7 +3,7 @@
  * TypeScript forward pass. Usage: npx tsx scripts/train/export-onnx.ts [model-dir]
  */
 import path from "node:path";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { Gpt2Forward } from "../../zkllm/model/forward";
 import { exportGpt2Onnx } from "../../zkllm/model/onnx-export";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";

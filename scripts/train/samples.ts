@@ -4,8 +4,9 @@
  * Usage: npx tsx scripts/train/samples.ts [model-dir]
  */
 import path from "node:path";
-import { loadCheckpoint } from "../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../zkllm/model/files";
 import { Gpt2Forward, createRng, generate } from "../../zkllm/model/forward";
+import { generateGreedy } from "../../zkllm/model/greedy";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   for (const prompt of PROMPTS) {
     const ids = tok.encode(prompt);
     const greedy = generate(model, ids, { maxNewTokens: NEW_TOKENS });
-    const viaOrt = await runner.generateGreedy(ids, NEW_TOKENS);
+    const viaOrt = await generateGreedy(runner.source(), ids, { maxTokens: NEW_TOKENS });
     if (greedy.join() !== viaOrt.join()) throw new Error(`greedy mismatch for ${JSON.stringify(prompt)}`);
     const sampled = generate(model, ids, { maxNewTokens: NEW_TOKENS, temperature: 0.8, topK: 40, rng });
     console.log(`- greedy (TypeScript = onnxruntime): **${prompt}**${show(tok.decode(greedy))}`);

@@ -21,7 +21,7 @@ import type { BasedContext } from "../../sdk/bridge";
 import { economyContracts } from "../../sdk/economy";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
-import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
+import { OnnxGpt2Runner, generateGreedy } from "../../zkllm/evaluator";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { waitFor } from "../helpers/oracle";
 import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
@@ -98,7 +98,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
         minerPay: string;
       };
     };
-    const expected = await runner.generateGreedy(tokenizer.encode(text), 6, eosId);
+    const expected = await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 6, eosId });
     expect(out.ids).to.deep.equal(expected);
     expect(out.text).to.equal(tokenizer.decode(expected));
     expect(out.units.completion).to.equal(expected.length);
@@ -151,7 +151,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
     });
     expect(killed).to.equal(true);
     survivor = result.miners[1];
-    const expected = await runner.generateGreedy(tokenizer.encode(text), 8, eosId);
+    const expected = await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 8, eosId });
     expect(result.ids).to.deep.equal(expected);
     expect(result.miners[0]).to.equal(first);
     expect(result.miners).to.have.length(2);

@@ -15,7 +15,7 @@ import { choosePromptMode } from "../../cli/commands/prompt";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { type PromptResult, TokenText, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
-import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
+import { OnnxGpt2Runner, generateGreedy } from "../../zkllm/evaluator";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { based, freePort, tempDir } from "../helpers/processes";
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
@@ -241,7 +241,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
         },
       });
       results.push(result);
-      const expected = await runner.generateGreedy(tokenizer.encode(text), 6, eosId);
+      const expected = await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 6, eosId });
       expect(result.ids, text).to.deep.equal(expected);
       expect(result.promptIds).to.deep.equal(tokenizer.encode(text));
       expect(streamed.map((s) => s.id)).to.deep.equal(result.ids);
@@ -315,7 +315,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     miner = startMiner();
     const result = await pending;
 
-    const expected = await runner.generateGreedy(promptIds, 6, eosId);
+    const expected = await generateGreedy(runner.source(), promptIds, { maxTokens: 6, eosId });
     expect(result.ids).to.deep.equal(expected);
     expect(streamed).to.deep.equal(expected);
     expect(result.text).to.equal(tokenizer.decode(expected));
@@ -417,7 +417,9 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
           maxTokens: 3,
           mode: "plain",
         });
-        expect(result.ids).to.deep.equal(await runner.generateGreedy(tokenizer.encode(text), 3, eosId));
+        expect(result.ids).to.deep.equal(
+          await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 3, eosId }),
+        );
       }
       expect(counting.refusals).to.be.greaterThan(0);
     } finally {

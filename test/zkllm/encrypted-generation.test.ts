@@ -4,17 +4,11 @@ import path from "node:path";
 import { expect } from "chai";
 import { createClient } from "../../zkllm/ckks/client";
 import { createEvaluator } from "../../zkllm/ckks/server";
-import {
-  SQUEEZE_DEFAULT,
-  SQUEEZE_OFF,
-  convertModel,
-  planModel,
-  readPlan,
-  sha256File,
-} from "../../zkllm/convert";
+import { SQUEEZE_DEFAULT, SQUEEZE_OFF, convertModel, planModel, sha256File } from "../../zkllm/convert";
 import { HELDOUT_DOCUMENTS, tokenWindows } from "../../zkllm/data/brown";
-import { generateIds, splitForPlan } from "../../zkllm/generate";
-import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/checkpoint";
+import { generateIds } from "../../zkllm/generate";
+import { readPlan } from "../../zkllm/model-dir";
+import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/files";
 import { Gpt2Forward } from "../../zkllm/model/forward";
 import { randomCheckpoint } from "../../zkllm/model/random-checkpoint";
 import { encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
@@ -22,6 +16,7 @@ import { serverWeights } from "../../zkllm/hybrid/engine-plan";
 import { HybridSession } from "../../zkllm/hybrid/session";
 import { evaluateQuality } from "../../zkllm/calibrate";
 import { loadTokenizer } from "../../zkllm/tokenizer";
+import { splitForPlan } from "../../zkllm/zkllm-plan";
 import { PROMPTS, SHIPPED_MODEL_DIR, maxAbsDiff } from "./model/helpers";
 
 /**

@@ -19,13 +19,13 @@ import type { Encryptor } from "node-seal/implementation/encryptor";
 import type { KeyGenerator } from "node-seal/implementation/key-generator";
 import type { PublicKey } from "node-seal/implementation/public-key";
 import type { SecretKey } from "node-seal/implementation/secret-key";
-import { createHash } from "node:crypto";
 import { createActionCounter, type ActionCounter } from "./actions";
 import { ZkllmInputError } from "./errors";
 import { layoutLinearInputs, readLinearOutputs, type LinearPlanStep } from "./linear";
 import { getCkksContext, type CkksContext, type ParamSet, type ParamSetId } from "./params";
 import { planNeedsRelinearization, planRotations, type EnginePlan } from "./plan";
 import { initZstd, loadCiphertext, saveCiphertext, writeBlob, type EvalKeyBlobs } from "./serialize";
+import { sha256 } from "./sha256";
 
 export type { EvalKeyBlobs } from "./serialize";
 
@@ -268,7 +268,7 @@ function frameSecretKey(set: ParamSet, raw: Uint8Array): Uint8Array {
   out[4] = SECRET_VERSION;
   out[5] = set.code;
   new DataView(out.buffer).setUint32(8, raw.length, true);
-  out.set(createHash("sha256").update(raw).digest(), 12);
+  out.set(sha256(raw), 12);
   out.set(raw, SECRET_HEADER_BYTES);
   return out;
 }
@@ -299,8 +299,8 @@ function loadSecretKey(ctx: CkksContext, bytes: Uint8Array): SecretKey {
   if (rawLength !== expected) bad(`it declares ${rawLength} bytes; ${ctx.set.id} keys have ${expected}`);
   if (bytes.length !== SECRET_HEADER_BYTES + rawLength) bad("its length does not match its header");
   const raw = bytes.subarray(SECRET_HEADER_BYTES);
-  const digest = createHash("sha256").update(raw).digest();
-  if (!digest.equals(bytes.subarray(12, SECRET_HEADER_BYTES))) bad("its checksum does not match");
+  const digest = sha256(raw);
+  if (digest.some((b, i) => b !== bytes[12 + i])) bad("its checksum does not match");
   checkSecretKeyStructure(ctx, raw, bad);
   const key = ctx.seal.SecretKey();
   try {

@@ -47,8 +47,12 @@ async function instantiate(): Promise<SealRuntime> {
   };
   let seal: SEALLibrary;
   try {
+    type Factory = () => Promise<SEALLibrary>;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const factory = require("node-seal") as () => Promise<SEALLibrary>;
+    const loaded = require("node-seal") as Factory | { default: Factory };
+    // Node loads node-seal's UMD build (the factory itself); a browser bundle gets its ES build
+    // (the "browser" map of package.json), whose factory is the default export.
+    const factory = typeof loaded === "function" ? loaded : loaded.default;
     seal = await factory();
   } finally {
     wasm.instantiate = original;

@@ -1,12 +1,14 @@
 /**
  * The client side of hybrid encrypted inference (DESIGN.md §5): tokens are embedded, normalised,
- * attended (softmax core over the client's own KV cache), passed through GELU and sampled here;
- * the four weight-bearing products of every layer go to a `LinearBackend`, which in the
- * encrypted mode encrypts the rows, has the server evaluate them and decrypts the answer.
- * Several tokens travel together (the prompt in one round trip per product); generation then
- * sends one row per product per token.
+ * attended (softmax core over the client's own KV cache) and passed through GELU here, and the
+ * logits stay here for the greedy loop (model/greedy.ts; a session is its `LogitsSource`); the
+ * four weight-bearing products of every layer go to a `LinearBackend`, which in the encrypted
+ * mode encrypts the rows, has the server evaluate them and decrypts the answer. Several tokens
+ * travel together (the prompt in one round trip per product); generation then sends one row per
+ * product per token.
  */
 import { geluNew, layerNorm } from "../model/forward";
+import type { LogitsSource } from "../model/greedy";
 import { type QuantizeParams, dynamicQuantize } from "../squeeze/quantize";
 import {
   type ClientLayer,
@@ -29,9 +31,14 @@ export type SessionOptions = {
   onHeadOutput?: (layer: number, head: number, output: Float64Array) => void;
 };
 
-export class HybridSession {
+export class HybridSession implements LogitsSource {
   /** Positions processed so far. */
   length = 0;
+  /**
+   * Where greedy decoding from a fresh session ends (model/greedy.ts): the last position's logits
+   * still give one token, which is never fed back.
+   */
+  readonly maxSequence: number;
   private readonly keys: Float64Array[];
   private readonly values: Float64Array[];
   /** The identity affine, for LayerNorms whose affine was fused into the next product. */
@@ -42,6 +49,7 @@ export class HybridSession {
     private readonly backend: LinearBackend,
     private readonly options: SessionOptions = {},
   ) {
+    this.maxSequence = model.nPositions + 1;
     this.identity = { gamma: new Float32Array(model.d).fill(1), beta: new Float32Array(model.d) };
     this.keys = model.layers.map((l) => new Float64Array(model.nPositions * l.heads.length * model.headDim));
     this.values = model.layers.map(
@@ -197,25 +205,6 @@ export class HybridSession {
     const down = await this.product(l, "mlpDown", up, T);
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + down[i]!;
   }
-}
-
-/** Greedy generation through a hybrid session; returns the new token ids. */
-export async function generateGreedy(
-  session: HybridSession,
-  promptIds: readonly number[],
-  maxNewTokens: number,
-  eosId?: number,
-): Promise<number[]> {
-  let logits = await session.step(promptIds);
-  const out: number[] = [];
-  while (out.length < maxNewTokens) {
-    let best = 0;
-    for (let v = 1; v < logits.length; v++) if (logits[v]! > logits[best]!) best = v;
-    out.push(best);
-    if (best === eosId || session.length >= session.model.nPositions) break;
-    logits = await session.step([best]);
-  }
-  return out;
 }
 
 /** The plaintext backend: the same products in float64, for checks and calibration. */

@@ -2,16 +2,10 @@
  * Hugging Face GPT-2 checkpoints (config.json + model.safetensors) ⇄ typed weights.
  *
  * Conv1D layout throughout: a projection weight is [in, out] row-major, so y = x·W + b.
+ * Pure: the files' contents in, typed weights out (reading and writing directories: ./files.ts).
  */
-import fs from "node:fs";
-import path from "node:path";
 import { z } from "zod";
-import {
-  type F32Tensor,
-  type SafetensorsFile,
-  readSafetensorsFile,
-  writeSafetensorsFile,
-} from "./safetensors";
+import { type F32Tensor, SafetensorsFile } from "./safetensors";
 
 export class CheckpointError extends Error {
   override name = "CheckpointError";
@@ -197,28 +191,18 @@ export function checkpointToTensors(ckpt: Gpt2Checkpoint): Map<string, F32Tensor
   return out;
 }
 
-/** Loads a Hugging Face GPT-2 directory: config.json + model.safetensors. */
-export function loadCheckpoint(dir: string): Gpt2Checkpoint {
-  const configPath = path.join(dir, "config.json");
-  const weightsPath = path.join(dir, "model.safetensors");
-  if (!fs.existsSync(configPath)) throw new CheckpointError(`${configPath} does not exist`);
-  if (!fs.existsSync(weightsPath)) {
-    throw new CheckpointError(`${weightsPath} does not exist (only safetensors checkpoints are supported)`);
-  }
+/** Parses config.json's text, with the error a reader can act on. */
+export function parseGpt2ConfigText(text: string, name = "config.json"): Gpt2Config {
   let json: unknown;
   try {
-    json = JSON.parse(fs.readFileSync(configPath, "utf8"));
+    json = JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(`${configPath} is not JSON: ${(e as Error).message}`);
+    throw new CheckpointError(`${name} is not JSON: ${(e as Error).message}`);
   }
-  const config = parseGpt2Config(json);
-  return checkpointFromTensors(config, safetensorsSource(readSafetensorsFile(weightsPath)));
+  return parseGpt2Config(json);
 }
 
-/** Writes config.json + model.safetensors in Hugging Face layout. */
-export function saveCheckpoint(dir: string, ckpt: Gpt2Checkpoint): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const config = { architectures: ["GPT2LMHeadModel"], ...ckpt.config, torch_dtype: "float32" };
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
-  writeSafetensorsFile(path.join(dir, "model.safetensors"), checkpointToTensors(ckpt), { format: "pt" });
+/** A checkpoint from its config and the bytes of its model.safetensors. */
+export function checkpointFromBytes(config: Gpt2Config, safetensors: Uint8Array): Gpt2Checkpoint {
+  return checkpointFromTensors(config, safetensorsSource(SafetensorsFile.parse(safetensors)));
 }

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import * as ort from "onnxruntime-node";
-import { argmax } from "./forward";
+import type { LogitsSource } from "./greedy";
 import { INPUT_NAME, OUTPUT_NAME } from "./onnx-export";
 
 export type ExecutionProvider = "cuda" | "cpu";
@@ -104,22 +104,21 @@ export class OnnxGpt2Runner {
     return { data: copy, vocab };
   }
 
-  /** Greedy decoding (full recompute per token); the same stopping rules as forward.ts's generate. */
-  async generateGreedy(
-    promptIds: ReadonlyArray<number>,
-    maxNewTokens: number,
-    eosId?: number,
-  ): Promise<number[]> {
-    const ids = [...promptIds];
-    const out: number[] = [];
-    while (out.length < maxNewTokens) {
-      const { data, vocab } = await this.logits(ids);
-      const next = argmax(data, (ids.length - 1) * vocab, vocab);
-      out.push(next);
-      ids.push(next);
-      if (next === eosId || ids.length >= this.maxPositions) break;
-    }
-    return out;
+  /**
+   * A fresh sequence for the greedy loop (model/greedy.ts): every step recomputes the whole
+   * sequence (there is no KV cache in the exported graph), and decoding stops once prompt and
+   * answer fill `maxPositions`, as forward.ts's `generate` does.
+   */
+  source(): LogitsSource {
+    const ids: number[] = [];
+    return {
+      maxSequence: this.maxPositions,
+      step: async (next) => {
+        ids.push(...next);
+        const { data, vocab } = await this.logits(ids);
+        return data.subarray((ids.length - 1) * vocab, ids.length * vocab);
+      },
+    };
   }
 
   async release(): Promise<void> {

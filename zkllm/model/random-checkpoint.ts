@@ -8,8 +8,8 @@ import {
   type Gpt2LayerWeights,
   innerDim,
   parseGpt2Config,
-  saveCheckpoint,
 } from "./checkpoint";
+import { saveCheckpoint } from "./files";
 import { createRng } from "./forward";
 
 export interface RandomCheckpointShape {

@@ -2,9 +2,9 @@
  * The safetensors container: an 8-byte little-endian header length N, N bytes of JSON header
  * ({name: {dtype, shape, data_offsets}} plus an optional "__metadata__" string map), then the
  * raw little-endian tensor bytes. Reading validates everything before touching data, because
- * checkpoints come from outside (the converter takes any local Hugging Face directory).
+ * checkpoints come from outside (the converter takes any local Hugging Face directory). Pure
+ * bytes in and out (files: ./files.ts), so it runs in a browser too.
  */
-import fs from "node:fs";
 import { z } from "zod";
 
 export class SafetensorsError extends Error {
@@ -252,16 +252,4 @@ export function serializeSafetensors(
     }
   }
   return out;
-}
-
-export function readSafetensorsFile(file: string): SafetensorsFile {
-  return SafetensorsFile.parse(fs.readFileSync(file));
-}
-
-export function writeSafetensorsFile(
-  file: string,
-  tensors: ReadonlyMap<string, F32Tensor> | Readonly<Record<string, F32Tensor>>,
-  metadata?: Readonly<Record<string, string>>,
-): void {
-  fs.writeFileSync(file, serializeSafetensors(tensors, metadata));
 }

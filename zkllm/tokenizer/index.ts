@@ -1,6 +1,10 @@
+/**
+ * The tokenizer of a model directory on disk (node-only: it reads vocab.json and merges.txt).
+ * The tokenizer itself is ./gpt2.ts, which the browser-safe client door uses directly.
+ */
 import fs from "node:fs";
 import path from "node:path";
-import { Gpt2Tokenizer } from "./bpe";
+import { Gpt2Tokenizer } from "./gpt2";
 
 export {
   ENDOFTEXT,
@@ -9,8 +13,8 @@ export {
   TokenizerError,
   bytesToUnicode,
   parseMerges,
-} from "./bpe";
-export type { EncodeOptions } from "./bpe";
+} from "./gpt2";
+export type { EncodeOptions } from "./gpt2";
 
 /** Loads the tokenizer of a Hugging Face GPT-2 model directory (vocab.json + merges.txt). */
 export function loadTokenizer(modelDir: string): Gpt2Tokenizer {

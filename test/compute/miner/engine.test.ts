@@ -6,8 +6,7 @@ import { type CkksClient, createClient } from "../../../zkllm/ckks/client";
 import { ZkllmInputError } from "../../../zkllm/ckks/errors";
 import type { LinearPlanStep } from "../../../zkllm/ckks/linear";
 import { findStep } from "../../../zkllm/ckks/plan";
-import { loadPlanWeights } from "../../../zkllm/generate";
-import { OnnxGpt2Runner } from "../../../zkllm/model/onnx-runner";
+import { OnnxGpt2Runner, generateGreedy, loadPlanWeights } from "../../../zkllm/evaluator";
 import { loadTokenizer } from "../../../zkllm/tokenizer";
 import { linearProduct, maxDiff, seededVector } from "./helpers";
 
@@ -167,7 +166,10 @@ describe("compute/miner/engine: the miner runs gateway jobs on the Brain's model
   it("answers a generate job with onnxruntime's greedy tokens, and refuses tokens outside the vocabulary", async () => {
     const tokens = loadTokenizer(MODEL_DIR).encode("The jury said");
     const runner = await OnnxGpt2Runner.create(path.join(MODEL_DIR, "model.onnx"), { maxPositions: 128 });
-    const expected = await runner.generateGreedy(tokens, 4, generationEosId(MODEL_DIR));
+    const expected = await generateGreedy(runner.source(), tokens, {
+      maxTokens: 4,
+      eosId: generationEosId(MODEL_DIR),
+    });
     await runner.release();
     const item: WorkItem = {
       jobId: "job-00000002",

@@ -24,7 +24,7 @@ import { GatewayClient, GatewayError } from "../../../sdk/gateway-client";
 import { type CkksClient, createClient } from "../../../zkllm/ckks/client";
 import type { LinearPlanStep } from "../../../zkllm/ckks/linear";
 import { findStep } from "../../../zkllm/ckks/plan";
-import { loadPlanWeights } from "../../../zkllm/generate";
+import { loadPlanWeights } from "../../../zkllm/evaluator";
 import { tempDir } from "../../helpers/processes";
 import { waitFor } from "../../helpers/oracle";
 import { linearProduct, maxDiff, seededVector } from "./helpers";

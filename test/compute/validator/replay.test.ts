@@ -8,9 +8,9 @@ import { type CkksClient, createClient } from "../../../zkllm/ckks/client";
 import type { LinearPlanStep } from "../../../zkllm/ckks/linear";
 import { findStep } from "../../../zkllm/ckks/plan";
 import { createEvaluator } from "../../../zkllm/ckks/server";
-import { readPlan } from "../../../zkllm/convert";
-import { splitForPlan } from "../../../zkllm/generate";
-import { loadCheckpoint } from "../../../zkllm/model/checkpoint";
+import { readPlan } from "../../../zkllm/model-dir";
+import { splitForPlan } from "../../../zkllm/zkllm-plan";
+import { loadCheckpoint } from "../../../zkllm/model/files";
 import { serverWeights } from "../../../zkllm/hybrid/engine-plan";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");

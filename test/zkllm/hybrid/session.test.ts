@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { Gpt2Forward, generate } from "../../../zkllm/model/forward";
 import { randomCheckpoint } from "../../../zkllm/model/random-checkpoint";
-import { HybridSession, generateGreedy, plainBackend } from "../../../zkllm/hybrid/session";
+import { generateGreedy } from "../../../zkllm/model/greedy";
+import { HybridSession, plainBackend } from "../../../zkllm/hybrid/session";
 import { splitModel } from "../../../zkllm/hybrid/split-model";
 
 const ckpt = randomCheckpoint({
@@ -49,7 +50,7 @@ describe("zkllm/hybrid: the hybrid split computes the model exactly (plaintext b
   it("greedy generation through the session equals the reference generator", async () => {
     const split = splitModel(ckpt, { fuse: true });
     const session = new HybridSession(split.client, plainBackend(split.server));
-    const ours = await generateGreedy(session, prompt, 12);
+    const ours = await generateGreedy(session, prompt, { maxTokens: 12 });
     expect(ours).to.deep.equal(generate(reference, prompt, { maxNewTokens: 12 }));
   });
 

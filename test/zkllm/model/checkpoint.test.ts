@@ -6,11 +6,10 @@ import {
   CheckpointError,
   checkpointFromTensors,
   checkpointToTensors,
-  loadCheckpoint,
   mapSource,
   parseGpt2Config,
-  saveCheckpoint,
 } from "../../../zkllm/model/checkpoint";
+import { loadCheckpoint, saveCheckpoint } from "../../../zkllm/model/files";
 import { randomCheckpoint } from "../../../zkllm/model/random-checkpoint";
 import { type F32Tensor } from "../../../zkllm/model/safetensors";
 import { SHIPPED_MODEL_DIR } from "./helpers";

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { expect } from "chai";
-import { loadCheckpoint } from "../../../zkllm/model/checkpoint";
+import { loadCheckpoint, readSafetensorsFile } from "../../../zkllm/model/files";
 import {
   Gpt2Forward,
   argmax,
@@ -11,7 +11,6 @@ import {
   sampleToken,
 } from "../../../zkllm/model/forward";
 import { randomCheckpoint } from "../../../zkllm/model/random-checkpoint";
-import { readSafetensorsFile } from "../../../zkllm/model/safetensors";
 import { type Gpt2Tokenizer, loadTokenizer } from "../../../zkllm/tokenizer";
 import { FIXTURE_DIR, SHIPPED_MODEL_DIR, maxAbsDiff } from "./helpers";
 

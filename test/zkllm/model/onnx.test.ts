@@ -2,8 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { type Gpt2Checkpoint, loadCheckpoint } from "../../../zkllm/model/checkpoint";
+import { type Gpt2Checkpoint } from "../../../zkllm/model/checkpoint";
+import { loadCheckpoint } from "../../../zkllm/model/files";
 import { Gpt2Forward, generate } from "../../../zkllm/model/forward";
+import { generateGreedy } from "../../../zkllm/model/greedy";
 import { ONNX_OPSET, buildGpt2Onnx, encodeOnnx, exportGpt2Onnx } from "../../../zkllm/model/onnx-export";
 import { OnnxGpt2Runner, chooseExecutionProviders, probeGpu } from "../../../zkllm/model/onnx-runner";
 import { randomCheckpoint, writeRandomCheckpoint } from "../../../zkllm/model/random-checkpoint";
@@ -87,7 +89,7 @@ describe("zkllm/model/onnx: export and onnxruntime-node", () => {
       for (const text of PROMPTS) {
         const ids = tokenizer.encode(text);
         const ts = generate(forward, ids, { maxNewTokens: 16 });
-        const ort = await runner.generateGreedy(ids, 16);
+        const ort = await generateGreedy(runner.source(), ids, { maxTokens: 16 });
         expect(ort, text).to.deep.equal(ts);
         expect(ts).to.have.length(16);
       }
@@ -98,7 +100,7 @@ describe("zkllm/model/onnx: export and onnxruntime-node", () => {
       const prompt = tokenizer.encode(PROMPTS.join(" ").repeat(3)).slice(0, nPos - 3);
       const ts = generate(forward, prompt, { maxNewTokens: 10 });
       expect(ts).to.have.length(3);
-      expect(await runner.generateGreedy(prompt, 10)).to.deep.equal(ts);
+      expect(await generateGreedy(runner.source(), prompt, { maxTokens: 10 })).to.deep.equal(ts);
     });
 
     it("refuses sequences longer than the context window", async () => {

@@ -2,13 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import {
-  SafetensorsError,
-  SafetensorsFile,
-  readSafetensorsFile,
-  serializeSafetensors,
-  writeSafetensorsFile,
-} from "../../../zkllm/model/safetensors";
+import { SafetensorsError, SafetensorsFile, serializeSafetensors } from "../../../zkllm/model/safetensors";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../../zkllm/model/files";
 
 /** Builds a file from a raw header object and data bytes, for malformed-input cases. */
 function rawFile(
