@@ -101,7 +101,11 @@ export function chainContext(settings: ChainSettings, name: ChainName, account?:
  * Connects to chain `name`, checking that its RPC answers with the chain id the deployment was
  * made on, and resolves the signing key when asked (the devnet dev key by default on devnet only).
  */
-async function connect(settings: ChainSettings, name: ChainName, options: ConnectOptions): Promise<ChainContext> {
+async function connect(
+  settings: ChainSettings,
+  name: ChainName,
+  options: ConnectOptions,
+): Promise<ChainContext> {
   const deployment = deploymentOf(settings.deployments, name);
   const isDevnet = DEVNET_CHAIN_IDS.includes(deployment.chainId);
   let key = settings.privateKey;

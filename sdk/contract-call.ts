@@ -44,9 +44,13 @@ const ALL_ERRORS = [...Object.values(abis).flat(), ...erc20Abi].filter(
 export function revertOf(err: unknown): Revert | undefined {
   if (!(err instanceof BaseError)) return undefined;
   const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (!(reverted instanceof ContractFunctionRevertedError)) return undefined;
-  if (reverted.data) return { name: reverted.data.errorName, args: reverted.data.args ?? [] };
-  const raw = reverted.raw as Hex | undefined;
+  if (reverted instanceof ContractFunctionRevertedError && reverted.data) {
+    return { name: reverted.data.errorName, args: reverted.data.args ?? [] };
+  }
+  // viem leaves undecoded what the called ABI lacks, and some providers (Hardhat's in-process one)
+  // hand the revert data up as an unknown RPC error: find the raw data wherever it is.
+  const raw =
+    reverted instanceof ContractFunctionRevertedError ? (reverted.raw as Hex | undefined) : revertData(err);
   if (!raw || raw === "0x") return undefined;
   try {
     const decoded = decodeErrorResult({ abi: ALL_ERRORS, data: raw });
@@ -54,6 +58,14 @@ export function revertOf(err: unknown): Revert | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The first `data` field along an error's causes that looks like revert data. */
+function revertData(err: unknown): Hex | undefined {
+  for (let e = err as { data?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e.data === "string" && /^0x[0-9a-fA-F]{8,}$/.test(e.data)) return e.data as Hex;
+  }
+  return undefined;
 }
 
 /** The explanation of a refusal no module knows better: the contract's error, verbatim. */
@@ -102,7 +114,9 @@ export async function sendContractCall<const abi extends Abi, fn extends Contrac
   } catch (err) {
     const revert = revertOf(err);
     if (!revert) throw err;
-    throw options.explain ? options.explain(revert) : genericRefusal(options.contract ?? "The contract", revert);
+    throw options.explain
+      ? options.explain(revert)
+      : genericRefusal(options.contract ?? "The contract", revert);
   }
   options.onStep?.("send", `sending ${options.label}`);
   const hash = await wallet.writeContract(request as Parameters<typeof wallet.writeContract>[0]);
@@ -112,11 +126,20 @@ export async function sendContractCall<const abi extends Abi, fn extends Contrac
 
 /** Waits for `hash`; a transaction that was mined but reverted is an error. */
 export async function confirmed(ctx: ChainContext, hash: Hash, label: string): Promise<TransactionReceipt> {
-  const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash, pollingInterval: RECEIPT_POLL_MS });
+  const receipt = await ctx.publicClient.waitForTransactionReceipt({
+    hash,
+    pollingInterval: RECEIPT_POLL_MS,
+  });
   if (receipt.status !== "success") {
-    throw new BasedError("refused", "TransactionReverted", `${label} (transaction ${hash}) reverted.`, undefined, {
-      transactionHash: hash,
-    });
+    throw new BasedError(
+      "refused",
+      "TransactionReverted",
+      `${label} (transaction ${hash}) reverted.`,
+      undefined,
+      {
+        transactionHash: hash,
+      },
+    );
   }
   return receipt;
 }
@@ -137,11 +160,19 @@ export type AllowanceRequest = {
  * Checks that the signer holds `amount` of `token` and, when its allowance to the spender is
  * short, approves exactly `amount`. Returns the approval's hash when one was sent.
  */
-export async function ensureAllowance(ctx: ChainContext, request: AllowanceRequest): Promise<Hash | undefined> {
+export async function ensureAllowance(
+  ctx: ChainContext,
+  request: AllowanceRequest,
+): Promise<Hash | undefined> {
   const owner = requireWallet(ctx).account.address;
   const { token, spender, amount } = request;
   const [balance, allowance] = await Promise.all([
-    ctx.publicClient.readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [owner] }),
+    ctx.publicClient.readContract({
+      address: token,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [owner],
+    }),
     ctx.publicClient.readContract({
       address: token,
       abi: erc20Abi,
