@@ -14,9 +14,9 @@
  * (ComputeMarket's domain), which is what the gateway later posts to settle the user's escrow.
  */
 import { createHash } from "node:crypto";
-import { type Address, type Hex, concatHex, getAddress, keccak256, toHex } from "viem";
+import { type Address, type Hex, getAddress, keccak256, toHex } from "viem";
 import { z } from "zod";
-import { keccak256Bytes } from "./merkle";
+import { keccak256Hasher } from "./hash";
 
 export const API_PREFIX = "/v1";
 export const DEFAULT_GATEWAY_PORT = 7200;
@@ -83,11 +83,15 @@ export function fromBase64(text: string): Uint8Array {
  * The hash of a job's outputs: keccak256 over each output's keccak256, in order. Replays compare
  * it, miners sign it (as `Delivery.resultHash`), and it does not depend on base64 or framing.
  */
-export function outputsHash(outputs: readonly Uint8Array[]): Hex {
+export async function outputsHash(outputs: readonly Uint8Array[]): Promise<Hex> {
   if (outputs.length === 0) return keccak256("0x");
-  // Miner, gateway and client each hash every output (~130 KiB) on a token's critical path: the
-  // engine's own keccak is ~4x faster than viem's on them (same digests: test/protocol/merkle.test.ts).
-  return keccak256(concatHex(outputs.map((o) => toHex(keccak256Bytes(o)))));
+  // Miner, gateway and client each hash every output (~130 KiB) on a token's critical path:
+  // hash-wasm's Keccak is about 20x faster than viem's on them (docs/benchmarks.md; the same
+  // digests: test/protocol/merkle.test.ts).
+  const keccak = await keccak256Hasher();
+  const digests = new Uint8Array(32 * outputs.length);
+  outputs.forEach((o, i) => keccak.hashInto(o, digests, 32 * i));
+  return toHex(keccak.hash(digests));
 }
 
 /** Token ids as the bytes a plain job carries: little-endian u32 each. */

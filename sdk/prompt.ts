@@ -532,7 +532,7 @@ async function runJob(
     );
   }
   const outputs = view.result.outputs.map(fromBase64);
-  if (outputsHash(outputs).toLowerCase() !== view.result.outputHash.toLowerCase()) {
+  if ((await outputsHash(outputs)).toLowerCase() !== view.result.outputHash.toLowerCase()) {
     throw new BasedError(
       "environment",
       "BadMinerResult",

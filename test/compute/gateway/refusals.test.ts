@@ -281,7 +281,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
       }> = {},
     ) => {
       const outputs = expectedOutputs(item);
-      const outputHash = outputsHash(outputs);
+      const outputHash = await outputsHash(outputs);
       return {
         lockToken: item.lockToken,
         outputs: outputs.map(toBase64),
@@ -302,7 +302,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
 
     it("refuses a Delivery signature forged by another key (400)", async () => {
       const outputs = expectedOutputs(item);
-      const forged = await deliverySignature(newAccount(), item.requestId, outputsHash(outputs));
+      const forged = await deliverySignature(newAccount(), item.requestId, await outputsHash(outputs));
       const e = await gw.client
         .postResult(holder.signer, item.jobId, await resultFor({ signature: forged }))
         .catch((err: GatewayError) => err);
