@@ -20,6 +20,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, getAddress } from "viem";
 import { type Keccak256, keccak256Hasher } from "./hash";
+import { ADDRESS_PATTERN } from "./schemas";
 
 // ───────────────────────────────────────── leaf encoding ─────────────────────────────────────────
 
@@ -280,7 +281,6 @@ export async function loadStandardTree<T extends unknown[]>(data: {
 
 // ─────────────────────────────────────────── addresses ───────────────────────────────────────────
 
-const ADDRESS = /^0x[a-fA-F0-9]{40}$/;
 const addressAscii = new Uint8Array(40);
 const addressHash = new Uint8Array(32);
 const addressOut = Buffer.alloc(42);
@@ -292,7 +292,7 @@ const addressOut = Buffer.alloc(42);
  * Synchronous, so a caller that awaited the hasher once checksums a whole list in one go.
  */
 export function checksumAddress(keccak: Keccak256, address: string): Address {
-  if (typeof address !== "string" || !ADDRESS.test(address)) return getAddress(address);
+  if (typeof address !== "string" || !ADDRESS_PATTERN.test(address)) return getAddress(address);
   for (let i = 0; i < 40; i++) {
     const c = address.charCodeAt(2 + i);
     addressAscii[i] = c >= 65 && c <= 70 ? c + 32 : c; // lowercase

@@ -2,15 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { privateKeySchema } from "../protocol/schemas";
 import { DEFAULT_DEPLOYMENTS_FILE } from "./deployments";
 import { BasedError } from "./errors";
 
-const privateKey = z
-  .string()
-  .regex(
-    /^0x[0-9a-fA-F]{64}$/,
-    "expected a 32-byte hex private key (0x + 64 hex digits)",
-  ) as z.ZodType<`0x${string}`>;
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 /** The optional JSON config file (BASED_CONFIG, default ~/.config/based/config.json). */
@@ -20,7 +15,7 @@ export const configFileSchema = z
     ethereumRpcUrl: z.string().url().optional(),
     /** The key that signs transactions. Prefer this file (mode 600) or BASED_PRIVATE_KEY to flags,
      *  which would land in the shell history. */
-    privateKey: privateKey.optional(),
+    privateKey: privateKeySchema.optional(),
     /** The deployments file written by `npm run devnet` or a real deployment. */
     deploymentsFile: z.string().min(1).optional(),
     logLevel: logLevel.optional(),
@@ -45,7 +40,7 @@ const envSchema = z.object({
   BASED_CONFIG: z.string().min(1).optional(),
   BASED_DEPLOYMENTS: z.string().min(1).optional(),
   BASED_ETH_RPC_URL: z.string().url().optional(),
-  BASED_PRIVATE_KEY: privateKey.optional(),
+  BASED_PRIVATE_KEY: privateKeySchema.optional(),
   BASED_LOG_LEVEL: logLevel.optional(),
 });
 

@@ -24,6 +24,7 @@ import {
   outputsHash,
   toBase64,
 } from "../protocol/gateway";
+import type { InferenceMode } from "../protocol/schemas";
 import type { CkksClient } from "../zkllm/ckks/client";
 import { readPlan, type ZkllmPlan } from "../zkllm/convert";
 import { splitForPlan } from "../zkllm/generate";
@@ -41,8 +42,6 @@ import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
 import { defaultKeystoreDir, openKeystore } from "./keystore";
 
-export type PromptMode = "encrypted" | "plain";
-
 export type PromptOptions = {
   gateway: GatewayClient;
   brainId: number;
@@ -51,7 +50,7 @@ export type PromptOptions = {
   /** Text, or token ids already encoded with the model's tokenizer. */
   prompt: string | number[];
   maxTokens: number;
-  mode: PromptMode;
+  mode: InferenceMode;
   /** Default: `$BASED_KEYSTORE` or ~/.config/based/keys. */
   keystoreDir?: string;
   /** The ComputeMarket request (decimal) that pays for this prompt's work. */
@@ -69,7 +68,7 @@ export type PromptOptions = {
 };
 
 export type PromptResult = {
-  mode: PromptMode;
+  mode: InferenceMode;
   /** Generated token ids (an end-of-text token, if generated, is the last). */
   ids: number[];
   /** Their text (without an end-of-text token). */
@@ -126,7 +125,7 @@ export function preparePrompt(
   modelDir: string,
   prompt: string | number[],
   maxTokens: number,
-  mode: PromptMode,
+  mode: InferenceMode,
   eosId?: number,
 ): PreparedPrompt {
   let tokenizer: Gpt2Tokenizer;

@@ -6,10 +6,7 @@
 import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
-
-export const privateKeySchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte hex private key") as z.ZodType<`0x${string}`>;
+import { privateKeySchema } from "../protocol/schemas";
 
 export const attesterConfigSchema = z
   .object({

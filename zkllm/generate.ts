@@ -30,8 +30,7 @@ import {
 import { serverWeights } from "./hybrid/engine-plan";
 import { HybridSession, generateGreedy } from "./hybrid/session";
 import { type SplitModel, splitModel } from "./hybrid/split-model";
-
-export type Mode = "encrypted" | "plain";
+import type { InferenceMode } from "../protocol/schemas";
 
 export type GenerationTimings = {
   totalMs: number;
@@ -50,7 +49,7 @@ export type EncryptedDetails = {
 };
 
 export type GenerationResult = {
-  mode: Mode;
+  mode: InferenceMode;
   promptIds: number[][];
   ids: number[][];
   timings: GenerationTimings;
@@ -77,7 +76,7 @@ export async function generateIds(
   modelDir: string,
   prompts: number[][],
   options: {
-    mode: Mode;
+    mode: InferenceMode;
     maxTokens: number;
     eosId?: number;
     plan?: ZkllmPlan;

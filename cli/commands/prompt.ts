@@ -3,6 +3,7 @@ import path from "node:path";
 import { type Command, Option } from "commander";
 import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
+import type { InferenceMode } from "../../protocol/schemas";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
@@ -62,7 +63,7 @@ export function choosePromptMode(
   brainId: number,
   zkMode: boolean,
   plainFlag: boolean,
-): { mode: "encrypted" | "plain"; warning?: string } {
+): { mode: InferenceMode; warning?: string } {
   if (!zkMode && !plainFlag) {
     throw new BasedError(
       "input",

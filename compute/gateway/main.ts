@@ -14,7 +14,8 @@ import { readDeployments } from "../../sdk/deployments";
 import { getMembership } from "../../sdk/network";
 import type { BasedContext } from "../../sdk/bridge";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
-import { loadServiceConfig, privateKeySchema, serviceLogger } from "../../service/config";
+import { privateKeySchema } from "../../protocol/schemas";
+import { loadServiceConfig, serviceLogger } from "../../service/config";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import { type GatewayOptions, startGateway } from "./server";
 

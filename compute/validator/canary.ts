@@ -23,6 +23,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Address } from "viem";
 import type { JobView, OpenSession, SessionView } from "../../protocol/gateway";
+import type { InferenceMode } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
@@ -34,8 +35,6 @@ import { loadCheckpoint } from "../../zkllm/model/checkpoint";
 import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { HybridSession, plainBackend } from "../../zkllm/hybrid/session";
 import { type Gpt2Tokenizer, loadTokenizer } from "../../zkllm/tokenizer";
-
-export type CanaryMode = "encrypted" | "plain";
 
 /** How far a returned token's logit may lie below the reference's best one. */
 export const TOKEN_TOLERANCE = 1e-3;
@@ -118,7 +117,7 @@ export type Verdict =
 
 /** Plaintext inference of the Brain's model, to check answers against. */
 export type Reference = {
-  readonly mode: CanaryMode;
+  readonly mode: InferenceMode;
   readonly tokenizer: Gpt2Tokenizer;
   readonly nPositions: number;
   readonly eosId: number | undefined;
@@ -132,7 +131,7 @@ export type Reference = {
 /** Next-token logits of a growing sequence. */
 type Stepper = { step(ids: readonly number[]): Promise<ArrayLike<number>> };
 
-export async function createReference(modelDir: string, mode: CanaryMode): Promise<Reference> {
+export async function createReference(modelDir: string, mode: InferenceMode): Promise<Reference> {
   const ckpt = loadCheckpoint(modelDir);
   const tokenizer = loadTokenizer(modelDir);
   const nPositions = ckpt.config.n_positions;
