@@ -1,6 +1,6 @@
 /**
- * The zod primitives every layer's schemas share: an Ethereum address, a private key, 32 bytes of
- * hex, the inference mode. One definition each, so a config file, a gateway request, an attester's
+ * The zod primitives every layer's schemas share: an Ethereum address, a private key, hex bytes
+ * and 32 bytes of hex, the inference mode. One definition each, so a config file, a gateway request, an attester's
  * answer and an epoch file refuse the same malformed value with the same message.
  */
 import { type Address, type Hex, getAddress } from "viem";
@@ -21,6 +21,11 @@ export const addressSchema = z
 
 /** A 20-byte address in its EIP-55 form (viem's `getAddress`), for values compared with viem's. */
 export const checksummedAddressSchema = addressSchema.transform((a) => getAddress(a));
+
+/** Bytes as 0x-prefixed hex, two digits a byte (a payload, a signature), kept as written. */
+export const hexBytesSchema = z
+  .string()
+  .regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes") as z.ZodType<Hex, string>;
 
 /** 32 bytes of hex (a hash, a root, an id), kept as written. */
 export const bytes32Schema = z

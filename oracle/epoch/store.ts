@@ -26,7 +26,7 @@ import {
   reportNonce,
 } from "../../protocol/report";
 import { type Message, MessageKind, messageId } from "../../protocol/message";
-import { addressSchema, bytes32Schema } from "../../protocol/schemas";
+import { addressSchema, bytes32Schema, hexBytesSchema } from "../../protocol/schemas";
 
 /** One computed epoch as the attester keeps and serves it. */
 export type StoredEpoch = {
@@ -90,7 +90,6 @@ export function storedEpochOf(
 
 // ──────────────────────────────────────────── JSON ────────────────────────────────────────────
 
-const hex = z.string().regex(/^0x([0-9a-fA-F]{2})*$/) as unknown as z.ZodType<Hex>;
 const uint = z.string().regex(/^\d+$/).transform(BigInt);
 const treeDump = z.object({
   format: z.literal("standard-v1"),
@@ -138,7 +137,7 @@ const fileSchema = z.object({
     dstChainId: uint,
     nonce: uint,
     kind: z.number().int(),
-    payload: hex,
+    payload: hexBytesSchema,
   }),
   rewardsTree: treeDump,
   pruningTree: treeDump.nullable(),
