@@ -1,10 +1,10 @@
 /**
  * The attester's HTTP API (oracle/attester/server.ts serves it; docs/protocol.md lists the epoch
- * routes): zod schemas and
- * types of what its clients send in paths and read back — the signed messages it lists, its
- * signatures of one message, an account's reward and proof in an epoch. The relayer and the SDK
- * parse answers with these, so a field the server adds or renames is changed here once.
- * Schemas check shape only: who signed what is for the reader to verify (recoverAttester).
+ * routes): zod schemas and types of what its clients send in paths and read back — the signed
+ * messages it lists, its signatures of one message, an account's reward and proof in an epoch.
+ * The relayer and the SDK parse answers with these, so a field the server adds or renames is
+ * changed here once. Schemas check shape only: who signed what is for the reader to verify
+ * (recoverAttester).
  */
 import type { Hex } from "viem";
 import { z } from "zod";

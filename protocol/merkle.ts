@@ -9,7 +9,7 @@
  * children 2i + 1 and 2i + 2 concatenated in ascending byte order; value i's `treeIndex` points at
  * its leaf. OZ spends about 250 µs a leaf on this (abi.encode through generic parsers, every hash
  * through hex strings, pairs ordered by BigInt subtraction). Here the leaves are encoded straight
- * into bytes, in reused buffers, and hashed by ./hash.ts's Keccak-256, loaded once per tree.
+ * into bytes, in reused buffers, and hashed by ./hash.ts's Keccak-256 (awaited once per tree).
  *
  * Leaf types with this fast path: address, bool, bytes32 and uint8 … uint256, with values in
  * canonical form (an address or bytes32 as a 0x-prefixed hex string of the right length, a bool,

@@ -1,7 +1,8 @@
 /**
  * The zod primitives every layer's schemas share: an Ethereum address, a private key, hex bytes
- * and 32 bytes of hex, the inference mode. One definition each, so a config file, a gateway request, an attester's
- * answer and an epoch file refuse the same malformed value with the same message.
+ * and 32 bytes of hex, the inference mode. One definition each, so a config file, a gateway
+ * request, an attester's answer and an epoch file refuse the same malformed value with the same
+ * message.
  */
 import { type Address, type Hex, getAddress } from "viem";
 import { z } from "zod";
