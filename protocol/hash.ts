@@ -2,9 +2,10 @@
  * Keccak-256 for the whole project, through hash-wasm (a maintained WebAssembly build): the one
  * module that imports hash-wasm. Its hashers load asynchronously (the WebAssembly module is
  * compiled once), then hash synchronously; so the loading is memoised here, and what hashes in bulk
- * awaits the loaded hasher once and then runs without another await. Nobody outside protocol/
- * handles the hasher: they call the async functions that use it (`keccak256Bytes` here,
- * `standardTreeOf` in ./merkle.ts, `outputsHash` in ./gateway.ts, the trees of ./report.ts).
+ * awaits the loaded hasher once and then runs without another await. Callers outside protocol/
+ * call the async functions that use it (`keccak256Bytes` here, `standardTreeOf` in ./merkle.ts,
+ * `outputsHash` in ./gateway.ts, the trees of ./report.ts); only a test or a bench that checks or
+ * times single hashes needs `keccak256Hasher` itself.
  */
 import { type IHasher, createKeccak } from "hash-wasm";
 
