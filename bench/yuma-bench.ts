@@ -4,7 +4,7 @@
  * (validator, miner) pair — and for 1,024 such Brains, the whole network, on one core; then the
  * epoch report's two Merkle trees for the whole network (protocol/report.ts: the pruning
  * tree, one leaf per member, and the rewards tree, one leaf per account) against OpenZeppelin's
- * `StandardMerkleTree.of` on a sample.
+ * `StandardMerkleTree.of` on a sample, after the cost of one inner node's Keccak-256.
  *
  *   npx tsx bench/yuma-bench.ts [--brains 1024] [--runs 30] [--members N] [--accounts N] [--engine wasm|js]
  *
@@ -29,6 +29,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address } from "viem";
+import { keccak256Hasher } from "../protocol/hash";
 import { type PruneCandidate, Role, pruningOrder, pruningTree, rewardsTree } from "../protocol/report";
 import {
   type SparseU16,
@@ -173,7 +174,7 @@ function oneBrain(runs: number, gc: (() => void) | undefined, opts: YumaOptions)
   return { input, packedMedian: p.median, tupleMedian: t.median };
 }
 
-function main() {
+async function main() {
   const { values } = parseArgs({
     options: {
       brains: { type: "string", default: "1024" },
@@ -248,7 +249,7 @@ function main() {
       `(${((sumMs * scale) / 1000).toFixed(1)} s wall, ${((cpuSum * scale) / 1000).toFixed(1)} s CPU, ${how})`,
   );
 
-  trees(members, accounts);
+  await trees(members, accounts);
 }
 
 /**
@@ -257,16 +258,17 @@ function main() {
  * 2,000-leaf sample of each for comparison (the same root, checked). One function per tree, so the
  * first is garbage before the second is built.
  */
-function trees(members: number, accounts: number): void {
-  if (members > 0) pruningTreeBench(members);
-  if (accounts > 0) rewardsTreeBench(accounts);
+async function trees(members: number, accounts: number): Promise<void> {
+  if (members > 0 || accounts > 0) await nodeHashBench();
+  if (members > 0) await pruningTreeBench(members);
+  if (accounts > 0) await rewardsTreeBench(accounts);
 }
 
 const SAMPLE = 2_000;
-function timed<T>(f: () => T): { r: T; cpu: number; wall: number } {
+async function timed<T>(f: () => T | Promise<T>): Promise<{ r: T; cpu: number; wall: number }> {
   const c = cpuMs();
   const w = performance.now();
-  const r = f();
+  const r = await f();
   return { r, cpu: cpuMs() - c, wall: performance.now() - w };
 }
 const perLeaf = (ms: number, n: number) => `${((ms / n) * 1000).toFixed(1)} µs a leaf`;
@@ -274,7 +276,23 @@ const seconds = (x: { wall: number; cpu: number }) =>
   `${(x.wall / 1000).toFixed(2)} s wall, ${(x.cpu / 1000).toFixed(2)} s CPU`;
 const memory = () => `heap ${mib(process.memoryUsage().heapUsed)}, RSS ${mib(process.memoryUsage().rss)}`;
 
-function pruningTreeBench(members: number): void {
+/** One inner node's hash (64 bytes: two children), the trees' unit of work, in CPU per hash. */
+async function nodeHashBench(): Promise<void> {
+  const keccak = await keccak256Hasher();
+  const pair = Uint8Array.from({ length: 64 }, (_, i) => i);
+  const out = new Uint8Array(32);
+  const n = 1_000_000;
+  let best = Infinity;
+  for (let batch = 0; batch < 3; batch++) {
+    const c = cpuMs();
+    for (let i = 0; i < n; i++) keccak.hashInto(pair, out, 0);
+    best = Math.min(best, cpuMs() - c);
+  }
+  console.log(`
+Keccak-256 of a 64-byte node pair (protocol/hash.ts): ${((best / n) * 1000).toFixed(2)} µs CPU`);
+}
+
+async function pruningTreeBench(members: number): Promise<void> {
   const all: PruneCandidate[] = Array.from({ length: members }, (_, i) => ({
     brainId: Math.floor(i / 2_048),
     role: i % 2_048 < VALIDATORS ? Role.Validator : Role.Miner,
@@ -283,15 +301,15 @@ function pruningTreeBench(members: number): void {
     registeredAt: BigInt(i % 5_000),
     score: BigInt((i * 7_919) % 100_000),
   }));
-  const order = timed(() => pruningOrder(all));
-  const built = timed(() => pruningTree(order.r));
+  const order = await timed(() => pruningOrder(all));
+  const built = await timed(() => pruningTree(order.r));
   const few = order.r.slice(0, SAMPLE);
-  const oz = timed(() =>
+  const oz = await timed(() =>
     StandardMerkleTree.of(few, ["uint16", "uint8", "uint16", "uint16", "address", "uint64"], {
       sortLeaves: false,
     }),
   );
-  const same = oz.r.root === pruningTree(few).root;
+  const same = oz.r.root === (await pruningTree(few)).root;
   console.log(`\npruning tree, ${members} members (${(members / 2_048).toFixed(0)} full Brains):`);
   console.log(`  pruningOrder ${seconds(order)}`);
   console.log(`  pruningTree  ${seconds(built)} (${perLeaf(built.cpu, members)}); ${memory()}`);
@@ -301,19 +319,20 @@ function pruningTreeBench(members: number): void {
   );
 }
 
-function rewardsTreeBench(accounts: number): void {
+async function rewardsTreeBench(accounts: number): Promise<void> {
   const rewards = Array.from({ length: accounts }, (_, i) => ({
     account: addressOf(i),
     amount: BigInt(i + 1) * 10n ** 15n,
   }));
-  const built = timed(() => rewardsTree(rewards));
+  const built = await timed(() => rewardsTree(rewards));
   const few = built.r
     .dump()
     .values.slice(0, SAMPLE)
     .map((v) => v.value);
-  const oz = timed(() => StandardMerkleTree.of(few, ["address", "uint256"], { sortLeaves: false }));
+  const oz = await timed(() => StandardMerkleTree.of(few, ["address", "uint256"], { sortLeaves: false }));
   const same =
-    oz.r.root === rewardsTree(few.map(([account, amount]) => ({ account: account as Address, amount }))).root;
+    oz.r.root ===
+    (await rewardsTree(few.map(([account, amount]) => ({ account: account as Address, amount })))).root;
   console.log(`\nrewards tree, ${accounts} accounts:`);
   console.log(`  rewardsTree  ${seconds(built)} (${perLeaf(built.cpu, accounts)}); ${memory()}`);
   console.log(
@@ -322,4 +341,7 @@ function rewardsTreeBench(accounts: number): void {
   );
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

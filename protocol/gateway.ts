@@ -14,9 +14,10 @@
  * (ComputeMarket's domain), which is what the gateway later posts to settle the user's escrow.
  */
 import { createHash } from "node:crypto";
-import { type Address, type Hex, concatHex, getAddress, keccak256, toHex } from "viem";
+import { type Address, type Hex, getAddress, keccak256, toHex } from "viem";
 import { z } from "zod";
-import { keccak256Bytes } from "./merkle";
+import { keccak256Hasher } from "./hash";
+import { checksummedAddressSchema, inferenceModeSchema, lowercaseBytes32Schema } from "./schemas";
 
 export const API_PREFIX = "/v1";
 export const DEFAULT_GATEWAY_PORT = 7200;
@@ -44,14 +45,6 @@ export const LIMITS = {
 export const sha256HexSchema = z
   .string()
   .regex(/^[0-9a-f]{64}$/, "expected a sha256 digest: 64 lowercase hex characters");
-export const bytes32Schema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex")
-  .transform((s) => s.toLowerCase() as Hex);
-export const addressSchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte 0x-prefixed address")
-  .transform((a) => getAddress(a));
 export const signatureSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex")
@@ -83,11 +76,15 @@ export function fromBase64(text: string): Uint8Array {
  * The hash of a job's outputs: keccak256 over each output's keccak256, in order. Replays compare
  * it, miners sign it (as `Delivery.resultHash`), and it does not depend on base64 or framing.
  */
-export function outputsHash(outputs: readonly Uint8Array[]): Hex {
+export async function outputsHash(outputs: readonly Uint8Array[]): Promise<Hex> {
   if (outputs.length === 0) return keccak256("0x");
-  // Miner, gateway and client each hash every output (~130 KiB) on a token's critical path: the
-  // engine's own keccak is ~4x faster than viem's on them (same digests: test/protocol/merkle.test.ts).
-  return keccak256(concatHex(outputs.map((o) => toHex(keccak256Bytes(o)))));
+  // Miner, gateway and client each hash every output (~130 KiB) on a token's critical path:
+  // hash-wasm's Keccak is about 20x faster than viem's on them (docs/benchmarks.md; the same
+  // digests: test/protocol/merkle.test.ts).
+  const keccak = await keccak256Hasher();
+  const digests = new Uint8Array(32 * outputs.length);
+  outputs.forEach((o, i) => keccak.hashInto(o, digests, 32 * i));
+  return toHex(keccak.hash(digests));
 }
 
 /** Token ids as the bytes a plain job carries: little-endian u32 each. */
@@ -135,9 +132,9 @@ export type OpenSession = z.infer<typeof openSessionSchema>;
 export const sessionViewSchema = z.object({
   sessionId: sessionIdSchema,
   brainId: z.number().int(),
-  mode: z.enum(["encrypted", "plain"]),
+  mode: inferenceModeSchema,
   /** The miner the session sticks to now. */
-  miner: addressSchema,
+  miner: checksummedAddressSchema,
   /** Unix ms after which an idle session and its blobs are dropped. */
   expiresAt: z.number().int(),
   requestId: requestIdSchema.nullable(),
@@ -176,16 +173,16 @@ export const jobViewSchema = z.object({
   jobId: jobIdSchema,
   sessionId: sessionIdSchema,
   state: jobStateSchema,
-  miner: addressSchema.nullable(),
+  miner: checksummedAddressSchema.nullable(),
   attempts: z.number().int(),
   result: z
     .object({
       /** Output ciphertexts (linear) or one blob of u32 token ids (generate), base64. */
       outputs: z.array(base64Schema),
-      outputHash: bytes32Schema,
+      outputHash: lowercaseBytes32Schema,
       /** The miner's EIP-712 Delivery signature over (requestId, outputHash). */
       signature: signatureSchema,
-      miner: addressSchema,
+      miner: checksummedAddressSchema,
     })
     .nullable(),
   error: z.string().nullable(),
@@ -198,7 +195,11 @@ export const closeSessionResultSchema = z.object({
   units: z.object({ prompt: z.number().int(), completion: z.number().int() }),
   /** The settlement transaction, when the session had an escrow. */
   settlement: z
-    .object({ requestId: requestIdSchema, txHash: bytes32Schema.nullable(), error: z.string().nullable() })
+    .object({
+      requestId: requestIdSchema,
+      txHash: lowercaseBytes32Schema.nullable(),
+      error: z.string().nullable(),
+    })
     .nullable(),
 });
 export type CloseSessionResult = z.infer<typeof closeSessionResultSchema>;
@@ -241,7 +242,7 @@ export type WorkItem = z.infer<typeof workItemSchema>;
 export const postResultSchema = z.strictObject({
   lockToken: z.string().min(8).max(128),
   outputs: z.array(base64Schema).max(LIMITS.maxJobInputs * 4),
-  outputHash: bytes32Schema,
+  outputHash: lowercaseBytes32Schema,
   signature: signatureSchema,
 });
 export type PostResult = z.infer<typeof postResultSchema>;
@@ -258,12 +259,12 @@ export const releaseJobSchema = z.strictObject({
 /** GET /v1/validator/samples?limit=N: recently completed jobs to replay. */
 export const sampleSchema = z.object({
   jobId: jobIdSchema,
-  miner: addressSchema,
+  miner: checksummedAddressSchema,
   step: stepIdSchema,
   paramSet: paramSetSchema,
   keys: sessionKeysSchema,
   inputs: z.array(base64Schema),
-  outputHash: bytes32Schema,
+  outputHash: lowercaseBytes32Schema,
   latencyMs: z.number(),
   completedAt: z.number().int(),
 });
@@ -271,7 +272,7 @@ export type Sample = z.infer<typeof sampleSchema>;
 
 /** GET /v1/validator/miners: what the gateway saw of each miner. */
 export const minerStatsSchema = z.object({
-  address: addressSchema,
+  address: checksummedAddressSchema,
   /** Unix ms of its last poll. */
   lastSeen: z.number().int(),
   completed: z.number().int(),

@@ -12,6 +12,7 @@ import {
   recoverTypedDataAddress,
 } from "viem";
 import { z } from "zod";
+import { hexBytesSchema } from "./schemas";
 
 export const MessageKind = {
   BRAIN_EVENT: 1,
@@ -32,7 +33,6 @@ export type Message = {
   payload: Hex;
 };
 
-const hex = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "expected 0x-prefixed hex bytes") as z.ZodType<Hex>;
 const uint64 = z.coerce.bigint().refine((v) => v >= 0n && v < 1n << 64n, "expected a uint64");
 
 /** A message as it travels in JSON (bigints as decimal strings), validated on arrival. */
@@ -41,7 +41,7 @@ export const messageJsonSchema = z.object({
   dstChainId: uint64,
   nonce: uint64,
   kind: z.union(Object.values(MessageKind).map((k) => z.literal(k))) as z.ZodType<MessageKind>,
-  payload: hex.refine((p) => p.length <= 2 + 2 * 16_384, "payload larger than 16 KiB"),
+  payload: hexBytesSchema.refine((p) => p.length <= 2 + 2 * 16_384, "payload larger than 16 KiB"),
 });
 
 export function messageToJson(m: Message) {

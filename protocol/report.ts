@@ -4,7 +4,8 @@
  * EPOCH_REPORT payload, the rewards tree `[address, uint256]` and the pruning-order tree
  * `[uint16 brainId, uint8 role, uint16 rank, uint16 uid, address account, uint64 registeredAt]`,
  * both as OpenZeppelin's StandardMerkleTree builds them (leaf = keccak256(keccak256(abi.encode(…)))).
- * Pure: no I/O.
+ * Pure: no I/O. What builds a tree or checksums accounts in bulk is async only to load the Keccak
+ * of ./hash.ts (once); the work itself runs without another await.
  */
 import type { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import {
@@ -20,6 +21,7 @@ import {
   size,
   sliceHex,
 } from "viem";
+import { keccak256Hasher } from "./hash";
 import { checksumAddress, standardTreeOf } from "./merkle";
 
 /** Network.Role. */
@@ -152,11 +154,14 @@ export type RewardsTree = StandardMerkleTree<[string, bigint]>;
  * The rewards tree of one epoch: one leaf per account (amounts of the same account are added), in
  * ascending address order so every attester builds the same tree. Zero amounts are left out.
  */
-export function rewardsTree(rewards: ReadonlyArray<{ account: Address; amount: bigint }>): RewardsTree {
+export async function rewardsTree(
+  rewards: ReadonlyArray<{ account: Address; amount: bigint }>,
+): Promise<RewardsTree> {
+  const keccak = await keccak256Hasher();
   const sums = new Map<string, bigint>();
   for (const { account, amount } of rewards) {
     if (amount < 0n) throw new RangeError(`negative reward for ${account}`);
-    const key = checksumAddress(account);
+    const key = checksumAddress(keccak, account);
     sums.set(key, (sums.get(key) ?? 0n) + amount);
   }
   // Ascending address order: 40 lowercase hex digits compare as the numbers they spell.
@@ -208,7 +213,8 @@ export type PruningTree = StandardMerkleTree<PruningLeaf>;
  * The pruning order (docs/decisions.md): per Brain and role, members by ascending score, ties to
  * the older registration, then to the lower uid; rank 0 goes first.
  */
-export function pruningOrder(members: readonly PruneCandidate[]): PruningLeaf[] {
+export async function pruningOrder(members: readonly PruneCandidate[]): Promise<PruningLeaf[]> {
+  const keccak = await keccak256Hasher();
   const groups = new Map<string, PruneCandidate[]>();
   for (const m of members) {
     const key = `${m.brainId}:${m.role}`;
@@ -236,14 +242,14 @@ export function pruningOrder(members: readonly PruneCandidate[]): PruningLeaf[] 
           : a.uid - b.uid,
     );
     group.forEach((m, rank) =>
-      leaves.push([m.brainId, m.role, rank, m.uid, checksumAddress(m.account), m.registeredAt]),
+      leaves.push([m.brainId, m.role, rank, m.uid, checksumAddress(keccak, m.account), m.registeredAt]),
     );
   }
   return leaves;
 }
 
 /** The pruning tree of an epoch report (leaves in `pruningOrder`'s order). */
-export function pruningTree(leaves: readonly PruningLeaf[]): PruningTree {
+export async function pruningTree(leaves: readonly PruningLeaf[]): Promise<PruningTree> {
   if (leaves.length === 0) throw new RangeError("a pruning tree needs at least one member");
   return standardTreeOf([...leaves], ["uint16", "uint8", "uint16", "uint16", "address", "uint64"], {
     sortLeaves: false,

@@ -28,6 +28,7 @@ import { z } from "zod";
 import { loadConfig } from "../sdk/config";
 import { deleteRedisPrefix } from "../compute/gateway/redis-prefix";
 import { attesterThreshold } from "../protocol/message";
+import { addressSchema } from "../protocol/schemas";
 import { readDeployments } from "../sdk/deployments";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
 import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
@@ -57,10 +58,7 @@ const optionsSchema = z.object({
   attesterPort: port.default(DEVNET_ATTESTER_PORT),
   basedBlockTime: z.coerce.number().min(0.1).max(600).default(DEVNET_BASED.blockTimeSeconds),
   stateDir: z.string().min(1).default(path.join(ROOT, ".devnet")),
-  pepecoin: z
-    .string()
-    .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address")
-    .optional(),
+  pepecoin: addressSchema.optional(),
   epochReports: z.boolean().default(true),
   gatewayPort: port.default(DEVNET_BRAIN.gatewayPort),
   redisUrl: z.string().regex(/^rediss?:\/\//, "expected a redis:// URL"),

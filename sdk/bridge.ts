@@ -15,7 +15,6 @@ import {
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import { z } from "zod";
 import {
   type BridgeTransfer,
   type Message,
@@ -24,9 +23,9 @@ import {
   encodeBridgeTransfer,
   eventNonce,
   messageId,
-  messageJsonSchema,
   recoverAttester,
 } from "../protocol/message";
+import { type SignaturesResponse, signaturesResponseSchema } from "../protocol/attester";
 import { type Deployments, readDeployments } from "./deployments";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
@@ -528,18 +527,6 @@ export type StatusOptions = {
   destinationFromBlock?: bigint;
   fetchTimeoutMs?: number;
 };
-
-const signedSchema = z.object({
-  signer: z.string(),
-  setVersion: z.number().int().positive(),
-  signature: z.string().regex(/^0x[0-9a-fA-F]+$/),
-});
-const signaturesResponseSchema = z.object({
-  id: z.string(),
-  message: messageJsonSchema,
-  signatures: z.array(signedSchema),
-});
-type SignaturesResponse = z.infer<typeof signaturesResponseSchema>;
 
 const KIND_NAMES = Object.fromEntries(Object.entries(MessageKind).map(([k, v]) => [v, k])) as Record<
   number,

@@ -13,15 +13,10 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT, DEFAULT_REDIS_URL } from "../protocol/gateway";
+import { privateKeySchema } from "../protocol/schemas";
 import { DEFAULT_DEPLOYMENTS_FILE } from "./deployments";
 import { BasedError } from "./errors";
 
-const privateKey = z
-  .string()
-  .regex(
-    /^0x[0-9a-fA-F]{64}$/,
-    "expected a 32-byte hex private key (0x + 64 hex digits)",
-  ) as z.ZodType<`0x${string}`>;
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 export type LogLevel = z.infer<typeof logLevel>;
 
@@ -50,7 +45,7 @@ export const configFileSchema = z
     basedRpcUrl: z.string().url().optional(),
     /** The key that signs transactions. Prefer this file (mode 600) or BASED_PRIVATE_KEY to flags,
      *  which would land in the shell history. */
-    privateKey: privateKey.optional(),
+    privateKey: privateKeySchema.optional(),
     /** The deployments file written by `npm run devnet` or a real deployment. */
     deploymentsFile: z.string().min(1).optional(),
     logLevel: logLevel.optional(),
@@ -105,7 +100,7 @@ const envSchema = z.object({
   BASED_DEPLOYMENTS: z.string().min(1).optional(),
   BASED_ETH_RPC_URL: z.string().url().optional(),
   BASED_RPC_URL: z.string().url().optional(),
-  BASED_PRIVATE_KEY: privateKey.optional(),
+  BASED_PRIVATE_KEY: privateKeySchema.optional(),
   BASED_LOG_LEVEL: logLevel.optional(),
   BASED_GATEWAY_URL: httpUrl.optional(),
   BASED_MODEL_CACHE: z.string().min(1).optional(),

@@ -1,11 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { addressSchema } from "../protocol/schemas";
 import { BasedError } from "./errors";
-
-const address = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address") as z.ZodType<`0x${string}`>;
 
 /** Addresses and facts one chain's deployment leaves for off-chain code. */
 export const chainDeploymentSchema = z.object({
@@ -13,7 +10,7 @@ export const chainDeploymentSchema = z.object({
   rpcUrl: z.string().url(),
   /** Block of the first deployment transaction: where watchers start reading events. */
   startBlock: z.number().int().nonnegative(),
-  contracts: z.record(z.string(), address),
+  contracts: z.record(z.string(), addressSchema),
 });
 
 /** The deployments file written by `npm run devnet` (and by deployments to real networks). */
@@ -22,7 +19,9 @@ export const deploymentsSchema = z.object({
   network: z.string(),
   createdAt: z.string(),
   ethereum: chainDeploymentSchema.extend({
-    contracts: z.object({ Pepecoin: address, BrainNFT: address, WrappedBased: address }).catchall(address),
+    contracts: z
+      .object({ Pepecoin: addressSchema, BrainNFT: addressSchema, WrappedBased: addressSchema })
+      .catchall(addressSchema),
     /** True when Pepecoin is the devnet's TestPepecoin (an open faucet). */
     testPepecoin: z.boolean(),
   }),
@@ -31,22 +30,22 @@ export const deploymentsSchema = z.object({
     .extend({
       contracts: z
         .object({
-          BasedToken: address,
-          BasedBridge: address,
-          BrainRegistry: address,
-          MessageInbox: address,
-          Network: address,
-          Staking: address,
-          Emission: address,
-          Consensus: address,
-          ComputeMarket: address,
+          BasedToken: addressSchema,
+          BasedBridge: addressSchema,
+          BrainRegistry: addressSchema,
+          MessageInbox: addressSchema,
+          Network: addressSchema,
+          Staking: addressSchema,
+          Emission: addressSchema,
+          Consensus: addressSchema,
+          ComputeMarket: addressSchema,
         })
-        .catchall(address),
+        .catchall(addressSchema),
     })
     .optional(),
   /** The oracle's attester set both inboxes were deployed with. */
   attesters: z
-    .object({ version: z.number().int().positive(), addresses: z.array(address).min(1) })
+    .object({ version: z.number().int().positive(), addresses: z.array(addressSchema).min(1) })
     .optional(),
 });
 

@@ -19,6 +19,7 @@ import {
   formatEther,
 } from "viem";
 import { z } from "zod";
+import { bytes32Schema } from "../protocol/schemas";
 import type { BasedContext } from "./bridge";
 import { BasedError } from "./errors";
 import { requireWallet } from "./ethereum";
@@ -264,7 +265,7 @@ export async function sendEconomyCall(
 const treeDumpSchema = z.object({
   format: z.literal("standard-v1"),
   leafEncoding: z.array(z.string()),
-  tree: z.array(z.string().regex(/^0x[0-9a-fA-F]{64}$/)),
+  tree: z.array(bytes32Schema),
   values: z.array(z.object({ value: z.array(z.unknown()), treeIndex: z.number().int().nonnegative() })),
 });
 

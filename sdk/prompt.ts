@@ -22,6 +22,7 @@ import {
   outputsHash,
   toBase64,
 } from "../protocol/gateway";
+import type { InferenceMode } from "../protocol/schemas";
 import {
   type CkksClient,
   DEFAULT_BUCKETS,
@@ -39,8 +40,6 @@ import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
 import { openKeystore } from "./keystore";
 
-export type PromptMode = "encrypted" | "plain";
-
 export type PromptOptions = {
   gateway: GatewayClient;
   brainId: number;
@@ -49,7 +48,7 @@ export type PromptOptions = {
   /** Text, or token ids already encoded with the model's tokenizer. */
   prompt: string | number[];
   maxTokens: number;
-  mode: PromptMode;
+  mode: InferenceMode;
   /** Where the user's CKKS keys are kept (`keystoreDir` of sdk/config.ts); encrypted prompts need it. */
   keystoreDir?: string;
   /** The ComputeMarket request (decimal) that pays for this prompt's work. */
@@ -67,7 +66,7 @@ export type PromptOptions = {
 };
 
 export type PromptResult = {
-  mode: PromptMode;
+  mode: InferenceMode;
   /** Generated token ids (an end-of-text token, if generated, is the last). */
   ids: number[];
   /** Their text (without an end-of-text token). */
@@ -126,7 +125,7 @@ export function preparePrompt(
   modelDir: string,
   prompt: string | number[],
   maxTokens: number,
-  mode: PromptMode,
+  mode: InferenceMode,
   eosId?: number,
 ): PreparedPrompt {
   let model: ZkllmModel;
@@ -527,7 +526,7 @@ async function runJob(
     );
   }
   const outputs = view.result.outputs.map(fromBase64);
-  if (outputsHash(outputs).toLowerCase() !== view.result.outputHash.toLowerCase()) {
+  if ((await outputsHash(outputs)).toLowerCase() !== view.result.outputHash.toLowerCase()) {
     throw new BasedError(
       "environment",
       "BadMinerResult",

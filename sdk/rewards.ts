@@ -8,7 +8,7 @@
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, type Hash, type Hex, getAddress, parseEventLogs } from "viem";
-import { z } from "zod";
+import { rewardProofResponseSchema } from "../protocol/attester";
 import { type RewardsTree, rewardProof } from "../protocol/report";
 import type { BasedContext } from "./bridge";
 import {
@@ -104,16 +104,6 @@ export type AttestedReward = {
   attester: string;
 };
 
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
-const attestedRewardSchema = z.object({
-  epoch: z.string().regex(/^\d+$/),
-  account: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  amount: z.string().regex(/^\d+$/).transform(BigInt),
-  proof: z.array(hex32),
-  rewardsRoot: hex32,
-  inputsHash: hex32,
-});
-
 /** What one attester says `account` earned in `epoch`; undefined when it does not know (yet) or lies. */
 async function askAttesterReward(
   url: string,
@@ -126,7 +116,7 @@ async function askAttesterReward(
       signal: AbortSignal.timeout(timeoutMs),
     });
     if (!res.ok) return undefined;
-    const body = attestedRewardSchema.parse(await res.json());
+    const body = rewardProofResponseSchema.parse(await res.json());
     if (Number(body.epoch) !== epoch || getAddress(body.account) !== account) return undefined;
     // A zero amount has no leaf to prove; a non-zero one must verify against the root it names.
     if (

@@ -29,8 +29,7 @@ import {
 } from "./hybrid/encrypted-backend";
 import { serverWeights } from "./hybrid/engine-plan";
 import type { ZkllmPlan } from "./zkllm-plan";
-
-export type Mode = "encrypted" | "plain";
+import type { InferenceMode } from "../protocol/schemas";
 
 export type GenerationTimings = {
   totalMs: number;
@@ -49,7 +48,7 @@ export type EncryptedDetails = {
 };
 
 export type GenerationResult = {
-  mode: Mode;
+  mode: InferenceMode;
   promptIds: number[][];
   ids: number[][];
   timings: GenerationTimings;
@@ -62,7 +61,7 @@ export async function generateIds(
   modelDir: string,
   prompts: number[][],
   options: {
-    mode: Mode;
+    mode: InferenceMode;
     maxTokens: number;
     eosId?: number;
     plan?: ZkllmPlan;

@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       score: u,
     })),
   ];
-  const prunes = pruningTree(pruningOrder(candidates));
+  const prunes = await pruningTree(await pruningOrder(candidates));
   if (candidates.length !== 2_048) throw new Error(`pruning tree of ${candidates.length} leaves`);
 
   // ───────────────────────────────────── Epoch reports ─────────────────────────────────────
@@ -348,12 +348,12 @@ async function main(): Promise<void> {
   // Rewards: epoch 0 pays 2 accounts (proofs of 1 hash), epochs 1…11 pay 2,048 (proofs of 11).
   const fresh0 = addressOf("fresh-0");
   const fresh1 = addressOf("fresh-1");
-  const tree0 = rewardsTree([
+  const tree0 = await rewardsTree([
     { account: fresh0 as Address, amount: BASED(1) },
     { account: holderA as Address, amount: BASED(1) + 1n },
   ]);
   const fillers = Array.from({ length: 2_048 - 13 }, (_, i) => addressOf(`reward-${i}`));
-  const treeOf = (epoch: bigint): RewardsTree =>
+  const treeOf = (epoch: bigint): Promise<RewardsTree> =>
     rewardsTree(
       [fresh1, holderB, ...many, multi, ...fillers].map((account, i) => ({
         account: account as Address,
@@ -361,7 +361,7 @@ async function main(): Promise<void> {
       })),
     );
   const trees = new Map<bigint, RewardsTree>([[0n, tree0]]);
-  for (let e = 1n; e <= 11n; e++) trees.set(e, treeOf(e));
+  for (let e = 1n; e <= 11n; e++) trees.set(e, await treeOf(e));
   const tree = (e: bigint): RewardsTree => trees.get(e)!;
 
   log("pruning");

@@ -126,7 +126,7 @@ class BenchMiner {
 
   async start(payloadBytes: number): Promise<void> {
     const output = new Uint8Array(randomBytes(payloadBytes));
-    const outputHash = outputsHash([output]);
+    const outputHash = await outputsHash([output]);
     const answer = {
       outputs: [toBase64(output)],
       outputHash,
@@ -402,7 +402,7 @@ async function perOperation(payloadBytes: number): Promise<Record<string, number
     expiry: 1,
   });
   const signature = await account.signMessage({ message });
-  const hash = outputsHash([bytes]);
+  const hash = await outputsHash([bytes]);
   const typed = {
     domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
     types: DELIVERY_TYPES,
@@ -412,7 +412,7 @@ async function perOperation(payloadBytes: number): Promise<Record<string, number
   const delivery = await account.signTypedData(typed);
   const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
   const ops: [string, () => unknown][] = [
-    [`outputsHash (keccak256, viem) of ${payloadBytes >> 10} KiB`, () => outputsHash([bytes])],
+    [`outputsHash (keccak256, hash-wasm) of ${payloadBytes >> 10} KiB`, () => outputsHash([bytes])],
     [
       `sha256 (node:crypto) of the ${Math.round(body.length / 1024)} KiB JSON body`,
       () => createHash("sha256").update(body).digest("hex"),

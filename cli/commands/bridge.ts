@@ -12,6 +12,7 @@ import {
   sendBridgeTransfer,
   waitForBridgeTransfer,
 } from "../../sdk/bridge";
+import { messageIdSchema } from "../../protocol/attester";
 import { BasedError } from "../../sdk/errors";
 import { parseAddress, parseTokenAmount } from "../core/args";
 import type { CommandContext, Wrap } from "../core/context";
@@ -39,9 +40,6 @@ const DIRECTIONS: Record<
 };
 
 const timeoutSeconds = z.coerce.number().positive().max(86_400);
-const messageIdSchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte hex message id (0x + 64 hex)");
 
 async function bridgeContext(ctx: CommandContext, withAccount: boolean): Promise<BridgeContext> {
   const ethereum = await ctx.ethereum({ withAccount });

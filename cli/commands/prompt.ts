@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type Command, Option } from "commander";
 import type { Hex } from "viem";
+import type { InferenceMode } from "../../protocol/schemas";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
@@ -32,7 +33,7 @@ export function choosePromptMode(
   brainId: number,
   zkMode: boolean,
   plainFlag: boolean,
-): { mode: "encrypted" | "plain"; warning?: string } {
+): { mode: InferenceMode; warning?: string } {
   if (!zkMode && !plainFlag) {
     throw new BasedError(
       "input",

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { type Address, getAddress, isAddress, parseEther } from "viem";
 import { z } from "zod";
+import { lowercaseBytes32Schema } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { endpointSchema } from "../../sdk/network";
 
@@ -62,12 +63,8 @@ export function parseText(raw: string, what: string, maxBytes: number): string {
   return parseWith(schema, what, raw);
 }
 
-const bytes32 = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes of hex (0x + 64 hex digits)")
-  .transform((s) => s.toLowerCase() as `0x${string}`);
-
-export const parseBytes32 = (raw: string, what: string): `0x${string}` => parseWith(bytes32, what, raw);
+export const parseBytes32 = (raw: string, what: string): `0x${string}` =>
+  parseWith(lowercaseBytes32Schema, what, raw);
 
 const BPS_TOTAL = 10_000;
 const split = z

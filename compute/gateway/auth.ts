@@ -11,12 +11,12 @@ import {
   type GatewayDomain,
   LIMITS,
   SIGNATURE_HEADERS,
-  addressSchema,
   nonceSchema,
   sha256Hex,
   signatureSchema,
   signedRequestMessage,
 } from "../../protocol/gateway";
+import { checksummedAddressSchema } from "../../protocol/schemas";
 import { GatewayRefusal } from "./errors";
 
 export type MemberRole = "miner" | "validator";
@@ -38,7 +38,7 @@ export type SignedRequestCheck = {
 };
 
 const headersSchema = z.object({
-  [SIGNATURE_HEADERS.address]: addressSchema,
+  [SIGNATURE_HEADERS.address]: checksummedAddressSchema,
   [SIGNATURE_HEADERS.nonce]: nonceSchema,
   [SIGNATURE_HEADERS.expiry]: z
     .string()

@@ -612,7 +612,7 @@ export class GatewayService {
       );
     };
     const outputs = body.outputs.map(fromBase64);
-    const hash = outputsHash(outputs);
+    const hash = await outputsHash(outputs);
     if (hash !== body.outputHash) {
       await refuse(
         "OutputHashMismatch",

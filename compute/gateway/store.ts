@@ -8,11 +8,12 @@
 import type { Redis } from "ioredis";
 import { type Address, type Hex, getAddress } from "viem";
 import type { JobState, SessionKeys } from "../../protocol/gateway";
+import type { InferenceMode } from "../../protocol/schemas";
 
 export type SessionRecord = {
   sessionId: string;
   brainId: number;
-  mode: "encrypted" | "plain";
+  mode: InferenceMode;
   paramSet: string | null;
   keys: SessionKeys;
   requestId: string | null;

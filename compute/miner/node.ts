@@ -160,7 +160,7 @@ export async function runMiner(options: RunMinerOptions): Promise<void> {
       await release(item, refusalReason(error));
       return;
     }
-    const outputHash = outputsHash(outputs);
+    const outputHash = await outputsHash(outputs);
     const signature = await signer.account.signTypedData({
       domain,
       types: DELIVERY_TYPES,

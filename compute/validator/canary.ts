@@ -23,6 +23,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Address } from "viem";
 import type { JobView, OpenSession, SessionView } from "../../protocol/gateway";
+import type { InferenceMode } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
@@ -38,8 +39,6 @@ import {
 import { brownText } from "../../zkllm/data/brown";
 import { OnnxGpt2Runner } from "../../zkllm/evaluator";
 import { readModelDir } from "../../zkllm/model-dir";
-
-export type CanaryMode = "encrypted" | "plain";
 
 /** How far a returned token's logit may lie below the reference's best one. */
 export const TOKEN_TOLERANCE = 1e-3;
@@ -122,7 +121,7 @@ export type Verdict =
 
 /** Plaintext inference of the Brain's model, to check answers against. */
 export type Reference = {
-  readonly mode: CanaryMode;
+  readonly mode: InferenceMode;
   readonly tokenizer: Gpt2Tokenizer;
   readonly nPositions: number;
   readonly eosId: number | undefined;
@@ -133,7 +132,7 @@ export type Reference = {
   close(): Promise<void>;
 };
 
-export async function createReference(modelDir: string, mode: CanaryMode): Promise<Reference> {
+export async function createReference(modelDir: string, mode: InferenceMode): Promise<Reference> {
   const model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
   const tokenizer = model.tokenizer;
   const nPositions = model.nPositions;

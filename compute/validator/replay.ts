@@ -80,7 +80,7 @@ export class Replayer {
         return { ...base, verdict: "skipped", reason: `inputs refused: ${err.code}` };
       throw err;
     }
-    const same = outputsHash(outputs).toLowerCase() === sample.outputHash.toLowerCase();
+    const same = (await outputsHash(outputs)).toLowerCase() === sample.outputHash.toLowerCase();
     return { ...base, verdict: same ? "match" : "mismatch" };
   }
 

@@ -21,6 +21,7 @@ import fs from "node:fs";
 import type { Logger } from "pino";
 import { type Address, type LocalAccount, getAddress } from "viem";
 import { commitHash } from "../../protocol/report";
+import type { InferenceMode } from "../../protocol/schemas";
 import type { BasedContext } from "../../sdk/bridge";
 import { economyContracts, signerOf } from "../../sdk/economy";
 import { BasedError, errorLine } from "../../sdk/errors";
@@ -42,7 +43,6 @@ import {
   validatorUid,
 } from "../../sdk/weights";
 import {
-  type CanaryMode,
   type CanaryOutcome,
   CanaryPrompts,
   type CanaryShape,
@@ -361,7 +361,7 @@ export type ValidatorOptions = {
   /** The Brain's task model, resolved and verified. */
   modelDir: string;
   /** How the Brain's users prompt it: encrypted when its ZK mode is on. */
-  mode: CanaryMode;
+  mode: InferenceMode;
   stateDir: string;
   /** Mean gap between canaries (exponentially distributed). Default 60 s. */
   canaryIntervalMs?: number;

@@ -13,12 +13,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Address, getAddress } from "viem";
 import { z } from "zod";
+import { bytes32Schema } from "../../protocol/schemas";
 import type { ScoringState } from "./scoring";
 
-const hex32 = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/)
-  .transform((s) => s as `0x${string}`);
 const epochSchema = z.string().regex(/^\d+$/);
 
 const minerStateSchema = z.object({
@@ -33,8 +30,8 @@ const commitSchema = z.object({
   epoch: epochSchema,
   uids: z.array(z.number().int().min(0).max(2047)),
   weights: z.array(z.number().int().min(0).max(65_535)),
-  salt: hex32,
-  hash: hex32,
+  salt: bytes32Schema,
+  hash: bytes32Schema,
   /** "sending": written before the transaction; "committed": its receipt was seen. */
   status: z.enum(["sending", "committed"]),
 });

@@ -5,8 +5,15 @@
  * public chain data); inputs are validated with zod.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
-import { getAddress } from "viem";
+import { type Address, getAddress } from "viem";
 import { z } from "zod";
+import {
+  type MessagesResponseJson,
+  type SignaturesResponseJson,
+  type SignedMessageJson,
+  messageIdSchema,
+} from "../../protocol/attester";
+import { addressSchema } from "../../protocol/schemas";
 import { rewardProof } from "../../protocol/report";
 import type { EpochStore, StoredEpoch } from "../epoch/store";
 import { toJsonText } from "../epoch/store";
@@ -18,9 +25,7 @@ const listQuery = z.object({
   after: z.coerce.number().int().min(-1).default(-1),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
-const idParams = z.object({
-  id: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected a 32-byte hex message id"),
-});
+const idParams = z.object({ id: messageIdSchema });
 const sigQuery = z.object({ setVersion: z.coerce.number().int().positive().optional() });
 const epochParams = z.object({
   epoch: z
@@ -29,14 +34,12 @@ const epochParams = z.object({
     .transform(BigInt)
     .refine((e) => e < 1n << 64n, "expected a uint64 epoch"),
 });
-const rewardParams = epochParams.extend({
-  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address"),
-});
+const rewardParams = epochParams.extend({ address: addressSchema });
 
 /** Which report a served tree belongs to. */
 const reportJson = (e: StoredEpoch) => ({ ...e.report, messageId: e.messageId });
 
-function entryJson(attester: string, e: SignedEntry) {
+function entryJson(attester: Address, e: SignedEntry): SignedMessageJson {
   return {
     seq: e.seq,
     id: e.id,
@@ -62,7 +65,10 @@ export function attesterServer(attester: Attester, epochs?: EpochStore): Fastify
     const q = listQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: z.prettifyError(q.error) });
     const page = journal.signed.filter((e) => e.seq > q.data.after).slice(0, q.data.limit);
-    return { attester: attester.address, messages: page.map((e) => entryJson(attester.address, e)) };
+    return {
+      attester: attester.address,
+      messages: page.map((e) => entryJson(attester.address, e)),
+    } satisfies MessagesResponseJson;
   });
 
   app.get("/messages/:id/signatures", async (req, reply) => {
@@ -82,7 +88,7 @@ export function attesterServer(attester: Attester, epochs?: EpochStore): Fastify
       id: entry.id,
       message: messageToJson(entry.message),
       signatures: [entryJson(attester.address, entry)],
-    };
+    } satisfies SignaturesResponseJson;
   });
 
   /** Epoch `epoch` as computed here, or a 404 that says how far this attester got. */

@@ -892,14 +892,14 @@ function resolveParams(params: RewardParams) {
 /**
  * The rewards of one epoch (see the module comment for every rule): reward lines summing exactly to
  * `snapshot.emission`, the rewards tree, the pruning order, per-Brain totals and statistics, the
- * inputs hash and the state the next epoch starts from. Throws `RewardsInputError` on a malformed
- * input.
+ * inputs hash and the state the next epoch starts from. Rejects with `RewardsInputError` on a
+ * malformed input. Async only because the trees load protocol/'s Keccak; nothing else waits.
  */
-export function computeEpoch(
+export async function computeEpoch(
   snapshot: EpochSnapshot,
   carry: CarryState,
   params: RewardParams = {},
-): EpochResult {
+): Promise<EpochResult> {
   const p = resolveParams(params);
   const snap = canonicalSnapshot(snapshot);
   const prev = canonicalCarry(carry);
@@ -988,8 +988,8 @@ export function computeEpoch(
   });
 
   // ── pruning order ──
-  const pruningLeaves = pruningOrder(runs.flatMap(pruneCandidates));
-  const tree = pruningLeaves.length === 0 ? undefined : pruningTree(pruningLeaves);
+  const pruningLeaves = await pruningOrder(runs.flatMap(pruneCandidates));
+  const tree = pruningLeaves.length === 0 ? undefined : await pruningTree(pruningLeaves);
 
   const brainIds: number[] = [];
   const brainTotals: bigint[] = [];
@@ -1012,7 +1012,7 @@ export function computeEpoch(
   return {
     epoch: snap.epoch,
     lines: out,
-    rewardsTree: rewardsTree(out),
+    rewardsTree: await rewardsTree(out),
     pruningLeaves,
     pruningTree: tree,
     pruningRoot: tree === undefined ? zeroHash : (tree.root as Hex),

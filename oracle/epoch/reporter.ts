@@ -26,7 +26,7 @@ import { ConflictingMessageError, type SignedEntry } from "../signing/journal";
 import { EconomyLogs, type SnapshotSource, readEpochSnapshot } from "./snapshot";
 import { type EpochStore, type StoredEpoch, storedEpochOf } from "./store";
 
-export type ComputeEpoch = (snapshot: EpochSnapshot, carry: CarryState) => EpochResult;
+export type ComputeEpoch = (snapshot: EpochSnapshot, carry: CarryState) => Promise<EpochResult>;
 
 /** How epochs are computed from one chain: shared by the reporter and anyone recomputing a report. */
 export type EpochSource = SnapshotSource & {
@@ -47,11 +47,15 @@ export async function readEpoch(source: EpochSource, epoch: bigint): Promise<Rea
 }
 
 /**
- * Computes a read epoch on `carry`. No I/O: what it throws is the computation refusing these
+ * Computes a read epoch on `carry`. No I/O: what it rejects with is the computation refusing these
  * inputs, the same for every attester (never a network failure, which must not change a carry).
  */
-export function computeReadEpoch(source: EpochSource, read: ReadEpoch, carry: CarryState): StoredEpoch {
-  const result = (source.compute ?? computeEpoch)(read.snapshot, carry);
+export async function computeReadEpoch(
+  source: EpochSource,
+  read: ReadEpoch,
+  carry: CarryState,
+): Promise<StoredEpoch> {
+  const result = await (source.compute ?? computeEpoch)(read.snapshot, carry);
   if (result.epoch !== read.snapshot.epoch) {
     throw new Error(`the computation answered for epoch ${result.epoch}, not ${read.snapshot.epoch}`);
   }
@@ -92,7 +96,7 @@ export async function replayCarry(
     const read = await readEpoch(source, epoch);
     let stored: StoredEpoch;
     try {
-      stored = computeReadEpoch(source, read, carry);
+      stored = await computeReadEpoch(source, read, carry);
     } catch (err) {
       hooks.onRefused?.(epoch, err as Error);
       carry = passThrough(carry, epoch);
@@ -188,7 +192,7 @@ export class EpochReporter {
     const read = this.refused?.epoch === epoch ? this.refused.read : await readEpoch(this.source, epoch);
     let stored: StoredEpoch;
     try {
-      stored = computeReadEpoch(this.source, read, carry);
+      stored = await computeReadEpoch(this.source, read, carry);
     } catch (err) {
       const error = (err as Error).message;
       // Warn once per epoch and reason; the retries are quiet.

@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { type Address, type Hex, zeroHash } from "viem";
+import { type Hex, zeroHash } from "viem";
 import { z } from "zod";
 import type { BrainCarry, CarryState, EpochResult, RewardLine } from "../consensus/epoch-types";
 import {
@@ -26,6 +26,7 @@ import {
   reportNonce,
 } from "../../protocol/report";
 import { type Message, MessageKind, messageId } from "../../protocol/message";
+import { addressSchema, bytes32Schema, hexBytesSchema } from "../../protocol/schemas";
 
 /** One computed epoch as the attester keeps and serves it. */
 export type StoredEpoch = {
@@ -89,14 +90,11 @@ export function storedEpochOf(
 
 // ──────────────────────────────────────────── JSON ────────────────────────────────────────────
 
-const hex = z.string().regex(/^0x([0-9a-fA-F]{2})*$/) as unknown as z.ZodType<Hex>;
-const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<Address>;
 const uint = z.string().regex(/^\d+$/).transform(BigInt);
 const treeDump = z.object({
   format: z.literal("standard-v1"),
   leafEncoding: z.array(z.string()),
-  tree: z.array(bytes32),
+  tree: z.array(bytes32Schema),
   values: z.array(z.object({ value: z.array(z.unknown()), treeIndex: z.number().int().nonnegative() })),
 });
 const u16Row = z.array(z.tuple([z.number().int(), z.number().int()]));
@@ -109,7 +107,7 @@ const carryJsonSchema = z.object({
     .transform(BigInt),
   brains: z.record(
     z.string().regex(/^\d+$/),
-    z.object({ bonds: z.array(u16Row), accounts: z.array(address), performance: z.number() }),
+    z.object({ bonds: z.array(u16Row), accounts: z.array(addressSchema), performance: z.number() }),
   ),
 });
 
@@ -123,14 +121,14 @@ const fileSchema = z.object({
   version: z.literal(1),
   epoch: uint,
   lastBlock: uint,
-  lastBlockHash: bytes32,
-  messageId: bytes32,
+  lastBlockHash: bytes32Schema,
+  messageId: bytes32Schema,
   report: z.object({
     epoch: uint,
     revision: z.number().int().nonnegative(),
-    rewardsRoot: bytes32,
-    pruningRoot: bytes32,
-    inputsHash: bytes32,
+    rewardsRoot: bytes32Schema,
+    pruningRoot: bytes32Schema,
+    inputsHash: bytes32Schema,
     brainIds: z.array(z.number().int().nonnegative()),
     brainTotals: z.array(uint),
   }),
@@ -139,13 +137,13 @@ const fileSchema = z.object({
     dstChainId: uint,
     nonce: uint,
     kind: z.number().int(),
-    payload: hex,
+    payload: hexBytesSchema,
   }),
   rewardsTree: treeDump,
   pruningTree: treeDump.nullable(),
   lines: z.array(
     z.object({
-      account: address,
+      account: addressSchema,
       amount: uint,
       brainId: z.number().int(),
       kind: z.enum(["owner", "miner", "validator-take", "delegator", "brain-staker"]),

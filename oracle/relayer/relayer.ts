@@ -22,12 +22,16 @@ import {
 } from "viem";
 import type { Logger } from "pino";
 import { z } from "zod";
+import {
+  type SignedMessage,
+  messagesResponseSchema,
+  signaturesResponseSchema,
+} from "../../protocol/attester";
 import { bridgeEndpointAbi, messageInboxAbi } from "../../protocol/generated/abis";
 import {
   type Message,
   type SignedBy,
   messageId,
-  messageJsonSchema,
   pickSignatures,
   recoverAttester,
 } from "../../protocol/message";
@@ -52,16 +56,6 @@ export type RelayerOptions = {
   receiptPollMs?: number;
 };
 
-const signedSchema = z.object({
-  seq: z.number().int(),
-  id: z.string(),
-  message: messageJsonSchema,
-  signer: z.string(),
-  setVersion: z.number().int(),
-  signature: z.string(),
-});
-const listSchema = z.object({ messages: z.array(signedSchema) });
-const sigsSchema = z.object({ signatures: z.array(signedSchema) });
 const stateSchema = z.object({ done: z.array(z.string()) });
 
 type Pending = {
@@ -194,7 +188,7 @@ export class Relayer {
   private async collect(url: string): Promise<void> {
     let body;
     try {
-      body = listSchema.parse(
+      body = messagesResponseSchema.parse(
         await this.fetchJson(`${url}/messages?after=${this.cursors[url] ?? -1}&limit=500`),
       );
     } catch (err) {
@@ -208,7 +202,7 @@ export class Relayer {
   }
 
   /** Keeps a signature only if it really is the claimed signer's over this exact message. */
-  private async addSignature(s: z.infer<typeof signedSchema>): Promise<void> {
+  private async addSignature(s: SignedMessage): Promise<void> {
     const id = messageId(s.message);
     if (id.toLowerCase() !== s.id.toLowerCase()) return;
     if (this.done.has(id)) return;
@@ -288,7 +282,7 @@ export class Relayer {
     await Promise.all(
       this.options.attesterUrls.map(async (url) => {
         try {
-          const body = sigsSchema.parse(
+          const body = signaturesResponseSchema.parse(
             await this.fetchJson(`${url}/messages/${id}/signatures?setVersion=${version}`),
           );
           for (const s of body.signatures) await this.addSignature(s);

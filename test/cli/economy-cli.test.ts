@@ -125,8 +125,8 @@ describe("economy flags and tree dumps are validated before anything is sent", (
     refused(() => readJsonFile("/nonexistent/tree.json", "rewards tree"), "missing file");
   });
 
-  it("a rewards tree dump round-trips through JSON; other trees and broken dumps are refused", () => {
-    const tree = rewardsTree([
+  it("a rewards tree dump round-trips through JSON; other trees and broken dumps are refused", async () => {
+    const tree = await rewardsTree([
       { account: privateKeyToAccount(devnetPrivateKey(0)).address, amount: 7n },
       { account: privateKeyToAccount(devnetPrivateKey(2)).address, amount: 5n },
     ]);
@@ -448,7 +448,7 @@ describe("devnet + based register/stake/rewards (CLI end to end)", function () {
       // Epoch 0's report: the dev and the miner share its whole emission.
       emission = emissionBetween(start, end);
       devShare = (emission * 3n) / 5n;
-      const tree = rewardsTree([
+      const tree = await rewardsTree([
         { account: dev.address, amount: devShare },
         { account: miner.address, amount: emission - devShare },
       ]);
@@ -480,7 +480,7 @@ describe("devnet + based register/stake/rewards (CLI end to end)", function () {
           epoch: 0n,
           revision: 0,
           rewardsRoot: tree.root as Hex,
-          pruningRoot: pruningTree(pruningOrder(members)).root as Hex,
+          pruningRoot: (await pruningTree(await pruningOrder(members))).root as Hex,
           inputsHash: keccak256(toHex("economy-cli test: epoch 0 inputs")),
           brainIds: [BRAIN],
           brainTotals: [emission],

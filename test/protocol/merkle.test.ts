@@ -3,20 +3,15 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import fc from "fast-check";
 import { type Address, getAddress, keccak256, toHex } from "viem";
-import {
-  checksumAddress,
-  keccak256Bytes,
-  keccak256Into,
-  loadStandardTree,
-  standardTreeOf,
-} from "../../protocol/merkle";
+import { type Keccak256, keccak256Bytes, keccak256Hasher } from "../../protocol/hash";
+import { checksumAddress, loadStandardTree, standardTreeOf } from "../../protocol/merkle";
 import { type PruneCandidate, Role, pruningOrder, rewardsTree } from "../../protocol/report";
 
 /**
- * The fast StandardMerkleTree builder (protocol/merkle.ts) against OpenZeppelin's own
- * `StandardMerkleTree.of` / `load` and viem's keccak256 / getAddress: the same hashes, trees,
- * proofs, dumps and errors, byte for byte. (Loops check with node:assert: hardhat-chai-matchers
- * makes each chai assertion cost about a millisecond.)
+ * The fast StandardMerkleTree builder (protocol/merkle.ts) and the Keccak-256 under it
+ * (protocol/hash.ts) against OpenZeppelin's own `StandardMerkleTree.of` / `load` and viem's
+ * keccak256 / getAddress: the same hashes, trees, proofs, dumps and errors, byte for byte. (Loops
+ * check with node:assert: hardhat-chai-matchers makes each chai assertion cost about a millisecond.)
  */
 
 const json = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
@@ -27,10 +22,10 @@ const roundTrip = <T>(x: T): T =>
   ) as T;
 const hex = (bytes: Uint8Array) => toHex(bytes);
 
-/** The outcome of f: its value's JSON, or the error's class and message. */
-function outcome(f: () => unknown): string {
+/** The outcome of f: its value's JSON, or the error's class and message (thrown or rejected). */
+async function outcome(f: () => unknown): Promise<string> {
   try {
-    return `ok ${json(f())}`;
+    return `ok ${json(await f())}`;
   } catch (e) {
     return `throws ${(e as Error).name}: ${(e as Error).message}`;
   }
@@ -77,15 +72,20 @@ const encodingOf: Record<string, string[]> = { pruning: PRUNING, rewards: REWARD
 const sortOption = fc.constantFrom<{ sortLeaves?: boolean }>({}, { sortLeaves: true }, { sortLeaves: false });
 
 describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's trees, byte for byte)", function () {
+  let keccak: Keccak256;
+  before(async function () {
+    keccak = await keccak256Hasher();
+  });
+
   describe("keccak256", function () {
-    it("equals viem's keccak256 on any input, across the 136-byte block boundaries", function () {
+    it("equals viem's keccak256 on any input, across the 136-byte block boundaries", async function () {
       for (const n of [0, 1, 31, 32, 63, 64, 135, 136, 137, 192, 271, 272, 273, 1_000, 131_072]) {
         const input = Uint8Array.from({ length: n }, (_, i) => (i * 151 + n) & 0xff);
-        assert.equal(hex(keccak256Bytes(input)), keccak256(input), `length ${n}`);
+        assert.equal(hex(await keccak256Bytes(input)), keccak256(input), `length ${n}`);
       }
-      fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 700 }), (input) => {
-          assert.equal(hex(keccak256Bytes(input)), keccak256(input));
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: 700 }), async (input) => {
+          assert.equal(hex(await keccak256Bytes(input)), keccak256(input));
         }),
         { numRuns: 300 },
       );
@@ -97,7 +97,7 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
           const from = a % input.length;
           const length = b % (input.length - from + 1);
           const out = new Uint8Array(80).fill(0xaa);
-          keccak256Into(input, from, length, out, 24);
+          keccak.hashInto(input.subarray(from, from + length), out, 24);
           assert.equal(hex(out.subarray(24, 56)), keccak256(input.subarray(from, from + length)));
           assert.ok(
             out.subarray(0, 24).every((x) => x === 0xaa) && out.subarray(56).every((x) => x === 0xaa),
@@ -112,13 +112,13 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
     it("equals viem's getAddress for an address in any case", function () {
       fc.assert(
         fc.property(address, (a) => {
-          assert.equal(checksumAddress(a), getAddress(a));
+          assert.equal(checksumAddress(keccak, a), getAddress(a));
         }),
         { numRuns: 500 },
       );
     });
 
-    it("refuses what viem refuses, with viem's own error", function () {
+    it("refuses what viem refuses, with viem's own error", async function () {
       const bad = [
         "",
         "0x",
@@ -130,28 +130,24 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
         ` 0x${"a".repeat(40)}`,
       ];
       for (const a of bad) {
-        const ours = outcome(() => checksumAddress(a));
+        const ours = await outcome(() => checksumAddress(keccak, a));
         assert.ok(ours.startsWith("throws InvalidAddressError"), `${JSON.stringify(a)}: ${ours}`);
-        assert.equal(
-          ours,
-          outcome(() => getAddress(a)),
-          JSON.stringify(a),
-        );
+        assert.equal(ours, await outcome(() => getAddress(a)), JSON.stringify(a));
       }
     });
   });
 
   describe("standardTreeOf", function () {
     for (const shape of ["pruning", "rewards", "mixed"]) {
-      it(`builds OZ's tree for ${shape} leaves (${encodingOf[shape]!.join(", ")}), sorted or not`, function () {
-        fc.assert(
-          fc.property(
+      it(`builds OZ's tree for ${shape} leaves (${encodingOf[shape]!.join(", ")}), sorted or not`, async function () {
+        await fc.assert(
+          fc.asyncProperty(
             fc.array(leafOf[shape]!, { minLength: 1, maxLength: 24 }),
             sortOption,
-            (values, options) => {
+            async (values, options) => {
               const enc = encodingOf[shape]!;
               assertSameTree(
-                standardTreeOf(values, enc, options),
+                await standardTreeOf(values, enc, options),
                 StandardMerkleTree.of(values, enc, options),
                 shape,
               );
@@ -162,7 +158,7 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
       });
     }
 
-    it("orders equal leaves as OZ does (a stable sort by hash)", function () {
+    it("orders equal leaves as OZ does (a stable sort by hash)", async function () {
       const values: [string, bigint][] = [
         [getAddress(`0x${"1".repeat(40)}`), 5n],
         [getAddress(`0x${"2".repeat(40)}`), 7n],
@@ -170,10 +166,14 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
         [getAddress(`0x${"3".repeat(40)}`), 1n],
         [getAddress(`0x${"2".repeat(40)}`), 7n],
       ];
-      assertSameTree(standardTreeOf(values, REWARDS), StandardMerkleTree.of(values, REWARDS), "duplicates");
+      assertSameTree(
+        await standardTreeOf(values, REWARDS),
+        StandardMerkleTree.of(values, REWARDS),
+        "duplicates",
+      );
     });
 
-    it("hands values off the fast path to OZ: the same tree, or the same error", function () {
+    it("hands values off the fast path to OZ: the same tree, or the same error", async function () {
       const cases: [unknown[][], string[]][] = [
         [[["12", "0x0c"]], ["uint8", "uint256"]], // numeric strings: OZ's parser reads them
         [[["0x01", 1n]], REWARDS], // a short address: OZ pads it
@@ -188,17 +188,17 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
       for (const [values, enc] of cases) {
         const what = `${json(values)} as ${enc.join(",")}`;
         assert.equal(
-          outcome(() => standardTreeOf(values, enc, { sortLeaves: false }).dump()),
-          outcome(() => StandardMerkleTree.of(values, enc, { sortLeaves: false }).dump()),
+          await outcome(async () => (await standardTreeOf(values, enc, { sortLeaves: false })).dump()),
+          await outcome(() => StandardMerkleTree.of(values, enc, { sortLeaves: false }).dump()),
           what,
         );
       }
     });
 
-    it("writes a dump that OZ's load reads back to the same tree", function () {
-      fc.assert(
-        fc.property(fc.array(leafOf.pruning!, { minLength: 1, maxLength: 20 }), (values) => {
-          const ours = standardTreeOf(values, PRUNING, { sortLeaves: false });
+    it("writes a dump that OZ's load reads back to the same tree", async function () {
+      await fc.assert(
+        fc.asyncProperty(fc.array(leafOf.pruning!, { minLength: 1, maxLength: 20 }), async (values) => {
+          const ours = await standardTreeOf(values, PRUNING, { sortLeaves: false });
           const loaded = StandardMerkleTree.load(roundTrip(ours.dump()));
           assert.equal(loaded.root, ours.root);
           assert.equal(json(loaded.dump()), json(ours.dump()));
@@ -209,24 +209,24 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
   });
 
   describe("loadStandardTree", function () {
-    it("loads what OZ loads, to the same tree", function () {
-      fc.assert(
-        fc.property(
+    it("loads what OZ loads, to the same tree", async function () {
+      await fc.assert(
+        fc.asyncProperty(
           fc.constantFrom("pruning", "rewards", "mixed"),
           fc.integer({ min: 1, max: 16 }),
           sortOption,
           fc.nat(),
-          (shape, size, options, seed) => {
+          async (shape, size, options, seed) => {
             const values = fc.sample(leafOf[shape]!, { numRuns: size, seed });
             const dump = roundTrip(StandardMerkleTree.of(values, encodingOf[shape]!, options).dump());
-            assertSameTree(loadStandardTree(roundTrip(dump)), StandardMerkleTree.load(dump), shape);
+            assertSameTree(await loadStandardTree(roundTrip(dump)), StandardMerkleTree.load(dump), shape);
           },
         ),
         { numRuns: 40 },
       );
     });
 
-    it("refuses what OZ refuses, with OZ's error: a changed value, node or index, a wrong format", function () {
+    it("refuses what OZ refuses, with OZ's error: a changed value, node or index, a wrong format", async function () {
       const values: [string, bigint][] = [1, 2, 3, 4, 5].map((i) => [
         getAddress(`0x${String(i).repeat(40)}`),
         BigInt(i) * 10n ** 18n,
@@ -255,10 +255,10 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
       for (const [what, change] of tampered) {
         const dump = good();
         change(dump);
-        const ozSays = outcome(() => StandardMerkleTree.load(roundTrip(dump)).dump());
+        const ozSays = await outcome(() => StandardMerkleTree.load(roundTrip(dump)).dump());
         assert.ok(ozSays.startsWith("throws"), `OZ loads a dump with ${what}`);
         assert.equal(
-          outcome(() => loadStandardTree(roundTrip(dump)).dump()),
+          await outcome(async () => (await loadStandardTree(roundTrip(dump))).dump()),
           ozSays,
           what,
         );
@@ -283,31 +283,31 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
       return StandardMerkleTree.of(leaves, REWARDS, { sortLeaves: false });
     }
 
-    it("rewardsTree: the same tree for any rewards, an account in any case and several times", function () {
+    it("rewardsTree: the same tree for any rewards, an account in any case and several times", async function () {
       const reward = fc.record({
         account: fc.oneof(address, fc.constantFrom(`0x${"ab".repeat(20)}`, `0x${"AB".repeat(20)}`)),
         amount: fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.constant(0n)),
       });
-      fc.assert(
-        fc.property(fc.array(reward, { maxLength: 30 }), (rewards) => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(reward, { maxLength: 30 }), async (rewards) => {
           const r = rewards as { account: Address; amount: bigint }[];
           assert.equal(
-            outcome(() => rewardsTree(r).dump()),
-            outcome(() => rewardsTreeBefore(r).dump()),
+            await outcome(async () => (await rewardsTree(r)).dump()),
+            await outcome(() => rewardsTreeBefore(r).dump()),
           );
         }),
         { numRuns: 80 },
       );
     });
 
-    it("rewardsTree refuses a malformed account with viem's error, as before", function () {
+    it("rewardsTree refuses a malformed account with viem's error, as before", async function () {
       const r = [{ account: "0x1234" as Address, amount: 1n }];
-      const ours = outcome(() => rewardsTree(r));
+      const ours = await outcome(() => rewardsTree(r));
       assert.ok(ours.startsWith("throws InvalidAddressError"), ours);
-      expect(ours).to.equal(outcome(() => rewardsTreeBefore(r)));
+      expect(ours).to.equal(await outcome(() => rewardsTreeBefore(r)));
     });
 
-    it("pruningOrder: checksummed accounts, as viem's getAddress gives them", function () {
+    it("pruningOrder: checksummed accounts, as viem's getAddress gives them", async function () {
       const member = fc.record({
         brainId: fc.integer({ min: 0, max: 3 }),
         role: fc.constantFrom(Role.Validator, Role.Miner),
@@ -316,9 +316,9 @@ describe("oracle consensus: the fast StandardMerkleTree builder (OpenZeppelin's 
         registeredAt: fc.bigInt({ min: 0n, max: 100n }),
         score: fc.bigInt({ min: 0n, max: 5n }),
       });
-      fc.assert(
-        fc.property(fc.array(member, { maxLength: 30 }), (members) => {
-          const accounts = pruningOrder(members as PruneCandidate[]).map((leaf) => leaf[4]);
+      await fc.assert(
+        fc.asyncProperty(fc.array(member, { maxLength: 30 }), async (members) => {
+          const accounts = (await pruningOrder(members as PruneCandidate[])).map((leaf) => leaf[4]);
           assert.deepEqual(accounts.sort(), members.map((m) => getAddress(m.account)).sort());
         }),
         { numRuns: 80 },

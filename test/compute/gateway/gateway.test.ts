@@ -181,7 +181,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     expect(view.attempts).to.equal(1);
     const outputs = view.result!.outputs.map(fromBase64);
     expect(outputs.map(toBase64)).to.deep.equal(inputs.map((i) => toBase64(fromBase64(i).slice().reverse())));
-    expect(view.result!.outputHash).to.equal(outputsHash(outputs));
+    expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
     expect(view.result!.miner).to.equal(session.miner);
   });
 
@@ -351,7 +351,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
         requestId: null,
         job: { kind: "linear", step: s.step, paramSet: s.paramSet, keys: s.keys, inputs: s.inputs },
       });
-      expect(s.outputHash).to.equal(outputsHash(outputs));
+      expect(s.outputHash).to.equal(await outputsHash(outputs));
       expect([a.address, b.address]).to.include(s.miner);
     }
     // The window holds the 8 most recent linear jobs, no more.

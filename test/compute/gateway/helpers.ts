@@ -176,7 +176,7 @@ export class TestMiner {
           continue;
         }
         const outputs = expectedOutputs(item);
-        const outputHash = outputsHash(outputs);
+        const outputHash = await outputsHash(outputs);
         await this.client.postResult(this.signer, item.jobId, {
           lockToken: item.lockToken,
           outputs: outputs.map(toBase64),

@@ -4,7 +4,6 @@ import {
   LIMITS,
   SIGNATURE_HEADERS,
   type WorkItem,
-  addressSchema,
   blobHash,
   jobIdSchema,
   openSessionSchema,
@@ -13,6 +12,7 @@ import {
   randomHex,
   toBase64,
 } from "../../../protocol/gateway";
+import { checksummedAddressSchema } from "../../../protocol/schemas";
 import { startGateway } from "../../../compute/gateway/server";
 import { BasedError } from "../../../sdk/errors";
 import { GatewayError } from "../../../sdk/gateway-client";
@@ -335,7 +335,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
       }> = {},
     ) => {
       const outputs = expectedOutputs(item);
-      const outputHash = outputsHash(outputs);
+      const outputHash = await outputsHash(outputs);
       return {
         lockToken: item.lockToken,
         outputs: outputs.map(toBase64),
@@ -356,7 +356,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
 
     it("refuses a Delivery signature forged by another key (400)", async () => {
       const outputs = expectedOutputs(item);
-      const forged = await deliverySignature(newAccount(), item.requestId, outputsHash(outputs));
+      const forged = await deliverySignature(newAccount(), item.requestId, await outputsHash(outputs));
       const e = await gw.client
         .postResult(holder.signer, item.jobId, await resultFor({ signature: forged }))
         .catch((err: GatewayError) => err);
@@ -510,7 +510,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
     // Responses: the wire side of schemas ending in a transform (an address is a pattern, not `{}`).
     const session = op("get /v1/sessions/{id}").responses["200"]!.content!["application/json"]!.schema;
     expect(session.properties!.miner!.pattern)
-      .to.equal(z.toJSONSchema(addressSchema, { io: "input" }).pattern)
+      .to.equal(z.toJSONSchema(checksummedAddressSchema, { io: "input" }).pattern)
       .and.to.be.a("string");
     expect(
       op("post /v1/sessions").responses["400"]!.content!["application/json"]!.schema.required,

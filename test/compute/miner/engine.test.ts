@@ -90,10 +90,10 @@ describe("compute/miner/engine: the miner runs gateway jobs on the Brain's model
     const item = linearItem(step, inputs, blobHash(galois));
     const a = await engine.run(item, store.fetch);
     const b = await engine.run(item, store.fetch);
-    expect(outputsHash(b)).to.equal(outputsHash(a));
+    expect(await outputsHash(b)).to.equal(await outputsHash(a));
     const pooled = await MinerEngine.create(MODEL_DIR, { workers: 2, generate: false });
     try {
-      expect(outputsHash(await pooled.run(item, store.fetch))).to.equal(outputsHash(a));
+      expect(await outputsHash(await pooled.run(item, store.fetch))).to.equal(await outputsHash(a));
     } finally {
       await pooled.close();
     }
@@ -202,7 +202,7 @@ describe("compute/miner/engine: the miner runs gateway jobs on the Brain's model
     const honest = await engine.run(item, store.fetch);
     const wrong = await engine.run(item, store.fetch, { fault: "wrong-results" });
     expect(wrong).to.have.length(honest.length);
-    expect(outputsHash(wrong)).to.not.equal(outputsHash(honest));
+    expect(await outputsHash(wrong)).to.not.equal(await outputsHash(honest));
     const [y] = client.decryptLinearOutputs(step, wrong);
     expect(maxDiff(y!, product(step, x))).to.be.above(0.1);
     // It is another layer's product: a plausible answer, not noise.

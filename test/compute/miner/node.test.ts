@@ -180,7 +180,7 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
         expect(view.state, view.error ?? "").to.equal("completed");
         const outputs = view.result!.outputs.map(fromBase64);
         expect(view.result!.miner).to.equal(signer.account.address);
-        expect(view.result!.outputHash).to.equal(outputsHash(outputs));
+        expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
         const deliverer = await recoverTypedDataAddress({
           domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
           types: DELIVERY_TYPES,

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { expect } from "chai";
+import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { type Sample, blobHash, outputsHash, toBase64 } from "../../../protocol/gateway";
 import { Replayer } from "../../../compute/validator/replay";
@@ -37,6 +38,7 @@ describe("validator replays: re-evaluating a miner's job gives the same bytes", 
   let galois: string;
   /** A miner's honest answer and the answer of one that ran another layer's weights. */
   let job: { step: string; inputs: Uint8Array[]; honest: Uint8Array[]; wrong: Uint8Array[] };
+  let honestHash: Hex;
 
   const sample = (over: Partial<Sample> = {}): Sample => ({
     jobId: "job-00000001",
@@ -45,7 +47,7 @@ describe("validator replays: re-evaluating a miner's job gives the same bytes", 
     paramSet: plan.engine.paramSet,
     keys: { galois, relin: null },
     inputs: job.inputs.map(toBase64),
-    outputHash: outputsHash(job.honest),
+    outputHash: honestHash,
     latencyMs: 120,
     completedAt: Date.now(),
     ...over,
@@ -70,6 +72,7 @@ describe("validator replays: re-evaluating a miner's job gives the same bytes", 
       // What compute/miner/engine.ts's "wrong-results" fault does: the same shape from another layer.
       wrong: miner.evaluate("L1.mlpUp@1", inputs, loaded),
     };
+    honestHash = await outputsHash(job.honest);
     loaded.delete();
     miner.delete();
     replayer = await Replayer.create(MODEL_DIR, { keyCacheSize: 1 });
@@ -83,7 +86,7 @@ describe("validator replays: re-evaluating a miner's job gives the same bytes", 
   it("an honest job matches; one whose outputs are another computation's mismatches", async () => {
     expect(await replayer.check(sample(), fetchBlob)).to.deep.include({ verdict: "match", miner: MINER });
     const wrong = await replayer.check(
-      sample({ jobId: "job-00000002", outputHash: outputsHash(job.wrong) }),
+      sample({ jobId: "job-00000002", outputHash: await outputsHash(job.wrong) }),
       fetchBlob,
     );
     expect(wrong).to.deep.include({
@@ -93,7 +96,7 @@ describe("validator replays: re-evaluating a miner's job gives the same bytes", 
       step: "L0.mlpUp@1",
     });
     // The outputs decrypt to plausible numbers; only their hash gives the miner away.
-    expect(outputsHash(job.wrong)).to.not.equal(outputsHash(job.honest));
+    expect(await outputsHash(job.wrong)).to.not.equal(await outputsHash(job.honest));
     // The session's keys were fetched once and kept.
     expect(fetched).to.deep.equal([galois]);
   });

@@ -207,7 +207,7 @@ async function reported() {
   const f = await deployEconomy();
   const amount = await emissionOf(f, 0n);
   const rewards = rewardsFor(f, amount);
-  const tree = rewardsTree(rewards);
+  const tree = await rewardsTree(rewards);
   const { p, tx } = await accept(f, 0n, { rewardsRoot: tree.root as Hex });
   const acceptedAt = BigInt((await tx.wait())!.blockNumber);
   const challenger = f.signers[7]!;
@@ -890,7 +890,7 @@ describe("Consensus", function () {
       const emission = await emissionOf(f, 0n);
       const accounts = [f.alice, f.bob, f.carol, f.dave, f.erin].map(addr);
       const each = emission / 4n; // five leaves of a quarter each: 125 %
-      const tree = rewardsTree(accounts.map((account) => ({ account, amount: each })));
+      const tree = await rewardsTree(accounts.map((account) => ({ account, amount: each })));
       await accept(f, 0n, { rewardsRoot: tree.root as Hex });
       await mine(PARAMS.challengeWindow);
       for (const account of accounts.slice(0, 4)) {
@@ -1001,7 +1001,7 @@ describe("Consensus", function () {
         ...r,
         amount: r.amount + (i % 2 === 0 ? 5n : -5n),
       }));
-      const newTree = rewardsTree(fixed);
+      const newTree = await rewardsTree(fixed);
       await consensus.connect(challenger).challenge(0n, p.inputsHash, newTree.root as Hex);
       expect(await consensus.pruningOrder()).to.deep.equal([0n, ZERO_HASH]);
 

@@ -122,8 +122,8 @@ async function order(f: Filled, scores: { [role: number]: Map<number, bigint> } 
       candidates.push({ brainId: Number(BRAIN), role, ...m, score });
     }
   }
-  const leaves = pruningOrder(candidates);
-  return { leaves, tree: pruningTree(leaves) };
+  const leaves = await pruningOrder(candidates);
+  return { leaves, tree: await pruningTree(leaves) };
 }
 
 /** The leaves of one role, by rank. */
@@ -471,7 +471,7 @@ describe("Network: memorize", function () {
         [1023, Role.Miner, 1791, 2047, ethers.getAddress("0x" + "ff".repeat(20)), 2n ** 64n - 1n],
         [0, Role.Validator, 255, 0, ZERO, 0n],
       ];
-      const tree = pruningTree(leaves);
+      const tree = await pruningTree(leaves);
       for (const [i, leaf] of tree.entries()) {
         const [brainId, role, rank, uid, account, registeredAt] = leaf;
         expect(await network.pruneLeaf(brainId, role, rank, uid, account, registeredAt)).to.equal(

@@ -77,11 +77,11 @@ function messageOf(p: ReportPayload): Message {
 }
 
 /** Rewards of `amount` for three accounts, split by `split` percent (some may be zero). */
-function treeOf(run: Run, amount: bigint, split: number): RewardsTree {
+async function treeOf(run: Run, amount: bigint, split: number): Promise<RewardsTree> {
   const [a, b, c] = [run.f.alice, run.f.bob, run.f.frank].map((s) => getAddress(s.address) as Address);
   const first = (amount * BigInt(split)) / 100n;
   const second = (amount - first) / 3n;
-  const tree = rewardsTree([
+  const tree = await rewardsTree([
     { account: a!, amount: first },
     { account: b!, amount: second },
     { account: c!, amount: amount - first - second },
@@ -102,7 +102,7 @@ async function step(run: Run, a: Action) {
       const epoch = await f.consensus.nextEpoch();
       const [start, end] = await f.consensus.epochBounds(epoch);
       const amount = emissionBetween(start, end);
-      const tree = treeOf(run, amount, a.split);
+      const tree = await treeOf(run, amount, a.split);
       const p: ReportPayload = {
         epoch,
         revision: 0,
@@ -166,7 +166,7 @@ async function step(run: Run, a: Action) {
       const r = await f.consensus.report(epoch);
       const now = BigInt(await ethers.provider.getBlockNumber());
       if (r.status !== 1n || now + 1n >= r.finalizesAt) return;
-      const alternative = treeOf(run, r.amount, 97);
+      const alternative = await treeOf(run, r.amount, 97);
       if (alternative.root === r.rewardsRoot) return;
       await f.consensus.connect(signer(7)).challenge(epoch, r.inputsHash, alternative.root);
       await f.deliverReport({

@@ -23,6 +23,7 @@ import {
   inputsHashOf,
   nearestRank,
 } from "../../../oracle/consensus/rewards";
+import { settled } from "../../helpers/settled";
 
 /**
  * The reward computation of an epoch (oracle/consensus/rewards.ts): a hand-worked network, each
@@ -198,7 +199,7 @@ function handWorked(): EpochSnapshot {
 
 describe("oracle consensus: epoch rewards (computeEpoch)", function () {
   describe("a hand-worked network", function () {
-    it("pays every account what the rules give, to the wei", function () {
+    it("pays every account what the rules give, to the wei", async function () {
       // Total stake 1,000,000 → a Brain counts up to 5,000 (0.5 %).
       // Brain 1: stake 1,000 (V1: 400 own + 600 of D1) + 500 to the Brain = 1,500 (below the cap).
       //   One validator: consensus = its weights (3:1 → 0.75 / 0.25), validator trust 1 → performance 1.
@@ -217,7 +218,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       //   960,000 → all to M3 (incentive 1). Validators part between 9,000 and 1,000: 432,000 and
       //   48,000 (BS2). Dividends ½, ½, 0 (V22 has no bonds on miner 3) → 216,000 each. V20: take 18 %
       //   = 38,880, 177,120 → V20 1/3 = 59,040, D2 2/3 = 118,080. V21: take 0 → 216,000 as delegator.
-      const r = computeEpoch(handWorked(), EMPTY_CARRY);
+      const r = await computeEpoch(handWorked(), EMPTY_CARRY);
       expect(show(r.lines)).to.deep.equal(
         show([
           { brainId: 1, kind: "owner", account: O1, amount: 225_000n },
@@ -252,8 +253,8 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(r.epoch).to.equal(5n);
     });
 
-    it("builds the rewards tree per account and the pruning order of every member", function () {
-      const r = computeEpoch(handWorked(), EMPTY_CARRY);
+    it("builds the rewards tree per account and the pruning order of every member", async function () {
+      const r = await computeEpoch(handWorked(), EMPTY_CARRY);
       // V1 and V20 are paid twice (take and own share): one leaf each, their sum.
       const leaves = new Map([...r.rewardsTree.entries()].map(([, [a, amount]]) => [a, BigInt(amount)]));
       expect(leaves.get(V1)).to.equal(40_500n + 73_800n);
@@ -278,8 +279,8 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(r.inputsHash).to.equal(inputsHashOf(handWorked(), EMPTY_CARRY));
     });
 
-    it("carries bonds and accounts per Brain to the next epoch", function () {
-      const r = computeEpoch(handWorked(), EMPTY_CARRY);
+    it("carries bonds and accounts per Brain to the next epoch", async function () {
+      const r = await computeEpoch(handWorked(), EMPTY_CARRY);
       expect(r.carry.epoch).to.equal(5n);
       expect(Object.keys(r.carry.brains)).to.deep.equal(["1", "2", "3"]);
       const b2 = r.carry.brains[2]!;
@@ -289,12 +290,12 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(b2.performance).to.be.closeTo(2 / 3, 1e-15);
       // The next epoch accepts it; a carry from another epoch is refused.
       const next = { ...handWorked(), epoch: 6n };
-      expect(() => computeEpoch(next, r.carry)).not.to.throw();
-      expect(() => computeEpoch({ ...handWorked(), epoch: 7n }, r.carry)).to.throw(
+      expect(await settled(computeEpoch(next, r.carry))).not.to.throw();
+      expect(await settled(computeEpoch({ ...handWorked(), epoch: 7n }, r.carry))).to.throw(
         RewardsInputError,
         /after epoch 5/,
       );
-      expect(() => computeEpoch(handWorked(), r.carry)).to.throw(RewardsInputError);
+      expect(await settled(computeEpoch(handWorked(), r.carry))).to.throw(RewardsInputError);
     });
   });
 
@@ -311,36 +312,42 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       });
     }
 
-    it("counts a Brain's stake up to 0.5 % of the total stake", function () {
+    it("counts a Brain's stake up to 0.5 % of the total stake", async function () {
       // Total 1,000,000 → cap 5,000. Brains of 2,000 and 5,000 split 2 : 5 (no bonus: multiplier 1);
       // a 50,000 Brain still counts 5,000; a 5,000 one and a 5,001 one weigh the same.
       const E = 7_000_000n;
-      const run = (stakes: bigint[]) =>
-        computeEpoch(
-          snapshot(
-            stakes.map((s, i) => simple(i + 1, s)),
-            E,
-            1_000_000n,
-          ),
-          EMPTY_CARRY,
-          { bonusMultiplier: 1 },
+      const run = async (stakes: bigint[]) =>
+        (
+          await computeEpoch(
+            snapshot(
+              stakes.map((s, i) => simple(i + 1, s)),
+              E,
+              1_000_000n,
+            ),
+            EMPTY_CARRY,
+            { bonusMultiplier: 1 },
+          )
         ).brainTotals;
-      expect(run([2_000n, 5_000n])).to.deep.equal([2_000_000n, 5_000_000n]);
-      expect(run([2_000n, 50_000n])).to.deep.equal([2_000_000n, 5_000_000n]);
-      expect(run([5_001n, 5_000n])).to.deep.equal([3_500_000n, 3_500_000n]);
+      expect(await run([2_000n, 5_000n])).to.deep.equal([2_000_000n, 5_000_000n]);
+      expect(await run([2_000n, 50_000n])).to.deep.equal([2_000_000n, 5_000_000n]);
+      expect(await run([5_001n, 5_000n])).to.deep.equal([3_500_000n, 3_500_000n]);
       // The cap is computed as Staking.countedStake: ⌊total × 50 / 10,000⌋ (here ⌊999,999 / 200⌋ = 4,999).
-      const r = computeEpoch(snapshot([simple(1, 4_999n), simple(2, 9_000n)], E, 999_999n), EMPTY_CARRY, {
-        bonusMultiplier: 1,
-      });
+      const r = await computeEpoch(
+        snapshot([simple(1, 4_999n), simple(2, 9_000n)], E, 999_999n),
+        EMPTY_CARRY,
+        {
+          bonusMultiplier: 1,
+        },
+      );
       expect(r.brainTotals[0]).to.equal(r.brainTotals[1]);
     });
 
-    it("gives the top 30 % by performance (⌈0.3·n⌉ Brains, ties to the lower brainId) × 1.25", function () {
+    it("gives the top 30 % by performance (⌈0.3·n⌉ Brains, ties to the lower brainId) × 1.25", async function () {
       // Four Brains of performance 1 and equal stake: ⌈1.2⌉ = 2 → Brains 1 and 2.
       const four = [1, 2, 3, 4].map((id) => simple(id, 1_000n));
-      let r = computeEpoch(snapshot(four, 4_500_000n, 1_000_000n), EMPTY_CARRY);
+      let r = await computeEpoch(snapshot(four, 4_500_000n, 1_000_000n), EMPTY_CARRY);
       expect(r.brainTotals).to.deep.equal([1_250_000n, 1_250_000n, 1_000_000n, 1_000_000n]);
-      r = computeEpoch(snapshot(four, 4_500_000n, 1_000_000n), EMPTY_CARRY, { bonusMultiplier: 1.5 });
+      r = await computeEpoch(snapshot(four, 4_500_000n, 1_000_000n), EMPTY_CARRY, { bonusMultiplier: 1.5 });
       expect(r.brainTotals).to.deep.equal([1_350_000n, 1_350_000n, 900_000n, 900_000n]); // 1.5 : 1.5 : 1 : 1
       // By performance, not by brainId: Brain 1 at 2/3 (one of its three validators clipped away) is
       // not in the top ⌈0.9⌉ = 1 of three; Brains 2 and 3 (performance 1) tie → the lower brainId, 2.
@@ -355,7 +362,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           [2, [[4, 1]]],
         ],
       });
-      r = computeEpoch(
+      r = await computeEpoch(
         snapshot([weak, simple(2, 3_000n), simple(3, 3_000n)], 3_000_000n, 1_000_000n),
         EMPTY_CARRY,
       );
@@ -367,15 +374,15 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       // Non-earning Brains and Brains of performance 0 are not ranked: with Brain 2 not earning and
       // Brain 3 without weights, the one ranked Brain (1) gets the bonus alone.
       const noWeights = simple(3, 3_000n, { setWeights: false });
-      r = computeEpoch(
+      r = await computeEpoch(
         snapshot([weak, simple(2, 3_000n, { earns: false }), noWeights], 3_000_000n, 1_000_000n),
         EMPTY_CARRY,
       );
       expect(r.brainIds).to.deep.equal([1]);
     });
 
-    it("pays nothing to Brains that do not earn (inactive, or a stake Brain before unlockAt)", function () {
-      const r = computeEpoch(
+    it("pays nothing to Brains that do not earn (inactive, or a stake Brain before unlockAt)", async function () {
+      const r = await computeEpoch(
         snapshot(
           [simple(1, 1_000n, { earns: false }), simple(2, 1_000n), simple(3, 4_000n, { earns: false })],
           999n,
@@ -390,9 +397,9 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(Object.keys(r.carry.brains)).to.deep.equal(["1", "2", "3"]);
     });
 
-    it("falls back to counted stake, then to equal shares, and refuses an epoch where no Brain earns", function () {
+    it("falls back to counted stake, then to equal shares, and refuses an epoch where no Brain earns", async function () {
       // No earning Brain has weights (performance 0): by counted stake, 1,000 : 3,000 (cap 5,000).
-      let r = computeEpoch(
+      let r = await computeEpoch(
         snapshot(
           [
             simple(1, 1_000n, { setWeights: false }),
@@ -414,19 +421,22 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
         ]),
       );
       // A Brain whose weight is 0 gets nothing while another has weight.
-      r = computeEpoch(
+      r = await computeEpoch(
         snapshot([simple(1, 1_000n, { setWeights: false }), simple(2, 3_000n)], 1_000n, 1_000_000n),
         EMPTY_CARRY,
       );
       expect(r.brainIds).to.deep.equal([2]);
       // No stake at all: equally among the earning Brains (the odd wei to the lower brainId).
       const empty = (id: number) => brain({ brainId: id, miners: [miner(0, A(0x5000 + id))] });
-      r = computeEpoch(snapshot([empty(1), empty(2), { ...empty(3), earns: false }], 1_001n), EMPTY_CARRY);
+      r = await computeEpoch(
+        snapshot([empty(1), empty(2), { ...empty(3), earns: false }], 1_001n),
+        EMPTY_CARRY,
+      );
       expect(r.brainTotals).to.deep.equal([501n, 500n]);
       // Nobody earns: the whole emission is unallocated (to 0x…dEaD under the pseudo-Brain 65,535),
       // so the epoch is still reported and the next ones can be.
       for (const brains of [[{ ...empty(1), earns: false }], []]) {
-        r = computeEpoch(snapshot(brains, 1_001n), EMPTY_CARRY);
+        r = await computeEpoch(snapshot(brains, 1_001n), EMPTY_CARRY);
         expect(r.brainIds).to.deep.equal([UNALLOCATED_BRAIN]);
         expect(r.brainTotals).to.deep.equal([1_001n]);
         expect(r.lines).to.deep.equal([
@@ -438,7 +448,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
   });
 
   describe("weights date from the commitment", function () {
-    it("a miner registered between a validator's commit and its reveal is not paid the weight meant for its uid's previous holder", function () {
+    it("a miner registered between a validator's commit and its reveal is not paid the weight meant for its uid's previous holder", async function () {
       const V = A(0x7001);
       const early = A(0x7002);
       const late = A(0x7003);
@@ -460,15 +470,15 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
             },
           ],
         });
-      const committed = computeEpoch(snapshot([make(1_002n)], 1_000_000n), EMPTY_CARRY);
+      const committed = await computeEpoch(snapshot([make(1_002n)], 1_000_000n), EMPTY_CARRY);
       expect(amountOf(committed, 1, "miner", late)).to.equal(0n);
       expect(amountOf(committed, 1, "miner", early) > 0n).to.be.true;
       // Without the commit block, the reveal block stands in and the newcomer is paid.
-      const revealed = computeEpoch(snapshot([make()], 1_000_000n), EMPTY_CARRY);
+      const revealed = await computeEpoch(snapshot([make()], 1_000_000n), EMPTY_CARRY);
       expect(amountOf(revealed, 1, "miner", late) > 0n).to.be.true;
       expect(committed.inputsHash).to.not.equal(revealed.inputsHash);
       // A commitment after its reveal is malformed.
-      expect(() => computeEpoch(snapshot([make(REVEAL + 1n)], 1_000_000n), EMPTY_CARRY)).to.throw(
+      expect(await settled(computeEpoch(snapshot([make(REVEAL + 1n)], 1_000_000n), EMPTY_CARRY))).to.throw(
         /committed at block/,
       );
     });
@@ -481,14 +491,14 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
     const X = A(0x121);
     const Y = A(0x122);
 
-    it("gives the owner its split, and a custom split is followed exactly (remainder to the miners)", function () {
+    it("gives the owner its split, and a custom split is followed exactly (remainder to the miners)", async function () {
       const b = brain({
         brainId: 1,
         validators: [validator(0, V, [[V, 100n]], 0)],
         miners: [miner(1, X)],
         weights: [[0, [[1, 9]]]],
       });
-      let r = computeEpoch(snapshot([b], 1_000_003n, 1_000_000n), EMPTY_CARRY);
+      let r = await computeEpoch(snapshot([b], 1_000_003n, 1_000_000n), EMPTY_CARRY);
       // owner ⌊1,000,003 × 25 %⌋ = 250,000; rest 750,003 → validators ⌊750,003 / 2⌋ = 375,001, miners 375,002.
       expect(show(r.lines)).to.deep.equal(
         show([
@@ -497,7 +507,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           { brainId: 1, kind: "delegator", account: V, amount: 375_001n },
         ]),
       );
-      r = computeEpoch(
+      r = await computeEpoch(
         snapshot(
           [{ ...b, split: { ownerBps: 1_234, minersBps: 0, validatorsBps: 8_766 } }],
           1_000_003n,
@@ -509,7 +519,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(amountOf(r, 1, "owner", O)).to.equal(123_400n);
       expect(amountOf(r, 1, "delegator", V)).to.equal(876_603n);
       expect(amountOf(r, 1, "miner", X)).to.equal(0n);
-      r = computeEpoch(
+      r = await computeEpoch(
         snapshot(
           [{ ...b, split: { ownerBps: 10_000, minersBps: 0, validatorsBps: 0 } }],
           1_000_003n,
@@ -522,7 +532,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       );
     });
 
-    it("pays a miner scored higher by consensus more than one scored lower", function () {
+    it("pays a miner scored higher by consensus more than one scored lower", async function () {
       const b = brain({
         brainId: 1,
         validators: [0, 1, 2].map((u) => validator(u, A(0x100 + u), [[A(0x100 + u), BigInt(1_000 + u)]])),
@@ -552,23 +562,26 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
         ],
       });
       // Permits: 70th percentile of 1,000 / 1,001 / 1,002 is 1,002 → only uid 2 (scores X 0.1, Y 0.9).
-      let r = computeEpoch(snapshot([b], 10n ** 21n, 10n ** 9n), EMPTY_CARRY);
+      let r = await computeEpoch(snapshot([b], 10n ** 21n, 10n ** 9n), EMPTY_CARRY);
       expect(amountOf(r, 1, "miner", Y)).to.be.greaterThan(amountOf(r, 1, "miner", X));
       // With all three permitted (equal stakes): the median favours X (0.6, 0.7 vs 0.1).
       const equal = {
         ...b,
         validators: b.validators.map((v) => validator(v.uid, v.account, [[v.account, 1_000n]])),
       };
-      r = computeEpoch(snapshot([{ ...equal, brainStake: 3_000n }], 10n ** 21n, 10n ** 9n), EMPTY_CARRY);
+      r = await computeEpoch(
+        snapshot([{ ...equal, brainStake: 3_000n }], 10n ** 21n, 10n ** 9n),
+        EMPTY_CARRY,
+      );
       expect(amountOf(r, 1, "miner", X)).to.be.greaterThan(amountOf(r, 1, "miner", Y));
       expect(r.pruningLeaves.filter((l) => l[1] === Role.Miner).map((l) => l[3])).to.deep.equal([4, 3]);
     });
 
-    it("gives a permit only at or above the 70th-percentile stake (nearest rank), as Staking", function () {
+    it("gives a permit only at or above the 70th-percentile stake (nearest rank), as Staking", async function () {
       // Stakes 100, 200, 300, 400 → index ⌈2.8⌉ − 1 = 2 → 300: uids 2 and 3 hold permits. uids 0 and
       // 1 weight miner X and are not counted; 2 and 3 weight Y, which gets all the incentive.
       const vs = [100n, 200n, 300n, 400n].map((s, u) => validator(u, A(0x100 + u), [[A(0x100 + u), s]], 0));
-      const r = computeEpoch(
+      const r = await computeEpoch(
         snapshot(
           [
             brain({
@@ -600,7 +613,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(nearestRank([], 7_000)).to.equal(0n);
     });
 
-    it("pays nothing for self-weights or for weights on uids that are not miners", function () {
+    it("pays nothing for self-weights or for weights on uids that are not miners", async function () {
       const base = brain({
         brainId: 1,
         validators: [validator(0, V, [[V, 100n]], 0), validator(1, W, [[W, 100n]], 0)],
@@ -610,8 +623,8 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           [1, [[2, 1]]],
         ],
       });
-      const plain = computeEpoch(snapshot([base], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
-      const selfish = computeEpoch(
+      const plain = await computeEpoch(snapshot([base], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
+      const selfish = await computeEpoch(
         snapshot(
           [
             {
@@ -641,7 +654,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(selfish.inputsHash).not.to.equal(plain.inputsHash);
     });
 
-    it("splits a dividend into the take and the delegations; Brain stakers share the validators part by stake", function () {
+    it("splits a dividend into the take and the delegations; Brain stakers share the validators part by stake", async function () {
       const Z = A(0x130);
       const b = brain({
         brainId: 1,
@@ -664,7 +677,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
         weights: [[0, [[1, 1]]]],
         split: { ownerBps: 0, minersBps: 0, validatorsBps: 10_000 },
       });
-      const r = computeEpoch(snapshot([b], 1_000_001n, 10n ** 9n), EMPTY_CARRY);
+      const r = await computeEpoch(snapshot([b], 1_000_001n, 10n ** 9n), EMPTY_CARRY);
       // 1,000,001 between permitted stake 3 and Brain stake 3: 500,001 and 500,000 (ties to the
       // validators). Dividend 500,001: take 10 % = 50,000; 450,001 → V 1/3 = 150,000 (the odd wei to
       // the larger remainder: W), W 300,001. Brain stakers 500,000 → Y 166,667, Z 333,333.
@@ -682,7 +695,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(() => apportionExact(1n, [0n])).to.throw(RangeError);
     });
 
-    it("sends the miners part to the owner without incentive, the validators' pool without dividends", function () {
+    it("sends the miners part to the owner without incentive, the validators' pool without dividends", async function () {
       // No miners and no weights: the owner keeps the miners part and the validators' pool; the Brain
       // stakers still get theirs (validators part 375,000 between 100 and 300 → 93,750 and 281,250).
       const b = brain({
@@ -690,7 +703,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
         validators: [validator(0, V, [[V, 100n]])],
         brainStakers: [{ account: Y, amount: 300n }],
       });
-      const r = computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
+      const r = await computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
       expect(show(r.lines)).to.deep.equal(
         show([
           { brainId: 1, kind: "owner", account: O, amount: 250_000n + 375_000n + 93_750n },
@@ -699,7 +712,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       );
     });
 
-    it("ignores a reveal from before the validator's (re)registration", function () {
+    it("ignores a reveal from before the validator's (re)registration", async function () {
       const at = (block: bigint) =>
         computeEpoch(
           snapshot(
@@ -716,12 +729,12 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           ),
           EMPTY_CARRY,
         );
-      expect(amountOf(at(1_004n), 1, "miner", X)).to.equal(0n);
-      expect(at(1_004n).brainStats[0]!.performance).to.equal(0);
-      expect(amountOf(at(1_006n), 1, "miner", X)).to.equal(375n);
+      expect(amountOf(await at(1_004n), 1, "miner", X)).to.equal(0n);
+      expect((await at(1_004n)).brainStats[0]!.performance).to.equal(0);
+      expect(amountOf(await at(1_006n), 1, "miner", X)).to.equal(375n);
     });
 
-    it("merges an account's delegations to two validators into one line", function () {
+    it("merges an account's delegations to two validators into one line", async function () {
       const b = brain({
         brainId: 1,
         validators: [
@@ -740,7 +753,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           [1, [[2, 1]]],
         ],
       });
-      const r = computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
+      const r = await computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), EMPTY_CARRY);
       expect(r.lines.filter((l) => l.account === Y)).to.have.length(1);
       // 375,000 of dividends, ½ each; take 18 % = 33,750 each; 153,750 each → Y 76,875 × 2.
       expect(amountOf(r, 1, "delegator", Y)).to.equal(153_750n);
@@ -766,33 +779,36 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       brains: { 1: { bonds: [[[2, 65_535]], [], []], accounts: [V, W, X], performance: 1 } },
     };
 
-    it("grows dividends from the carried bonds (EMA 0.9)", function () {
+    it("grows dividends from the carried bonds (EMA 0.9)", async function () {
       // Bonds on miner 2: 0.9 × (1, 0) + 0.1 × (½, ½) = (0.95, 0.05) → dividends 95 : 5 of 375,000.
-      const r = computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), carry);
+      const r = await computeEpoch(snapshot([b], 1_000_000n, 10n ** 9n), carry);
       expect(amountOf(r, 1, "delegator", V)).to.equal(356_250n);
       expect(amountOf(r, 1, "delegator", W)).to.equal(18_750n);
       // Stored max-upscaled: 65,535 and ⌊0.05 / 0.95 × 65,535⌋ = 3,449.
       expect(r.carry.brains[1]!.bonds).to.deep.equal([[[2, 65_535]], [[2, 3_449]], []]);
     });
 
-    it("drops the bonds of a uid whose account changed", function () {
+    it("drops the bonds of a uid whose account changed", async function () {
       // uid 0 is now held by U: it does not inherit V's bonds → ½ each.
       const U = A(0x11f);
       const replaced = { ...b, validators: [validator(0, U, [[U, 100n]], 0), b.validators[1]!] };
-      const r = computeEpoch(snapshot([replaced], 1_000_000n, 10n ** 9n), carry);
+      const r = await computeEpoch(snapshot([replaced], 1_000_000n, 10n ** 9n), carry);
       expect(amountOf(r, 1, "delegator", U)).to.equal(187_500n);
       expect(amountOf(r, 1, "delegator", W)).to.equal(187_500n);
       // ... and a new miner account on uid 2 drops the column: the same ½ each.
       const Xn = A(0x12f);
-      const r2 = computeEpoch(snapshot([{ ...b, miners: [miner(2, Xn)] }], 1_000_000n, 10n ** 9n), carry);
+      const r2 = await computeEpoch(
+        snapshot([{ ...b, miners: [miner(2, Xn)] }], 1_000_000n, 10n ** 9n),
+        carry,
+      );
       expect(amountOf(r2, 1, "delegator", V)).to.equal(187_500n);
       expect(r2.carry.brains[1]!.accounts).to.deep.equal([V, W, Xn]);
     });
   });
 
   describe("inputs and outputs", function () {
-    it("uses a zero pruning root when no Brain has a member", function () {
-      const r = computeEpoch(snapshot([brain({ brainId: 7 })], 10n), EMPTY_CARRY);
+    it("uses a zero pruning root when no Brain has a member", async function () {
+      const r = await computeEpoch(snapshot([brain({ brainId: 7 })], 10n), EMPTY_CARRY);
       expect(r.pruningTree).to.equal(undefined);
       expect(r.pruningRoot).to.equal(zeroHash);
       expect(r.pruningLeaves).to.deep.equal([]);
@@ -801,7 +817,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       );
     });
 
-    it("changes the inputs hash with any input: a stake, a weight, a take, a registration, the carry", function () {
+    it("changes the inputs hash with any input: a stake, a weight, a take, a registration, the carry", async function () {
       const base = handWorked();
       const h = inputsHashOf(base, EMPTY_CARRY);
       const variants: [string, (s: EpochSnapshot) => void][] = [
@@ -838,7 +854,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
         assert.ok(!seen.has(hash), `${what} does not change the hash`);
         seen.add(hash);
       }
-      const carry = computeEpoch({ ...base, epoch: 4n }, EMPTY_CARRY).carry;
+      const carry = (await computeEpoch({ ...base, epoch: 4n }, EMPTY_CARRY)).carry;
       const withCarry = inputsHashOf(base, carry);
       assert.ok(!seen.has(withCarry));
       const bumped = clone(carry);
@@ -860,7 +876,7 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       expect(inputsHashOf(shuffled, EMPTY_CARRY)).to.equal(inputsHashOf(lettered, EMPTY_CARRY));
     });
 
-    it("refuses malformed snapshots with a clear error", function () {
+    it("refuses malformed snapshots with a clear error", async function () {
       const cases: [RegExp, (s: EpochSnapshot) => void][] = [
         [/uid 0 is both a validator and a miner/, (s) => (s.brains[0]!.miners[0]!.uid = 0)],
         [/does not sum to 10,000/, (s) => (s.brains[0]!.split.ownerBps = 2_501)],
@@ -880,14 +896,11 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       for (const [message, change] of cases) {
         const s = clone(handWorked());
         change(s);
-        assert.throws(
-          () => computeEpoch(s, EMPTY_CARRY),
-          (e: unknown) => {
-            assert.ok(e instanceof RewardsInputError, `${String(e)} for ${message}`);
-            assert.match(e.message, message);
-            return true;
-          },
-        );
+        await assert.rejects(computeEpoch(s, EMPTY_CARRY), (e: unknown) => {
+          assert.ok(e instanceof RewardsInputError, `${String(e)} for ${message}`);
+          assert.match(e.message, message);
+          return true;
+        });
       }
     });
   });
@@ -1053,12 +1066,12 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
       for (const st of r.brainStats) assert.ok(st.performance >= 0 && st.performance <= 1 && st.weight >= 0);
     }
 
-    it("sums exactly to the emission, never negative, deterministic and independent of the listing order, over two epochs", function () {
+    it("sums exactly to the emission, never negative, deterministic and independent of the listing order, over two epochs", async function () {
       this.timeout(60_000);
-      fc.assert(
-        fc.property(arbSnapshot, ({ snap, seed }) => {
+      await fc.assert(
+        fc.asyncProperty(arbSnapshot, async ({ snap, seed }) => {
           const before = json(snap);
-          const first: EpochResult = computeEpoch(snap, EMPTY_CARRY);
+          const first: EpochResult = await computeEpoch(snap, EMPTY_CARRY);
           if (snap.brains.every((b) => !b.earns)) {
             assert.deepEqual(first.brainIds, [UNALLOCATED_BRAIN]);
             assert.equal(first.brainTotals[0], snap.emission);
@@ -1066,15 +1079,15 @@ describe("oracle consensus: epoch rewards (computeEpoch)", function () {
           }
           checkResult(snap, first);
           assert.equal(json(snap), before, "the input was modified");
-          const again = computeEpoch(clone(snap), EMPTY_CARRY);
+          const again = await computeEpoch(clone(snap), EMPTY_CARRY);
           assert.equal(dataOf(again), dataOf(first));
-          const mixed = computeEpoch(shuffled(snap, seed), EMPTY_CARRY);
+          const mixed = await computeEpoch(shuffled(snap, seed), EMPTY_CARRY);
           assert.equal(dataOf(mixed), dataOf(first));
           // The next epoch, from the carried state.
           const next = { ...snap, epoch: snap.epoch + 1n };
-          const second = computeEpoch(next, first.carry);
+          const second = await computeEpoch(next, first.carry);
           checkResult(next, second);
-          assert.equal(dataOf(computeEpoch(shuffled(next, seed + 1), first.carry)), dataOf(second));
+          assert.equal(dataOf(await computeEpoch(shuffled(next, seed + 1), first.carry)), dataOf(second));
           assert.notEqual(second.inputsHash, first.inputsHash);
         }),
         { numRuns: 150 },

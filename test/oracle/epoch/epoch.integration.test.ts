@@ -44,10 +44,12 @@ const BRAIN = 3;
 describe("epoch store: what an attester keeps of each epoch", () => {
   const [a, b] = [2, 3].map((i) => privateKeyToAccount(devnetPrivateKey(i)).address) as [Address, Address];
   /** A result as computeEpoch returns it (the numbers do not need to be a real epoch's). */
-  function result(epoch: bigint, withPruning: boolean): EpochResult {
+  async function result(epoch: bigint, withPruning: boolean): Promise<EpochResult> {
     const pruning = withPruning
-      ? pruningTree(
-          pruningOrder([{ brainId: 3, role: Role.Miner, uid: 1, account: a, registeredAt: 10n, score: 0n }]),
+      ? await pruningTree(
+          await pruningOrder([
+            { brainId: 3, role: Role.Miner, uid: 1, account: a, registeredAt: 10n, score: 0n },
+          ]),
         )
       : undefined;
     return {
@@ -56,7 +58,7 @@ describe("epoch store: what an attester keeps of each epoch", () => {
         { account: a, amount: 7n, brainId: 3, kind: "miner" },
         { account: b, amount: 5n, brainId: 3, kind: "owner" },
       ],
-      rewardsTree: rewardsTree([
+      rewardsTree: await rewardsTree([
         { account: a, amount: 7n },
         { account: b, amount: 5n },
       ]),
@@ -76,13 +78,13 @@ describe("epoch store: what an attester keeps of each epoch", () => {
   }
   const block = (n: bigint) => ({ number: n, hash: keccak256(toHex(`block ${n}`)) });
 
-  it("an epoch file reads back exactly what was written (carry, trees, report) and is written once", () => {
+  it("an epoch file reads back exactly what was written (carry, trees, report) and is written once", async () => {
     const dir = tempDir("based-epochs");
     for (const [epoch, withPruning] of [
       [4n, true],
       [5n, false],
     ] as const) {
-      const stored = storedEpochOf(32323n, result(epoch, withPruning), block(epoch * 30n + 29n));
+      const stored = storedEpochOf(32323n, await result(epoch, withPruning), block(epoch * 30n + 29n));
       new EpochStore(dir).write(stored);
       const back = new EpochStore(dir).read(epoch)!;
       expect(back.carry).to.deep.equal(stored.carry);
@@ -107,7 +109,7 @@ describe("epoch store: what an attester keeps of each epoch", () => {
     const dir = tempDir("based-epochs");
     const store = new EpochStore(dir);
     for (const epoch of [3n, 4n, 5n])
-      store.write(storedEpochOf(32323n, result(epoch, true), block(epoch * 30n + 29n)));
+      store.write(storedEpochOf(32323n, await result(epoch, true), block(epoch * 30n + 29n)));
     // This chain has epoch 3's and 4's last blocks but another block 179, and no block past it.
     const chain = new Map([119n, 149n].map((n) => [n, block(n).hash]));
     chain.set(179n, keccak256(toHex("another chain")));
@@ -132,7 +134,9 @@ describe("epoch store: what an attester keeps of each epoch", () => {
     expect(store.get(3n), "nothing is served before the check").to.equal(undefined);
     await reporter.poll();
     expect(store.epochs()).to.deep.equal([3n, 4n]);
-    expect(store.get(4n)?.messageId).to.equal(storedEpochOf(32323n, result(4n, true), block(149n)).messageId);
+    expect(store.get(4n)?.messageId).to.equal(
+      storedEpochOf(32323n, await result(4n, true), block(149n)).messageId,
+    );
     chain.delete(149n);
     chain.delete(119n);
     // A second store on the same directory, for a chain that lost even those blocks.
