@@ -25,11 +25,11 @@ import pino from "pino";
 import { createPublicClient, formatEther, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { loadConfig } from "../sdk/config";
+import { loadConfig } from "../sdk/node/config";
 import { deleteRedisPrefix } from "../compute/gateway/redis-prefix";
 import { attesterThreshold } from "../protocol/message";
 import { addressSchema } from "../protocol/schemas";
-import { readDeployments } from "../sdk/deployments";
+import { readDeployments } from "../sdk/node/deployments-file";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
 import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
 import {

@@ -26,7 +26,8 @@ import {
   recoverAttester,
 } from "../protocol/message";
 import { type SignaturesResponse, signaturesResponseSchema } from "../protocol/attester";
-import { type Deployments, readDeployments } from "./deployments";
+import { type Deployments } from "./deployments";
+import { readDeployments } from "./node/deployments-file";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
 import {

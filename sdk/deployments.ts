@@ -1,5 +1,8 @@
-import fs from "node:fs";
-import path from "node:path";
+/**
+ * The deployments of a network: each chain's id, RPC, first block and contract addresses, and the
+ * oracle's attester set. Browser-safe (the schema only); sdk/node/deployments-file.ts reads and
+ * writes the file that `npm run devnet` and real deployments leave.
+ */
 import { z } from "zod";
 import { addressSchema } from "../protocol/schemas";
 import { BasedError } from "./errors";
@@ -52,49 +55,15 @@ export const deploymentsSchema = z.object({
 export type ChainDeployment = z.infer<typeof chainDeploymentSchema>;
 export type Deployments = z.infer<typeof deploymentsSchema>;
 
-/** Where `npm run devnet` writes its deployments unless BASED_DEPLOYMENTS says otherwise. */
-export const DEFAULT_DEPLOYMENTS_FILE = path.resolve(__dirname, "..", ".devnet", "deployments.json");
-
-/** Reads and validates a deployments file; says how to create one when it is missing. */
-export function readDeployments(file: string = DEFAULT_DEPLOYMENTS_FILE): Deployments {
-  let raw: string;
-  try {
-    raw = fs.readFileSync(file, "utf8");
-  } catch {
-    throw new BasedError(
-      "environment",
-      "DeploymentsMissing",
-      `No deployments file at ${file}.`,
-      "Start a local network with `npm run devnet` (it writes this file), or point BASED_DEPLOYMENTS at one.",
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw new BasedError(
-      "environment",
-      "DeploymentsInvalid",
-      `${file} is not JSON: ${(err as Error).message}`,
-    );
-  }
+/** Validates deployments given as data (e.g. fetched by a web page); `source` names them in errors. */
+export function parseDeployments(json: unknown, source: string): Deployments {
   const parsed = deploymentsSchema.safeParse(json);
   if (!parsed.success) {
     throw new BasedError(
       "environment",
       "DeploymentsInvalid",
-      `${file} is not a valid deployments file: ${z.prettifyError(parsed.error)}`,
-      "Restart `npm run devnet` to write a fresh one.",
+      `${source} is not a valid deployments file: ${z.prettifyError(parsed.error)}`,
     );
   }
   return parsed.data;
-}
-
-/** Writes a deployments file atomically (readers never see half a file). */
-export function writeDeployments(file: string, deployments: Deployments): void {
-  const valid = deploymentsSchema.parse(deployments);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(valid, null, 2) + "\n");
-  fs.renameSync(tmp, file);
 }

@@ -10,8 +10,9 @@ import {
   http,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { BasedConfig } from "./config";
-import { type ChainDeployment, type Deployments, readDeployments } from "./deployments";
+import type { BasedConfig } from "./node/config";
+import { type ChainDeployment, type Deployments } from "./deployments";
+import { readDeployments } from "./node/deployments-file";
 import { DEVNET_ACCOUNTS, DEVNET_CHAIN_IDS, devnetPrivateKey } from "./devnet";
 import { BasedError } from "./errors";
 

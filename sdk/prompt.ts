@@ -38,7 +38,7 @@ import {
 import { readModelDir } from "../zkllm/model-dir";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
-import { openKeystore } from "./keystore";
+import { openKeystore } from "./node/keystore";
 
 export type PromptOptions = {
   gateway: GatewayClient;

@@ -1,7 +1,7 @@
 /**
  * What a service refuses to start without, each with the error that says how to provide it.
  */
-import type { BasedConfig } from "../sdk/config";
+import type { BasedConfig } from "../sdk/node/config";
 import type { Deployments } from "../sdk/deployments";
 import { BasedError } from "../sdk/errors";
 

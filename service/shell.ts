@@ -15,7 +15,7 @@ import http from "node:http";
 import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
-import { type BasedConfig, type ConfigOverrides, loadConfig } from "../sdk/config";
+import { type BasedConfig, type ConfigOverrides, loadConfig } from "../sdk/node/config";
 import { BasedError } from "../sdk/errors";
 
 export type FlagSpec = {

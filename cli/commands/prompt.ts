@@ -5,14 +5,14 @@ import type { InferenceMode } from "../../protocol/schemas";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
 import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
-import { gatewayUrlFor } from "../../sdk/config";
+import { gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
 import { parseBrainId, parseInteger } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
 import type * as GatewayClientModule from "../../sdk/gateway-client";
 import type * as MarketModule from "../../sdk/market";
-import type * as ModelSourceModule from "../../sdk/model-cache";
+import type * as ModelSourceModule from "../../sdk/node/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -21,7 +21,7 @@ const lazy = {
   prompt: () => require("../../sdk/prompt") as typeof PromptModule,
   gateway: () => require("../../sdk/gateway-client") as typeof GatewayClientModule,
   market: () => require("../../sdk/market") as typeof MarketModule,
-  modelSource: () => require("../../sdk/model-cache") as typeof ModelSourceModule,
+  modelSource: () => require("../../sdk/node/model-cache") as typeof ModelSourceModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -1,5 +1,5 @@
 import pino, { type Logger } from "pino";
-import { type BasedConfig, type ConfigOverrides, loadConfig } from "../../sdk/config";
+import { type BasedConfig, type ConfigOverrides, loadConfig } from "../../sdk/node/config";
 import { type EthereumContext, connectEthereum } from "../../sdk/ethereum";
 import { type Output, createOutput } from "../ui/output";
 import { type Spinner, createSpinner } from "../ui/spinner";

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import type { BasedContext } from "../../sdk/bridge";
 import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
 import { requireBasedChain } from "../../service/requirements";

@@ -9,7 +9,7 @@ import { type Address, type LocalAccount, zeroAddress } from "viem";
 import { z } from "zod";
 import { getBrainConfig } from "../../sdk/brain-config";
 import { connectBased } from "../../sdk/bridge";
-import { gatewayUrlFor } from "../../sdk/config";
+import { gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BASED, brainNotActive, economyContracts } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";

@@ -16,7 +16,7 @@ import { errorLine } from "../../sdk/errors";
 import type { GatewayClient, SignerOptions } from "../../sdk/gateway-client";
 import type { ExecutionProvider } from "../../zkllm/evaluator";
 import { type EngineFault, MinerEngine } from "./engine";
-import { resolveModel } from "../../sdk/model-cache";
+import { resolveModel } from "../../sdk/node/model-cache";
 import { type MinerCounters, type RunMinerOptions, runMiner } from "./node";
 
 /** What the service reads of the Brain's configuration. */

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { errorLine } from "../../sdk/errors";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { requireKey, requireBasedChain } from "../../service/requirements";

@@ -9,7 +9,7 @@ import { createWalletClient, http, nonceManager } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { errorLine } from "../../sdk/errors";
 import { requireBasedChain, requireKey } from "../../service/requirements";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";

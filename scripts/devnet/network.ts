@@ -4,7 +4,8 @@
  * both take.
  */
 import fs from "node:fs";
-import { type Deployments, writeDeployments } from "../../sdk/deployments";
+import { type Deployments } from "../../sdk/deployments";
+import { writeDeployments } from "../../sdk/node/deployments-file";
 
 /** One JSON-RPC call to a devnet node (Hardhat's evm_* methods included). */
 export async function jsonRpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {

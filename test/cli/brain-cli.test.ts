@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { type Address, createPublicClient, erc20Abi, getAddress, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { jsonRpc } from "../../scripts/devnet/network";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { DEVNET_ACCOUNTS, DEVNET_PEPE_PER_ACCOUNT, devnetPrivateKey } from "../../sdk/devnet";
 import { brainNFTAbi } from "../../protocol/generated/abis";
 import { type RunningDevnet, based, startDevnet, tempDir } from "../helpers/processes";

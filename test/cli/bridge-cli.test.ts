@@ -3,7 +3,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { type Address, createPublicClient, erc20Abi, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { DEVNET_ACCOUNTS, devnetPrivateKey } from "../../sdk/devnet";
 import { type RunningDevnet, based, startDevnet, tempDir } from "../helpers/processes";
 

@@ -45,7 +45,8 @@ import { buildProgram } from "../../cli/main";
 import { BasedError } from "../../sdk/errors";
 import { loadPruningTree } from "../../sdk/network";
 import { loadRewardsTree } from "../../sdk/rewards";
-import { type Deployments, readDeployments } from "../../sdk/deployments";
+import { type Deployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import {
   DEVNET_ACCOUNTS,
   DEVNET_ATTESTER_ACCOUNTS,

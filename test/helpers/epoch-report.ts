@@ -8,7 +8,7 @@ import { EMPTY_CARRY } from "../../oracle/consensus/rewards";
 import { type EpochSource, computeEpochFromChain, replayCarry } from "../../oracle/epoch/reporter";
 import { EconomyLogs } from "../../oracle/epoch/snapshot";
 import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/deployments";
+import { readDeployments } from "../../sdk/node/deployments-file";
 
 async function main(): Promise<void> {
   const [file, rawEpoch] = process.argv.slice(2);

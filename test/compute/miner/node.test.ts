@@ -7,7 +7,7 @@ import pino, { type Logger } from "pino";
 import { type Address, type Hex, recoverTypedDataAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { MinerEngine } from "../../../compute/miner/engine";
-import { modelContentHash } from "../../../sdk/model-cache";
+import { modelContentHash } from "../../../sdk/node/model-cache";
 import { type MinerCounters, runMiner } from "../../../compute/miner/node";
 import { type MinerBrainView, runMinerService } from "../../../compute/miner/service";
 import {

@@ -21,7 +21,8 @@ import { type Message, MessageKind, messageId } from "../../../protocol/message"
 import { jsonRpc } from "../../../scripts/devnet/network";
 import { connectBased } from "../../../sdk/bridge";
 import { chainOf, publicClientOf } from "../../../sdk/chains";
-import { type Deployments, readDeployments } from "../../../sdk/deployments";
+import { type Deployments } from "../../../sdk/deployments";
+import { readDeployments } from "../../../sdk/node/deployments-file";
 import {
   DEVNET_ACCOUNTS,
   DEVNET_ATTESTER_ACCOUNTS,

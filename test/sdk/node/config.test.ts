@@ -1,10 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { DEVNET_GATEWAY_URL, gatewayUrlFor, loadConfig } from "../../sdk/config";
-import { DEFAULT_DEPLOYMENTS_FILE, readDeployments, writeDeployments } from "../../sdk/deployments";
-import { BasedError } from "../../sdk/errors";
-import { tempDir } from "../helpers/processes";
+import { DEVNET_GATEWAY_URL, gatewayUrlFor, loadConfig } from "../../../sdk/node/config";
+import {
+  DEFAULT_DEPLOYMENTS_FILE,
+  readDeployments,
+  writeDeployments,
+} from "../../../sdk/node/deployments-file";
+import { BasedError } from "../../../sdk/errors";
+import { tempDir } from "../../helpers/processes";
 
 const KEY = `0x${"11".repeat(32)}`;
 

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { type LinearPlanStep, planLinear } from "../../zkllm/ckks/linear";
-import { type EnginePlan, createPlan } from "../../zkllm/ckks/plan";
-import { createEvaluator } from "../../zkllm/ckks/server";
-import { BasedError } from "../../sdk/errors";
-import { evalKeysId, openKeystore } from "../../sdk/keystore";
-import { runNode, tempDir } from "../helpers/processes";
+import { type LinearPlanStep, planLinear } from "../../../zkllm/ckks/linear";
+import { type EnginePlan, createPlan } from "../../../zkllm/ckks/plan";
+import { createEvaluator } from "../../../zkllm/ckks/server";
+import { BasedError } from "../../../sdk/errors";
+import { evalKeysId, openKeystore } from "../../../sdk/node/keystore";
+import { runNode, tempDir } from "../../helpers/processes";
 
 const PARAM_SET = "n4096-q69" as const;
 const IN = 128;

@@ -29,8 +29,8 @@ import {
   exportSecretKey,
   planNeedsRelinearization,
   planRotations,
-} from "../zkllm/client";
-import { BasedError } from "./errors";
+} from "../../zkllm/client";
+import { BasedError } from "../errors";
 
 export type OpenedKeystore = {
   /** A client holding the stored secret key (the caller deletes it when done). */

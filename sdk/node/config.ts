@@ -12,10 +12,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { DEFAULT_GATEWAY_PORT, DEFAULT_REDIS_URL } from "../protocol/gateway";
-import { privateKeySchema } from "../protocol/schemas";
-import { DEFAULT_DEPLOYMENTS_FILE } from "./deployments";
-import { BasedError } from "./errors";
+import { DEFAULT_GATEWAY_PORT, DEFAULT_REDIS_URL } from "../../protocol/gateway";
+import { privateKeySchema } from "../../protocol/schemas";
+import { DEFAULT_DEPLOYMENTS_FILE, readDeployments } from "./deployments-file";
+import type { ChainSettings } from "../chain";
+import { BasedError } from "../errors";
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 export type LogLevel = z.infer<typeof logLevel>;
@@ -220,4 +221,14 @@ export function gatewayUrlFor(config: Pick<BasedConfig, "gatewayUrl">, devnet: b
     "No gateway is configured for this network.",
     "Set BASED_GATEWAY_URL (or gatewayUrl in the config file) to the Brain's gateway; its owner publishes it.",
   );
+}
+
+/** What connecting to the chains needs (sdk/chain.ts), with the deployments read from their file. */
+export function chainSettings(config: BasedConfig): ChainSettings {
+  return {
+    deployments: readDeployments(config.deploymentsFile),
+    ethereumRpcUrl: config.ethereumRpcUrl,
+    basedRpcUrl: config.basedRpcUrl,
+    privateKey: config.privateKey,
+  };
 }

@@ -6,11 +6,11 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Hex, keccak256, toHex } from "viem";
-import { MODEL_FILES, modelContentHash, resolveModel } from "../../sdk/model-cache";
-import { BasedError } from "../../sdk/errors";
-import { tempDir } from "../helpers/processes";
+import { MODEL_FILES, modelContentHash, resolveModel } from "../../../sdk/node/model-cache";
+import { BasedError } from "../../../sdk/errors";
+import { tempDir } from "../../helpers/processes";
 
-const MODEL_DIR = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
+const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");
 
 async function refusal(promise: Promise<unknown>): Promise<BasedError> {
   try {

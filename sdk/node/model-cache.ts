@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { type Hex, keccak256 } from "viem";
-import { BasedError } from "./errors";
+import { BasedError } from "../errors";
 
 /** The files a model directory may hold that make up the model (and its content hash). */
 export const MODEL_FILES = [
