@@ -3,21 +3,20 @@
  * nodes run (with a notice period before a change takes effect), ZK mode, the emission split,
  * the registration fee, pricing and the profile. Only the Brain's BasedAI wallet may change it.
  */
-import { type Address, type Hash, type Hex, zeroAddress, zeroHash } from "viem";
-import type { BasedContext } from "./bridge";
 import {
-  BASED,
-  type OnEconomyStep,
-  type Revert,
-  brainNotActive,
-  economyContracts,
-  genericRefusal,
-  isoTime,
-  sendEconomyCall,
-  signerOf,
-} from "./economy";
+  type Address,
+  type ContractFunctionArgs,
+  type Hash,
+  type Hex,
+  type TransactionReceipt,
+  zeroAddress,
+  zeroHash,
+} from "viem";
+import { BASED, brainNotActive, economyContracts, isoTime } from "./economy";
 import { BasedError } from "./errors";
 import { brainRegistryAbi } from "../protocol/generated/abis";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall } from "./contract-call";
 
 /** What a Brain's nodes run. */
 export type BrainTask = {
@@ -62,7 +61,7 @@ export type BrainConfig = {
 };
 
 /** Reads Brain `brainId`'s configuration (the defaults where nothing was set). */
-export async function getBrainConfig(ctx: BasedContext, brainId: number): Promise<BrainConfig> {
+export async function getBrainConfig(ctx: ChainContext, brainId: number): Promise<BrainConfig> {
   const registry = economyContracts(ctx).BrainRegistry;
   const block = await ctx.publicClient.getBlockNumber();
   const read = { address: registry, abi: brainRegistryAbi, blockNumber: block } as const;
@@ -122,10 +121,10 @@ const MAX_UINT128 = (1n << 128n) - 1n;
  * wallet. Returns the transactions and the configuration afterwards.
  */
 export async function configureBrain(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   change: BrainConfigChange,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<{ transactions: ConfigTransaction[]; config: BrainConfig }> {
   const { onStep } = options;
   const signer = signerOf(ctx);
@@ -136,21 +135,36 @@ export async function configureBrain(
     throw notBrainWallet(brainId, signer, current.wallet);
 
   const id = BigInt(brainId);
-  const calls: { action: ConfigAction; args: readonly unknown[] }[] = [];
+  type Call = { action: ConfigAction; send: () => Promise<TransactionReceipt> };
+  const calls: Call[] = [];
+  // One typed call per group: the ABI checks each function's arguments.
+  const call = <const F extends ConfigAction>(
+    action: F,
+    args: ContractFunctionArgs<typeof brainRegistryAbi, "nonpayable", F>,
+  ): Call => ({
+    action,
+    send: () =>
+      sendContractCall(
+        ctx,
+        { address: current.registry, abi: brainRegistryAbi, functionName: action, args },
+        {
+          explain: (revert) => explainRegistryError(revert, current.wallet),
+          label: `${action} for Brain #${brainId}`,
+          onStep,
+        },
+      ),
+  });
   if (change.task) {
     const t = change.task;
-    calls.push({
-      action: "setTask",
-      args: [id, t.modelUri, t.contentHash, t.templateId, t.sourceRepo, t.sourceCommit],
-    });
+    calls.push(call("setTask", [id, t.modelUri, t.contentHash, t.templateId, t.sourceRepo, t.sourceCommit]));
   }
-  if (change.zkMode !== undefined) calls.push({ action: "setZkMode", args: [id, change.zkMode] });
+  if (change.zkMode !== undefined) calls.push(call("setZkMode", [id, change.zkMode]));
   if (change.split) {
     const s = change.split;
-    calls.push({ action: "setSplit", args: [id, s.ownerBps, s.minersBps, s.validatorsBps] });
+    calls.push(call("setSplit", [id, s.ownerBps, s.minersBps, s.validatorsBps]));
   }
   if (change.registrationFee !== undefined) {
-    calls.push({ action: "setRegistrationFee", args: [id, change.registrationFee] });
+    calls.push(call("setRegistrationFee", [id, change.registrationFee]));
   }
   if (change.pricing) {
     const p = { ...current.pricing, ...change.pricing };
@@ -167,10 +181,7 @@ export async function configureBrain(
         throw new BasedError("input", "InvalidArgument", `A price of ${BASED(price)} does not fit 128 bits.`);
       }
     }
-    calls.push({
-      action: "setPricing",
-      args: [id, p.promptPricePer1k, p.completionPricePer1k, p.contextLimit],
-    });
+    calls.push(call("setPricing", [id, p.promptPricePer1k, p.completionPricePer1k, p.contextLimit]));
   }
   if (change.profile) {
     const p = {
@@ -179,21 +190,15 @@ export async function configureBrain(
       rewardAddress: current.profile.rewardAddress,
       ...change.profile,
     };
-    calls.push({ action: "setProfile", args: [id, p.name, p.ensName, p.rewardAddress] });
+    calls.push(call("setProfile", [id, p.name, p.ensName, p.rewardAddress]));
   }
   if (calls.length === 0) {
     throw new BasedError("input", "NothingToChange", "Nothing to change: no configuration was given.");
   }
 
   const transactions: ConfigTransaction[] = [];
-  for (const { action, args } of calls) {
-    const receipt = await sendEconomyCall(
-      ctx,
-      { address: current.registry, abi: brainRegistryAbi, functionName: action, args },
-      (revert) => explainRegistryError(revert, current.wallet),
-      `${action} for Brain #${brainId}`,
-      onStep,
-    );
+  for (const { action, send } of calls) {
+    const receipt = await send();
     transactions.push({ action, transactionHash: receipt.transactionHash });
   }
   return { transactions, config: await getBrainConfig(ctx, brainId) };

@@ -1,15 +1,15 @@
 import {
   type Address,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
   type Hash,
-  BaseError,
-  ContractFunctionRevertedError,
-  erc20Abi,
+  type TransactionReceipt,
   formatEther,
-  parseEventLogs,
 } from "viem";
 import { brainNFTAbi } from "../protocol/generated/abis";
-import { type EthereumContext, requireWallet } from "./ethereum";
 import { BasedError } from "./errors";
+import { type ChainContext, requireWallet } from "./chain";
+import { type OnStep, ensureAllowance, eventOf, revertOf, sendContractCall } from "./contract-call";
 
 /** How a Brain came to exist (BrainNFT.BrainClass). */
 export const BRAIN_CLASSES = ["none", "reserved", "burn", "stake"] as const;
@@ -40,20 +40,19 @@ export type MintResult = {
 };
 
 /** Progress callbacks for long actions (a spinner or a log line per step). */
-export type OnStep = (step: "approve" | "send" | "confirm", detail: string) => void;
 
 const PEPE = (wei: bigint) => `${formatEther(wei)} PEPE`;
 
-function brainAddress(ctx: EthereumContext): Address {
+function brainAddress(ctx: ChainContext): Address {
   return ctx.deployments.ethereum.contracts.BrainNFT;
 }
 
-function pepecoinAddress(ctx: EthereumContext): Address {
+function pepecoinAddress(ctx: ChainContext): Address {
   return ctx.deployments.ethereum.contracts.Pepecoin;
 }
 
 /** Reads one Brain; `undefined` when the id is free (never minted, or deactivated). */
-export async function getBrain(ctx: EthereumContext, id: number): Promise<Brain | undefined> {
+export async function getBrain(ctx: ChainContext, id: number): Promise<Brain | undefined> {
   assertBrainId(id);
   try {
     const [info, now] = await Promise.all([
@@ -75,13 +74,13 @@ export async function getBrain(ctx: EthereumContext, id: number): Promise<Brain 
       basedWallet: info.basedWallet,
     };
   } catch (err) {
-    if (revertName(err) === "ERC721NonexistentToken") return undefined;
+    if (revertOf(err)?.name === "ERC721NonexistentToken") return undefined;
     throw err;
   }
 }
 
 /** Network-wide figures: next burn price, Brains issued by burn, active Brains. */
-export async function getBrainSupply(ctx: EthereumContext) {
+export async function getBrainSupply(ctx: ChainContext) {
   const read = <F extends "burnPrice" | "burnMints" | "activeSupply" | "MAX_BRAINS">(functionName: F) =>
     ctx.publicClient.readContract({ address: brainAddress(ctx), abi: brainNFTAbi, functionName });
   const [burnPrice, burnMints, activeSupply, maxBrains] = await Promise.all([
@@ -99,7 +98,7 @@ export async function getBrainSupply(ctx: EthereumContext) {
  * raises the price makes this one fail instead of paying more.
  */
 export async function mintBrainByBurn(
-  ctx: EthereumContext,
+  ctx: ChainContext,
   options: { maxPrice?: bigint; onStep?: OnStep } = {},
 ): Promise<MintResult> {
   const { burnPrice, activeSupply, maxBrains } = await getBrainSupply(ctx);
@@ -108,12 +107,15 @@ export async function mintBrainByBurn(
   }
   if (activeSupply >= maxBrains) throw explainBrainError("BrainCapReached", [maxBrains]);
   const approvalHash = await ensurePepe(ctx, burnPrice, "a mint by burn", options.onStep);
-  return sendMint(ctx, "mintByBurn", [options.maxPrice ?? burnPrice], approvalHash, options.onStep);
+  return mintResult(
+    await send(ctx, "mintByBurn", [options.maxPrice ?? burnPrice], options.onStep),
+    approvalHash,
+  );
 }
 
 /** Mints a Brain by locking exactly 100,000 PEPE for 90 days (approving it first when needed). */
 export async function mintBrainByStake(
-  ctx: EthereumContext,
+  ctx: ChainContext,
   options: { onStep?: OnStep } = {},
 ): Promise<MintResult> {
   const [stakeAmount, { activeSupply, maxBrains }] = await Promise.all([
@@ -126,12 +128,12 @@ export async function mintBrainByStake(
   ]);
   if (activeSupply >= maxBrains) throw explainBrainError("BrainCapReached", [maxBrains]);
   const approvalHash = await ensurePepe(ctx, stakeAmount, "a mint by stake", options.onStep);
-  return sendMint(ctx, "mintByStake", [], approvalHash, options.onStep);
+  return mintResult(await send(ctx, "mintByStake", [], options.onStep), approvalHash);
 }
 
 /** Deactivates the caller's unlocked stake Brain: burns it and returns its 100,000 PEPE. */
 export async function deactivateBrain(
-  ctx: EthereumContext,
+  ctx: ChainContext,
   id: number,
   options: { onStep?: OnStep } = {},
 ): Promise<{ id: number; refunded: bigint; transactionHash: Hash }> {
@@ -144,15 +146,14 @@ export async function deactivateBrain(
   if (brain.class !== "stake") throw explainBrainError("NotStakeBrain", [BigInt(id)]);
   if (brain.locked) throw explainBrainError("StakeLocked", [BigInt(id), BigInt(brain.unlockAt)]);
 
-  const receipt = await send(ctx, { functionName: "deactivate", args: [BigInt(id)] }, options.onStep);
-  const [event] = parseEventLogs({ abi: brainNFTAbi, eventName: "BrainDeactivated", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no BrainDeactivated event`);
+  const receipt = await send(ctx, "deactivate", [BigInt(id)], options.onStep);
+  const event = eventOf(receipt, brainNFTAbi, "BrainDeactivated");
   return { id, refunded: event.args.refunded, transactionHash: receipt.transactionHash };
 }
 
 /** Sets (or with the zero address, resets) the Brain's wallet on the BasedAI chain. */
 export async function linkBasedWallet(
-  ctx: EthereumContext,
+  ctx: ChainContext,
   id: number,
   basedWallet: Address,
   options: { onStep?: OnStep } = {},
@@ -163,11 +164,7 @@ export async function linkBasedWallet(
   if (brain.owner.toLowerCase() !== wallet.account.address.toLowerCase()) {
     throw explainBrainError("NotBrainOwner", [BigInt(id), wallet.account.address]);
   }
-  const receipt = await send(
-    ctx,
-    { functionName: "linkBasedWallet", args: [BigInt(id), basedWallet] },
-    options.onStep,
-  );
+  const receipt = await send(ctx, "linkBasedWallet", [BigInt(id), basedWallet], options.onStep);
   const linked = await getBrain(ctx, id);
   return { id, basedWallet: linked?.basedWallet ?? basedWallet, transactionHash: receipt.transactionHash };
 }
@@ -180,97 +177,51 @@ function assertBrainId(id: number): void {
   }
 }
 
-async function latestTimestamp(ctx: EthereumContext): Promise<number> {
+async function latestTimestamp(ctx: ChainContext): Promise<number> {
   const block = await ctx.publicClient.getBlock({ blockTag: "latest" });
   return Number(block.timestamp);
 }
 
 /** Checks the PEPE balance and approves `amount` to BrainNFT when the allowance is short. */
-async function ensurePepe(ctx: EthereumContext, amount: bigint, what: string, onStep?: OnStep) {
-  const wallet = requireWallet(ctx);
-  const owner = wallet.account.address;
-  const token = pepecoinAddress(ctx);
-  const [balance, allowance] = await Promise.all([
-    ctx.publicClient.readContract({
-      address: token,
-      abi: erc20Abi,
-      functionName: "balanceOf",
-      args: [owner],
-    }),
-    ctx.publicClient.readContract({
-      address: token,
-      abi: erc20Abi,
-      functionName: "allowance",
-      args: [owner, brainAddress(ctx)],
-    }),
-  ]);
-  if (balance < amount) {
-    throw new BasedError(
-      "refused",
-      "InsufficientPepe",
-      `Not enough PEPE for ${what}: it needs ${PEPE(amount)}, ${owner} has ${PEPE(balance)} (short by ${PEPE(amount - balance)}).`,
-      ctx.deployments.ethereum.testPepecoin
-        ? "On devnet, TestPepecoin is an open faucet: call its mint(address,uint256), or use a funded devnet account."
-        : "Acquire more Pepecoin, then try again.",
-      { needed: amount.toString(), balance: balance.toString() },
-    );
-  }
-  if (allowance >= amount) return undefined;
-  onStep?.("approve", `approving ${PEPE(amount)} to BrainNFT`);
-  const { request } = await ctx.publicClient.simulateContract({
-    account: wallet.account,
-    address: token,
-    abi: erc20Abi,
-    functionName: "approve",
-    args: [brainAddress(ctx), amount],
+function ensurePepe(ctx: ChainContext, amount: bigint, what: string, onStep?: OnStep) {
+  const owner = requireWallet(ctx).account.address;
+  return ensureAllowance(ctx, {
+    token: pepecoinAddress(ctx),
+    spender: { address: brainAddress(ctx), name: "BrainNFT" },
+    amount,
+    describe: PEPE,
+    onStep,
+    insufficient: (balance) =>
+      new BasedError(
+        "refused",
+        "InsufficientPepe",
+        `Not enough PEPE for ${what}: it needs ${PEPE(amount)}, ${owner} has ${PEPE(balance)} (short by ${PEPE(amount - balance)}).`,
+        ctx.deployments.ethereum.testPepecoin
+          ? "On devnet, TestPepecoin is an open faucet: call its mint(address,uint256), or use a funded devnet account."
+          : "Acquire more Pepecoin, then try again.",
+        { needed: amount.toString(), balance: balance.toString() },
+      ),
   });
-  const hash = await wallet.writeContract(request);
-  const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new Error(`PEPE approval ${hash} reverted`);
-  return hash;
 }
 
-type BrainWrite =
-  | { functionName: "mintByBurn"; args: readonly [bigint] }
-  | { functionName: "mintByStake"; args: readonly [] }
-  | { functionName: "deactivate"; args: readonly [bigint] }
-  | { functionName: "linkBasedWallet"; args: readonly [bigint, Address] };
+type BrainWrite = ContractFunctionName<typeof brainNFTAbi, "nonpayable">;
 
-/** Simulates first (so a refusal is explained before any gas is spent), then sends and waits. */
-async function send(ctx: EthereumContext, call: BrainWrite, onStep?: OnStep) {
-  const wallet = requireWallet(ctx);
-  let request;
-  try {
-    ({ request } = await ctx.publicClient.simulateContract({
-      account: wallet.account,
-      address: brainAddress(ctx),
-      abi: brainNFTAbi,
-      ...call,
-    } as Parameters<typeof ctx.publicClient.simulateContract>[0]));
-  } catch (err) {
-    throw toBasedError(err);
-  }
-  onStep?.("send", `sending ${call.functionName}`);
-  const hash = await wallet.writeContract(request);
-  onStep?.("confirm", `waiting for ${hash}`);
-  const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new Error(`${call.functionName} transaction ${hash} reverted`);
-  return receipt;
-}
-
-async function sendMint(
-  ctx: EthereumContext,
-  functionName: "mintByBurn" | "mintByStake",
-  args: readonly [bigint] | readonly [],
-  approvalHash: Hash | undefined,
+/** Sends a BrainNFT call; a refusal reads as explainBrainError says. */
+function send<const F extends BrainWrite>(
+  ctx: ChainContext,
+  functionName: F,
+  args: ContractFunctionArgs<typeof brainNFTAbi, "nonpayable", F>,
   onStep?: OnStep,
-): Promise<MintResult> {
-  const call = (
-    functionName === "mintByBurn" ? { functionName, args } : { functionName, args: [] as const }
-  ) as BrainWrite;
-  const receipt = await send(ctx, call, onStep);
-  const [event] = parseEventLogs({ abi: brainNFTAbi, eventName: "BrainMinted", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no BrainMinted event`);
+) {
+  return sendContractCall(
+    ctx,
+    { address: brainAddress(ctx), abi: brainNFTAbi, functionName, args },
+    { explain: (r) => explainBrainError(r.name, r.args), label: functionName, onStep },
+  );
+}
+
+function mintResult(receipt: TransactionReceipt, approvalHash: Hash | undefined): MintResult {
+  const event = eventOf(receipt, brainNFTAbi, "BrainMinted");
   return {
     id: Number(event.args.id),
     class: BRAIN_CLASSES[event.args.class] ?? "none",
@@ -280,22 +231,6 @@ async function sendMint(
     transactionHash: receipt.transactionHash,
     approvalHash,
   };
-}
-
-/** The custom error name of a reverted contract call, if viem could decode one. */
-function revertName(err: unknown): string | undefined {
-  if (!(err instanceof BaseError)) return undefined;
-  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  return reverted instanceof ContractFunctionRevertedError ? reverted.data?.errorName : undefined;
-}
-
-function toBasedError(err: unknown): unknown {
-  if (!(err instanceof BaseError)) return err;
-  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (reverted instanceof ContractFunctionRevertedError && reverted.data) {
-    return explainBrainError(reverted.data.errorName, reverted.data.args ?? []);
-  }
-  return err;
 }
 
 const date = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();

@@ -27,69 +27,25 @@ import {
 } from "../protocol/message";
 import { type SignaturesResponse, signaturesResponseSchema } from "../protocol/attester";
 import { type Deployments } from "./deployments";
-import { readDeployments } from "./node/deployments-file";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_ATTESTER_PORT } from "./devnet";
 import { BasedError } from "./errors";
-import {
-  type ConnectConfig,
-  type ConnectOptions,
-  type EthereumContext,
-  connectChain,
-  requireWallet,
-} from "./ethereum";
 import {
   basedBridgeAbi,
   bridgeEndpointAbi,
   ethereumBridgeAbi,
   messageInboxAbi,
 } from "../protocol/generated/abis";
+import { type ChainContext, requireWallet } from "./chain";
 
 // ─────────────────────────────────────────── connection ──────────────────────────────────────────
 
-/** A connection to the BasedAI chain; the same shape as the Ethereum one. */
-export type BasedContext = EthereumContext;
-
 /** Both chains and the attesters to ask for signatures: everything the bridge commands need. */
 export type BridgeContext = {
-  ethereum: EthereumContext;
-  based: BasedContext;
+  ethereum: ChainContext;
+  based: ChainContext;
   /** Attester HTTP endpoints (BASED_ATTESTERS; the devnet's four by default on devnet). */
   attesterUrls: readonly string[];
 };
-
-/**
- * Connects to the BasedAI chain of the deployments file, checking that its RPC serves the chain
- * id the deployment was made on. With `withAccount`, the same key as on Ethereum signs (both
- * chains are EVM), falling back to the devnet dev account on devnet.
- */
-export async function connectBased(
-  config: ConnectConfig,
-  options: ConnectOptions = {},
-): Promise<BasedContext> {
-  const deployments = readDeployments(config.deploymentsFile);
-  const based = deployments.based;
-  if (!based) {
-    throw new BasedError(
-      "environment",
-      "NoBasedChain",
-      `${config.deploymentsFile} describes no BasedAI chain.`,
-      "Restart `npm run devnet` (it starts both chains), or use a deployments file with a `based` section.",
-    );
-  }
-  return connectChain(
-    config,
-    {
-      deployments,
-      deployment: based,
-      rpcUrl: config.basedRpcUrl ?? based.rpcUrl,
-      name: "BasedAI chain",
-      symbol: "BASED",
-      rpcHint:
-        "Check BASED_RPC_URL (or basedRpcUrl in the config file, or the `based.rpcUrl` of the deployments file).",
-    },
-    options,
-  );
-}
 
 /** The devnet's attester endpoints (scripts/devnet.ts: four attesters from port 7101). */
 export const DEVNET_ATTESTER_URLS: readonly string[] = DEVNET_ATTESTER_ACCOUNTS.map(
@@ -117,7 +73,7 @@ export type BridgeDirection = "to-ethereum" | "to-based";
 /** One end of the bridge as the SDK uses it. */
 type Endpoint = {
   chainName: "Ethereum" | "the BasedAI chain";
-  ctx: EthereumContext;
+  ctx: ChainContext;
   chainId: number;
   bridge: Address;
   token: Address;

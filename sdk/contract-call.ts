@@ -8,14 +8,17 @@ import {
   type Abi,
   type Address,
   type ContractFunctionArgs,
+  type ContractEventName,
   type ContractFunctionName,
   type Hash,
   type Hex,
+  type ParseEventLogsReturnType,
   type TransactionReceipt,
   BaseError,
   ContractFunctionRevertedError,
   decodeErrorResult,
   erc20Abi,
+  parseEventLogs,
 } from "viem";
 import * as abis from "../protocol/generated/abis";
 import { type ChainContext, requireWallet } from "./chain";
@@ -190,4 +193,23 @@ export async function ensureAllowance(
     { label },
   );
   return receipt.transactionHash;
+}
+
+/** The first `eventName` log of a receipt: a transaction that succeeded emits it, or the chain is not the one expected. */
+export function eventOf<const abi extends Abi, const name extends ContractEventName<abi>>(
+  receipt: TransactionReceipt,
+  abi: abi,
+  eventName: name,
+): ParseEventLogsReturnType<abi, name, true>[number] {
+  const [event] = parseEventLogs({ abi, eventName, logs: receipt.logs });
+  if (!event) {
+    throw new BasedError(
+      "environment",
+      "MissingEvent",
+      `Transaction ${receipt.transactionHash} succeeded but emitted no ${eventName} event.`,
+      "The contract at that address is not the one the deployments describe; check them.",
+      { transactionHash: receipt.transactionHash },
+    );
+  }
+  return event;
 }

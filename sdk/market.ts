@@ -6,25 +6,21 @@
  * the Brain owner for the units used and refunding the rest; after its deadline the whole escrow
  * can be reclaimed. docs/compute-market.md has the rules and the decisions behind them.
  */
-import { type Address, type Hash, type Hex, erc20Abi, parseEventLogs, zeroAddress } from "viem";
-import type { BasedContext } from "./bridge";
+import { type Address, type Hash, type Hex, erc20Abi, zeroAddress } from "viem";
 import type { Pricing } from "./brain-config";
 import {
   BASED,
-  type OnEconomyStep,
-  type Revert,
   assertAmount,
   brainNotActive,
   economyContracts,
   ensureBased,
   basedTransferRefusal,
-  genericRefusal,
   isoTime,
-  sendEconomyCall,
-  signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
 import { brainRegistryAbi, computeMarketAbi } from "../protocol/generated/abis";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 /** The longest a request may stay open, in seconds (the contract's MAX_DEADLINE). */
 export const MAX_DEADLINE_SECONDS = 86_400;
@@ -37,7 +33,7 @@ export const UNLIMITED_ALLOWANCE = 2n ** 256n - 1n;
 const MAX_UINT32 = 2 ** 32 - 1;
 
 /** The ComputeMarket of the deployment `ctx` was connected with. */
-export const computeMarketAddress = (ctx: BasedContext): Address => economyContracts(ctx).ComputeMarket;
+export const computeMarketAddress = (ctx: ChainContext): Address => economyContracts(ctx).ComputeMarket;
 
 // ────────────────────────────────────────── pure rules ──────────────────────────────────────────
 
@@ -118,7 +114,7 @@ export type SpendingAccount = {
 };
 
 /** `account`'s spending account: free balance, wallet balance and open requests. */
-export async function getSpendingAccount(ctx: BasedContext, account: Address): Promise<SpendingAccount> {
+export async function getSpendingAccount(ctx: ChainContext, account: Address): Promise<SpendingAccount> {
   const market = computeMarketAddress(ctx);
   const block = await ctx.publicClient.getBlock();
   const read = { address: market, abi: computeMarketAbi, blockNumber: block.number } as const;
@@ -169,7 +165,7 @@ export type Deposited = {
   approvalHash: Hash | null;
 };
 
-const balanceOf = (ctx: BasedContext, account: Address) =>
+const balanceOf = (ctx: ChainContext, account: Address) =>
   ctx.publicClient.readContract({
     address: computeMarketAddress(ctx),
     abi: computeMarketAbi,
@@ -179,9 +175,9 @@ const balanceOf = (ctx: BasedContext, account: Address) =>
 
 /** Moves `amount` wei of BASED from the signer's wallet into its spending account (approving first). */
 export async function deposit(
-  ctx: BasedContext,
+  ctx: ChainContext,
   amount: bigint,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<Deposited> {
   assertAmount(amount);
   const account = signerOf(ctx);
@@ -194,12 +190,10 @@ export async function deposit(
     "this deposit",
     options.onStep,
   );
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     { address: market, abi: computeMarketAbi, functionName: "deposit", args: [amount] },
-    explainMarketError,
-    `depositing ${BASED(amount)}`,
-    options.onStep,
+    { explain: explainMarketError, label: `depositing ${BASED(amount)}`, onStep: options.onStep },
   );
   return {
     account,
@@ -214,9 +208,9 @@ export type Withdrawn = { account: Address; amount: bigint; balance: bigint; txH
 
 /** Moves `amount` wei of the signer's free balance back to its wallet (escrowed BASED stays). */
 export async function withdraw(
-  ctx: BasedContext,
+  ctx: ChainContext,
   amount: bigint,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<Withdrawn> {
   assertAmount(amount);
   const account = signerOf(ctx);
@@ -225,12 +219,14 @@ export async function withdraw(
   if (balance < amount) {
     throw explainMarketError({ name: "InsufficientBalance", args: [account, balance, amount] }, "withdraw");
   }
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     { address: computeMarketAddress(ctx), abi: computeMarketAbi, functionName: "withdraw", args: [amount] },
-    (r) => explainMarketError(r, "withdraw"),
-    `withdrawing ${BASED(amount)}`,
-    options.onStep,
+    {
+      explain: (r) => explainMarketError(r, "withdraw"),
+      label: `withdrawing ${BASED(amount)}`,
+      onStep: options.onStep,
+    },
   );
   return { account, amount, balance: await balanceOf(ctx, account), txHash: receipt.transactionHash };
 }
@@ -248,10 +244,10 @@ export type AppAuthorized = {
  * all (replacing any earlier allowance; 0 revokes it). Refunds do not restore an allowance.
  */
 export async function authorizeApp(
-  ctx: BasedContext,
+  ctx: ChainContext,
   app: Address,
   allowance: bigint,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<AppAuthorized> {
   if (allowance < 0n || allowance > UNLIMITED_ALLOWANCE) {
     throw new BasedError("input", "InvalidAmount", `Invalid allowance ${allowance}.`);
@@ -264,7 +260,7 @@ export async function authorizeApp(
       "An account always spends its own balance: authorize another address (the app's).",
     );
   }
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: computeMarketAddress(ctx),
@@ -272,15 +268,13 @@ export async function authorizeApp(
       functionName: "authorize",
       args: [app, allowance],
     },
-    explainMarketError,
-    `authorizing ${app}`,
-    options.onStep,
+    { explain: explainMarketError, label: `authorizing ${app}`, onStep: options.onStep },
   );
   return { account, app, allowance, txHash: receipt.transactionHash };
 }
 
 /** How much `app` may still escrow on `account`'s behalf. */
-export async function getAppAllowance(ctx: BasedContext, account: Address, app: Address): Promise<bigint> {
+export async function getAppAllowance(ctx: ChainContext, account: Address, app: Address): Promise<bigint> {
   return ctx.publicClient.readContract({
     address: computeMarketAddress(ctx),
     abi: computeMarketAbi,
@@ -316,7 +310,7 @@ export type ComputeRequest = {
 };
 
 async function getRequestAt(
-  ctx: BasedContext,
+  ctx: ChainContext,
   requestId: bigint,
   blockNumber?: bigint,
 ): Promise<ComputeRequest> {
@@ -344,7 +338,7 @@ async function getRequestAt(
 }
 
 /** Request `requestId` (status "none" when it does not exist). */
-export function getRequest(ctx: BasedContext, requestId: bigint): Promise<ComputeRequest> {
+export function getRequest(ctx: ChainContext, requestId: bigint): Promise<ComputeRequest> {
   return getRequestAt(ctx, requestId);
 }
 
@@ -358,7 +352,7 @@ export type OpenRequestOptions = {
   deadlineSeconds: number;
   /** The spending account to charge; default the signer. Another account must have authorized the signer. */
   account?: Address;
-  onStep?: OnEconomyStep;
+  onStep?: OnStep;
 };
 
 export type OpenedRequest = {
@@ -378,7 +372,7 @@ export type OpenedRequest = {
  * Opens a request for Brain `brainId`, escrowing its maximum cost at the Brain's current prices
  * from the spending account (checked first, with the amount short in the error).
  */
-export async function openRequest(ctx: BasedContext, options: OpenRequestOptions): Promise<OpenedRequest> {
+export async function openRequest(ctx: ChainContext, options: OpenRequestOptions): Promise<OpenedRequest> {
   const { brainId, promptUnits, maxCompletionUnits, deadlineSeconds, onStep } = options;
   assertUnits(promptUnits, "prompt units", 1);
   assertUnits(maxCompletionUnits, "maximum completion units", 0);
@@ -427,7 +421,7 @@ export async function openRequest(ctx: BasedContext, options: OpenRequestOptions
     );
   }
   const deadline = block.timestamp + BigInt(deadlineSeconds);
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: computeMarketAddress(ctx),
@@ -435,12 +429,13 @@ export async function openRequest(ctx: BasedContext, options: OpenRequestOptions
       functionName: "openRequest",
       args: [account, BigInt(brainId), promptUnits, maxCompletionUnits, deadline],
     },
-    (r) => explainMarketError(r, "open", context),
-    `escrowing ${BASED(escrow)} for a prompt to Brain #${brainId}${account === signer ? "" : ` on ${account}'s account`}`,
-    onStep,
+    {
+      explain: (r) => explainMarketError(r, "open", context),
+      label: `escrowing ${BASED(escrow)} for a prompt to Brain #${brainId}${account === signer ? "" : ` on ${account}'s account`}`,
+      onStep,
+    },
   );
-  const [event] = parseEventLogs({ abi: computeMarketAbi, eventName: "RequestOpened", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no RequestOpened event`);
+  const event = eventOf(receipt, computeMarketAbi, "RequestOpened");
   return {
     requestId: event.args.requestId,
     account,
@@ -455,13 +450,13 @@ export async function openRequest(ctx: BasedContext, options: OpenRequestOptions
 
 export type SettleOptions = {
   requestId: bigint;
-  /** Completion units delivered (at most the request's maximum). */
+  /** Completion units delivered (at most the request's maximum }). */
   completionUnits: number;
   /** The result's hash the miner signed (protocol/gateway.ts `outputsHash`). */
   resultHash: Hex;
   /** The miner's EIP-712 Delivery signature (protocol.ts DELIVERY_TYPES / deliveryDomain). */
   signature: Hex;
-  onStep?: OnEconomyStep;
+  onStep?: OnStep;
 };
 
 export type SettledRequest = {
@@ -480,10 +475,10 @@ export type SettledRequest = {
 };
 
 /** Settles a request with a miner's signed delivery (only the Brain's gateway may). */
-export async function settleRequest(ctx: BasedContext, options: SettleOptions): Promise<SettledRequest> {
+export async function settleRequest(ctx: ChainContext, options: SettleOptions): Promise<SettledRequest> {
   const { requestId, completionUnits, resultHash, signature, onStep } = options;
   assertUnits(completionUnits, "completion units", 0);
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: computeMarketAddress(ctx),
@@ -491,12 +486,13 @@ export async function settleRequest(ctx: BasedContext, options: SettleOptions): 
       functionName: "settle",
       args: [requestId, completionUnits, resultHash, signature],
     },
-    (r) => explainMarketError(r, "settle", { requestId }),
-    `settling request ${requestId}`,
-    onStep,
+    {
+      explain: (r) => explainMarketError(r, "settle", { requestId }),
+      label: `settling request ${requestId}`,
+      onStep,
+    },
   );
-  const [event] = parseEventLogs({ abi: computeMarketAbi, eventName: "Settled", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Settled event`);
+  const event = eventOf(receipt, computeMarketAbi, "Settled");
   const { miner, cost, ownerCut, refund } = event.args;
   return {
     requestId,
@@ -517,19 +513,20 @@ export type ReclaimedRequest = { requestId: bigint; account: Address; amount: bi
  * free balance. Anyone may send it; the BASED only ever goes to the account.
  */
 export async function reclaimRequest(
-  ctx: BasedContext,
+  ctx: ChainContext,
   requestId: bigint,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<ReclaimedRequest> {
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     { address: computeMarketAddress(ctx), abi: computeMarketAbi, functionName: "reclaim", args: [requestId] },
-    (r) => explainMarketError(r, "reclaim", { requestId }),
-    `reclaiming request ${requestId}`,
-    options.onStep,
+    {
+      explain: (r) => explainMarketError(r, "reclaim", { requestId }),
+      label: `reclaiming request ${requestId}`,
+      onStep: options.onStep,
+    },
   );
-  const [event] = parseEventLogs({ abi: computeMarketAbi, eventName: "Reclaimed", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Reclaimed event`);
+  const event = eventOf(receipt, computeMarketAbi, "Reclaimed");
   return {
     requestId,
     account: event.args.account,
@@ -541,7 +538,7 @@ export async function reclaimRequest(
 // ───────────────────────────────────────────── gateways ─────────────────────────────────────────────
 
 /** The gateway that settles Brain `brainId`'s requests, or null when none is set. */
-export async function getBrainGateway(ctx: BasedContext, brainId: number): Promise<Address | null> {
+export async function getBrainGateway(ctx: ChainContext, brainId: number): Promise<Address | null> {
   const gateway = await ctx.publicClient.readContract({
     address: computeMarketAddress(ctx),
     abi: computeMarketAbi,
@@ -556,12 +553,12 @@ export async function getBrainGateway(ctx: BasedContext, brainId: number): Promi
  * BasedAI wallet may.
  */
 export async function setBrainGateway(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   gateway: Address,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<{ brainId: number; gateway: Address; txHash: Hash }> {
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: computeMarketAddress(ctx),
@@ -569,9 +566,11 @@ export async function setBrainGateway(
       functionName: "setGateway",
       args: [BigInt(brainId), gateway],
     },
-    (r) => explainMarketError(r, "setGateway", { brainId }),
-    `setting Brain #${brainId}'s gateway`,
-    options.onStep,
+    {
+      explain: (r) => explainMarketError(r, "setGateway", { brainId }),
+      label: `setting Brain #${brainId}'s gateway`,
+      onStep: options.onStep,
+    },
   );
   return { brainId, gateway, txHash: receipt.transactionHash };
 }

@@ -14,22 +14,18 @@ import {
   Role,
   pruneHints,
 } from "../protocol/report";
-import type { BasedContext } from "./bridge";
 import {
   BASED,
-  type OnEconomyStep,
-  type Revert,
   assertBrainActive,
   brainNotActive,
   economyContracts,
   ensureBased,
-  genericRefusal,
   loadTreeDump,
-  sendEconomyCall,
-  signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
 import { brainRegistryAbi, consensusAbi, networkAbi } from "../protocol/generated/abis";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall } from "./contract-call";
 
 /** Where a member is reached, as Network records it: `host:port` or a URL, at most 128 bytes. */
 export const endpointSchema = z
@@ -69,7 +65,7 @@ export type BrainMembers = {
 };
 
 /** Every member of Brain `brainId`, per role (Network.membersOf), and the caps. */
-export async function getMembers(ctx: BasedContext, brainId: number): Promise<BrainMembers> {
+export async function getMembers(ctx: ChainContext, brainId: number): Promise<BrainMembers> {
   const network = economyContracts(ctx).Network;
   const read = { address: network, abi: networkAbi } as const;
   const id = BigInt(brainId);
@@ -103,7 +99,7 @@ export async function getMembers(ctx: BasedContext, brainId: number): Promise<Br
 
 /** `account`'s role and uid in Brain `brainId` (role "none" when not a member). */
 export async function getMembership(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   account: Address,
 ): Promise<{ role: RoleName | "none"; uid: number }> {
@@ -132,7 +128,7 @@ export function loadPruningTree(json: unknown): PruningTree {
  * or every member it names is immune or gone.
  */
 export async function pruneHintsFor(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   role: MemberRole,
   tree: PruningTree,
@@ -216,7 +212,7 @@ export type RegisterOptions = {
   maxFee?: bigint;
   /** The attested pruning order, needed only when the role is full. */
   pruningTree?: PruningTree;
-  onStep?: OnEconomyStep;
+  onStep?: OnStep;
 };
 
 export type Registered = {
@@ -243,7 +239,7 @@ export type Registered = {
  * hints when the role is full, and registers.
  */
 export async function registerMember(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   options: RegisterOptions,
 ): Promise<Registered> {
@@ -306,7 +302,7 @@ export async function registerMember(
           onStep,
         )
       : undefined;
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: Network,
@@ -314,9 +310,7 @@ export async function registerMember(
       functionName: "register",
       args: [id, { role, endpoint: options.endpoint, device: DEVICE_OF[device], storageGiB, maxFee }, hints],
     },
-    explainNetworkError,
-    `the registration in Brain #${brainId}`,
-    onStep,
+    { explain: explainNetworkError, label: `the registration in Brain #${brainId}`, onStep },
   );
   const logs = parseEventLogs({ abi: networkAbi, logs: receipt.logs });
   const registered = logs.find((l) => l.eventName === "MemberRegistered");
@@ -345,9 +339,9 @@ export async function registerMember(
 
 /** The signer leaves Brain `brainId` (its stake is not touched). */
 export async function deregisterMember(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
-  options: { onStep?: OnEconomyStep } = {},
+  options: { onStep?: OnStep } = {},
 ): Promise<{ brainId: number; uid: number; role: RoleName; account: Address; transactionHash: Hash }> {
   const account = signerOf(ctx);
   options.onStep?.("check", `reading your membership in Brain #${brainId}`);
@@ -355,7 +349,7 @@ export async function deregisterMember(
   if (membership.role === "none") {
     throw explainNetworkError({ name: "NotRegistered", args: [BigInt(brainId), account] });
   }
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: economyContracts(ctx).Network,
@@ -363,9 +357,7 @@ export async function deregisterMember(
       functionName: "deregister",
       args: [BigInt(brainId)],
     },
-    explainNetworkError,
-    `leaving Brain #${brainId}`,
-    options.onStep,
+    { explain: explainNetworkError, label: `leaving Brain #${brainId}`, onStep: options.onStep },
   );
   return {
     brainId,

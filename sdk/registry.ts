@@ -5,9 +5,9 @@
  */
 import type { Address } from "viem";
 import { type Brain, BRAIN_CLASSES, type BrainClass } from "./brain";
-import type { BasedContext } from "./bridge";
 import { BasedError } from "./errors";
 import { brainRegistryAbi } from "../protocol/generated/abis";
+import { type ChainContext } from "./chain";
 
 export type MirroredBrain = {
   id: number;
@@ -33,7 +33,7 @@ export type MirroredBrain = {
 };
 
 /** Reads Brain `id` from the BrainRegistry on the BasedAI chain. */
-export async function getMirroredBrain(based: BasedContext, id: number): Promise<MirroredBrain> {
+export async function getMirroredBrain(based: ChainContext, id: number): Promise<MirroredBrain> {
   const registry = based.deployments.based?.contracts.BrainRegistry;
   if (!registry) {
     throw new BasedError(

@@ -7,22 +7,14 @@
  * accepted, so an attester cannot make a claimant send a bad claim.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { type Address, type Hash, type Hex, getAddress, parseEventLogs } from "viem";
+import { type Address, type Hash, type Hex, getAddress } from "viem";
 import { rewardProofResponseSchema } from "../protocol/attester";
 import { type RewardsTree, rewardProof } from "../protocol/report";
-import type { BasedContext } from "./bridge";
-import {
-  BASED,
-  type OnEconomyStep,
-  type Revert,
-  economyContracts,
-  genericRefusal,
-  loadTreeDump,
-  sendEconomyCall,
-  signerOf,
-} from "./economy";
+import { BASED, economyContracts, loadTreeDump } from "./economy";
 import { BasedError } from "./errors";
 import { consensusAbi } from "../protocol/generated/abis";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 /** Consensus.Status. */
 export const REPORT_STATUSES = ["none", "pending", "challenged", "settled"] as const;
@@ -54,7 +46,7 @@ export type EpochReport = {
 };
 
 /** Epoch `epoch`'s report as Consensus holds it, with where the chain is now. */
-export async function getEpochReport(ctx: BasedContext, epoch: number): Promise<EpochReport> {
+export async function getEpochReport(ctx: ChainContext, epoch: number): Promise<EpochReport> {
   const consensus = economyContracts(ctx).Consensus;
   const block = await ctx.publicClient.getBlockNumber();
   const read = { address: consensus, abi: consensusAbi, blockNumber: block } as const;
@@ -171,7 +163,7 @@ export type RewardRow = {
  * an attester has computed it already.
  */
 export async function listRewards(
-  ctx: BasedContext,
+  ctx: ChainContext,
   options: { account: Address; attesterUrls: readonly string[]; last?: number },
 ): Promise<{ account: Address; nextEpoch: number; rows: RewardRow[] }> {
   const account = getAddress(options.account);
@@ -225,8 +217,8 @@ export type RewardSource = { tree: RewardsTree } | { attesterUrls: readonly stri
  * the BASED go to `account`.
  */
 export async function claimReward(
-  ctx: BasedContext,
-  options: { epoch: number; account?: Address; onStep?: OnEconomyStep } & RewardSource,
+  ctx: ChainContext,
+  options: { epoch: number; account?: Address; onStep?: OnStep } & RewardSource,
 ): Promise<Claimed> {
   const { epoch, onStep } = options;
   const account = getAddress(options.account ?? signerOf(ctx));
@@ -280,7 +272,7 @@ export async function claimReward(
   });
   if (already) throw explainConsensusError({ name: "AlreadyClaimed", args: [BigInt(epoch), account] });
 
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: consensus,
@@ -288,12 +280,13 @@ export async function claimReward(
       functionName: "claim",
       args: [BigInt(epoch), account, leaf.amount, leaf.proof],
     },
-    explainConsensusError,
-    `the claim of ${BASED(leaf.amount)} for epoch ${epoch}`,
-    onStep,
+    {
+      explain: explainConsensusError,
+      label: `the claim of ${BASED(leaf.amount)} for epoch ${epoch}`,
+      onStep,
+    },
   );
-  const [event] = parseEventLogs({ abi: consensusAbi, eventName: "Claimed", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Claimed event`);
+  const event = eventOf(receipt, consensusAbi, "Claimed");
   return { epoch, account, amount: event.args.amount, transactionHash: receipt.transactionHash };
 }
 

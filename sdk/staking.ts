@@ -4,26 +4,22 @@
  * withdrawn. A Brain's stake counts for rewards up to 0.5 % of all stake; at 0.5 % or more it is a
  * GigaBrain.
  */
-import { type Address, type Hash, parseEventLogs, zeroAddress } from "viem";
-import type { BasedContext } from "./bridge";
+import { type Address, type Hash, zeroAddress } from "viem";
 import {
   BASED,
-  type OnEconomyStep,
-  type Revert,
   assertAmount,
   assertBrainActive,
   brainNotActive,
   economyContracts,
   ensureBased,
   basedTransferRefusal,
-  genericRefusal,
   isoTime,
-  sendEconomyCall,
-  signerOf,
 } from "./economy";
 import { BasedError } from "./errors";
 import { getMembership } from "./network";
 import { stakingAbi } from "../protocol/generated/abis";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 export type BrainStake = {
   brainId: number;
@@ -38,7 +34,7 @@ export type BrainStake = {
 };
 
 /** Brain `brainId`'s stake, the part that counts, the network's total and its GigaBrain status. */
-export async function getBrainStake(ctx: BasedContext, brainId: number): Promise<BrainStake> {
+export async function getBrainStake(ctx: ChainContext, brainId: number): Promise<BrainStake> {
   const staking = economyContracts(ctx).Staking;
   const block = await ctx.publicClient.getBlockNumber();
   const read = { address: staking, abi: stakingAbi, blockNumber: block } as const;
@@ -58,7 +54,7 @@ export type StakeOptions = {
   validator?: Address;
   /** Wei of BASED. */
   amount: bigint;
-  onStep?: OnEconomyStep;
+  onStep?: OnStep;
 };
 
 export type Staked = {
@@ -73,7 +69,7 @@ export type Staked = {
   approvalHash: Hash | null;
 };
 
-const positionOf = (ctx: BasedContext, brainId: number, validator: Address, staker: Address) =>
+const positionOf = (ctx: ChainContext, brainId: number, validator: Address, staker: Address) =>
   ctx.publicClient.readContract({
     address: economyContracts(ctx).Staking,
     abi: stakingAbi,
@@ -82,7 +78,7 @@ const positionOf = (ctx: BasedContext, brainId: number, validator: Address, stak
   });
 
 /** Stakes BASED to a Brain or one of its validators, approving BASED to Staking first when needed. */
-export async function stakeBased(ctx: BasedContext, options: StakeOptions): Promise<Staked> {
+export async function stakeBased(ctx: ChainContext, options: StakeOptions): Promise<Staked> {
   const { brainId, amount, onStep } = options;
   const validator = options.validator ?? zeroAddress;
   assertAmount(amount);
@@ -103,12 +99,10 @@ export async function stakeBased(ctx: BasedContext, options: StakeOptions): Prom
     "this stake",
     onStep,
   );
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     { address: staking, abi: stakingAbi, functionName: "stake", args: [BigInt(brainId), validator, amount] },
-    explainStakingError,
-    `staking ${BASED(amount)} to Brain #${brainId}`,
-    onStep,
+    { explain: explainStakingError, label: `staking ${BASED(amount)} to Brain #${brainId}`, onStep },
   );
   const [position, { brainStake }] = await Promise.all([
     positionOf(ctx, brainId, validator, staker),
@@ -139,7 +133,7 @@ export type Unstaked = {
 };
 
 /** Unstakes from a position; the amount stops counting now and can be withdrawn after the unbonding period. */
-export async function unstakeBased(ctx: BasedContext, options: StakeOptions): Promise<Unstaked> {
+export async function unstakeBased(ctx: ChainContext, options: StakeOptions): Promise<Unstaked> {
   const { brainId, amount, onStep } = options;
   const validator = options.validator ?? zeroAddress;
   assertAmount(amount);
@@ -152,7 +146,7 @@ export async function unstakeBased(ctx: BasedContext, options: StakeOptions): Pr
       { brainId, validator },
     );
   }
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: economyContracts(ctx).Staking,
@@ -160,12 +154,13 @@ export async function unstakeBased(ctx: BasedContext, options: StakeOptions): Pr
       functionName: "unstake",
       args: [BigInt(brainId), validator, amount],
     },
-    (r) => explainStakingError(r, { brainId, validator }),
-    `unstaking ${BASED(amount)} from Brain #${brainId}`,
-    onStep,
+    {
+      explain: (r) => explainStakingError(r, { brainId, validator }),
+      label: `unstaking ${BASED(amount)} from Brain #${brainId}`,
+      onStep,
+    },
   );
-  const [event] = parseEventLogs({ abi: stakingAbi, eventName: "Unstaked", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Unstaked event`);
+  const event = eventOf(receipt, stakingAbi, "Unstaked");
   return {
     brainId,
     validator,
@@ -180,7 +175,7 @@ export async function unstakeBased(ctx: BasedContext, options: StakeOptions): Pr
 export type Unbonding = { amount: bigint; releaseAt: number };
 
 /** `staker`'s unbondings not yet withdrawn, oldest first. */
-export async function getUnbondings(ctx: BasedContext, staker: Address): Promise<Unbonding[]> {
+export async function getUnbondings(ctx: ChainContext, staker: Address): Promise<Unbonding[]> {
   const queue = await ctx.publicClient.readContract({
     address: economyContracts(ctx).Staking,
     abi: stakingAbi,
@@ -192,20 +187,17 @@ export async function getUnbondings(ctx: BasedContext, staker: Address): Promise
 
 /** Withdraws the signer's released unbondings (at most `maxEntries` of them, oldest first). */
 export async function withdrawUnbonded(
-  ctx: BasedContext,
-  options: { maxEntries?: number; onStep?: OnEconomyStep } = {},
+  ctx: ChainContext,
+  options: { maxEntries?: number; onStep?: OnStep } = {},
 ): Promise<{ staker: Address; amount: bigint; remaining: Unbonding[]; transactionHash: Hash }> {
   const staker = signerOf(ctx);
   const maxEntries = BigInt(options.maxEntries ?? 50);
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     { address: economyContracts(ctx).Staking, abi: stakingAbi, functionName: "withdraw", args: [maxEntries] },
-    explainStakingError,
-    "the withdrawal",
-    options.onStep,
+    { explain: explainStakingError, label: "the withdrawal", onStep: options.onStep },
   );
-  const [event] = parseEventLogs({ abi: stakingAbi, eventName: "Withdrawn", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no Withdrawn event`);
+  const event = eventOf(receipt, stakingAbi, "Withdrawn");
   return {
     staker,
     amount: event.args.amount,
@@ -218,7 +210,7 @@ export type StakePosition = { brainId: number; validator: Address; amount: bigin
 
 /** `staker`'s positions (found from its Staked events, read now) and unbondings. */
 export async function getStakePositions(
-  ctx: BasedContext,
+  ctx: ChainContext,
   staker: Address,
 ): Promise<{ staker: Address; positions: StakePosition[]; unbondings: Unbonding[] }> {
   const staking = economyContracts(ctx).Staking;

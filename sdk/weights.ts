@@ -6,20 +6,14 @@
  * names a uid that is not one of the Brain's miners; a new commit replaces one not yet revealed,
  * so a validator reveals its previous commitment before it commits again.
  */
-import { type Address, type Hash, type Hex, parseEventLogs, toHex } from "viem";
+import { type Address, type Hash, type Hex, toHex } from "viem";
 import { MAX_UIDS, MAX_WEIGHT, type Weight, commitHash, packWeights } from "../protocol/report";
-import type { BasedContext } from "./bridge";
-import {
-  type OnEconomyStep,
-  type Revert,
-  economyContracts,
-  genericRefusal,
-  sendEconomyCall,
-  signerOf,
-} from "./economy";
+import { economyContracts } from "./economy";
 import { BasedError } from "./errors";
 import { consensusAbi } from "../protocol/generated/abis";
 import { getMembership } from "./network";
+import { type ChainContext, signerOf } from "./chain";
+import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 // ───────────────────────────────────────────── epochs ─────────────────────────────────────────────
 
@@ -27,7 +21,7 @@ import { getMembership } from "./network";
 export type EpochTiming = { genesisBlock: bigint; tempo: bigint };
 
 /** Reads the epoch clock (both are immutables of Consensus: read once per process). */
-export async function getEpochTiming(ctx: BasedContext): Promise<EpochTiming> {
+export async function getEpochTiming(ctx: ChainContext): Promise<EpochTiming> {
   const read = { address: economyContracts(ctx).Consensus, abi: consensusAbi } as const;
   const [genesisBlock, tempo] = await Promise.all([
     ctx.publicClient.readContract({ ...read, functionName: "genesisBlock" }),
@@ -59,7 +53,7 @@ export type EpochPosition = {
   blocksLeft: bigint;
 };
 
-export async function getEpochPosition(ctx: BasedContext, timing: EpochTiming): Promise<EpochPosition> {
+export async function getEpochPosition(ctx: ChainContext, timing: EpochTiming): Promise<EpochPosition> {
   const head = await ctx.publicClient.getBlockNumber({ cacheTime: 0 });
   const next = head + 1n;
   const epoch = epochOf(next, timing);
@@ -127,7 +121,7 @@ export type PendingCommit = { hash: Hex; epoch: bigint; blockNumber: bigint };
 
 /** The pending commitment of validator uid `uid` (default: the signer's uid), or null. */
 export async function getPendingCommit(
-  ctx: BasedContext,
+  ctx: ChainContext,
   brainId: number,
   uid?: number,
 ): Promise<PendingCommit | null> {
@@ -143,7 +137,7 @@ export async function getPendingCommit(
 }
 
 /** `account`'s validator uid in Brain `brainId`; refuses when it is not a validator there. */
-export async function validatorUid(ctx: BasedContext, brainId: number, account: Address): Promise<number> {
+export async function validatorUid(ctx: ChainContext, brainId: number, account: Address): Promise<number> {
   const m = await getMembership(ctx, brainId, account);
   if (m.role !== "validator")
     throw explainWeightsError({ name: "NotValidator", args: [BigInt(brainId), account] });
@@ -170,12 +164,12 @@ export type Committed = {
  * with `CommitEpochMoved`: commit again.
  */
 export async function commitWeights(
-  ctx: BasedContext,
+  ctx: ChainContext,
   input: WeightsInput & {
     timing?: EpochTiming;
     /** The epoch to hash for (default: the next block's); a state file records it before sending. */
     epoch?: bigint;
-    onStep?: OnEconomyStep;
+    onStep?: OnStep;
   },
 ): Promise<Committed> {
   const { brainId, salt, onStep } = input;
@@ -186,7 +180,7 @@ export async function commitWeights(
   const epoch =
     input.epoch ?? (await getEpochPosition(ctx, input.timing ?? (await getEpochTiming(ctx)))).epoch;
   const hash = commitHash(BigInt(brainId), validator, epoch, packed, salt);
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: economyContracts(ctx).Consensus,
@@ -194,12 +188,9 @@ export async function commitWeights(
       functionName: "commitWeights",
       args: [BigInt(brainId), hash],
     },
-    explainWeightsError,
-    `the weights commitment for epoch ${epoch}`,
-    onStep,
+    { explain: explainWeightsError, label: `the weights commitment for epoch ${epoch}`, onStep },
   );
-  const [event] = parseEventLogs({ abi: consensusAbi, eventName: "WeightsCommitted", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no WeightsCommitted event`);
+  const event = eventOf(receipt, consensusAbi, "WeightsCommitted");
   if (event.args.epoch !== epoch) {
     throw new BasedError(
       "refused",
@@ -238,15 +229,15 @@ export type Revealed = {
  * is spent, with the contract's error name as the code.
  */
 export async function revealWeights(
-  ctx: BasedContext,
-  input: WeightsInput & { onStep?: OnEconomyStep },
+  ctx: ChainContext,
+  input: WeightsInput & { onStep?: OnStep },
 ): Promise<Revealed> {
   const { brainId, salt, onStep } = input;
   const packed = packWeightsInput(input);
   const validator = signerOf(ctx);
   onStep?.("check", `reading your commitment in Brain #${brainId}`);
   const uid = await validatorUid(ctx, brainId, validator);
-  const receipt = await sendEconomyCall(
+  const receipt = await sendContractCall(
     ctx,
     {
       address: economyContracts(ctx).Consensus,
@@ -254,12 +245,9 @@ export async function revealWeights(
       functionName: "revealWeights",
       args: [BigInt(brainId), packed, salt],
     },
-    explainWeightsError,
-    `the weights reveal in Brain #${brainId}`,
-    onStep,
+    { explain: explainWeightsError, label: `the weights reveal in Brain #${brainId}`, onStep },
   );
-  const [event] = parseEventLogs({ abi: consensusAbi, eventName: "WeightsRevealed", logs: receipt.logs });
-  if (!event) throw new Error(`transaction ${receipt.transactionHash} emitted no WeightsRevealed event`);
+  const event = eventOf(receipt, consensusAbi, "WeightsRevealed");
   return {
     brainId,
     validator,

@@ -14,11 +14,12 @@
  */
 import { parseArgs } from "node:util";
 import { type Hex, parseEther } from "viem";
-import { type BridgeContext, type BridgeDirection, connectBased, sendBridgeTransfer } from "../../sdk/bridge";
+import { type BridgeContext, type BridgeDirection, sendBridgeTransfer } from "../../sdk/bridge";
 import { devnetPrivateKey } from "../../sdk/devnet";
-import { connectEthereum } from "../../sdk/ethereum";
 import { messageInboxAbi } from "../../protocol/generated/abis";
 import { type OracleNetwork, startOracleNetwork } from "../../test/helpers/oracle";
+import { connectBased, connectEthereum } from "../../sdk/chain";
+import { readDeployments } from "../../sdk/node/deployments-file";
 
 const WATCH_MS = 100;
 
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const net = await startOracleNetwork({ basedBlockTime, pollMs });
   try {
     const config = {
-      deploymentsFile: net.deploymentsFile,
+      deployments: readDeployments(net.deploymentsFile),
       privateKey: devnetPrivateKey(2),
     };
     const ctx: BridgeContext = {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { connectBased } from "../../sdk/bridge";
-import { BASED, assertAmount, isoTime, signerOf } from "../../sdk/economy";
+import { BASED, assertAmount, isoTime } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import {
   UNLIMITED_ALLOWANCE,
@@ -13,6 +12,7 @@ import {
 import { parseAddress, parseTokenAmount } from "../core/args";
 import type { Wrap } from "../core/context";
 import { withSpinner } from "../ui/spinner";
+import { signerOf } from "../../sdk/chain";
 
 /** A positive BASED amount (decimal, at most 18 decimals), refused before any chain call. */
 function parsePositiveAmount(raw: string): bigint {
@@ -65,7 +65,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
       wrap(async (ctx, _args, options) => {
         const raw = (options as { address?: string }).address;
         const address = raw === undefined ? undefined : parseAddress(raw, "--address");
-        const based = await connectBased(ctx.config, { withAccount: address === undefined });
+        const based = await ctx.based({ withAccount: address === undefined });
         const shown = await getSpendingAccount(based, address ?? signerOf(based));
         const openRequests = shown.openRequests.map((r) => ({ ...r, deadlineIso: isoTime(r.deadline) }));
         ctx.out.result({ account: { ...shown, openRequests } }, () =>
@@ -93,7 +93,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
     .action(
       wrap(async (ctx, [rawAmount]) => {
         const amount = parsePositiveAmount(rawAmount!);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => deposit(based, amount, { onStep }),
@@ -123,7 +123,7 @@ sent) can be reclaimed in full with \`based account reclaim\`. Amounts are in BA
     .action(
       wrap(async (ctx, [rawAmount]) => {
         const amount = parsePositiveAmount(rawAmount!);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => withdraw(based, amount, { onStep }),
@@ -159,7 +159,7 @@ Examples:
       wrap(async (ctx, [rawApp, rawAllowance]) => {
         const app = parseAddress(rawApp!, "app address");
         const allowance = parseAllowance(rawAllowance!);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => authorizeApp(based, app, allowance, { onStep }),
@@ -185,7 +185,7 @@ Examples:
     .action(
       wrap(async (ctx, [rawId]) => {
         const requestId = parseRequestId(rawId!);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => reclaimRequest(based, requestId, { onStep }),

@@ -2,7 +2,6 @@ import { type Command, Option } from "commander";
 import { formatEther, zeroAddress } from "viem";
 import {
   type Brain,
-  type OnStep,
   deactivateBrain,
   getBrain,
   getBrainSupply,
@@ -10,13 +9,13 @@ import {
   mintBrainByBurn,
   mintBrainByStake,
 } from "../../sdk/brain";
+import type { OnStep } from "../../sdk/contract-call";
 import {
   type BrainConfig,
   type BrainConfigChange,
   configureBrain,
   getBrainConfig,
 } from "../../sdk/brain-config";
-import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive } from "../../sdk/economy";
 import { getBrainGateway, setBrainGateway } from "../../sdk/market";
 import { BasedError } from "../../sdk/errors";
@@ -36,6 +35,7 @@ import {
 } from "../core/args";
 import type { CommandContext, Wrap } from "../core/context";
 import type { Spinner } from "../ui/spinner";
+import type { ChainContext } from "../../sdk/chain";
 
 const iso = (seconds: number) => (seconds === 0 ? "-" : new Date(seconds * 1000).toISOString());
 
@@ -65,9 +65,9 @@ async function readBasedSide(
   id: number,
   info: Brain,
 ): Promise<{ mirror: MirrorView; economy: EconomyView }> {
-  let based: BasedContext;
+  let based: ChainContext;
   try {
-    based = await connectBased(ctx.config);
+    based = await ctx.based();
   } catch (err) {
     // The Ethereum side is the answer to `show`; an unreachable BasedAI chain only hides the rest.
     ctx.log.debug({ err }, "BasedAI chain unavailable");
@@ -83,7 +83,7 @@ async function readBasedSide(
 
 async function readMirror(
   ctx: CommandContext,
-  based: BasedContext,
+  based: ChainContext,
   id: number,
   info: Brain,
 ): Promise<MirrorView> {
@@ -101,7 +101,7 @@ async function readMirror(
   }
 }
 
-async function readEconomy(ctx: CommandContext, based: BasedContext, id: number): Promise<EconomyView> {
+async function readEconomy(ctx: CommandContext, based: ChainContext, id: number): Promise<EconomyView> {
   try {
     const [config, members, stake] = await Promise.all([
       getBrainConfig(based, id),
@@ -397,7 +397,7 @@ Examples:
         const gatewayLine = (g: string | null) =>
           `  gateway        ${g ?? "none (prompts cannot be settled: set one with --gateway)"}`;
         if (Object.keys(change).length === 0 && gateway === undefined) {
-          const based = await connectBased(ctx.config);
+          const based = await ctx.based();
           const [config, current] = await Promise.all([
             getBrainConfig(based, id),
             getBrainGateway(based, id),
@@ -408,7 +408,7 @@ Examples:
           );
           return;
         }
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const spinner = ctx.spinner();
         try {
           const onStep = (_s: string, detail: string) => spinner.update(detail);

@@ -7,7 +7,6 @@ import {
   type BridgeStatus,
   type SentTransfer,
   attesterUrlsFor,
-  connectBased,
   getBridgeStatus,
   sendBridgeTransfer,
   waitForBridgeTransfer,
@@ -43,7 +42,7 @@ const timeoutSeconds = z.coerce.number().positive().max(86_400);
 
 async function bridgeContext(ctx: CommandContext, withAccount: boolean): Promise<BridgeContext> {
   const ethereum = await ctx.ethereum({ withAccount });
-  const based = await connectBased(ctx.config, { withAccount });
+  const based = await ctx.based({ withAccount });
   return { ethereum, based, attesterUrls: attesterUrlsFor(ctx.config.attesterUrls, ethereum.deployments) };
 }
 

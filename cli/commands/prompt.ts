@@ -3,9 +3,8 @@ import { type Command, Option } from "commander";
 import type { Hex } from "viem";
 import type { InferenceMode } from "../../protocol/schemas";
 import { type BrainConfig, getBrainConfig } from "../../sdk/brain-config";
-import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
-import { gatewayUrlFor } from "../../sdk/node/config";
+import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
 import { parseBrainId, parseInteger } from "../core/args";
@@ -14,6 +13,7 @@ import type * as GatewayClientModule from "../../sdk/gateway-client";
 import type * as MarketModule from "../../sdk/market";
 import type * as ModelSourceModule from "../../sdk/node/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
+import { type ChainContext, connectBased } from "../../sdk/chain";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 /** The engine (SEAL, onnxruntime) loads only when a prompt runs, not for every `based` command. */
@@ -75,7 +75,7 @@ type Escrow = { requestId: bigint; escrow: bigint; deadline: number; txHash: Hex
 
 /** Opens the ComputeMarket escrow that pays for this prompt (its maximum cost at the Brain's prices). */
 async function openEscrow(
-  based: BasedContext,
+  based: ChainContext,
   brainId: number,
   units: { promptUnits: number; maxCompletionUnits: number },
   deadlineSeconds: number,
@@ -114,7 +114,7 @@ type Cost = {
 
 /** What the escrow came to once the gateway settled it (or why it did not). */
 async function settledCost(
-  based: BasedContext,
+  based: ChainContext,
   escrow: Escrow,
   settlement: { txHash: Hex | null; error: string | null } | null,
 ): Promise<Cost> {
@@ -182,7 +182,7 @@ const prompt: Run = async (ctx, [text], options) => {
   };
 
   onStep(`reading Brain #${brainId}'s configuration`);
-  const based = await connectBased(settings, { withAccount: opts.escrow });
+  const based = await connectBased(chainSettings(settings), { withAccount: opts.escrow });
   const url = gatewayUrlFor(settings, DEVNET_CHAIN_IDS.includes(based.chain.id));
   const config = await getBrainConfig(based, brainId);
   if (!config.active) throw brainNotActive(brainId);

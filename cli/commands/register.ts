@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { connectBased } from "../../sdk/bridge";
 import { BASED } from "../../sdk/economy";
 import { deregisterMember, loadPruningTree, registerMember } from "../../sdk/network";
 import {
@@ -63,7 +62,7 @@ Examples:
           opts.pruningTree === undefined
             ? undefined
             : loadPruningTree(readJsonFile(opts.pruningTree, "pruning tree"));
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const spinner = ctx.spinner();
         try {
           const done = await registerMember(based, brainId, {
@@ -105,7 +104,7 @@ Examples:
     .action(
       wrap(async (ctx, _args, options) => {
         const brainId = parseBrainId((options as { brain: string }).brain);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const spinner = ctx.spinner();
         try {
           const done = await deregisterMember(based, brainId, {

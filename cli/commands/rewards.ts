@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { attesterUrlsFor, connectBased } from "../../sdk/bridge";
-import { BASED, signerOf } from "../../sdk/economy";
+import { attesterUrlsFor } from "../../sdk/bridge";
+import { BASED } from "../../sdk/economy";
 import { claimReward, getEpochReport, listRewards, loadRewardsTree } from "../../sdk/rewards";
 import { parseAddress, parseInteger, readJsonFile } from "../core/args";
 import type { Wrap } from "../core/context";
+import { signerOf } from "../../sdk/chain";
 
 const MAX_EPOCH = Number.MAX_SAFE_INTEGER;
 
@@ -46,7 +47,7 @@ Environment:
         const account = opts.address === undefined ? undefined : parseAddress(opts.address, "--address");
         const tree =
           opts.tree === undefined ? undefined : loadRewardsTree(readJsonFile(opts.tree, "rewards tree"));
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const source = tree
           ? { tree }
           : { attesterUrls: attesterUrlsFor(ctx.config.attesterUrls, based.deployments) };
@@ -81,7 +82,7 @@ Environment:
         const opts = options as { address?: string; last: string };
         const last = parseInteger(opts.last, "--last", 1, 10_000);
         const explicit = opts.address === undefined ? undefined : parseAddress(opts.address, "--address");
-        const based = await connectBased(ctx.config, { withAccount: explicit === undefined });
+        const based = await ctx.based({ withAccount: explicit === undefined });
         const account = explicit ?? signerOf(based);
         const attesterUrls = attesterUrlsFor(ctx.config.attesterUrls, based.deployments);
         const list = await listRewards(based, { account, attesterUrls, last });
@@ -117,7 +118,7 @@ Environment:
     .action(
       wrap(async (ctx, _args, options) => {
         const epoch = parseInteger((options as { epoch: string }).epoch, "--epoch", 0, MAX_EPOCH);
-        const based = await connectBased(ctx.config);
+        const based = await ctx.based();
         const r = await getEpochReport(based, epoch);
         const state =
           r.status === "none"

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { zeroAddress } from "viem";
-import { connectBased } from "../../sdk/bridge";
-import { BASED, isoTime, signerOf } from "../../sdk/economy";
+import { BASED, isoTime } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { getStakePositions, stakeBased, unstakeBased, withdrawUnbonded } from "../../sdk/staking";
 import { parseAddress, parseBrainId, parseInteger, parseTokenAmount } from "../core/args";
 import type { Wrap } from "../core/context";
 import { withSpinner } from "../ui/spinner";
+import { signerOf } from "../../sdk/chain";
 
 type PositionOptions = { brain: string; validator?: string; amount: string };
 
@@ -50,7 +50,7 @@ unbonding period.`,
     .action(
       wrap(async (ctx, _args, options) => {
         const p = parsePosition(options as PositionOptions);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => stakeBased(based, { ...p, onStep }),
@@ -80,7 +80,7 @@ unbonding period.`,
     .action(
       wrap(async (ctx, _args, options) => {
         const p = parsePosition(options as PositionOptions);
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => unstakeBased(based, { ...p, onStep }),
@@ -111,7 +111,7 @@ unbonding period.`,
           1,
           10_000,
         );
-        const based = await connectBased(ctx.config, { withAccount: true });
+        const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
           (onStep) => withdrawUnbonded(based, { maxEntries, onStep }),
@@ -136,7 +136,7 @@ unbonding period.`,
       wrap(async (ctx, _args, options) => {
         const raw = (options as { address?: string }).address;
         const address = raw === undefined ? undefined : parseAddress(raw, "--address");
-        const based = await connectBased(ctx.config, { withAccount: address === undefined });
+        const based = await ctx.based({ withAccount: address === undefined });
         const staker = address ?? signerOf(based);
         const shown = await getStakePositions(based, staker);
         const unbondings = shown.unbondings.map((u) => ({ ...u, releaseAtIso: isoTime(u.releaseAt) }));

@@ -1,8 +1,8 @@
 import pino, { type Logger } from "pino";
-import { type BasedConfig, type ConfigOverrides, loadConfig } from "../../sdk/node/config";
-import { type EthereumContext, connectEthereum } from "../../sdk/ethereum";
+import { type BasedConfig, type ConfigOverrides, chainSettings, loadConfig } from "../../sdk/node/config";
 import { type Output, createOutput } from "../ui/output";
 import { type Spinner, createSpinner } from "../ui/spinner";
+import { type ChainContext, type ConnectOptions, connectBased, connectEthereum } from "../../sdk/chain";
 
 /** Options every command accepts (declared once on the program). */
 export type GlobalOptions = { json?: boolean; config?: string };
@@ -17,7 +17,10 @@ export type CommandContext = {
   out: Output;
   log: Logger;
   spinner(): Spinner;
-  ethereum(options?: { withAccount?: boolean }): Promise<EthereumContext>;
+  /** Connects to Ethereum (the deployments file is read then). */
+  ethereum(options?: ConnectOptions): Promise<ChainContext>;
+  /** Connects to the BasedAI chain. */
+  based(options?: ConnectOptions): Promise<ChainContext>;
 };
 
 export function createCommandContext(globals: GlobalOptions): CommandContext {
@@ -33,13 +36,19 @@ export function createCommandContext(globals: GlobalOptions): CommandContext {
     out: createOutput(json),
     log,
     spinner: () => createSpinner(!json),
-    async ethereum(options) {
-      const ctx = await connectEthereum(config, options);
-      log.debug({ rpc: ctx.chain.rpcUrls.default.http[0], chainId: ctx.chain.id }, "connected to Ethereum");
-      if (ctx.usingDevnetKey) log.info("no key configured: using the devnet dev account");
-      return ctx;
-    },
+    ethereum: (options) => connected(connectEthereum(chainSettings(config), options), log),
+    based: (options) => connected(connectBased(chainSettings(config), options), log),
   };
+}
+
+async function connected(connecting: Promise<ChainContext>, log: Logger): Promise<ChainContext> {
+  const ctx = await connecting;
+  log.debug(
+    { rpc: ctx.chain.rpcUrls.default.http[0], chainId: ctx.chain.id },
+    `connected to ${ctx.chain.name}`,
+  );
+  if (ctx.usingDevnetKey) log.info("no key configured: using the devnet dev account");
+  return ctx;
 }
 
 /** A command body: positional arguments and the command's own options, already parsed by commander. */

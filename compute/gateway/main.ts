@@ -10,7 +10,7 @@ import { type Address, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
-import type { BasedContext } from "../../sdk/bridge";
+import type { ChainContext as BasedContext } from "../../sdk/chain";
 import { chainOf, publicClientOf } from "../../sdk/chains";
 import { readDeployments } from "../../sdk/node/deployments-file";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
@@ -62,7 +62,7 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
     const publicClient = publicClientOf(chain);
     const network = based.contracts.Network;
     const computeMarket = based.contracts.ComputeMarket as Address | undefined;
-    const ctx: BasedContext = { deployments, chain, publicClient, usingDevnetKey: false };
+    const ctx: BasedContext = { name: "based", deployments, chain, publicClient, usingDevnetKey: false };
 
     // Keyed by account, not (account, role): one chain read answers a check for either role.
     const cache = new Map<Address, { at: number; role: string }>();

@@ -8,8 +8,7 @@
 import { type Address, type LocalAccount, zeroAddress } from "viem";
 import { z } from "zod";
 import { getBrainConfig } from "../../sdk/brain-config";
-import { connectBased } from "../../sdk/bridge";
-import { gatewayUrlFor } from "../../sdk/node/config";
+import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BASED, brainNotActive, economyContracts } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
@@ -19,6 +18,7 @@ import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { detectHardware } from "./hardware";
 import type { MinerCounters } from "./node";
 import { runMinerService } from "./service";
+import { connectBased } from "../../sdk/chain";
 
 const whole = (min: number, max: number) =>
   z.coerce
@@ -67,7 +67,7 @@ export const minerService: ServiceDefinition<MinerOptions, MinerSummary> = {
   shutdownTimeoutMs: 60_000,
   async run({ options, config, log: serviceLog, signal, setHealth }) {
     const brainId = options.brain;
-    const based = await connectBased(config, { withAccount: true });
+    const based = await connectBased(chainSettings(config), { withAccount: true });
     const account = based.walletClient!.account as LocalAccount;
     const url = gatewayUrlFor(config, DEVNET_CHAIN_IDS.includes(based.chain.id));
     const log = serviceLog.child({ brainId, miner: account.address });

@@ -9,15 +9,15 @@ import path from "node:path";
 import { type Address, parseEther } from "viem";
 import { z } from "zod";
 import { getBrainConfig } from "../../sdk/brain-config";
-import { connectBased } from "../../sdk/bridge";
-import { gatewayUrlFor } from "../../sdk/node/config";
-import { BASED, signerOf } from "../../sdk/economy";
+import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
+import { BASED } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { resolveModel } from "../../sdk/node/model-cache";
 import { endpointSchema, getMembership, registerMember } from "../../sdk/network";
 import { getStakePositions, stakeBased } from "../../sdk/staking";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { runValidator } from "./service";
+import { connectBased, signerOf } from "../../sdk/chain";
 
 export const validatorOptionsSchema = z.object({
   brain: z.coerce
@@ -90,7 +90,7 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
     const stake = options.stake === undefined ? undefined : parseEther(options.stake);
     const onStep = (_step: string, detail: string) => log.info(detail);
 
-    const based = await connectBased(config, { withAccount: true });
+    const based = await connectBased(chainSettings(config), { withAccount: true });
     const gatewayUrl = gatewayUrlFor(config, based.deployments.network === "devnet");
     const me = signerOf(based);
     if (based.usingDevnetKey) log.info("no key configured: using the devnet dev account");

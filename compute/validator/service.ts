@@ -22,8 +22,7 @@ import type { Logger } from "pino";
 import { type Address, type LocalAccount, getAddress } from "viem";
 import { commitHash } from "../../protocol/report";
 import type { InferenceMode } from "../../protocol/schemas";
-import type { BasedContext } from "../../sdk/bridge";
-import { economyContracts, signerOf } from "../../sdk/economy";
+import { economyContracts } from "../../sdk/economy";
 import { BasedError, errorLine } from "../../sdk/errors";
 import { GatewayClient, type SignerOptions } from "../../sdk/gateway-client";
 import { consensusAbi } from "../../protocol/generated/abis";
@@ -63,6 +62,7 @@ import {
   weightsToCommit,
 } from "./scoring";
 import { type ValidatorState, ValidatorStateFile } from "./state";
+import { type ChainContext, signerOf } from "../../sdk/chain";
 
 // ─────────────────────────────────────────── one round ──────────────────────────────────────────
 
@@ -193,7 +193,7 @@ export async function runRound(deps: RoundDeps): Promise<RoundReport> {
 // ─────────────────────────────────────────── weights ────────────────────────────────────────────
 
 export type WeightsDeps = {
-  based: BasedContext;
+  based: ChainContext;
   brainId: number;
   /** The validator's uid in the Brain. */
   uid: number;
@@ -355,7 +355,7 @@ export async function settleWeights(deps: WeightsDeps): Promise<SettleResult> {
 
 export type ValidatorOptions = {
   /** The BasedAI chain, signing as the validator (a local key). */
-  based: BasedContext;
+  based: ChainContext;
   brainId: number;
   gatewayUrl: string;
   /** The Brain's task model, resolved and verified. */

@@ -7,14 +7,14 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { privateKeyToAccount } from "viem/accounts";
 import { modelContentHash } from "../../sdk/node/model-cache";
-import { type BasedContext, connectBased } from "../../sdk/bridge";
 import { configureBrain } from "../../sdk/brain-config";
 import { economyContracts } from "../../sdk/economy";
-import { loadConfig } from "../../sdk/node/config";
+import { readDeployments } from "../../sdk/node/deployments-file";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
 import { brainRegistryAbi } from "../../protocol/generated/abis";
 import { setBrainGateway } from "../../sdk/market";
 import { jsonRpc } from "./network";
+import { type ChainContext, connectBased } from "../../sdk/chain";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 export const SHIPPED_MODEL_DIR = path.join(ROOT, "zkllm", "models", "brain-gpt2-tiny");
@@ -27,12 +27,12 @@ export function devnetRedisPrefix(stateDir: string): string {
 /** A context of the `based` SDK signing with devnet account `index`. */
 export function devnetContext(deploymentsFile: string, index: number) {
   return connectBased(
-    loadConfig({ BASED_DEPLOYMENTS: deploymentsFile, BASED_PRIVATE_KEY: devnetPrivateKey(index) }),
+    { deployments: readDeployments(deploymentsFile), privateKey: devnetPrivateKey(index) },
     { withAccount: true },
   );
 }
 
-async function waitForMirror(ctx: BasedContext, timeoutMs: number): Promise<void> {
+async function waitForMirror(ctx: ChainContext, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const active = await ctx.publicClient.readContract({

@@ -15,14 +15,14 @@ import { privateKeyToAccount } from "viem/accounts";
 import { buildProgram } from "../../cli/main";
 import { DELIVERY_TYPES, deliveryDomain } from "../../protocol/gateway";
 import { jsonRpc } from "../../scripts/devnet/network";
-import { connectBased } from "../../sdk/bridge";
-import { loadConfig } from "../../sdk/node/config";
+import { chainSettings, loadConfig } from "../../sdk/node/config";
 import { type Deployments } from "../../sdk/deployments";
 import { readDeployments } from "../../sdk/node/deployments-file";
 import { DEVNET_ACCOUNTS, DEVNET_BASED, devnetPrivateKey } from "../../sdk/devnet";
 import { brainRegistryAbi, computeMarketAbi } from "../../protocol/generated/abis";
 import { getRequest, openRequest, quoteEscrow, quoteSettlement, settleRequest } from "../../sdk/market";
 import { type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
+import { connectBased } from "../../sdk/chain";
 
 type Json = Record<string, unknown>;
 
@@ -67,9 +67,12 @@ describe("devnet + based account (CLI end to end)", function () {
   const app = privateKeyToAccount(appKey);
   const as = (key: Hex) => ({ ...env, BASED_PRIVATE_KEY: key });
   const sdk = (key: Hex) =>
-    connectBased(loadConfig({ BASED_DEPLOYMENTS: devnet.deploymentsFile, BASED_PRIVATE_KEY: key }), {
-      withAccount: true,
-    });
+    connectBased(
+      chainSettings(loadConfig({ BASED_DEPLOYMENTS: devnet.deploymentsFile, BASED_PRIVATE_KEY: key })),
+      {
+        withAccount: true,
+      },
+    );
 
   async function rpc(method: string, params: unknown[] = []): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {

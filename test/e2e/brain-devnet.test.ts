@@ -17,7 +17,6 @@ import { unpackWeights } from "../../protocol/report";
 import { consensusAbi, networkAbi } from "../../protocol/generated/abis";
 import { epochOf, getEpochTiming } from "../../sdk/weights";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
-import type { BasedContext } from "../../sdk/bridge";
 import { economyContracts } from "../../sdk/economy";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { runPrompt } from "../../sdk/prompt";
@@ -26,6 +25,7 @@ import { loadTokenizer } from "../../zkllm/tokenizer";
 import { waitFor } from "../helpers/oracle";
 import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
+import { type ChainContext } from "../../sdk/chain";
 
 const address = (index: number): Address => privateKeyToAccount(devnetPrivateKey(index)).address;
 
@@ -35,7 +35,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
   let env: NodeJS.ProcessEnv;
   let runner: OnnxGpt2Runner;
   /** The BasedAI chain, as the dev account. */
-  let based: BasedContext;
+  let based: ChainContext;
   const eosId = generationEosId(SHIPPED_MODEL_DIR);
   const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
   const work = tempDir("based-e2e");

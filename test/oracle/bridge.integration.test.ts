@@ -6,13 +6,11 @@ import {
   type BridgeContext,
   type BridgeDirection,
   type SentTransfer,
-  connectBased,
   getBridgeStatus,
   sendBridgeTransfer,
   waitForBridgeTransfer,
 } from "../../sdk/bridge";
 import { devnetPrivateKey } from "../../sdk/devnet";
-import { type ConnectConfig, connectEthereum } from "../../sdk/ethereum";
 import {
   brainNFTAbi,
   ethereumBridgeAbi,
@@ -21,6 +19,8 @@ import {
 } from "../../protocol/generated/abis";
 import { type MirroredBrain, getMirroredBrain, mirrorMatches } from "../../sdk/registry";
 import { type ChainHandle, type OracleNetwork, startOracleNetwork, waitFor } from "../helpers/oracle";
+import { type ChainSettings, connectBased, connectEthereum } from "../../sdk/chain";
+import { readDeployments } from "../../sdk/node/deployments-file";
 
 /**
  * The oracle end to end, with real processes: two Hardhat nodes (Ethereum automining, the BasedAI
@@ -39,8 +39,8 @@ describe("oracle: bridge and Brain mirror with real attester and relayer process
   const STATUS = { none: 0, failed: 1, executed: 2 } as const;
   const DELIVERY_MS = 30_000;
 
-  const config = (account: number): ConnectConfig => ({
-    deploymentsFile: net.deploymentsFile,
+  const config = (account: number): ChainSettings => ({
+    deployments: readDeployments(net.deploymentsFile),
     privateKey: devnetPrivateKey(account),
   });
   const addressOf = (account: number) => privateKeyToAccount(devnetPrivateKey(account)).address;

@@ -15,7 +15,6 @@ import { type ScoringState, emptyObservation, updateScores } from "../../../comp
 import { runValidator, settleWeights } from "../../../compute/validator/service";
 import { ValidatorStateFile } from "../../../compute/validator/state";
 import { jsonRpc } from "../../../scripts/devnet/network";
-import { type BasedContext, connectBased } from "../../../sdk/bridge";
 import { devnetPrivateKey } from "../../../sdk/devnet";
 import { economyContracts } from "../../../sdk/economy";
 import { BasedError } from "../../../sdk/errors";
@@ -36,6 +35,8 @@ import {
 } from "../../../sdk/weights";
 import { waitFor } from "../../helpers/oracle";
 import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../../helpers/processes";
+import { type ChainContext, connectBased } from "../../../sdk/chain";
+import { readDeployments } from "../../../sdk/node/deployments-file";
 
 const BRAIN = 3;
 const MODEL_DIR = path.join(ROOT, "zkllm", "models", "brain-gpt2-tiny");
@@ -66,8 +67,8 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
   this.timeout(300_000);
 
   let devnet: RunningDevnet;
-  let validator: BasedContext;
-  let minerCtx: BasedContext;
+  let validator: ChainContext;
+  let minerCtx: ChainContext;
   let timing: EpochTiming;
   let uids: { a: number; b: number; validator: number };
 
@@ -89,7 +90,10 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
   before(async () => {
     devnet = await startDevnet({ basedBlockTime: 1, epochReports: false });
     const ctx = (key: Hex) =>
-      connectBased({ deploymentsFile: devnet.deploymentsFile, privateKey: key }, { withAccount: true });
+      connectBased(
+        { deployments: readDeployments(devnet.deploymentsFile), privateKey: key },
+        { withAccount: true },
+      );
     [validator, minerCtx] = await Promise.all([ctx(devnetPrivateKey(0)), ctx(devnetPrivateKey(2))]);
     const minerB = await ctx(devnetPrivateKey(3));
     await waitFor(

@@ -19,7 +19,6 @@ import { EpochStore, storedEpochOf } from "../../../oracle/epoch/store";
 import { EconomyLogs, type SnapshotSource } from "../../../oracle/epoch/snapshot";
 import { type Message, MessageKind, messageId } from "../../../protocol/message";
 import { jsonRpc } from "../../../scripts/devnet/network";
-import { connectBased } from "../../../sdk/bridge";
 import { chainOf, publicClientOf } from "../../../sdk/chains";
 import { type Deployments } from "../../../sdk/deployments";
 import { readDeployments } from "../../../sdk/node/deployments-file";
@@ -34,6 +33,7 @@ import { registerMember } from "../../../sdk/network";
 import { stakeBased } from "../../../sdk/staking";
 import { waitFor } from "../../helpers/oracle";
 import { type RunningDevnet, basedAsync, runNode, startDevnet, tempDir } from "../../helpers/processes";
+import { connectBased } from "../../../sdk/chain";
 
 type Json = Record<string, unknown>;
 
@@ -234,7 +234,10 @@ describe("epoch reports: computed by the attesters from the chain, delivered, cl
 
   it("a validator's revealed weights pay its Brain's miners by them; the owner gets its split; every account claims with --epoch alone", async () => {
     const sdk = (key: Hex) =>
-      connectBased({ deploymentsFile: devnet.deploymentsFile, privateKey: key }, { withAccount: true });
+      connectBased(
+        { deployments: readDeployments(devnet.deploymentsFile), privateKey: key },
+        { withAccount: true },
+      );
     const [asDev, asA, asB] = await Promise.all([sdk(devnetPrivateKey(0)), sdk(minerAKey), sdk(minerBKey)]);
     const validator = await registerMember(asDev, BRAIN, { role: "validator", endpoint: "127.0.0.1:9101" });
     const [a, b] = await Promise.all([
