@@ -20,7 +20,7 @@ import { EconomyLogs, type SnapshotSource } from "../../../oracle/epoch/snapshot
 import { type Message, MessageKind, messageId } from "../../../protocol/message";
 import { jsonRpc } from "../../../scripts/devnet/network";
 import { connectBased } from "../../../sdk/bridge";
-import { chainOf, publicClientOf } from "../../../sdk/chains";
+import { chainContext } from "../../../sdk/chain";
 import { type Deployments } from "../../../sdk/deployments";
 import { readDeployments } from "../../../sdk/node/deployments-file";
 import {
@@ -171,7 +171,7 @@ describe("epoch reports: computed by the attesters from the chain, delivered, cl
   const minerB = privateKeyToAccount(minerBKey).address;
 
   const rpc = (method: string, params: unknown[] = []) => jsonRpc(devnet.basedRpcUrl, method, params);
-  const client = () => publicClientOf(chainOf(deployments.based!, "BasedAI", "BASED"));
+  const client = () => chainContext({ deployments }, "based").publicClient;
   const contracts = () => deployments.based!.contracts;
   const consensus = <F extends "report" | "nextEpoch" | "genesisBlock" | "tempo">(
     functionName: F,
