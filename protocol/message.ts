@@ -163,6 +163,9 @@ const BRIDGE_TRANSFER_PARAMS = [
   { name: "amount", type: "uint256" },
 ] as const;
 
+/** Which way a bridge transfer goes, named by its destination (`based bridge to-ethereum`). */
+export type BridgeDirection = "to-ethereum" | "to-based";
+
 export type BridgeTransfer = { sender: Address; recipient: Address; amount: bigint };
 
 export function encodeBridgeTransfer(t: BridgeTransfer): Hex {

@@ -6,13 +6,12 @@
  * from the Network contract on the BasedAI chain; without ComputeMarket or without a key, sessions
  * are served but not settled. Logs one JSON line "gateway ready" with its url once it listens.
  */
-import { type Address, createWalletClient, http } from "viem";
+import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
-import type { ChainContext as BasedContext } from "../../sdk/chain";
-import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/node/deployments-file";
+import { chainContext } from "../../sdk/chain";
+import { chainSettings } from "../../sdk/node/config";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
 import { requireBasedChain } from "../../service/requirements";
@@ -56,13 +55,13 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
   options: gatewayOptionsSchema,
   async run({ options: flags, config: shared, log: serviceLog, signal, setHealth }) {
     const log = serviceLog.child({ brain: flags.brain });
-    const deployments = readDeployments(shared.deploymentsFile);
-    const based = requireBasedChain(deployments, shared.deploymentsFile);
-    const chain = chainOf(based, "BasedAI", "BASED", shared.basedRpcUrl);
-    const publicClient = publicClientOf(chain);
+    const settings = chainSettings(shared);
+    const based = requireBasedChain(settings.deployments, shared.deploymentsFile);
     const network = based.contracts.Network;
     const computeMarket = based.contracts.ComputeMarket as Address | undefined;
-    const ctx: BasedContext = { name: "based", deployments, chain, publicClient, usingDevnetKey: false };
+    // The key, when there is one, is the account that settles; reads go through the same context.
+    const account = shared.privateKey ? privateKeyToAccount(shared.privateKey) : undefined;
+    const ctx = chainContext(settings, "based", account);
 
     // Keyed by account, not (account, role): one chain read answers a check for either role.
     const cache = new Map<Address, { at: number; role: string }>();
@@ -99,18 +98,9 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
           maxCompletionUnits: r.maxCompletionUnits,
         };
       };
-      if (shared.privateKey) {
-        const account = privateKeyToAccount(shared.privateKey);
-        const payer: BasedContext = {
-          ...ctx,
-          walletClient: createWalletClient({
-            chain,
-            account,
-            transport: http(chain.rpcUrls.default.http[0]),
-          }),
-        };
+      if (account) {
         options.settle = async (s) => {
-          const settled = await settleRequest(payer, {
+          const settled = await settleRequest(ctx, {
             requestId: BigInt(s.requestId),
             completionUnits: s.completionUnits,
             resultHash: s.resultHash,

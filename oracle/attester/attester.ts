@@ -7,17 +7,16 @@ import type { Address, Hex, LocalAccount } from "viem";
 import type { Logger } from "pino";
 import { messageInboxAbi } from "../../protocol/generated/abis";
 import { type Message, attestationTypedData, messageId } from "../../protocol/message";
+import { type Inbox, inboxesByChain } from "../inbox";
 import { ConflictingMessageError, type Journal, type SignedEntry } from "../signing/journal";
-import type { ChainSide, Watch } from "./sources";
-
-export type Inbox = ChainSide & { address: Address };
+import type { Watch } from "./sources";
 
 export type AttesterOptions = {
   account: LocalAccount;
   journal: Journal;
   watches: Watch[];
-  /** Destination inboxes by chain id. */
-  inboxes: Map<number, Inbox>;
+  /** The destination inboxes, one per chain. */
+  inboxes: Inbox[];
   /** Blocks a log must be buried under before it is signed. */
   finalityDepth: number;
   /** Where to start reading each source chain when the journal has no cursor. */
@@ -28,7 +27,11 @@ export type AttesterOptions = {
 };
 
 export class Attester {
-  constructor(readonly options: AttesterOptions) {}
+  private readonly inboxes: Map<number, Inbox>;
+
+  constructor(readonly options: AttesterOptions) {
+    this.inboxes = inboxesByChain(options.inboxes);
+  }
 
   get address(): Address {
     return this.options.account.address;
@@ -39,14 +42,14 @@ export class Attester {
     const signed: SignedEntry[] = [];
     const bySource = new Map<number, Watch[]>();
     for (const w of this.options.watches)
-      bySource.set(w.source.chainId, [...(bySource.get(w.source.chainId) ?? []), w]);
+      bySource.set(w.source.chain.id, [...(bySource.get(w.source.chain.id) ?? []), w]);
     for (const [chainId, watches] of bySource) signed.push(...(await this.pollChain(chainId, watches)));
     return signed;
   }
 
   private async pollChain(chainId: number, watches: Watch[]): Promise<SignedEntry[]> {
     const { journal, finalityDepth, log } = this.options;
-    const client = watches[0]!.source.client;
+    const client = watches[0]!.source.publicClient;
     // No cache: viem would otherwise serve the same head for its polling interval (4 s by default).
     const head = await client.getBlockNumber({ cacheTime: 0 });
     const safe = head - BigInt(finalityDepth);
@@ -88,9 +91,9 @@ export class Attester {
 
   /** The destination inbox's current attester-set version. */
   private async setVersionOf(chainId: number): Promise<number> {
-    const inbox = this.options.inboxes.get(chainId);
+    const inbox = this.inboxes.get(chainId);
     if (!inbox) throw new Error(`no inbox known for chain ${chainId}`);
-    return inbox.client.readContract({
+    return inbox.ctx.publicClient.readContract({
       address: inbox.address,
       abi: messageInboxAbi,
       functionName: "setVersion",
@@ -99,7 +102,7 @@ export class Attester {
 
   /** Signs `m` for its destination inbox's current attester set (once per set version). */
   async sign(m: Message, setVersion?: number): Promise<SignedEntry> {
-    const inbox = this.options.inboxes.get(Number(m.dstChainId));
+    const inbox = this.inboxes.get(Number(m.dstChainId));
     if (!inbox) throw new Error(`no inbox known for chain ${m.dstChainId}`);
     const version = setVersion ?? (await this.setVersionOf(Number(m.dstChainId)));
     const id = messageId(m);

@@ -8,8 +8,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/node/deployments-file";
+import { chainContext } from "../../sdk/chain";
+import { chainSettings } from "../../sdk/node/config";
 import { errorLine } from "../../sdk/errors";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { requireKey, requireBasedChain } from "../../service/requirements";
@@ -17,7 +17,7 @@ import { EpochReporter } from "../epoch/reporter";
 import { EconomyLogs } from "../epoch/snapshot";
 import { EpochStore } from "../epoch/store";
 import { Journal } from "../signing/journal";
-import { Attester, type Inbox } from "./attester";
+import { Attester } from "./attester";
 import { attesterServer } from "./server";
 import { brainWatch, bridgeWatch } from "./sources";
 
@@ -53,31 +53,25 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
   async run({ options, config, log: serviceLog, signal, setHealth }) {
     const account = privateKeyToAccount(requireKey(config, "the attester's identity in the attester set"));
     const log = serviceLog.child({ attester: account.address });
-    const deployments = readDeployments(config.deploymentsFile);
-    const b = requireBasedChain(deployments, config.deploymentsFile);
-    const e = deployments.ethereum;
-    const ethereum = {
-      chainId: e.chainId,
-      client: publicClientOf(chainOf(e, "Ethereum", "ETH", config.ethereumRpcUrl)),
-    };
-    const based = {
-      chainId: b.chainId,
-      client: publicClientOf(chainOf(b, "BasedAI", "BASED", config.basedRpcUrl)),
-    };
+    const settings = chainSettings(config);
+    const b = requireBasedChain(settings.deployments, config.deploymentsFile);
+    const e = settings.deployments.ethereum;
+    // No account on the chains: the attester only reads them, and signs messages off-chain.
+    const ethereum = chainContext(settings, "ethereum");
+    const based = chainContext(settings, "based");
     const ethInbox = e.contracts.MessageInbox;
     const ethBridge = e.contracts.EthereumBridge;
     if (!ethInbox || !ethBridge)
       throw new Error("the deployments file lacks the Ethereum MessageInbox or EthereumBridge");
 
-    const inboxes = new Map<number, Inbox>([
-      [e.chainId, { ...ethereum, address: ethInbox }],
-      [b.chainId, { ...based, address: b.contracts.MessageInbox }],
-    ]);
     const journal = new Journal(path.join(options.stateDir, `attester-${account.address}.jsonl`));
     const attester = new Attester({
       account,
       journal,
-      inboxes,
+      inboxes: [
+        { ctx: ethereum, address: ethInbox },
+        { ctx: based, address: b.contracts.MessageInbox },
+      ],
       finalityDepth: options.finalityDepth,
       startBlocks: new Map([
         [e.chainId, BigInt(e.startBlock)],
@@ -85,8 +79,8 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
       ]),
       watches: [
         brainWatch(ethereum, based, e.contracts.BrainNFT),
-        bridgeWatch(ethereum, based, ethBridge, "ethereum"),
-        bridgeWatch(based, ethereum, b.contracts.BasedBridge, "based"),
+        bridgeWatch(ethereum, based, ethBridge, "to-based"),
+        bridgeWatch(based, ethereum, b.contracts.BasedBridge, "to-ethereum"),
       ],
       log,
     });
@@ -102,9 +96,9 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
       sign: (m) => attester.sign(m),
       store: epochs,
       source: {
-        client: based.client,
+        client: based.publicClient,
         contracts: economy,
-        logs: new EconomyLogs(based.client, economy, BigInt(b.startBlock)),
+        logs: new EconomyLogs(based.publicClient, economy, BigInt(b.startBlock)),
         chainId: BigInt(b.chainId),
       },
       finalityDepth: options.finalityDepth,

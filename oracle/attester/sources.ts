@@ -17,23 +17,20 @@ import {
 } from "viem";
 import { basedBridgeAbi, brainNFTAbi, ethereumBridgeAbi } from "../../protocol/generated/abis";
 import {
+  type BridgeDirection,
   type Message,
   MessageKind,
   encodeBrainEvent,
   encodeBridgeTransfer,
   eventNonce,
 } from "../../protocol/message";
-
-export type ChainSide = {
-  chainId: number;
-  client: PublicClient<Transport, Chain>;
-};
+import type { ChainContext, ChainName } from "../../sdk/chain";
 
 export type Watch = {
   /** Chain the logs come from. */
-  source: ChainSide;
+  source: ChainContext;
   /** Chain the messages go to. */
-  destination: ChainSide;
+  destination: ChainContext;
   /** Contracts whose logs this watch reads. */
   addresses: Address[];
   /** Turns the logs of one block range into messages, in log order. */
@@ -48,7 +45,7 @@ function nonceOf(log: Logged): bigint {
 }
 
 /** Brain events on Ethereum → BRAIN_EVENT snapshots for the BasedAI chain. */
-export function brainWatch(ethereum: ChainSide, based: ChainSide, brainNFT: Address): Watch {
+export function brainWatch(ethereum: ChainContext, based: ChainContext, brainNFT: Address): Watch {
   return {
     source: ethereum,
     destination: based,
@@ -60,10 +57,10 @@ export function brainWatch(ethereum: ChainSide, based: ChainSide, brainNFT: Addr
       const messages: Message[] = [];
       for (const e of events) {
         const id = e.eventName === "Transfer" ? e.args.tokenId : e.args.id;
-        const snapshot = await brainStateAt(ethereum.client, brainNFT, id, e.blockNumber);
+        const snapshot = await brainStateAt(ethereum.publicClient, brainNFT, id, e.blockNumber);
         messages.push({
-          srcChainId: BigInt(ethereum.chainId),
-          dstChainId: BigInt(based.chainId),
+          srcChainId: BigInt(ethereum.chain.id),
+          dstChainId: BigInt(based.chain.id),
           nonce: nonceOf(e),
           kind: MessageKind.BRAIN_EVENT,
           payload: encodeBrainEvent(snapshot),
@@ -110,25 +107,41 @@ async function brainStateAt(
   }
 }
 
-/** A bridge contract's outgoing transfers → BRIDGE_TRANSFER messages for the other chain. */
+const BRIDGE_CHAINS: Record<BridgeDirection, { source: ChainName; destination: ChainName }> = {
+  "to-ethereum": { source: "based", destination: "ethereum" },
+  "to-based": { source: "ethereum", destination: "based" },
+};
+
+/**
+ * A bridge contract's outgoing transfers → BRIDGE_TRANSFER messages for the other chain:
+ * `to-ethereum` reads the BasedBridge's locks, `to-based` the EthereumBridge's burns.
+ */
 export function bridgeWatch(
-  source: ChainSide,
-  destination: ChainSide,
+  source: ChainContext,
+  destination: ChainContext,
   bridge: Address,
-  side: "based" | "ethereum",
+  direction: BridgeDirection,
 ): Watch {
+  // With the chains swapped the other bridge's ABI would parse the logs and find nothing: a
+  // watch that silently signs no transfer. Refuse it when the service is put together instead.
+  const expected = BRIDGE_CHAINS[direction];
+  if (source.name !== expected.source || destination.name !== expected.destination) {
+    throw new Error(
+      `bridge ${direction} goes from ${expected.source} to ${expected.destination}, not from ${source.name} to ${destination.name}`,
+    );
+  }
   return {
     source,
     destination,
     addresses: [bridge],
     async toMessages(logs) {
       const events =
-        side === "based"
+        direction === "to-ethereum"
           ? parseEventLogs({ abi: basedBridgeAbi, logs, eventName: "BridgeLocked", strict: true })
           : parseEventLogs({ abi: ethereumBridgeAbi, logs, eventName: "BridgeBurned", strict: true });
       return events.map((e) => ({
-        srcChainId: BigInt(source.chainId),
-        dstChainId: BigInt(destination.chainId),
+        srcChainId: BigInt(source.chain.id),
+        dstChainId: BigInt(destination.chain.id),
         nonce: nonceOf(e),
         kind: MessageKind.BRIDGE_TRANSFER,
         payload: encodeBridgeTransfer(e.args),

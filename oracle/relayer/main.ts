@@ -5,15 +5,16 @@
  */
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createWalletClient, http, nonceManager } from "viem";
+import { nonceManager } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainOf, publicClientOf } from "../../sdk/chains";
-import { readDeployments } from "../../sdk/node/deployments-file";
+import { chainContext, deploymentOf } from "../../sdk/chain";
+import { chainSettings } from "../../sdk/node/config";
 import { errorLine } from "../../sdk/errors";
 import { requireBasedChain, requireKey } from "../../service/requirements";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
-import { type RelayTarget, Relayer } from "./relayer";
+import type { Inbox } from "../inbox";
+import { Relayer } from "./relayer";
 
 export const relayerOptionsSchema = z.object({
   attester: z.array(z.string().url()).min(1, "name at least one --attester URL"),
@@ -36,27 +37,22 @@ export const relayerService: ServiceDefinition<z.infer<typeof relayerOptionsSche
   options: relayerOptionsSchema,
   shutdownTimeoutMs: SETTLE_MS + 5_000,
   async run({ options, config, log, signal, setHealth }) {
-    const deployments = readDeployments(config.deploymentsFile);
-    const based = requireBasedChain(deployments, config.deploymentsFile);
+    const settings = chainSettings(config);
+    // Checked here for the error that names the deployments file.
+    requireBasedChain(settings.deployments, config.deploymentsFile);
     const account = privateKeyToAccount(requireKey(config, "it pays the delivery gas"), { nonceManager });
-    const targets = new Map<number, RelayTarget>();
-    for (const [deployment, name, symbol, rpcUrl] of [
-      [deployments.ethereum, "Ethereum", "ETH", config.ethereumRpcUrl],
-      [based, "BasedAI", "BASED", config.basedRpcUrl],
+    const inboxes: Inbox[] = [];
+    for (const [name, title] of [
+      ["ethereum", "Ethereum"],
+      ["based", "BasedAI"],
     ] as const) {
-      const inbox = deployment.contracts.MessageInbox;
-      if (!inbox) throw new Error(`the deployments file lacks the ${name} MessageInbox`);
-      const chain = chainOf(deployment, name, symbol, rpcUrl);
-      targets.set(deployment.chainId, {
-        chainId: deployment.chainId,
-        inbox,
-        client: publicClientOf(chain),
-        wallet: createWalletClient({ chain, account, transport: http(chain.rpcUrls.default.http[0]) }),
-      });
+      const address = deploymentOf(settings.deployments, name).contracts.MessageInbox;
+      if (!address) throw new Error(`the deployments file lacks the ${title} MessageInbox`);
+      inboxes.push({ ctx: chainContext(settings, name, account), address });
     }
     const relayer = new Relayer({
       attesterUrls: options.attester,
-      targets,
+      inboxes,
       stateFile: path.join(options.stateDir, "relayer.json"),
       log,
     });

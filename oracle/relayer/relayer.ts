@@ -9,17 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import {
-  type Account,
-  type Address,
-  BaseError,
-  type Chain,
-  ContractFunctionRevertedError,
-  type Hex,
-  type PublicClient,
-  type Transport,
-  type WalletClient,
-} from "viem";
+import { type Address, BaseError, ContractFunctionRevertedError, type Hex } from "viem";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -35,17 +25,13 @@ import {
   pickSignatures,
   recoverAttester,
 } from "../../protocol/message";
-
-export type RelayTarget = {
-  chainId: number;
-  inbox: Address;
-  client: PublicClient<Transport, Chain>;
-  wallet: WalletClient<Transport, Chain, Account>;
-};
+import { requireWallet } from "../../sdk/chain";
+import { type Inbox, inboxesByChain } from "../inbox";
 
 export type RelayerOptions = {
   attesterUrls: string[];
-  targets: Map<number, RelayTarget>;
+  /** The inboxes it delivers to, one per chain, each context with the wallet that pays the gas. */
+  inboxes: Inbox[];
   stateFile: string;
   log: Logger;
   /** First retry delay of a failed message; doubles up to `maxBackoffMs`. */
@@ -112,8 +98,12 @@ export class Relayer {
   private readonly done = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inboxes: Map<number, Inbox>;
 
   constructor(readonly options: RelayerOptions) {
+    this.inboxes = inboxesByChain(options.inboxes);
+    // A context without a wallet could never deliver: say so at start, not at the first message.
+    for (const inbox of options.inboxes) requireWallet(inbox.ctx);
     if (fs.existsSync(options.stateFile)) {
       const state = stateSchema.parse(JSON.parse(fs.readFileSync(options.stateFile, "utf8")));
       state.done.forEach((id) => this.done.add(id));
@@ -206,11 +196,11 @@ export class Relayer {
     const id = messageId(s.message);
     if (id.toLowerCase() !== s.id.toLowerCase()) return;
     if (this.done.has(id)) return;
-    const target = this.options.targets.get(Number(s.message.dstChainId));
-    if (!target) return;
+    const inbox = this.inboxes.get(Number(s.message.dstChainId));
+    if (!inbox) return;
     let signer: Address;
     try {
-      signer = await recoverAttester(s.message, s.setVersion, target.inbox, s.signature as Hex);
+      signer = await recoverAttester(s.message, s.setVersion, inbox.address, s.signature as Hex);
     } catch {
       return;
     }
@@ -228,13 +218,13 @@ export class Relayer {
   }
 
   private async deliver(id: Hex | string, p: Pending): Promise<void> {
-    const target = this.options.targets.get(Number(p.message.dstChainId))!;
+    const inbox = this.inboxes.get(Number(p.message.dstChainId))!;
     const read = <F extends "messageStatus" | "setVersion" | "threshold">(
       functionName: F,
       args?: readonly [Hex],
     ) =>
-      target.client.readContract({
-        address: target.inbox,
+      inbox.ctx.publicClient.readContract({
+        address: inbox.address,
         abi: messageInboxAbi,
         functionName,
         ...(args ? { args } : {}),
@@ -245,7 +235,7 @@ export class Relayer {
       return;
     }
     if (status === STATUS.Failed) {
-      await this.send(target, "retry", [p.message]);
+      await this.send(inbox, "retry", [p.message]);
       if ((await read("messageStatus", [id as Hex])) === STATUS.Executed) this.finish(id);
       else throw new Error("handler still failing");
       return;
@@ -271,7 +261,7 @@ export class Relayer {
       const have = [...p.signatures.values()].filter((s) => s.setVersion === version).length;
       throw new WaitingForSignatures(`only ${have} of ${threshold} signatures so far`);
     }
-    await this.send(target, "receiveMessage", [p.message, version, chosen]);
+    await this.send(inbox, "receiveMessage", [p.message, version, chosen]);
     const after = await read("messageStatus", [id as Hex]);
     if (after === STATUS.Executed) this.finish(id);
     else throw new Error("delivered, but the handler failed; it will be retried");
@@ -293,19 +283,17 @@ export class Relayer {
     );
   }
 
-  private async send(
-    target: RelayTarget,
-    functionName: "receiveMessage" | "retry",
-    args: readonly unknown[],
-  ) {
+  private async send(inbox: Inbox, functionName: "receiveMessage" | "retry", args: readonly unknown[]) {
+    const { publicClient } = inbox.ctx;
+    const wallet = requireWallet(inbox.ctx);
     let request: unknown;
     try {
       // Against the pending block: it has the time the transaction will run at (the latest block
       // of an idle chain may be old, and a bucket would never seem to refill), and it already
       // holds our own transactions still in the mempool (a second delivery would revert there).
-      ({ request } = await target.client.simulateContract({
-        account: target.wallet.account,
-        address: target.inbox,
+      ({ request } = await publicClient.simulateContract({
+        account: wallet.account,
+        address: inbox.address,
         abi: DELIVERY_ABI,
         functionName,
         args,
@@ -317,14 +305,14 @@ export class Relayer {
     // An explicit limit: estimating a delivery whose handler reverts (e.g. a rate-limited
     // transfer that must be stored as failed) fails on Hardhat, and the inbox needs the handler's
     // whole gas limit available anyway. Unused gas is not charged.
-    const gas = await this.deliveryGas(target, (args[0] as Message).kind);
-    const hash = await target.wallet.writeContract({ ...(request as object), gas } as never);
-    const receipt = await target.client.waitForTransactionReceipt({
+    const gas = await this.deliveryGas(inbox, (args[0] as Message).kind);
+    const hash = await wallet.writeContract({ ...(request as object), gas } as never);
+    const receipt = await publicClient.waitForTransactionReceipt({
       hash,
       pollingInterval: this.options.receiptPollMs ?? 250,
     });
     if (receipt.status !== "success") throw new Error(`${functionName} ${hash} reverted`);
-    this.options.log.info({ functionName, hash, chainId: target.chainId }, "submitted");
+    this.options.log.info({ functionName, hash, chainId: inbox.ctx.chain.id }, "submitted");
   }
 
   /**
@@ -333,9 +321,9 @@ export class Relayer {
    * its own work. Read per delivery: governance may change a handler's limit (an epoch report's is
    * 2,000,000, a bridge transfer's 200,000).
    */
-  private async deliveryGas(target: RelayTarget, kind: number): Promise<bigint> {
-    const [, limit] = await target.client.readContract({
-      address: target.inbox,
+  private async deliveryGas(inbox: Inbox, kind: number): Promise<bigint> {
+    const [, limit] = await inbox.ctx.publicClient.readContract({
+      address: inbox.address,
       abi: messageInboxAbi,
       functionName: "handlerOf",
       args: [kind],

@@ -7,7 +7,7 @@
 import { EMPTY_CARRY } from "../../oracle/consensus/rewards";
 import { type EpochSource, computeEpochFromChain, replayCarry } from "../../oracle/epoch/reporter";
 import { EconomyLogs } from "../../oracle/epoch/snapshot";
-import { chainOf, publicClientOf } from "../../sdk/chains";
+import { chainContext } from "../../sdk/chain";
 import { readDeployments } from "../../sdk/node/deployments-file";
 
 async function main(): Promise<void> {
@@ -17,8 +17,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const epoch = BigInt(rawEpoch);
-  const b = readDeployments(file).based!;
-  const client = publicClientOf(chainOf(b, "BasedAI", "BASED"));
+  const deployments = readDeployments(file);
+  const b = deployments.based!;
+  const client = chainContext({ deployments }, "based").publicClient;
   const contracts = {
     BrainRegistry: b.contracts.BrainRegistry,
     Network: b.contracts.Network,

@@ -18,12 +18,10 @@ import {
   type PublicClient,
   type Transport,
   type WalletClient,
-  createWalletClient,
-  http,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { attesterThreshold } from "../../protocol/message";
-import { chainOf, publicClientOf } from "../../sdk/chains";
+import { type ChainName, chainContext, deploymentOf, requireWallet } from "../../sdk/chain";
 import { jsonRpc, startBasedClock, writeDevnetDeployments } from "../../scripts/devnet/network";
 import type { Deployments } from "../../sdk/deployments";
 import { DEVNET_ATTESTER_ACCOUNTS, DEVNET_RELAYER_ACCOUNT, devnetPrivateKey } from "../../sdk/devnet";
@@ -175,22 +173,14 @@ function service(
   };
 }
 
-function chainHandle(
-  deployment: Deployments["ethereum"] | NonNullable<Deployments["based"]>,
-  name: string,
-  symbol: string,
-): ChainHandle {
-  const chain = chainOf(deployment, name, symbol);
+function chainHandle(deployments: Deployments, name: ChainName): ChainHandle {
+  const deployment = deploymentOf(deployments, name);
   return {
     chainId: deployment.chainId,
     rpcUrl: deployment.rpcUrl,
-    client: publicClientOf(chain),
+    client: chainContext({ deployments }, name).publicClient,
     wallet: (index) =>
-      createWalletClient({
-        chain,
-        account: privateKeyToAccount(devnetPrivateKey(index)),
-        transport: http(deployment.rpcUrl, { retryCount: 0, timeout: 15_000 }),
-      }),
+      requireWallet(chainContext({ deployments }, name, privateKeyToAccount(devnetPrivateKey(index)))),
     rpc: (method, params) => jsonRpc(deployment.rpcUrl, method, params),
   };
 }
@@ -341,8 +331,8 @@ export async function startOracleNetwork(options: OracleNetworkOptions = {}): Pr
       stateDir,
       deploymentsFile,
       deployments,
-      ethereum: chainHandle(deployments.ethereum, "Ethereum", "ETH"),
-      based: chainHandle(deployments.based!, "BasedAI", "BASED"),
+      ethereum: chainHandle(deployments, "ethereum"),
+      based: chainHandle(deployments, "based"),
       attesters,
       attesterUrls,
       threshold: attesterThreshold(count),

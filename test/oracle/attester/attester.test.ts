@@ -5,10 +5,11 @@ import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helper
 import pino from "pino";
 import { type Hex, createPublicClient, custom, defineChain, getAddress, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { Attester, type Inbox } from "../../../oracle/attester/attester";
+import { Attester } from "../../../oracle/attester/attester";
 import { Journal } from "../../../oracle/signing/journal";
 import { attesterServer } from "../../../oracle/attester/server";
-import { type ChainSide, brainWatch, bridgeWatch } from "../../../oracle/attester/sources";
+import { brainWatch, bridgeWatch } from "../../../oracle/attester/sources";
+import type { ChainContext, ChainName } from "../../../sdk/chain";
 import {
   type Message,
   MessageKind,
@@ -32,19 +33,27 @@ import { tempDir } from "../../helpers/processes";
  * it signs is deliverable to the fixture's Ethereum-side inbox, which trusts 32323.
  */
 describe("oracle attester: finality, signing and its HTTP server", function () {
-  const client = createPublicClient({
-    chain: defineChain({
-      id: 31337,
+  /** Chain `name` as the attester sees it: the in-process node under chain id `id`. */
+  const inProcess = (name: ChainName, id: number): ChainContext => {
+    const chain = defineChain({
+      id,
       name: "hardhat",
       nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
       rpcUrls: { default: { http: ["http://in-process"] } },
-    }),
-    transport: custom(network.provider),
-  });
+    });
+    return {
+      name,
+      // The attester reads only the chain and its client.
+      deployments: undefined as never,
+      chain,
+      publicClient: createPublicClient({ chain, transport: custom(network.provider) }),
+      usingDevnetKey: false,
+    };
+  };
   const log = pino({ level: "silent" });
   /** The BasedAI chain as the attester sees it: the same node under the peer id the inbox trusts. */
-  const basedSide: ChainSide = { chainId: 32323, client };
-  const ethSide: ChainSide = { chainId: 31337, client };
+  const basedSide = inProcess("based", 32323);
+  const ethSide = inProcess("ethereum", 31337);
 
   async function bridgeSetup() {
     const f = await deployBridges();
@@ -56,8 +65,8 @@ describe("oracle attester: finality, signing and its HTTP server", function () {
       return new Attester({
         account: privateKeyToAccount(wallet.privateKey as Hex),
         journal: new Journal(path.join(dir, `attester-${index}.jsonl`)),
-        watches: [bridgeWatch(basedSide, ethSide, basedBridge, "based")],
-        inboxes: new Map<number, Inbox>([[31337, { ...ethSide, address: ethInboxAddress }]]),
+        watches: [bridgeWatch(basedSide, ethSide, basedBridge, "to-ethereum")],
+        inboxes: [{ ctx: ethSide, address: ethInboxAddress }],
         finalityDepth,
         startBlocks: new Map([[32323, start]]),
         log,
@@ -217,9 +226,7 @@ describe("oracle attester: finality, signing and its HTTP server", function () {
         account: privateKeyToAccount(f.attesters[0]!.privateKey as Hex),
         journal: new Journal(path.join(tempDir("attester"), "a.jsonl")),
         watches: [brainWatch(ethSide, basedSide, getAddress(b.brainAddr))],
-        inboxes: new Map<number, Inbox>([
-          [32323, { ...basedSide, address: getAddress(await f.basedInbox.getAddress()) }],
-        ]),
+        inboxes: [{ ctx: basedSide, address: getAddress(await f.basedInbox.getAddress()) }],
         finalityDepth: 0,
         startBlocks: new Map([[31337, start]]),
         log,

@@ -19,7 +19,7 @@ import { EpochStore, storedEpochOf } from "../../../oracle/epoch/store";
 import { EconomyLogs, type SnapshotSource } from "../../../oracle/epoch/snapshot";
 import { type Message, MessageKind, messageId } from "../../../protocol/message";
 import { jsonRpc } from "../../../scripts/devnet/network";
-import { chainOf, publicClientOf } from "../../../sdk/chains";
+import { chainContext, connectBased } from "../../../sdk/chain";
 import { type Deployments } from "../../../sdk/deployments";
 import { readDeployments } from "../../../sdk/node/deployments-file";
 import {
@@ -33,7 +33,6 @@ import { registerMember } from "../../../sdk/network";
 import { stakeBased } from "../../../sdk/staking";
 import { waitFor } from "../../helpers/oracle";
 import { type RunningDevnet, basedAsync, runNode, startDevnet, tempDir } from "../../helpers/processes";
-import { connectBased } from "../../../sdk/chain";
 
 type Json = Record<string, unknown>;
 
@@ -171,7 +170,7 @@ describe("epoch reports: computed by the attesters from the chain, delivered, cl
   const minerB = privateKeyToAccount(minerBKey).address;
 
   const rpc = (method: string, params: unknown[] = []) => jsonRpc(devnet.basedRpcUrl, method, params);
-  const client = () => publicClientOf(chainOf(deployments.based!, "BasedAI", "BASED"));
+  const client = () => chainContext({ deployments }, "based").publicClient;
   const contracts = () => deployments.based!.contracts;
   const consensus = <F extends "report" | "nextEpoch" | "genesisBlock" | "tempo">(
     functionName: F,

@@ -13,6 +13,7 @@ import {
   eventNonce,
   messageId,
 } from "../../../protocol/message";
+import type { ChainContext } from "../../../sdk/chain";
 import { tempDir } from "../../helpers/processes";
 
 /**
@@ -39,9 +40,8 @@ describe("oracle attester journal: no equivocation, across restarts", () => {
   /** An attester around `journal` that signs for a known set version (no chain needed). */
   function attesterWith(journal: Journal) {
     const account = privateKeyToAccount(`0x${"11".repeat(32)}`);
-    const inboxes = new Map([
-      [31337, { chainId: 31337, client: undefined as never, address: getAddress(`0x${"12".repeat(20)}`) }],
-    ]);
+    const ctx = { chain: { id: 31337 } } as ChainContext;
+    const inboxes = [{ ctx, address: getAddress(`0x${"12".repeat(20)}`) }];
     return new Attester({
       account,
       journal,
