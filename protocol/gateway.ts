@@ -13,10 +13,9 @@
  * the Brain in the Network contract. Miners also sign each result as an EIP-712 `Delivery`
  * (ComputeMarket's domain), which is what the gateway later posts to settle the user's escrow.
  */
-import { createHash } from "node:crypto";
 import { type Address, type Hex, getAddress, keccak256, toHex } from "viem";
 import { z } from "zod";
-import { keccak256Hasher } from "./hash";
+import { keccak256Hasher, sha256Hex } from "./hash";
 import { checksummedAddressSchema, inferenceModeSchema, lowercaseBytes32Schema } from "./schemas";
 
 export const API_PREFIX = "/v1";
@@ -60,7 +59,7 @@ export const paramSetSchema = z.string().regex(/^[a-z0-9-]{1,32}$/, "expected a 
 
 /** The sha256 (hex) that names a content-addressed blob. */
 export function blobHash(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return sha256Hex(bytes);
 }
 
 export function toBase64(bytes: Uint8Array): string {
@@ -324,10 +323,6 @@ export function signedRequestMessage(domain: GatewayDomain, f: SignedRequestFiel
     `nonce: ${f.nonce}`,
     `expiry: ${f.expiry}`,
   ].join("\n");
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 // ---------------------------------------------------------------------------------------------

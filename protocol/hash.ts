@@ -1,5 +1,5 @@
 /**
- * Keccak-256 for the whole project, through hash-wasm (a maintained WebAssembly build): the one
+ * The project's hashes. Keccak-256 through hash-wasm (a maintained WebAssembly build): the one
  * module that imports hash-wasm. Its hashers load asynchronously (the WebAssembly module is
  * compiled once), then hash synchronously; so the loading is memoised here, and what hashes in bulk
  * awaits the loaded hasher once and then runs without another await. Callers outside protocol/
@@ -8,6 +8,7 @@
  * times single hashes needs `keccak256Hasher` itself.
  */
 import { type IHasher, createKeccak } from "hash-wasm";
+import { bytesToHex, sha256 as viemSha256 } from "viem";
 
 /** A loaded Keccak-256: every call synchronous, so no other caller can interleave with one. */
 export interface Keccak256 {
@@ -56,4 +57,17 @@ export function keccak256Hasher(): Promise<Keccak256> {
 /** keccak256 of `input`, as 32 new bytes (viem's `keccak256(input, "bytes")`, faster on large inputs). */
 export async function keccak256Bytes(input: Uint8Array): Promise<Uint8Array> {
   return (await keccak256Hasher()).hash(input);
+}
+
+/**
+ * SHA-256 of `input` (key blobs' content addresses, signed bodies, saved-key frames, model
+ * weights), through viem's maintained implementation: synchronous and the same in a browser.
+ */
+export function sha256(input: Uint8Array | string): Uint8Array {
+  return viemSha256(typeof input === "string" ? new TextEncoder().encode(input) : input, "bytes");
+}
+
+/** SHA-256 of `input` as 64 lowercase hex digits. */
+export function sha256Hex(input: Uint8Array | string): string {
+  return bytesToHex(sha256(input)).slice(2);
 }

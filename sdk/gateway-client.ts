@@ -26,10 +26,10 @@ import {
   randomHex,
   sampleSchema,
   sessionViewSchema,
-  sha256Hex,
   signedRequestMessage,
   workItemSchema,
 } from "../protocol/gateway";
+import { sha256Hex } from "../protocol/hash";
 import { BasedError } from "./errors";
 
 // The answers' envelopes, built once rather than per call.

@@ -9,6 +9,9 @@
  *
  * Plain mode (a Brain with ZK off, or a user who asks for it): the token ids go to the miner as
  * one generation job.
+ *
+ * Browser-safe: the model comes in opened (zkllm/client.ts `openModel`) and the keys through
+ * `openKeys`, so where they are kept (sdk/node/keystore.ts on a computer) is the caller's choice.
  */
 import type { Address } from "viem";
 import {
@@ -26,6 +29,9 @@ import type { InferenceMode } from "../protocol/schemas";
 import {
   type CkksClient,
   DEFAULT_BUCKETS,
+  type EnginePlan,
+  type EvalKeyBlobs,
+  type ParamSetId,
   type Gpt2Tokenizer,
   type ServerCall,
   type TransferStats,
@@ -33,24 +39,21 @@ import {
   type ZkllmPlan,
   emptyStats,
   encryptedBackend,
-  openModel,
 } from "../zkllm/client";
-import { readModelDir } from "../zkllm/model-dir";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
-import { openKeystore } from "./node/keystore";
 
 export type PromptOptions = {
   gateway: GatewayClient;
   brainId: number;
-  /** The Brain's task model (tokenizer, config, weights and zkllm-plan.json). */
-  modelDir: string;
+  /** The Brain's task model, opened once (its weights and plan are needed in encrypted mode). */
+  model: ZkllmModel;
   /** Text, or token ids already encoded with the model's tokenizer. */
   prompt: string | number[];
   maxTokens: number;
   mode: InferenceMode;
-  /** Where the user's CKKS keys are kept (`keystoreDir` of sdk/config.ts); encrypted prompts need it. */
-  keystoreDir?: string;
+  /** The user's CKKS keys for the plan (encrypted prompts need them): on a computer, sdk/node/keystore.ts. */
+  openKeys?: OpenKeys;
   /** The ComputeMarket request (decimal) that pays for this prompt's work. */
   requestId?: string;
   /** Stop after this token (default: the tokenizer's <|endoftext|>, when it has one). */
@@ -64,6 +67,11 @@ export type PromptOptions = {
   /** How long one job may take before the prompt gives up (default 10 minutes). */
   jobTimeoutMs?: number;
 };
+
+/** A CKKS client holding the user's secret key, and the evaluation keys the plan needs (made with it). */
+export type PromptKeys = { client: CkksClient; evalKeys: EvalKeyBlobs };
+/** Opens (or makes) the keys for a parameter set and plan; the prompt deletes the client when done. */
+export type OpenKeys = (paramSet: ParamSetId, plan: EnginePlan) => Promise<PromptKeys>;
 
 export type PromptResult = {
   mode: InferenceMode;
@@ -122,24 +130,12 @@ export type PreparedPrompt = {
 
 /** Tokenizes and checks a prompt against the model (context, vocabulary) without contacting anyone. */
 export function preparePrompt(
-  modelDir: string,
+  model: ZkllmModel,
   prompt: string | number[],
   maxTokens: number,
   mode: InferenceMode,
   eosId?: number,
 ): PreparedPrompt {
-  let model: ZkllmModel;
-  try {
-    // The weights only where they are used: a plain prompt's model runs on the miner.
-    model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
-  } catch (err) {
-    throw new BasedError(
-      "input",
-      "ModelNotFound",
-      `Cannot load the model in ${modelDir}: ${(err as Error).message}.`,
-      "Pass --model <dir> of a converted model (config.json, model.safetensors, vocab.json, merges.txt, zkllm-plan.json).",
-    );
-  }
   const { tokenizer, nPositions } = model;
   const promptIds = typeof prompt === "string" ? tokenizer.encode(prompt) : [...prompt];
   if (promptIds.length === 0) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
@@ -166,7 +162,7 @@ export function preparePrompt(
       `maxTokens must be a positive integer, got ${maxTokens}.`,
     );
   }
-  const plan = mode === "encrypted" ? planOrThrow(model, modelDir) : undefined;
+  const plan = mode === "encrypted" ? planOrThrow(model) : undefined;
   return {
     model,
     tokenizer,
@@ -183,7 +179,7 @@ export async function runPrompt(options: PromptOptions): Promise<PromptResult> {
   const started = performance.now();
   const step = options.onStep ?? (() => {});
   const prepared = preparePrompt(
-    options.modelDir,
+    options.model,
     options.prompt,
     options.maxTokens,
     options.mode,
@@ -213,7 +209,7 @@ function explainRefusal(err: GatewayError): BasedError {
     "refused",
     err.code,
     err.message,
-    "Check --brain (a gateway serves one Brain) and --gateway; the message says what the gateway refused.",
+    "A gateway serves one Brain: check the Brain id and the gateway's address; the message says what it refused.",
   );
 }
 
@@ -266,18 +262,18 @@ async function runEncrypted(
   started: number,
   step: (detail: string) => void,
 ): Promise<PromptResult> {
-  const { gateway, modelDir } = options;
+  const { gateway } = options;
   const { model } = prepared;
-  const plan = planOrThrow(model, modelDir);
+  const plan = planOrThrow(model);
   // The weights are parsed here, so a broken model fails before any key or session work.
   model.split();
   const paramSet = plan.engine.paramSet;
 
   step("opening the keystore");
-  if (options.keystoreDir === undefined) {
-    throw new BasedError("input", "NoKeystore", "An encrypted prompt needs a keystore folder for its keys.");
+  if (options.openKeys === undefined) {
+    throw new BasedError("input", "NoKeys", "An encrypted prompt needs the user's keys (openKeys).");
   }
-  const keystore = await openKeystore(options.keystoreDir, paramSet, plan.engine);
+  const keystore = await options.openKeys(paramSet, plan.engine);
   const client: CkksClient = keystore.client;
   let sessionId: string | undefined;
   try {
@@ -549,15 +545,15 @@ async function closeQuietly(gateway: GatewayClient, sessionId: string): Promise<
   }
 }
 
-function planOrThrow(model: ZkllmModel, modelDir: string): ZkllmPlan {
+function planOrThrow(model: ZkllmModel): ZkllmPlan {
   try {
     return model.plan();
   } catch (err) {
     throw new BasedError(
       "input",
       "NoEncryptedPlan",
-      `The model in ${modelDir} has no usable encrypted-inference plan: ${(err as Error).message}.`,
-      "Convert the model with `based model convert`, or use --plain on a Brain with ZK off.",
+      `The model has no usable encrypted-inference plan: ${(err as Error).message}.`,
+      "Convert the model for encrypted inference first, or send the prompt in plain mode to a Brain with ZK off.",
     );
   }
 }

@@ -15,7 +15,7 @@
  * (`npx esbuild zkllm/client.ts --bundle --platform=browser` checks it); node-seal and zstd load
  * their browser builds there. The evaluator side is zkllm/evaluator.ts.
  */
-import { sha256Hex } from "./ckks/sha256";
+import { sha256Hex } from "../protocol/hash";
 import {
   type Gpt2Checkpoint,
   type Gpt2Config,

@@ -49,6 +49,8 @@ import { createEvaluator } from "../../zkllm/evaluator";
 import { serverWeights } from "../../zkllm/hybrid/engine-plan";
 import { readModelDir } from "../../zkllm/model-dir";
 import { loadTokenizer } from "../../zkllm/tokenizer";
+import { keystoreKeys } from "../../sdk/node/keystore";
+import { openModelDir } from "../../sdk/node/model-cache";
 
 const PROMPTS = ["The jury said", "In the morning, she", "He looked at the", "The city council voted"];
 
@@ -200,11 +202,11 @@ async function throughNetwork(
   const result = await runPrompt({
     gateway,
     brainId: DEVNET_BRAIN.id,
-    modelDir: SHIPPED_MODEL_DIR,
+    model: openModelDir(SHIPPED_MODEL_DIR, "encrypted"),
     prompt,
     maxTokens: tokens,
     mode: "encrypted",
-    keystoreDir,
+    openKeys: keystoreKeys(keystoreDir),
     // No token has this id: generation never stops early, so both sides make `tokens` tokens.
     eosId: -1,
     onStep: (s) => {

@@ -11,6 +11,7 @@ import { parseBrainId, parseInteger } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
 import type * as GatewayClientModule from "../../sdk/gateway-client";
 import type * as MarketModule from "../../sdk/market";
+import type * as KeystoreModule from "../../sdk/node/keystore";
 import type * as ModelSourceModule from "../../sdk/node/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
 import { type ChainContext, connectBased } from "../../sdk/chain";
@@ -22,6 +23,7 @@ const lazy = {
   gateway: () => require("../../sdk/gateway-client") as typeof GatewayClientModule,
   market: () => require("../../sdk/market") as typeof MarketModule,
   modelSource: () => require("../../sdk/node/model-cache") as typeof ModelSourceModule,
+  keystore: () => require("../../sdk/node/keystore") as typeof KeystoreModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -192,7 +194,8 @@ const prompt: Run = async (ctx, [text], options) => {
   onStep("loading the model");
   const modelDir = await modelFor(config, opts.model, ctx.log, settings.modelCacheDir);
   const { preparePrompt, runPrompt } = lazy.prompt();
-  const prepared = preparePrompt(modelDir, text, maxTokens, mode);
+  const model = lazy.modelSource().openModelDir(modelDir, mode);
+  const prepared = preparePrompt(model, text, maxTokens, mode);
 
   let escrow: Escrow | null = null;
   if (opts.escrow) escrow = await openEscrow(based, brainId, prepared, deadlineSeconds, onStep);
@@ -214,11 +217,11 @@ const prompt: Run = async (ctx, [text], options) => {
     result = await runPrompt({
       gateway,
       brainId,
-      modelDir,
+      model,
       prompt: prepared.promptIds,
       maxTokens,
       mode,
-      keystoreDir: settings.keystoreDir,
+      openKeys: lazy.keystore().keystoreKeys(settings.keystoreDir),
       ...(escrow ? { requestId: escrow.requestId.toString() } : {}),
       signal: abort.signal,
       onStep,

@@ -12,10 +12,10 @@ import {
   LIMITS,
   SIGNATURE_HEADERS,
   nonceSchema,
-  sha256Hex,
   signatureSchema,
   signedRequestMessage,
 } from "../../protocol/gateway";
+import { sha256Hex } from "../../protocol/hash";
 import { checksummedAddressSchema } from "../../protocol/schemas";
 import { GatewayRefusal } from "./errors";
 

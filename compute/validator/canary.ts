@@ -26,10 +26,12 @@ import type { JobView, OpenSession, SessionView } from "../../protocol/gateway";
 import type { InferenceMode } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
+import { keystoreKeys } from "../../sdk/node/keystore";
 import { runPrompt } from "../../sdk/prompt";
 import {
   type Gpt2Tokenizer,
   type LogitsSource,
+  type ZkllmModel,
   argmax,
   generateGreedy,
   isZkllmInputError,
@@ -122,6 +124,8 @@ export type Verdict =
 /** Plaintext inference of the Brain's model, to check answers against. */
 export type Reference = {
   readonly mode: InferenceMode;
+  /** The Brain's model, opened once: canaries are prompted through it as users' prompts are. */
+  readonly model: ZkllmModel;
   readonly tokenizer: Gpt2Tokenizer;
   readonly nPositions: number;
   readonly eosId: number | undefined;
@@ -158,6 +162,7 @@ export async function createReference(modelDir: string, mode: InferenceMode): Pr
   }
 
   return {
+    model,
     mode,
     tokenizer,
     nPositions,
@@ -232,7 +237,6 @@ class WatchingGateway extends GatewayClient {
 export type RunCanaryOptions = {
   gatewayUrl: string;
   brainId: number;
-  modelDir: string;
   reference: Reference;
   prompt: CanaryPrompt;
   /** The validator's canary keystore (encrypted mode). */
@@ -255,11 +259,11 @@ export async function runCanary(options: RunCanaryOptions): Promise<CanaryOutcom
     result = await runPrompt({
       gateway,
       brainId: options.brainId,
-      modelDir: options.modelDir,
+      model: reference.model,
       prompt: prompt.promptIds,
       maxTokens: prompt.maxTokens,
       mode: reference.mode,
-      keystoreDir: options.keystoreDir,
+      openKeys: keystoreKeys(options.keystoreDir),
       ...(reference.eosId !== undefined ? { eosId: reference.eosId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       jobTimeoutMs: options.jobTimeoutMs ?? 120_000,

@@ -71,7 +71,6 @@ export type RoundDeps = {
   /** The validator's key and the gateway's domain (replays and miner stats are members-only). */
   signer: SignerOptions;
   brainId: number;
-  modelDir: string;
   reference: Reference;
   prompts: CanaryPrompts;
   /** Encrypted Brains only: plain jobs have nothing to replay. */
@@ -115,7 +114,6 @@ export async function runRound(deps: RoundDeps): Promise<RoundReport> {
     const c = await runCanary({
       gatewayUrl: deps.gatewayUrl,
       brainId: deps.brainId,
-      modelDir: deps.modelDir,
       reference: deps.reference,
       prompt,
       keystoreDir: deps.keystoreDir(),
@@ -436,7 +434,6 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
           gatewayUrl: options.gatewayUrl,
           signer,
           brainId,
-          modelDir: options.modelDir,
           reference,
           prompts,
           ...(replayer ? { replayer } : {}),

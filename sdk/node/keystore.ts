@@ -31,6 +31,7 @@ import {
   planRotations,
 } from "../../zkllm/client";
 import { BasedError } from "../errors";
+import type { OpenKeys } from "../prompt";
 
 export type OpenedKeystore = {
   /** A client holding the stored secret key (the caller deletes it when done). */
@@ -272,3 +273,9 @@ function writeIfAbsent(file: string, bytes: Uint8Array): boolean {
 function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
+
+/** The keys of encrypted prompts (sdk/prompt.ts `openKeys`), kept in keystore folder `dir`. */
+export const keystoreKeys =
+  (dir: string): OpenKeys =>
+  (paramSet, plan) =>
+    openKeystore(dir, paramSet, plan);

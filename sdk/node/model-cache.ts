@@ -19,6 +19,9 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import { type Hex, keccak256 } from "viem";
 import { BasedError } from "../errors";
+import type { InferenceMode } from "../../protocol/schemas";
+import { type ZkllmModel, openModel } from "../../zkllm/client";
+import { readModelDir } from "../../zkllm/model-dir";
 
 /** The files a model directory may hold that make up the model (and its content hash). */
 export const MODEL_FILES = [
@@ -249,6 +252,23 @@ async function download(url: URL, file: string): Promise<void> {
       "ModelSourceUnreachable",
       `The download of ${url.href} broke off: ${(error as Error).message}.`,
       "Check the connection to the Brain's model server, then start the miner again.",
+    );
+  }
+}
+
+/**
+ * Opens a converted model directory for prompts: its tokenizer, configuration and, for encrypted
+ * prompts, its weights and plan (a plain prompt's model runs on the miner).
+ */
+export function openModelDir(dir: string, mode: InferenceMode): ZkllmModel {
+  try {
+    return openModel(readModelDir(dir, { weights: mode === "encrypted" }));
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "ModelNotFound",
+      `Cannot load the model in ${dir}: ${(err as Error).message}.`,
+      "Point at a converted model directory (config.json, model.safetensors, vocab.json, merges.txt, zkllm-plan.json).",
     );
   }
 }

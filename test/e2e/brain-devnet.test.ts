@@ -26,6 +26,8 @@ import { waitFor } from "../helpers/oracle";
 import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
 import { type ChainContext } from "../../sdk/chain";
+import { keystoreKeys } from "../../sdk/node/keystore";
+import { openModelDir } from "../../sdk/node/model-cache";
 
 const address = (index: number): Address => privateKeyToAccount(devnetPrivateKey(index)).address;
 
@@ -134,11 +136,11 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
     const result = await runPrompt({
       gateway: new GatewayClient({ url: devnet.gatewayUrl }),
       brainId: DEVNET_BRAIN.id,
-      modelDir: SHIPPED_MODEL_DIR,
+      model: openModelDir(SHIPPED_MODEL_DIR, "encrypted"),
       prompt: text,
       maxTokens: 8,
       mode: "encrypted",
-      keystoreDir: path.join(work, "keys"),
+      openKeys: keystoreKeys(path.join(work, "keys")),
       onStep: (s) => {
         const m = /open on miner (0x[0-9a-fA-F]{40})/.exec(s);
         if (m) first = m[1] as Address;
@@ -207,11 +209,11 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
         await runPrompt({
           gateway: new GatewayClient({ url: devnet.gatewayUrl }),
           brainId: DEVNET_BRAIN.id,
-          modelDir: SHIPPED_MODEL_DIR,
+          model: openModelDir(SHIPPED_MODEL_DIR, "encrypted"),
           prompt: text,
           maxTokens: 3,
           mode: "encrypted",
-          keystoreDir: path.join(work, "keys"),
+          openKeys: keystoreKeys(path.join(work, "keys")),
         });
       }
 

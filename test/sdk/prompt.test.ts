@@ -20,9 +20,12 @@ import { loadTokenizer } from "../../zkllm/tokenizer";
 import { based, freePort, tempDir } from "../helpers/processes";
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
 import { SHIPPED_MODEL_DIR } from "../zkllm/model/helpers";
+import { keystoreKeys } from "../../sdk/node/keystore";
+import { openModelDir } from "../../sdk/node/model-cache";
 
 const BRAIN = 3;
 const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
+const SHIPPED = openModelDir(SHIPPED_MODEL_DIR, "encrypted");
 
 /** Polls `check` until it gives a value (or fails after `timeoutMs`). */
 async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -76,15 +79,15 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
   });
 
   it("a prompt is checked against the model before anything is sent", () => {
-    const ok = preparePrompt(SHIPPED_MODEL_DIR, "The jury said", 16, "encrypted");
+    const ok = preparePrompt(SHIPPED, "The jury said", 16, "encrypted");
     expect(ok.promptIds).to.deep.equal(tokenizer.encode("The jury said"));
     expect(ok.promptUnits).to.equal(16);
     expect(ok.maxCompletionUnits).to.equal(16);
     expect(ok.eosId).to.equal(tokenizer.eotId);
-    expect(preparePrompt(SHIPPED_MODEL_DIR, "The jury said", 16, "plain").promptUnits).to.equal(4);
+    expect(preparePrompt(SHIPPED, "The jury said", 16, "plain").promptUnits).to.equal(4);
     // Near the end of the context the answer is capped (the last position still gives a token).
     const long = Array.from({ length: 125 }, () => 260);
-    expect(preparePrompt(SHIPPED_MODEL_DIR, long, 16, "encrypted").maxCompletionUnits).to.equal(4);
+    expect(preparePrompt(SHIPPED, long, 16, "encrypted").maxCompletionUnits).to.equal(4);
 
     const code = (run: () => unknown) => {
       try {
@@ -95,13 +98,11 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
       }
       return "none";
     };
-    expect(code(() => preparePrompt(SHIPPED_MODEL_DIR, "", 4, "encrypted"))).to.equal("EmptyPrompt");
-    expect(code(() => preparePrompt(SHIPPED_MODEL_DIR, [1, 4096], 4, "encrypted"))).to.equal("InvalidPrompt");
-    expect(code(() => preparePrompt(SHIPPED_MODEL_DIR, Array(129).fill(5), 4, "plain"))).to.equal(
-      "PromptTooLong",
-    );
-    expect(code(() => preparePrompt(SHIPPED_MODEL_DIR, "x", 0, "plain"))).to.equal("InvalidArgument");
-    expect(code(() => preparePrompt("/nonexistent/model", "x", 4, "plain"))).to.equal("ModelNotFound");
+    expect(code(() => preparePrompt(SHIPPED, "", 4, "encrypted"))).to.equal("EmptyPrompt");
+    expect(code(() => preparePrompt(SHIPPED, [1, 4096], 4, "encrypted"))).to.equal("InvalidPrompt");
+    expect(code(() => preparePrompt(SHIPPED, Array(129).fill(5), 4, "plain"))).to.equal("PromptTooLong");
+    expect(code(() => preparePrompt(SHIPPED, "x", 0, "plain"))).to.equal("InvalidArgument");
+    expect(code(() => openModelDir("/nonexistent/model", "plain"))).to.equal("ModelNotFound");
   });
 
   it("an unreachable gateway is reported as such, with the hint to start one", async () => {
@@ -110,7 +111,7 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
       runPrompt({
         gateway: new GatewayClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 2_000 }),
         brainId: BRAIN,
-        modelDir: SHIPPED_MODEL_DIR,
+        model: SHIPPED,
         prompt: "The jury said",
         maxTokens: 2,
         mode: "plain",
@@ -228,11 +229,11 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       const result = await runPrompt({
         gateway: client,
         brainId: BRAIN,
-        modelDir: SHIPPED_MODEL_DIR,
+        model: SHIPPED,
         prompt: text,
         maxTokens: 6,
         mode: "encrypted",
-        keystoreDir,
+        openKeys: keystoreKeys(keystoreDir),
         onStep: (s) => steps.push(s),
         onToken: (id, piece) => {
           streamed.push({ id, text: piece });
@@ -293,7 +294,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const pending = runPrompt({
       gateway: client,
       brainId: BRAIN,
-      modelDir: SHIPPED_MODEL_DIR,
+      model: SHIPPED,
       prompt: text,
       maxTokens: 6,
       mode: "plain",
@@ -352,11 +353,11 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const result = await runPrompt({
       gateway: stale,
       brainId: BRAIN,
-      modelDir: SHIPPED_MODEL_DIR,
+      model: SHIPPED,
       prompt: PROMPTS[0]!,
       maxTokens: 1,
       mode: "encrypted",
-      keystoreDir,
+      openKeys: keystoreKeys(keystoreDir),
     });
     expect(stale.lied).to.equal(true);
     expect(result.keysUploaded).to.be.greaterThan(1_000_000);
@@ -412,7 +413,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
         const result = await runPrompt({
           gateway: counting,
           brainId: BRAIN,
-          modelDir: SHIPPED_MODEL_DIR,
+          model: SHIPPED,
           prompt: text,
           maxTokens: 3,
           mode: "plain",
@@ -435,11 +436,11 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const refused = await runPrompt({
       gateway: client,
       brainId: BRAIN + 1,
-      modelDir: SHIPPED_MODEL_DIR,
+      model: SHIPPED,
       prompt: "The jury said",
       maxTokens: 2,
       mode: "encrypted",
-      keystoreDir,
+      openKeys: keystoreKeys(keystoreDir),
     }).then(
       () => undefined,
       (err: unknown) => err,
@@ -453,11 +454,11 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const aborted = await runPrompt({
       gateway: client,
       brainId: BRAIN,
-      modelDir: SHIPPED_MODEL_DIR,
+      model: SHIPPED,
       prompt: "The jury said",
       maxTokens: 6,
       mode: "encrypted",
-      keystoreDir,
+      openKeys: keystoreKeys(keystoreDir),
       signal: stop.signal,
       onStep: (s) => {
         const m = /^session (\S+)/.exec(s);

@@ -25,7 +25,7 @@ import { layoutLinearInputs, readLinearOutputs, type LinearPlanStep } from "./li
 import { getCkksContext, type CkksContext, type ParamSet, type ParamSetId } from "./params";
 import { planNeedsRelinearization, planRotations, type EnginePlan } from "./plan";
 import { initZstd, loadCiphertext, saveCiphertext, writeBlob, type EvalKeyBlobs } from "./serialize";
-import { sha256 } from "./sha256";
+import { sha256 } from "../../protocol/hash";
 
 export type { EvalKeyBlobs } from "./serialize";
 

@@ -18,10 +18,10 @@ import {
   fromBase64,
   outputsHash,
   randomHex,
-  sha256Hex,
   signedRequestMessage,
   toBase64,
 } from "../../../protocol/gateway";
+import { sha256Hex } from "../../../protocol/hash";
 import { type GatewayOptions, type RunningGateway, startGateway } from "../../../compute/gateway/server";
 import { GatewayClient, type SignerOptions } from "../../../sdk/gateway-client";
 

@@ -137,7 +137,6 @@ describe("validator canaries and rounds against a real gateway and miners", func
     const c = await runCanary({
       gatewayUrl: gateway.url,
       brainId: BRAIN,
-      modelDir: MODEL_DIR,
       reference,
       prompt,
       keystoreDir: path.join(tempDir("based-canary-keys"), "0"),
@@ -185,7 +184,6 @@ describe("validator canaries and rounds against a real gateway and miners", func
           gatewayUrl: gateway.url,
           signer,
           brainId: BRAIN,
-          modelDir: MODEL_DIR,
           reference,
           prompts,
           replayer,

@@ -64,7 +64,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
     const dir = fresh();
     // The first process: makes the keys, encrypts, prints the ciphertexts and its key hashes.
     const child = `
-      const { openKeystore } = require("./sdk/keystore");
+      const { openKeystore } = require("./sdk/node/keystore");
       const { planLinear } = require("./zkllm/ckks/linear");
       const { createPlan } = require("./zkllm/ckks/plan");
       const { createHash } = require("node:crypto");

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { expect } from "chai";
 import fc from "fast-check";
-import { sha256Hex } from "../../../zkllm/ckks/sha256";
+import { sha256Hex } from "../../protocol/hash";
 
 const reference = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-describe("zkllm/ckks/sha256: the client side's portable SHA-256", () => {
+describe("protocol/hash sha256: the one SHA-256 of the client and the services (viem)", () => {
   it("gives the FIPS 180-4 test vectors", () => {
     const ascii = (s: string) => new TextEncoder().encode(s);
     expect(sha256Hex(ascii(""))).to.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
