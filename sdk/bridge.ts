@@ -7,15 +7,13 @@ import {
   type Address,
   type Hash,
   type Hex,
-  BaseError,
-  ContractFunctionRevertedError,
   decodeErrorResult,
   erc20Abi,
   formatEther,
-  parseEventLogs,
   zeroAddress,
 } from "viem";
 import {
+  type BridgeDirection,
   type BridgeTransfer,
   type Message,
   MessageKind,
@@ -36,6 +34,7 @@ import {
   messageInboxAbi,
 } from "../protocol/generated/abis";
 import { type ChainContext, requireWallet } from "./chain";
+import { type Revert, ensureAllowance, eventOf, sendContractCall } from "./contract-call";
 
 // ─────────────────────────────────────────── connection ──────────────────────────────────────────
 
@@ -68,7 +67,7 @@ export function attesterUrlsFor(
 // ───────────────────────────────────────────── sides ─────────────────────────────────────────────
 
 /** `to-ethereum`: lock BASED, mint wBASED. `to-based`: burn wBASED, release BASED. */
-export type BridgeDirection = "to-ethereum" | "to-based";
+export type { BridgeDirection };
 
 /** One end of the bridge as the SDK uses it. */
 type Endpoint = {
@@ -215,8 +214,6 @@ export type SentTransfer = {
   destinationFromBlock: bigint;
 };
 
-const RECEIPT_POLL_MS = 250;
-
 /**
  * Locks BASED (`to-ethereum`, approving BasedBridge first when needed) or burns wBASED
  * (`to-based`), after checking everything that would refuse it or strand it: pauses, the
@@ -251,71 +248,39 @@ export async function sendBridgeTransfer(
   ]);
   assertTransferAllowed(limits, amount, balance, sender, source, destination);
 
-  let approvalHash: Hash | undefined;
-  if (direction === "to-ethereum") {
-    const allowance = await source.ctx.publicClient.readContract({
-      address: source.token,
-      abi: erc20Abi,
-      functionName: "allowance",
-      args: [sender, source.bridge],
-    });
-    if (allowance < amount) {
-      onStep?.("approve", `approving ${amountOf(amount, source.symbol)} to the BasedBridge`);
-      const { request } = await source.ctx.publicClient.simulateContract({
-        account: wallet.account,
-        address: source.token,
-        abi: erc20Abi,
-        functionName: "approve",
-        args: [source.bridge, amount],
-      });
-      approvalHash = await wallet.writeContract(request);
-      const receipt = await source.ctx.publicClient.waitForTransactionReceipt({
-        hash: approvalHash,
-        pollingInterval: RECEIPT_POLL_MS,
-      });
-      if (receipt.status !== "success") throw new Error(`BASED approval ${approvalHash} reverted`);
-    }
-  }
-
-  let request;
-  try {
-    ({ request } =
-      direction === "to-ethereum"
-        ? await source.ctx.publicClient.simulateContract({
-            account: wallet.account,
-            address: source.bridge,
-            abi: basedBridgeAbi,
-            functionName: "lock",
-            args: [recipient, amount],
-          })
-        : await source.ctx.publicClient.simulateContract({
-            account: wallet.account,
-            address: source.bridge,
-            abi: ethereumBridgeAbi,
-            functionName: "burn",
-            args: [recipient, amount],
-          }));
-  } catch (err) {
-    throw explainBridgeRevert(err, source.symbol);
-  }
-  const verb = direction === "to-ethereum" ? "locking" : "burning";
-  onStep?.("send", `${verb} ${amountOf(amount, source.symbol)} on ${source.chainName}`);
-  const hash = await wallet.writeContract(request as Parameters<typeof wallet.writeContract>[0]);
-  onStep?.("confirm", `waiting for ${hash} on ${source.chainName}`);
-  const receipt = await source.ctx.publicClient.waitForTransactionReceipt({
-    hash,
-    pollingInterval: RECEIPT_POLL_MS,
-  });
-  if (receipt.status !== "success") throw new Error(`${verb} transaction ${hash} reverted`);
-
-  const [event] =
+  // Locking pulls BASED from the sender; burning wBASED needs no approval (the bridge burns its own token).
+  const approvalHash =
     direction === "to-ethereum"
-      ? parseEventLogs({ abi: basedBridgeAbi, eventName: "BridgeLocked", logs: receipt.logs })
-      : parseEventLogs({ abi: ethereumBridgeAbi, eventName: "BridgeBurned", logs: receipt.logs });
-  if (!event)
-    throw new Error(
-      `transaction ${hash} emitted no ${direction === "to-ethereum" ? "BridgeLocked" : "BridgeBurned"} event`,
-    );
+      ? await ensureAllowance(source.ctx, {
+          token: source.token,
+          spender: { address: source.bridge, name: "the BasedBridge" },
+          amount,
+          describe: (wei) => amountOf(wei, source.symbol),
+          onStep,
+          insufficient: (have) => insufficientFunds(amount, have, sender, source),
+        })
+      : undefined;
+
+  const verb = direction === "to-ethereum" ? "locking" : "burning";
+  const send = { explain: (r: Revert) => explainBridgeRevert(r, source.symbol), onStep };
+  const label = `${verb} ${amountOf(amount, source.symbol)} on ${source.chainName}`;
+  const receipt =
+    direction === "to-ethereum"
+      ? await sendContractCall(
+          source.ctx,
+          { address: source.bridge, abi: basedBridgeAbi, functionName: "lock", args: [recipient, amount] },
+          { ...send, label },
+        )
+      : await sendContractCall(
+          source.ctx,
+          { address: source.bridge, abi: ethereumBridgeAbi, functionName: "burn", args: [recipient, amount] },
+          { ...send, label },
+        );
+  const hash = receipt.transactionHash;
+  const event =
+    direction === "to-ethereum"
+      ? eventOf(receipt, basedBridgeAbi, "BridgeLocked")
+      : eventOf(receipt, ethereumBridgeAbi, "BridgeBurned");
   const transfer: BridgeTransfer = {
     sender: event.args.sender,
     recipient: event.args.recipient,
@@ -385,26 +350,26 @@ function assertTransferAllowed(
       { amount: amount.toString(), capacity: limits.destinationBucket.capacity.toString() },
     );
   }
-  if (balance < amount) {
-    throw new BasedError(
-      "refused",
-      sym === "BASED" ? "InsufficientBased" : "InsufficientWrappedBased",
-      `Not enough ${sym}: the transfer needs ${amountOf(amount, sym)}, ${sender} has ${amountOf(balance, sym)} (short by ${amountOf(amount - balance, sym)}).`,
-      sym === "BASED"
-        ? "On devnet, the DevnetBasedFaucet gives BASED (drip(address,uint256)), or use a funded devnet account."
-        : "Bridge BASED to Ethereum first: `based bridge to-ethereum --amount <BASED>`.",
-      { needed: amount.toString(), balance: balance.toString() },
-    );
-  }
+  if (balance < amount) throw insufficientFunds(amount, balance, sender, source);
+}
+
+function insufficientFunds(amount: bigint, balance: bigint, sender: Address, source: Endpoint): BasedError {
+  const sym = source.symbol;
+  return new BasedError(
+    "refused",
+    sym === "BASED" ? "InsufficientBased" : "InsufficientWrappedBased",
+    `Not enough ${sym}: the transfer needs ${amountOf(amount, sym)}, ${sender} has ${amountOf(balance, sym)} (short by ${amountOf(amount - balance, sym)}).`,
+    sym === "BASED"
+      ? "On devnet, the DevnetBasedFaucet gives BASED (drip(address,uint256)), or use a funded devnet account."
+      : "Bridge BASED to Ethereum first, then try again.",
+    { needed: amount.toString(), balance: balance.toString() },
+  );
 }
 
 /** Turns a lock/burn revert into a message that says what happened and what to do. */
-function explainBridgeRevert(err: unknown, symbol: string): unknown {
-  if (!(err instanceof BaseError)) return err;
-  const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (!(reverted instanceof ContractFunctionRevertedError) || !reverted.data) return err;
-  const name = reverted.data.errorName;
-  const args = (reverted.data.args ?? []) as readonly bigint[];
+function explainBridgeRevert(revert: Revert, symbol: string): BasedError {
+  const { name } = revert;
+  const args = revert.args as readonly bigint[];
   switch (name) {
     case "TransferAboveMax":
       return new BasedError(

@@ -1,5 +1,6 @@
 import { toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { BasedError } from "./errors";
 
 /** Hardhat's well-known development mnemonic: its accounts are funded on every devnet chain.
  *  Never use these keys anywhere else: everybody knows them. */
@@ -39,7 +40,8 @@ export const DEVNET_BASED_PER_ACCOUNT = 1_000_000n * 10n ** 18n;
 export function devnetPrivateKey(index: number): `0x${string}` {
   const account = mnemonicToAccount(DEVNET_MNEMONIC, { addressIndex: index });
   const key = account.getHdKey().privateKey;
-  if (!key) throw new Error("devnet mnemonic produced no private key");
+  // A mnemonic-derived HD key always has its private half; the check only narrows the type.
+  if (!key) throw new BasedError("environment", "DevnetKey", "The devnet mnemonic produced no private key.");
   return toHex(key);
 }
 

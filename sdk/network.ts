@@ -25,7 +25,7 @@ import {
 import { BasedError } from "./errors";
 import { brainRegistryAbi, consensusAbi, networkAbi } from "../protocol/generated/abis";
 import { type ChainContext, signerOf } from "./chain";
-import { genericRefusal, type OnStep, type Revert, sendContractCall } from "./contract-call";
+import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 /** Where a member is reached, as Network records it: `host:port` or a URL, at most 128 bytes. */
 export const endpointSchema = z
@@ -312,12 +312,10 @@ export async function registerMember(
     },
     { explain: explainNetworkError, label: `the registration in Brain #${brainId}`, onStep },
   );
-  const logs = parseEventLogs({ abi: networkAbi, logs: receipt.logs });
-  const registered = logs.find((l) => l.eventName === "MemberRegistered");
-  if (!registered || registered.eventName !== "MemberRegistered") {
-    throw new Error(`transaction ${receipt.transactionHash} emitted no MemberRegistered event`);
-  }
-  const pruned = logs.find((l) => l.eventName === "MemberRemoved" && l.args.pruned);
+  const registered = eventOf(receipt, networkAbi, "MemberRegistered");
+  const pruned = parseEventLogs({ abi: networkAbi, eventName: "MemberRemoved", logs: receipt.logs }).find(
+    (l) => l.args.pruned,
+  );
   return {
     brainId,
     uid: registered.args.uid,
