@@ -173,7 +173,8 @@ export async function configureBrain(
         "input",
         "InvalidContextLimit",
         `Brain #${brainId} has no context limit yet, and prices need one.`,
-        "Pass --context-limit <compute units> together with --price.",
+        "Set a context limit together with the prices.",
+        { brainId: String(brainId) },
       );
     }
     for (const price of [p.promptPricePer1k, p.completionPricePer1k]) {
@@ -209,8 +210,8 @@ function notBrainWallet(brainId: number | bigint, caller: Address, wallet: Addre
     "refused",
     "NotBrainWallet",
     `${caller} may not configure Brain #${brainId}: only its BasedAI wallet ${wallet} may.`,
-    `Sign with that wallet's key (BASED_PRIVATE_KEY), or have the Brain's owner link your address on Ethereum with \`based brain link ${brainId} ${caller}\`.`,
-    { wallet },
+    "Sign with that wallet's key (BASED_PRIVATE_KEY), or have the Brain's owner link your address to it on Ethereum (BrainNFT.linkBasedWallet).",
+    { wallet, caller, brainId: String(brainId) },
   );
 }
 
@@ -227,7 +228,7 @@ export function explainRegistryError(revert: Revert, wallet: Address = zeroAddre
         "refused",
         name,
         `The split sums to ${String(args[0])} basis points, not 10000.`,
-        "Pass three whole numbers of basis points that sum to 10000, e.g. --split 2500:3750:3750.",
+        "Give three whole numbers of basis points (owner, miners, validators) that sum to 10000.",
       );
     case "StringTooLong":
       return new BasedError(
@@ -241,7 +242,7 @@ export function explainRegistryError(revert: Revert, wallet: Address = zeroAddre
         "refused",
         name,
         "The context limit must be positive.",
-        "Pass --context-limit <compute units>.",
+        "Give the context limit in compute units (tokens).",
       );
     default:
       return genericRefusal("BrainRegistry", revert);

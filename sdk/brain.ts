@@ -244,7 +244,7 @@ export function explainBrainError(name: string, args: readonly unknown[]): Based
         "refused",
         name,
         `The burn price is ${PEPE(a[0]!)}, above your maximum of ${PEPE(a[1]!)}.`,
-        `Pass --max-price ${formatEther(a[0]!)} (or more) to accept the current price.`,
+        "Raise your maximum to at least the current price to accept it.",
         { price: a[0]!.toString(), maxPrice: a[1]!.toString() },
       );
     case "BrainCapReached":
@@ -291,7 +291,8 @@ export function explainBrainError(name: string, args: readonly unknown[]): Based
         "refused",
         "BrainNotFound",
         `Brain #${a[0]} does not exist.`,
-        "Mint one with `based brain mint --burn` or `based brain mint --stake`.",
+        "Mint one by burn or by stake first.",
+        { brainId: String(a[0]) },
       );
     default:
       return new BasedError(

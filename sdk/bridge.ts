@@ -90,8 +90,8 @@ function ethereumEndpoint(ctx: BridgeContext): Endpoint {
     throw new BasedError(
       "environment",
       "DeploymentsInvalid",
-      "The deployments file lacks the Ethereum MessageInbox or EthereumBridge.",
-      "Restart `npm run devnet` to write a fresh one.",
+      "The deployments lack the Ethereum MessageInbox or EthereumBridge.",
+      "Use deployments that name both bridges and both inboxes (the devnet writes them).",
     );
   }
   return {
@@ -756,13 +756,13 @@ function timeoutError(
     !last || last.state === "unknown" || last.state === "pending"
       ? `Check that the attesters are running and synced${down.length ? ` (unreachable: ${down.join(", ")})` : ""}; set BASED_ATTESTERS to their URLs if they are not the devnet's.`
       : last.state === "signed"
-        ? "Check that a relayer is running (npm run devnet starts one; anyone may run oracle/relayer/main.ts)."
+        ? "Check that a relayer is running (the devnet starts one; anyone may run one)."
         : "Relayers retry it; it is not lost.";
   return new BasedError(
     "environment",
     "BridgeTimeout",
     `Message ${sent.messageId} did not execute within ${seconds} s: it has ${where}. Your transfer is recorded on-chain (tx ${sent.sourceTransactionHash}) and is not lost.`,
-    `${hint} Follow it with \`based bridge status ${sent.messageId}\`.`,
+    hint,
     { messageId: sent.messageId, state: last?.state ?? "unknown" },
   );
 }

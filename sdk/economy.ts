@@ -74,7 +74,8 @@ export function brainNotActive(brainId: number | bigint): BasedError {
     "refused",
     "BrainNotActive",
     `Brain #${brainId} is not active on the BasedAI chain: it was never mirrored there, or it was deactivated.`,
-    "A Brain minted on Ethereum appears on the BasedAI chain within a few blocks; check it with `based brain show <id>`.",
+    "A Brain minted on Ethereum appears on the BasedAI chain within a few blocks.",
+    { brainId: String(brainId) },
   );
 }
 

@@ -187,7 +187,7 @@ export class GatewayClient {
         "environment",
         "GatewayUnreachable",
         `the gateway at ${this.url} did not answer (${(err as Error).message})`,
-        "is it running? On devnet `npm run devnet` starts one for Brain #3; elsewhere check --gateway or BASED_GATEWAY_URL",
+        "Is it running? On devnet `npm run devnet` starts one for Brain #3; elsewhere check BASED_GATEWAY_URL.",
       );
     }
   }

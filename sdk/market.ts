@@ -603,9 +603,9 @@ export function explainMarketError(
         name,
         `The spending account of ${account} has ${BASED(balance)} free, not enough to ${what}: it needs ${BASED(needed)} (short by ${BASED(needed - balance)}).`,
         action === "open"
-          ? `Deposit more first: \`based account deposit <BASED>\` (at least ${BASED(needed - balance)}), or ask for fewer completion units.`
-          : "Withdraw at most the free balance (`based account show`); escrowed BASED returns when its request settles or is reclaimed.",
-        { balance: balance.toString(), needed: needed.toString() },
+          ? `Deposit at least ${BASED(needed - balance)} more first, or ask for fewer completion units.`
+          : "Withdraw at most the free balance; escrowed BASED returns when its request settles or is reclaimed.",
+        { balance: balance.toString(), needed: needed.toString(), action: action ?? "" },
       );
     }
     case "AppNotAuthorized":
@@ -613,15 +613,16 @@ export function explainMarketError(
         "refused",
         name,
         `${s(1)} may not open requests on ${s(0)}'s spending account: it was never authorized, or its allowance is used up.`,
-        `The account holder authorizes it with \`based account authorize ${s(1)} <BASED>\`.`,
+        "The account holder authorizes it with an allowance.",
+        { app: s(1) },
       );
     case "AllowanceExceeded":
       return new BasedError(
         "refused",
         name,
         `${s(1)} may escrow ${BASED(args[2] as bigint)} more on ${s(0)}'s account; this request needs ${BASED(args[3] as bigint)}.`,
-        `The account holder raises it with \`based account authorize ${s(1)} <BASED>\`.`,
-        { allowance: s(2), needed: s(3) },
+        "The account holder raises its allowance.",
+        { app: s(1), allowance: s(2), needed: s(3) },
       );
     case "BrainNotActive":
       return brainNotActive(args[0] as bigint);
@@ -630,7 +631,8 @@ export function explainMarketError(
         "refused",
         name,
         `Only Brain #${s(0)}'s BasedAI wallet may name its gateway; ${s(1)} is not it.`,
-        `Sign with the Brain's wallet (\`based brain show ${s(0)}\` names it).`,
+        "Sign with the Brain's BasedAI wallet (its configuration names it).",
+        { brainId: s(0) },
       );
     case "ZeroPromptUnits":
       return new BasedError("input", name, "A request needs at least one prompt unit (token).");
@@ -639,7 +641,7 @@ export function explainMarketError(
         "refused",
         name,
         `Prompt and completion together are ${s(0)} compute units, above Brain #${context.brainId ?? "?"}'s context limit of ${s(1)}.`,
-        "Shorten the prompt or ask for fewer completion units (--max-tokens).",
+        "Shorten the prompt or ask for fewer completion units.",
         { units: s(0), contextLimit: s(1) },
       );
     case "InvalidDeadline":
@@ -657,9 +659,7 @@ export function explainMarketError(
         status === "none"
           ? `Request ${s(0)} does not exist.`
           : `Request ${s(0)} is already ${status}: there is nothing left to ${action ?? "do"}.`,
-        status === "none"
-          ? "Check the request id (`based account show` lists your open requests)."
-          : undefined,
+        status === "none" ? "Check the request id against the account's open requests." : undefined,
         { status },
       );
     }
@@ -670,16 +670,16 @@ export function explainMarketError(
         (args[2] as Address) === zeroAddress
           ? `Brain #${s(0)} has no gateway, so nothing can settle its requests.`
           : `Only Brain #${s(0)}'s gateway ${s(2)} may settle its requests; ${s(1)} is not it.`,
-        `The Brain's wallet names it with \`based brain config ${s(0)} --gateway <address>\`.`,
-        { gateway: s(2) },
+        "The Brain's wallet names its gateway in ComputeMarket.",
+        { brainId: s(0), gateway: s(2) },
       );
     case "RequestExpired":
       return new BasedError(
         "refused",
         name,
         `${request} passed its deadline ${isoTime(args[1] as bigint)} unsettled: it can only be reclaimed.`,
-        `Reclaim it to the account with \`based account reclaim ${s(0)}\`.`,
-        { deadline: s(1) },
+        "Reclaim it to the account instead.",
+        { requestId: s(0), deadline: s(1) },
       );
     case "RequestNotExpired":
       return new BasedError(

@@ -4,7 +4,7 @@
  * registrant replaces the member with the lowest pruning score past its immunity: the walk along
  * the attested pruning order needs that order's Merkle tree (an epoch report's `pruningTree`).
  */
-import { type Address, type Hash, formatEther, getAddress, parseEventLogs } from "viem";
+import { type Address, type Hash, getAddress, parseEventLogs } from "viem";
 import { z } from "zod";
 import {
   type MemberRole,
@@ -196,7 +196,8 @@ function noPruningOrder(brainId: number | bigint, role: string): BasedError {
     "refused",
     "NoPruningOrder",
     `Brain #${brainId}'s ${role}s are full and there is no attested pruning order yet (or it is under challenge).`,
-    "A full role admits a new member only by replacing one; wait for the next epoch report, then pass its --pruning-tree.",
+    "A full role admits a new member only by replacing one; wait for the next epoch report, then register with its pruning tree.",
+    { brainId: String(brainId), role },
   );
 }
 
@@ -285,7 +286,8 @@ export async function registerMember(
         "refused",
         "RoleFull",
         `Brain #${brainId} has all ${role === Role.Validator ? maxValidators : maxMiners} ${options.role}s it may have; a new one replaces the member with the lowest pruning score past its immunity.`,
-        "Pass the attested pruning order of the latest epoch report with --pruning-tree <file> (a StandardMerkleTree dump of pruningTree(...)); no oracle serves it yet.",
+        "Register with the attested pruning order of the latest epoch report (pruningTree: a StandardMerkleTree dump).",
+        { brainId: String(brainId), role: options.role },
       );
     }
     onStep?.("check", "finding the member to replace in the pruning order");
@@ -377,22 +379,23 @@ export function explainNetworkError(revert: Revert): BasedError {
         "refused",
         name,
         `${String(args[1])} already holds uid ${String(args[2])} in Brain #${String(args[0])}.`,
-        `One account holds one uid per Brain; leave first with \`based deregister --brain ${String(args[0])}\` to register again.`,
-        { uid: String(args[2]) },
+        "One account holds one uid per Brain; deregister first to register again.",
+        { brainId: String(args[0]), uid: String(args[2]) },
       );
     case "NotRegistered":
       return new BasedError(
         "refused",
         name,
         `${String(args[1])} is not a member of Brain #${String(args[0])}.`,
-        `Register with \`based register --brain ${String(args[0])} --role miner|validator --endpoint host:port\`.`,
+        "Register with the Brain first (as a miner or a validator).",
+        { brainId: String(args[0]) },
       );
     case "FeeAboveMax":
       return new BasedError(
         "refused",
         name,
         `Registering costs ${BASED(args[0] as bigint)}, above your maximum of ${BASED(args[1] as bigint)}.`,
-        `Pass --max-fee ${formatEther(args[0] as bigint)} (or more) to accept the current fee.`,
+        "Raise your maximum fee to at least the current fee to accept it.",
         { fee: String(args[0]), maxFee: String(args[1]) },
       );
     case "InvalidEndpoint":
@@ -400,7 +403,7 @@ export function explainNetworkError(revert: Revert): BasedError {
         "input",
         name,
         `The endpoint is ${String(args[0])} bytes; it must be 1 to ${String(args[1])}.`,
-        "Pass --endpoint host:port.",
+        "Give the endpoint as host:port or a URL.",
       );
     case "NoPruningOrder":
       return noPruningOrder(args[0] as bigint, NAME_OF[Number(args[1])] ?? "member");

@@ -210,6 +210,7 @@ function explainRefusal(err: GatewayError): BasedError {
     err.code,
     err.message,
     "A gateway serves one Brain: check the Brain id and the gateway's address; the message says what it refused.",
+    { refusedBy: "gateway", status: String(err.status) },
   );
 }
 

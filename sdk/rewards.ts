@@ -251,7 +251,7 @@ export async function claimReward(
         options.attesterUrls.length === 0
           ? "No attester to ask for the proof: none is configured."
           : `No attester served epoch ${epoch}'s rewards for its accepted root ${report.rewardsRoot} (asked ${options.attesterUrls.join(", ")}).`,
-        "Set BASED_ATTESTERS to the attesters' HTTP endpoints, or pass the epoch's rewards tree with --tree.",
+        "Set BASED_ATTESTERS to the attesters' HTTP endpoints, or give the epoch's rewards tree.",
       );
     }
     if (attested.amount > 0n) leaf = { amount: attested.amount, proof: attested.proof };
@@ -261,7 +261,7 @@ export async function claimReward(
       "refused",
       "NoReward",
       `${account} has no reward in epoch ${epoch}'s rewards tree.`,
-      "Pass --address of an account in the tree; accounts earn as miners, validators, stakers and Brain owners.",
+      "Claim for an account in the tree; accounts earn as miners, validators, stakers and Brain owners.",
     );
   }
   const already = await ctx.publicClient.readContract({
@@ -299,7 +299,8 @@ function assertClaimable(r: EpochReport): void {
         "refused",
         "NoReport",
         `Epoch ${r.epoch} has no report yet (it ends at block ${r.endBlock}; the chain is at block ${r.currentBlock}, Consensus expects epoch ${r.nextEpoch}'s report next).`,
-        "The attesters sign an epoch's report after it ends; try again later (`based rewards show --epoch <n>`).",
+        "The attesters sign an epoch's report after it ends; try again later.",
+        { epoch: String(r.epoch) },
       );
     case "pending":
       throw new BasedError(
@@ -335,7 +336,8 @@ export function explainConsensusError(revert: Revert): BasedError {
         "refused",
         name,
         `Epoch ${String(args[0])}'s report is not final yet (pending its challenge window, challenged, or missing).`,
-        `Check it with \`based rewards show --epoch ${String(args[0])}\` and claim once it is final.`,
+        "Claim once it is final.",
+        { epoch: String(args[0]) },
       );
     case "InvalidProof":
       return new BasedError(

@@ -254,7 +254,8 @@ export function explainStakingError(
         "refused",
         name,
         `${String(args[1])} is not a registered validator of Brain #${String(args[0])}.`,
-        `Stake to the Brain itself (leave out --validator), or pick a validator from \`based brain show ${String(args[0])}\`.`,
+        "Stake to the Brain itself, or to one of its registered validators.",
+        { brainId: String(args[0]) },
       );
     case "InsufficientStake": {
       const through = position.validator === zeroAddress ? "" : ` through ${position.validator}`;
@@ -262,7 +263,7 @@ export function explainStakingError(
         "refused",
         name,
         `Your stake in Brain #${position.brainId}${through} is ${BASED(args[0] as bigint)}, less than the ${BASED(args[1] as bigint)} asked.`,
-        "Unstake at most what the position holds (`based stake show` lists your positions).",
+        "Unstake at most what the position holds.",
         { available: String(args[0]), requested: String(args[1]) },
       );
     }
@@ -273,7 +274,7 @@ export function explainStakingError(
             "refused",
             name,
             "Nothing to withdraw: you have no unbonding stake.",
-            "Unstake first with `based stake remove --brain <id> --amount <BASED>`.",
+            "Unstake first; the stake is withdrawable once its unbonding period ends.",
           )
         : new BasedError(
             "refused",

@@ -268,7 +268,8 @@ export function explainWeightsError(revert: Revert): BasedError {
         "refused",
         name,
         `${String(args[1])} is not a registered validator of Brain #${String(args[0])}.`,
-        `Register first: \`based register --brain ${String(args[0])} --role validator --endpoint host:port\` (or \`based validator start\`, which registers).`,
+        "Register with the Brain as a validator first.",
+        { brainId: String(args[0]) },
       );
     case "EmptyCommit":
       return new BasedError("input", name, "The commitment hash must not be zero.");
@@ -327,7 +328,7 @@ export function explainWeightsError(revert: Revert): BasedError {
         "refused",
         name,
         `Uid ${String(args[0])} is not a miner of the Brain.`,
-        "Weights go to the Brain's miners only (`based brain show <id>` lists them).",
+        "Weights go to the Brain's miners only.",
       );
     default:
       return genericRefusal("Consensus", revert);

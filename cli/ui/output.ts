@@ -1,4 +1,5 @@
 import { BasedError } from "../../sdk/errors";
+import { hintFor } from "./hints";
 
 /** How a command reports: human text on stdout, or one JSON document for scripts (--json). */
 export type Output = {
@@ -28,17 +29,18 @@ export function reportError(err: unknown, json: boolean): number {
       ? err
       : new BasedError("environment", "Unexpected", err instanceof Error ? err.message : String(err));
   const exitCode = err instanceof BasedError ? err.exitCode : 1;
+  const hint = hintFor(based);
   if (json) {
     const error = {
       code: based.code,
       kind: based.kind,
       message: based.message,
-      hint: based.hint,
+      hint,
       ...based.details,
     };
     process.stdout.write(toJson({ ok: false, error }) + "\n");
   } else {
-    process.stderr.write(`Error: ${based.message}\n${based.hint ? `  → ${based.hint}\n` : ""}`);
+    process.stderr.write(`Error: ${based.message}\n${hint ? `  → ${hint}\n` : ""}`);
   }
   return exitCode;
 }

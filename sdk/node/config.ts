@@ -124,7 +124,7 @@ function inputError(source: string, error: z.ZodError): BasedError {
     "input",
     "InvalidConfig",
     `${source} is invalid: ${z.prettifyError(error)}`,
-    "Fix the value or remove it to use the default. `based --help` lists the variables and the config file fields.",
+    "Fix the value or remove it to use the default; docs/architecture.md lists the variables and the config file's fields.",
   );
 }
 

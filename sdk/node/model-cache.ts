@@ -69,7 +69,7 @@ export function modelManifest(dir: string): ManifestEntry[] {
       "input",
       "ModelDirMissing",
       `${dir} is not a directory.`,
-      "Point at a converted model directory (`based model convert <hf-dir> --out <dir>` makes one).",
+      "Point at a converted model directory (the model converter, zkllm/convert.ts, makes one).",
     );
   }
   const entries: ManifestEntry[] = [];
@@ -82,7 +82,7 @@ export function modelManifest(dir: string): ManifestEntry[] {
       "input",
       "NoModelFiles",
       `${dir} holds none of the model files (${MODEL_FILES.join(", ")}).`,
-      "Point at a converted model directory (`based model convert <hf-dir> --out <dir>` makes one).",
+      "Point at a converted model directory (the model converter, zkllm/convert.ts, makes one).",
     );
   }
   return entries;
@@ -173,7 +173,7 @@ function unsupportedUri(uri: string): BasedError {
     "input",
     "UnsupportedModelUri",
     `The model URI "${uri}" is not a file:// or http(s):// URI.`,
-    "A Brain's task model is served from file://<absolute dir> (one machine) or an http(s):// directory; the Brain's owner sets it with `based brain config`.",
+    "A Brain's task model is served from file://<absolute dir> (one machine) or an http(s):// directory, as its owner configures it.",
   );
 }
 

@@ -37,6 +37,7 @@ import { waitFor } from "../../helpers/oracle";
 import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../../helpers/processes";
 import { type ChainContext, connectBased } from "../../../sdk/chain";
 import { readDeployments } from "../../../sdk/node/deployments-file";
+import { hintFor } from "../../../cli/ui/hints";
 
 const BRAIN = 3;
 const MODEL_DIR = path.join(ROOT, "zkllm", "models", "brain-gpt2-tiny");
@@ -195,7 +196,7 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
 
     const notValidator = await refusal(() => commitWeights(minerCtx, weights));
     expect(notValidator.code).to.equal("NotValidator");
-    expect(notValidator.hint).to.match(/--role validator/);
+    expect(hintFor(notValidator)).to.match(/--role validator/);
 
     const salt = randomSalt();
     expect(
