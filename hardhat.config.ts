@@ -4,7 +4,7 @@ import "@nomicfoundation/hardhat-toolbox";
 import "./scripts/hardhat/abi-export";
 
 // The compiler comes from the exact-pinned `solc` npm package: no network is needed to build
-// (DESIGN.md §7). Any other version would need a download, so refuse it loudly instead.
+// (docs/architecture.md §7). Any other version would need a download, so refuse it loudly instead.
 const SOLC_VERSION = "0.8.28";
 
 subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }) => {

@@ -1,5 +1,5 @@
 /**
- * The Brain gateway's wire protocol (DESIGN.md §1, §5): what clients, miners and validators send
+ * The Brain gateway's wire protocol (docs/architecture.md §1, §5): what clients, miners and validators send
  * and receive, as zod schemas that the gateway validates and the SDK, miner and validator share.
  * No I/O here beyond hashing and signing helpers.
  *

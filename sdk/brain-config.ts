@@ -1,5 +1,5 @@
 /**
- * A Brain owner's configuration on the BasedAI chain (BrainRegistry, DESIGN.md §3): the task its
+ * A Brain owner's configuration on the BasedAI chain (BrainRegistry, docs/architecture.md §3): the task its
  * nodes run (with a notice period before a change takes effect), ZK mode, the emission split,
  * the registration fee, pricing and the profile. Only the Brain's BasedAI wallet may change it.
  */

@@ -1,5 +1,5 @@
 /**
- * The BASED bridge for users (DESIGN.md §2, docs/protocol.md): lock BASED on the BasedAI chain to
+ * The BASED bridge for users (docs/architecture.md §2, docs/protocol.md): lock BASED on the BasedAI chain to
  * get wBASED on Ethereum, burn wBASED to get the BASED back, and follow the attested message from
  * the source event through the attesters' signatures to its execution on the destination inbox.
  */

@@ -1,5 +1,5 @@
 /**
- * Paying for prompts (ComputeMarket on the BasedAI chain, DESIGN.md §3): a spending account of
+ * Paying for prompts (ComputeMarket on the BasedAI chain, docs/architecture.md §3): a spending account of
  * deposited BASED, apps authorized to spend from it up to an allowance, and per-prompt escrows.
  * A request escrows its maximum cost at the Brain's prices (per 1,000 compute units, rounded up to
  * the wei); the Brain's gateway settles it with the miner's signed Delivery, paying the miner and

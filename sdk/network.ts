@@ -1,5 +1,5 @@
 /**
- * Membership of a Brain ("memorize", Network on the BasedAI chain, DESIGN.md §3): register as a
+ * Membership of a Brain ("memorize", Network on the BasedAI chain, docs/architecture.md §3): register as a
  * miner or validator (paying the Brain's fee), leave, list the members. When a role is full, a
  * registrant replaces the member with the lowest pruning score past its immunity: the walk along
  * the attested pruning order needs that order's Merkle tree (an epoch report's `pruningTree`).

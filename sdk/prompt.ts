@@ -1,5 +1,5 @@
 /**
- * The user's side of a prompt to a Brain (DESIGN.md §5): `based prompt`.
+ * The user's side of a prompt to a Brain (docs/architecture.md §5): `based prompt`.
  *
  * Encrypted mode: the prompt is tokenized, embedded, normalised, attended and sampled here; only
  * the weight-bearing products travel, as CKKS ciphertexts under the user's own key, one gateway

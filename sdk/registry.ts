@@ -1,5 +1,5 @@
 /**
- * The BasedAI chain's mirror of the Brains (BrainRegistry, DESIGN.md §3): what the BasedAI chain
+ * The BasedAI chain's mirror of the Brains (BrainRegistry, docs/architecture.md §3): what the BasedAI chain
  * believes about a Brain (owner, class, unlock time, wallet, active), and whether it earns BASED.
  * The mirror follows Ethereum through BRAIN_EVENT messages, so it may lag by a few blocks.
  */

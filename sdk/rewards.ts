@@ -1,5 +1,5 @@
 /**
- * Epoch rewards (Consensus on the BasedAI chain, DESIGN.md §3–4): the attested epoch report of
+ * Epoch rewards (Consensus on the BasedAI chain, docs/architecture.md §3–4): the attested epoch report of
  * each epoch and claims against its rewards tree (`[address, uint256]` leaves, OpenZeppelin's
  * StandardMerkleTree), once per account and epoch, after the report's challenge window. The
  * amounts and proofs come from a tree dump, or from the attesters that computed the epoch

@@ -1,5 +1,5 @@
 /**
- * Staking BASED (Staking on the BasedAI chain, DESIGN.md §3): to a Brain, or to a validator
+ * Staking BASED (Staking on the BasedAI chain, docs/architecture.md §3): to a Brain, or to a validator
  * within a Brain (delegation); unstaking starts an unbonding period after which the amount can be
  * withdrawn. A Brain's stake counts for rewards up to 0.5 % of all stake; at 0.5 % or more it is a
  * GigaBrain.

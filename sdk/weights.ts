@@ -1,5 +1,5 @@
 /**
- * A validator's weights on the BasedAI chain (Consensus, DESIGN.md §3): epochs of `tempo` blocks
+ * A validator's weights on the BasedAI chain (Consensus, docs/architecture.md §3): epochs of `tempo` blocks
  * from Emission's genesis block; weights are committed as a hash in one epoch and revealed in the
  * next (commit-reveal stops validators from copying each other's weights). A reveal is refused in
  * the commit's own epoch, after the next one, when it does not hash to the commitment, or when it

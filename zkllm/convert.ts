@@ -1,5 +1,5 @@
 /**
- * The "Hugging Face ZK-LLM converter" template (DESIGN.md §5): a local GPT-2-family checkpoint
+ * The "Hugging Face ZK-LLM converter" template (docs/architecture.md §5): a local GPT-2-family checkpoint
  * (config.json + model.safetensors [+ tokenizer files]) becomes a Brain task directory:
  * - the checkpoint and tokenizer files, copied;
  * - model.onnx (built with onnx-proto), checked by running it in onnxruntime-node against the

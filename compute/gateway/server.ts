@@ -1,5 +1,5 @@
 /**
- * The Brain gateway's HTTP face (DESIGN.md §1; routes in protocol.ts, rules in service.ts): fastify
+ * The Brain gateway's HTTP face (docs/architecture.md §1; routes in protocol.ts, rules in service.ts): fastify
  * with zod-validated inputs, per-route size limits, per-IP rate limits on client routes, signed
  * requests on miner and validator routes, server-sent events for job progress, and `{error,
  * message}` bodies for every refusal. Each route declares its schemas once; fastify validates with

@@ -1,5 +1,5 @@
 /**
- * The miner's compute (DESIGN.md §5): the Brain's task model loaded once, serving two kinds of
+ * The miner's compute (docs/architecture.md §5): the Brain's task model loaded once, serving two kinds of
  * gateway jobs (protocol/gateway.ts `WorkItem`):
  * - `linear`: one plan step of the encrypted engine over a client's ciphertexts, on an evaluator
  *   pool or, with one worker, an evaluator in this thread (zkllm/evaluator.ts). The session's

@@ -1,5 +1,5 @@
 /**
- * What a miner declares when it registers (DESIGN.md §3: "Miners declare GPU/CPU and storage") and
+ * What a miner declares when it registers (docs/architecture.md §3: "Miners declare GPU/CPU and storage") and
  * which onnxruntime execution providers its plain-mode inference uses (§5: CUDA where a GPU
  * exists, CPU otherwise). Detection only looks: it never loads a GPU library, so it cannot crash
  * on a machine without one.

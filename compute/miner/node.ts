@@ -1,5 +1,5 @@
 /**
- * The miner node's loop (DESIGN.md §1, §5): pull a job from the Brain's gateway, run it on the
+ * The miner node's loop (docs/architecture.md §1, §5): pull a job from the Brain's gateway, run it on the
  * engine, sign the result as an EIP-712 `Delivery` (what ComputeMarket pays against) and post it.
  *
  * - A job the engine refuses (unknown step, other parameters, a malformed blob) is released with

@@ -1,6 +1,6 @@
 /**
  * The miner as a long-running service: what `based miner start` runs after its checks. It keeps
- * the engine on the Brain's current task (DESIGN.md §3: "a task change takes effect after a notice
+ * the engine on the Brain's current task (docs/architecture.md §3: "a task change takes effect after a notice
  * period so nodes can restart"):
  * - reads the Brain's configuration every `configPollMs`;
  * - fetches a pending task's model ahead of time, so the switch costs only the engine's start;

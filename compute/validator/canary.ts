@@ -1,5 +1,5 @@
 /**
- * Canary prompts (DESIGN.md §5): the validator asks the Brain questions whose answers it knows and
+ * Canary prompts (docs/architecture.md §5): the validator asks the Brain questions whose answers it knows and
  * checks what comes back. A canary must look like a user's prompt to the gateway and the miners,
  * so the validator is just another client: it uses the unsigned client routes through `runPrompt`
  * (sdk/prompt.ts), its own CKKS keys (a keystore it rotates now and then, as users' keystores

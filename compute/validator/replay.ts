@@ -1,5 +1,5 @@
 /**
- * Replays (DESIGN.md §5 "verification without decryption"): homomorphic evaluation is
+ * Replays (docs/architecture.md §5 "verification without decryption"): homomorphic evaluation is
  * deterministic, byte for byte, so a validator that evaluates a job's plan step on the job's own
  * input ciphertexts and the session's evaluation keys must get exactly the outputs the miner
  * returned. The validator cannot read them (it has no secret key) and does not need to: it

@@ -1,5 +1,5 @@
 /**
- * How a validator turns what it observed of a Brain's miners into weights (DESIGN.md §3, §5).
+ * How a validator turns what it observed of a Brain's miners into weights (docs/architecture.md §3, §5).
  * Pure: no I/O, no clock; the same observations and state give the same scores and weights.
  *
  * == Observations (one round, per miner) ==

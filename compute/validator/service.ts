@@ -1,5 +1,5 @@
 /**
- * The validator service (DESIGN.md §3 "Consensus", §5 "verification"): a thin shell around the
+ * The validator service (docs/architecture.md §3 "Consensus", §5 "verification"): a thin shell around the
  * pure scoring rule (scoring.ts), with two loops:
  *
  * - rounds: canaries sent at random moments (exponential gaps around `canaryIntervalMs`, so they

@@ -10,7 +10,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
  * @title BasedToken
  * @notice BASED, the BasedAI chain's token: ERC-20 + ERC-2612 permit, 18 decimals. It is minted
  * only by holders of `MINTER_ROLE` (Emission; on the devnet also the faucet), never above
- * `MAX_SUPPLY`, the whole emission schedule of DESIGN.md §3. Governance (`DEFAULT_ADMIN_ROLE`)
+ * `MAX_SUPPLY`, the whole emission schedule of docs/architecture.md §3. Governance (`DEFAULT_ADMIN_ROLE`)
  * grants and revokes the role.
  */
 contract BasedToken is ERC20Capped, ERC20Permit, AccessControl {

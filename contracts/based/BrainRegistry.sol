@@ -6,7 +6,7 @@ import {Message, Messages} from "../messaging/Messages.sol";
 
 /**
  * @title BrainRegistry
- * @notice The BasedAI chain's mirror of the Brains of BrainNFT on Ethereum (DESIGN.md §3). Each
+ * @notice The BasedAI chain's mirror of the Brains of BrainNFT on Ethereum (docs/architecture.md §3). Each
  * BRAIN_EVENT message carries a Brain's full state right after an event; a snapshot is applied
  * only if its nonce (source block and log index) is newer than the last one applied to that Brain,
  * so delivery order does not matter and an older snapshot is a harmless no-op. Beside the mirror it

@@ -13,7 +13,7 @@ import {Network} from "./Network.sol";
 
 /**
  * @title ComputeMarket
- * @notice Paying for prompts (DESIGN.md §3). A user deposits BASED into a spending account and may
+ * @notice Paying for prompts (docs/architecture.md §3). A user deposits BASED into a spending account and may
  * authorize apps to open requests on it up to an allowance. A request escrows its maximum cost at
  * the Brain's prices (per 1,000 compute units; a compute unit is one token), rounded up to the wei,
  * within the Brain's context limit. The Brain's gateway settles it with the miner's EIP-712

@@ -15,7 +15,7 @@ import {Network, IPruningOrderSource} from "./Network.sol";
 
 /**
  * @title Consensus
- * @notice Epochs, weights and rewards (DESIGN.md §3–4). Every Brain runs its Yuma epoch on the same
+ * @notice Epochs, weights and rewards (docs/architecture.md §3–4). Every Brain runs its Yuma epoch on the same
  * boundaries: epoch `e` is blocks [genesis + e·tempo, genesis + (e+1)·tempo), so one report covers
  * the whole network and the emission of each block is paid exactly once (docs/decisions.md).
  *

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 /**
  * @title EmissionSchedule
- * @notice BASED's issuance as a pure function of the BasedAI chain's block height (DESIGN.md §3):
+ * @notice BASED's issuance as a pure function of the BasedAI chain's block height (docs/architecture.md §3):
  * the block reward is `10 BASED >> floor(h / 3,155,760)` (a halving every year of 10-second
  * blocks), and the TFT weight β(t) of the whitepaper's `I = R·C + β(t)·Accuracy(TFT)` term grows
  * from 0 to 0.9 between years 2 and 4, then is 1. Ranges are half-open: `emissionBetween(a, b)`

@@ -22,7 +22,7 @@ interface IPruningOrderSource {
 
 /**
  * @title Network
- * @notice "Memorize" (DESIGN.md §3): the miners and validators of each Brain. A Brain has one uid
+ * @notice "Memorize" (docs/architecture.md §3): the miners and validators of each Brain. A Brain has one uid
  * space of 2,048 slots shared by at most 256 validators and 1,792 miners, as a subtensor subnet
  * shares uids between validators and servers. Registration pays the Brain's registration fee (as
  * it is at that moment) to the Brain's reward recipient; later fee changes do not touch members.

@@ -11,7 +11,7 @@ import {Network} from "./Network.sol";
 
 /**
  * @title Staking
- * @notice BASED staked to a Brain, or to a validator within a Brain (delegation), DESIGN.md §3.
+ * @notice BASED staked to a Brain, or to a validator within a Brain (delegation), docs/architecture.md §3.
  * Unstaking moves the amount out of every total at once and into the staker's unbonding queue; it
  * can be withdrawn once `unbondingPeriod` has passed. Validators set a take (basis points of their
  * delegators' dividends, at most `MAX_TAKE`); the off-chain reward computation applies it.

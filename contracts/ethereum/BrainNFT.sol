@@ -17,7 +17,7 @@ import {BrainArt} from "./BrainArt.sol";
  * its owner; after the lock the owner may deactivate it to get the PEPE back and free the slot).
  *
  * The rules are immutable: no owner, no pause, no upgrade. Every state change emits an event so
- * the oracle attesters can mirror Brains onto the BasedAI chain (DESIGN.md §1–2).
+ * the oracle attesters can mirror Brains onto the BasedAI chain (docs/architecture.md §1–2).
  */
 contract BrainNFT is ERC721, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;

@@ -9,7 +9,7 @@ import {Message, Messages} from "./Messages.sol";
 
 /**
  * @title BridgeEndpoint
- * @notice What both ends of the BASED bridge share (DESIGN.md §2): a per-transfer maximum on the
+ * @notice What both ends of the BASED bridge share (docs/architecture.md §2): a per-transfer maximum on the
  * way out, an inbound token bucket on the way in, a guardian pause that stops both, and the
  * BRIDGE_TRANSFER handler. An inbound transfer the bucket cannot take yet reverts
  * (`RateLimiter.RateLimitReached`), so the inbox keeps it as failed and anyone retries it after

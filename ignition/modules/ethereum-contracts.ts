@@ -15,7 +15,7 @@ export const HANDLER_GAS_LIMIT = 200_000;
 export const REPORT_HANDLER_GAS_LIMIT = 2_000_000;
 
 /**
- * Economy defaults (DESIGN.md §3), overridable as parameters of the Based module: an epoch is
+ * Economy defaults (docs/architecture.md §3), overridable as parameters of the Based module: an epoch is
  * 360 blocks (an hour of 10-second blocks), members are immune for 4,096 blocks (subtensor's
  * default), unstaked BASED waits 7 days, a report can be challenged for 180 blocks with a bond of
  * 100 BASED, and a reveal may set up to 1,792 weights (every miner of a full Brain).

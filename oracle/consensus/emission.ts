@@ -1,5 +1,5 @@
 /**
- * BASED's issuance schedule (DESIGN.md §3), the TypeScript twin of
+ * BASED's issuance schedule (docs/architecture.md §3), the TypeScript twin of
  * contracts/based/EmissionSchedule.sol: integers only, so the oracle's epoch reports and the
  * contract agree to the wei. Ranges are half-open: `emissionBetween(a, b)` covers blocks a … b−1.
  */

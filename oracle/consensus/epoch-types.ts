@@ -1,5 +1,5 @@
 /**
- * What the epoch computation reads and returns (DESIGN.md §4). `EpochSnapshot` is everything the
+ * What the epoch computation reads and returns (docs/architecture.md §4). `EpochSnapshot` is everything the
  * BasedAI chain says at the end of an epoch (read by oracle/epoch/snapshot.ts, pure data: bigints,
  * numbers and checksummed addresses, nothing else), `CarryState` is what one epoch hands to the
  * next (Yuma bonds, permits), and `computeEpoch` (oracle/consensus/rewards.ts) turns both into the

@@ -1,5 +1,5 @@
 /**
- * Deterministic numeric helpers for the consensus path (DESIGN.md §4): every result is a pure
+ * Deterministic numeric helpers for the consensus path (docs/architecture.md §4): every result is a pure
  * function of its inputs, bit for bit, on any machine. Only IEEE-754 basic operations
  * (+ − × ÷, comparisons; each correctly rounded to nearest-even in JavaScript, which never fuses a
  * multiply and an add), exact operations (Math.floor/round/min/max on doubles, scaling by powers of

@@ -1,5 +1,5 @@
 /**
- * The reward computation of one epoch (DESIGN.md §4): a pure, deterministic function of the epoch
+ * The reward computation of one epoch (docs/architecture.md §4): a pure, deterministic function of the epoch
  * snapshot and the state carried from the previous epoch, turned into the epoch report's content
  * (reward lines, rewards tree, pruning order, per-Brain totals, inputs hash, next carry).
  *

@@ -1,5 +1,5 @@
 /**
- * Yuma consensus for one Brain and one epoch (DESIGN.md §4): a pure, deterministic function of
+ * Yuma consensus for one Brain and one epoch (docs/architecture.md §4): a pure, deterministic function of
  * on-chain data with the semantics of Bittensor subtensor's classic epoch (`epoch()` in
  * pallets/subtensor/src/epoch/run_epoch.rs with Yuma3 off), written anew in TypeScript:
  *

@@ -1,5 +1,5 @@
 /**
- * The attester's epoch reporter (DESIGN.md §3–4, docs/protocol.md "Epoch reports"). Once the
+ * The attester's epoch reporter (docs/architecture.md §3–4, docs/protocol.md "Epoch reports"). Once the
  * BasedAI chain's head is `finalityDepth` blocks past the end of the epoch Consensus expects next
  * (`nextEpoch`), it reads that epoch's snapshot (./snapshot.ts), runs the reward computation with
  * the state the previous epoch carried, keeps the result (./store.ts) and signs the EPOCH_REPORT

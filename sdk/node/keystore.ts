@@ -1,5 +1,5 @@
 /**
- * The user's CKKS keys, made once and kept on their own machine (DESIGN.md §5: the client alone
+ * The user's CKKS keys, made once and kept on their own machine (docs/architecture.md §5: the client alone
  * holds the secret key). Galois keys are randomized, so regenerating them for every prompt would
  * give new bytes, a new content hash and a new multi-megabyte upload each time; keeping the blobs
  * this key generated lets the gateway recognise them and skip the upload.

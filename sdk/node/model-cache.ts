@@ -1,5 +1,5 @@
 /**
- * Where a miner gets its Brain's task model (DESIGN.md §3 "task", §5 "Models"): the Brain's
+ * Where a miner gets its Brain's task model (docs/architecture.md §3 "task", §5 "Models"): the Brain's
  * configuration names a model URI and a content hash; the miner fetches the directory and runs it
  * only when its files hash to exactly that value, so every miner of a Brain serves the same model
  * (validators compare output hashes across miners).

@@ -1,5 +1,5 @@
 /**
- * The client side of hybrid encrypted inference (DESIGN.md §5): tokens are embedded, normalised,
+ * The client side of hybrid encrypted inference (docs/architecture.md §5): tokens are embedded, normalised,
  * attended (softmax core over the client's own KV cache) and passed through GELU here, and the
  * logits stay here for the greedy loop (model/greedy.ts; a session is its `LogitsSource`); the
  * four weight-bearing products of every layer go to a `LinearBackend`, which in the encrypted

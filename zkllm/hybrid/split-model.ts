@@ -1,5 +1,5 @@
 /**
- * Splits a GPT-2 checkpoint for hybrid encrypted inference (DESIGN.md §5): the weight-bearing
+ * Splits a GPT-2 checkpoint for hybrid encrypted inference (docs/architecture.md §5): the weight-bearing
  * products go to the server (they run on ciphertexts there), everything else stays with the
  * client. Cerberus Squeezing's structural stages are applied here:
  * - head selection: pruned heads lose their q/k/v columns and their rows of W_O;

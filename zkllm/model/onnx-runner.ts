@@ -1,6 +1,6 @@
 /**
  * Runs an exported GPT-2 graph (onnx-export.ts) with onnxruntime-node: the "plain mode" a miner
- * uses when a brain turns ZK off (DESIGN.md §5).
+ * uses when a brain turns ZK off (docs/architecture.md §5).
  */
 import fs from "node:fs";
 import * as ort from "onnxruntime-node";

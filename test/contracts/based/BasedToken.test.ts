@@ -6,7 +6,7 @@ import type { BasedToken, DevnetBasedFaucet } from "../../../typechain-types";
 const BLOCKS_PER_HALVING = 3_155_760n;
 const INITIAL_REWARD = 10n * 10n ** 18n;
 
-/** Σ over all blocks of `10 BASED >> floor(h / 3_155_760)` (DESIGN.md §3), era by era until the
+/** Σ over all blocks of `10 BASED >> floor(h / 3_155_760)` (docs/architecture.md §3), era by era until the
  *  reward shifts to zero. */
 function halvingSeriesSum(): bigint {
   let sum = 0n;

@@ -22,7 +22,7 @@ async function deploy() {
   return { harness, token };
 }
 
-describe("EmissionSchedule: BASED issuance by block height (DESIGN.md §3)", () => {
+describe("EmissionSchedule: BASED issuance by block height (docs/architecture.md §3)", () => {
   it("pays 10 BASED per block, halving every 3,155,760 blocks", async () => {
     const { harness } = await loadFixture(deploy);
     for (const [h, reward] of [

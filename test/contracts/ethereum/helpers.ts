@@ -13,7 +13,7 @@ export const RESERVED_IDS = [0, 1, 2, 3, 4, 5, 6, 47] as const;
 /** BrainNFT.BrainClass */
 export const Class = { None: 0n, Reserved: 1n, Burn: 2n, Stake: 3n } as const;
 
-/** Price of the burn mint that follows `issued` earlier burn mints, as DESIGN.md §2 states it. */
+/** Price of the burn mint that follows `issued` earlier burn mints, as docs/architecture.md §2 states it. */
 export const burnPriceAfter = (issued: bigint | number): bigint => PEPE(1_000) + PEPE(200) * BigInt(issued);
 
 /** Sum of the prices of the first `n` burn mints. */
