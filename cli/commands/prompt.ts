@@ -15,6 +15,7 @@ import type * as KeystoreModule from "../../sdk/node/keystore";
 import type * as ModelSourceModule from "../../sdk/node/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
 import { type ChainContext, connectBased } from "../../sdk/chain";
+import { createDownloadBar } from "../ui/progress";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 /** The engine (SEAL, onnxruntime) loads only when a prompt runs, not for every `based` command. */
@@ -57,7 +58,7 @@ export function choosePromptMode(
 async function modelFor(
   config: BrainConfig,
   flag: string | undefined,
-  log: CommandContext["log"],
+  ctx: CommandContext,
   cacheDir: string,
 ): Promise<string> {
   if (flag) return path.resolve(flag);
@@ -69,8 +70,15 @@ async function modelFor(
       "Its owner sets one with `based brain config`; or pass --model <dir> of the model its miners run.",
     );
   }
-  log.debug({ uri: config.task.modelUri }, "resolving the Brain's task model");
-  return lazy.modelSource().resolveModel(config.task.modelUri, config.task.contentHash, cacheDir);
+  ctx.log.debug({ uri: config.task.modelUri }, "resolving the Brain's task model");
+  const bar = createDownloadBar(!ctx.out.json);
+  try {
+    return await lazy
+      .modelSource()
+      .resolveModel(config.task.modelUri, config.task.contentHash, cacheDir, { onProgress: bar.onProgress });
+  } finally {
+    bar.stop();
+  }
 }
 
 type Escrow = { requestId: bigint; escrow: bigint; deadline: number; txHash: Hex };
@@ -192,7 +200,7 @@ const prompt: Run = async (ctx, [text], options) => {
   if (warning) process.stderr.write(`${warning}\n`);
 
   onStep("loading the model");
-  const modelDir = await modelFor(config, opts.model, ctx.log, settings.modelCacheDir);
+  const modelDir = await modelFor(config, opts.model, ctx, settings.modelCacheDir);
   const { preparePrompt, runPrompt } = lazy.prompt();
   const model = lazy.modelSource().openModelDir(modelDir, mode);
   const prepared = preparePrompt(model, text, maxTokens, mode);

@@ -133,7 +133,21 @@ function checkHash(contentHash: string): Hex {
  *   file) into `<cacheDir>/<hash>/`, verified before it is used; a verified cache is reused.
  * Any other scheme, and any mismatch, is refused with a `BasedError` that says what to do.
  */
-export async function resolveModel(uri: string, contentHash: Hex, cacheDir: string): Promise<string> {
+/** Progress of a model download: bytes received so far of each file as it arrives. */
+export type DownloadProgress = (p: {
+  file: string;
+  fileIndex: number;
+  files: number;
+  bytes: number;
+  fileBytes?: number;
+}) => void;
+
+export async function resolveModel(
+  uri: string,
+  contentHash: Hex,
+  cacheDir: string,
+  options: { onProgress?: DownloadProgress } = {},
+): Promise<string> {
   const expected = checkHash(contentHash);
   let url: URL;
   try {
@@ -164,7 +178,8 @@ export async function resolveModel(uri: string, contentHash: Hex, cacheDir: stri
     }
     return dir;
   }
-  if (url.protocol === "http:" || url.protocol === "https:") return fetchModel(url, expected, cacheDir);
+  if (url.protocol === "http:" || url.protocol === "https:")
+    return fetchModel(url, expected, cacheDir, options.onProgress);
   throw unsupportedUri(uri);
 }
 
@@ -177,7 +192,12 @@ function unsupportedUri(uri: string): BasedError {
   );
 }
 
-async function fetchModel(base: URL, expected: Hex, cacheDir: string): Promise<string> {
+async function fetchModel(
+  base: URL,
+  expected: Hex,
+  cacheDir: string,
+  onProgress?: DownloadProgress,
+): Promise<string> {
   const target = path.join(cacheDir, expected);
   if (fs.existsSync(target)) {
     // A cache that no longer verifies (a disk fault, an edit) is fetched again, never used.
@@ -189,7 +209,11 @@ async function fetchModel(base: URL, expected: Hex, cacheDir: string): Promise<s
   fs.mkdirSync(partial);
   try {
     const root = base.href.endsWith("/") ? base : new URL(`${base.href}/`);
-    for (const name of MODEL_FILES) await download(new URL(name, root), path.join(partial, name));
+    for (const [fileIndex, name] of MODEL_FILES.entries()) {
+      await download(new URL(name, root), path.join(partial, name), (bytes, fileBytes) =>
+        onProgress?.({ file: name, fileIndex, files: MODEL_FILES.length, bytes, fileBytes }),
+      );
+    }
     const found = modelManifest(partial);
     if (manifestHash(found) !== expected) {
       throw mismatch(
@@ -219,7 +243,11 @@ function isVerified(dir: string, expected: Hex): boolean {
   }
 }
 
-async function download(url: URL, file: string): Promise<void> {
+async function download(
+  url: URL,
+  file: string,
+  onBytes: (bytes: number, fileBytes?: number) => void,
+): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
@@ -245,7 +273,18 @@ async function download(url: URL, file: string): Promise<void> {
     );
   }
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), fs.createWriteStream(file));
+    const length = Number(res.headers.get("content-length"));
+    const fileBytes = Number.isSafeInteger(length) && length > 0 ? length : undefined;
+    let bytes = 0;
+    onBytes(0, fileBytes);
+    const counted = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>).on(
+      "data",
+      (chunk: Uint8Array) => {
+        bytes += chunk.length;
+        onBytes(bytes, fileBytes);
+      },
+    );
+    await pipeline(counted, fs.createWriteStream(file));
   } catch (error) {
     throw new BasedError(
       "environment",

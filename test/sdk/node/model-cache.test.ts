@@ -132,11 +132,20 @@ describe("miner/model-source: a miner runs only the model whose content hash the
     const cache = track(tempDir("miner-cache"));
     try {
       const uri = `${server.url}/brain-gpt2-tiny`;
-      const dir = await resolveModel(uri, hash, cache);
+      const seen = new Map<string, { bytes: number; fileIndex: number; files: number }>();
+      const dir = await resolveModel(uri, hash, cache, { onProgress: (p) => seen.set(p.file, p) });
       expect(dir).to.equal(path.join(cache, hash));
       expect(modelContentHash(dir)).to.equal(hash);
       expect(fs.readdirSync(dir).sort()).to.deep.equal([...MODEL_FILES].sort());
       expect(fs.readdirSync(cache)).to.deep.equal([hash]); // no partial download left
+      // Progress ends at each file's full size, file by file in order.
+      for (const [i, name] of MODEL_FILES.entries()) {
+        expect(seen.get(name), name).to.deep.include({
+          bytes: fs.statSync(path.join(dir, name)).size,
+          fileIndex: i,
+          files: MODEL_FILES.length,
+        });
+      }
       // Only the model's files are asked for: nothing is listed or guessed.
       expect([...server.requests].sort()).to.deep.equal(
         MODEL_FILES.map((f) => `/brain-gpt2-tiny/${f}`).sort(),
