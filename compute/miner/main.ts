@@ -10,11 +10,11 @@ import { z } from "zod";
 import { getBrainConfig } from "../../sdk/brain-config";
 import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
-import { BASED, brainNotActive, economyContracts } from "../../sdk/economy";
+import { brainNotActive, economyContracts } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
-import { getMembership, registerMember } from "../../sdk/network";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
+import { ensureMember } from "../membership";
 import { detectHardware } from "./hardware";
 import type { MinerCounters } from "./node";
 import { runMinerService } from "./service";
@@ -86,39 +86,15 @@ export const minerService: ServiceDefinition<MinerOptions, MinerSummary> = {
 
     const hardware = detectHardware();
     log.info({ device: hardware.device, detail: hardware.detail, cores: hardware.cores }, "hardware");
-    const membership = await getMembership(based, brainId, account.address);
-    if (membership.role === "validator") {
-      throw new BasedError(
-        "refused",
-        "WrongRole",
-        `${account.address} is a validator of Brain #${brainId} (uid ${membership.uid}); one key holds one role.`,
-        "Run the miner with another key (BASED_PRIVATE_KEY).",
-      );
-    }
-    if (membership.role === "none") {
-      if (!options.register) {
-        throw new BasedError(
-          "refused",
-          "NotRegistered",
-          `${account.address} is not a miner of Brain #${brainId}, and --no-register was given.`,
-          `Register with \`based register --brain ${brainId} --role miner --endpoint <text>\`, or start without --no-register.`,
-        );
-      }
-      log.info(
-        { fee: BASED(brain.registrationFee), device: hardware.device, storageGiB: options.storage },
-        "registering as a miner",
-      );
-      const done = await registerMember(based, brainId, {
-        role: "miner",
-        endpoint: options.endpoint,
-        device: hardware.device,
-        storageGiB: options.storage,
-        onStep: (step, detail) => log.debug({ step }, detail),
-      });
-      log.info({ uid: done.uid, fee: BASED(done.fee), tx: done.transactionHash }, "registered as a miner");
-    } else {
-      log.info({ uid: membership.uid }, "already a miner of the Brain");
-    }
+    await ensureMember(based, {
+      brainId,
+      role: "miner",
+      register: options.register,
+      endpoint: options.endpoint,
+      device: hardware.device,
+      storageGiB: options.storage,
+      log,
+    });
 
     const computeMarket = based.deployments.based?.contracts.ComputeMarket as Address | undefined;
     if (!computeMarket) {

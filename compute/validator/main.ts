@@ -13,9 +13,10 @@ import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { BASED } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
 import { resolveModel } from "../../sdk/node/model-cache";
-import { endpointSchema, getMembership, registerMember } from "../../sdk/network";
+import { endpointSchema } from "../../sdk/network";
 import { getStakePositions, stakeBased } from "../../sdk/staking";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
+import { ensureMember } from "../membership";
 import { runValidator } from "./service";
 import { connectBased, signerOf } from "../../sdk/chain";
 
@@ -95,28 +96,13 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
     const me = signerOf(based);
     if (based.usingDevnetKey) log.info("no key configured: using the devnet dev account");
 
-    const membership = await getMembership(based, brainId, me);
-    if (membership.role === "miner") {
-      throw new BasedError(
-        "refused",
-        "WrongRole",
-        `${me} is a miner of Brain #${brainId} (uid ${membership.uid}); one account holds one role per Brain.`,
-        "Run the validator with another key (BASED_PRIVATE_KEY).",
-      );
-    }
-    if (membership.role === "none") {
-      if (!options.register) {
-        throw new BasedError(
-          "refused",
-          "NotRegistered",
-          `${me} is not a validator of Brain #${brainId}.`,
-          `Leave out --no-register to register now, or run \`based register --brain ${brainId} --role validator --endpoint host:port\`.`,
-        );
-      }
-      const endpoint = options.endpoint ?? gatewayUrl;
-      const done = await registerMember(based, brainId, { role: "validator", endpoint, onStep });
-      log.info({ brain: brainId, uid: done.uid, fee: done.fee.toString() }, "registered as a validator");
-    }
+    await ensureMember(based, {
+      brainId,
+      role: "validator",
+      register: options.register,
+      endpoint: options.endpoint ?? gatewayUrl,
+      log,
+    });
 
     if (stake !== undefined && stake > 0n) {
       const { positions } = await getStakePositions(based, me);
