@@ -69,8 +69,8 @@ export function attesterUrlsFor(
 /** `to-ethereum`: lock BASED, mint wBASED. `to-based`: burn wBASED, release BASED. */
 export type { BridgeDirection };
 
-/** One end of the bridge as the SDK uses it. */
-type Endpoint = {
+/** The bridge on one chain: its connection (a ChainContext) and the bridge's contracts there. */
+type BridgeEnd = {
   chainName: "Ethereum" | "the BasedAI chain";
   ctx: ChainContext;
   chainId: number;
@@ -82,7 +82,7 @@ type Endpoint = {
   startBlock: bigint;
 };
 
-function ethereumEndpoint(ctx: BridgeContext): Endpoint {
+function ethereumEnd(ctx: BridgeContext): BridgeEnd {
   const e = ctx.ethereum.deployments.ethereum;
   const bridge = e.contracts.EthereumBridge;
   const inbox = e.contracts.MessageInbox;
@@ -106,7 +106,7 @@ function ethereumEndpoint(ctx: BridgeContext): Endpoint {
   };
 }
 
-function basedEndpoint(ctx: BridgeContext): Endpoint {
+function basedEnd(ctx: BridgeContext): BridgeEnd {
   const b = ctx.based.deployments.based!;
   return {
     chainName: "the BasedAI chain",
@@ -120,16 +120,16 @@ function basedEndpoint(ctx: BridgeContext): Endpoint {
   };
 }
 
-function endpoints(ctx: BridgeContext, direction: BridgeDirection) {
-  const ethereum = ethereumEndpoint(ctx);
-  const based = basedEndpoint(ctx);
+function bridgeEnds(ctx: BridgeContext, direction: BridgeDirection) {
+  const ethereum = ethereumEnd(ctx);
+  const based = basedEnd(ctx);
   return direction === "to-ethereum"
     ? { source: based, destination: ethereum }
     : { source: ethereum, destination: based };
 }
 
-function endpointOfChain(ctx: BridgeContext, chainId: bigint | number): Endpoint | undefined {
-  return [ethereumEndpoint(ctx), basedEndpoint(ctx)].find((e) => e.chainId === Number(chainId));
+function bridgeEndOn(ctx: BridgeContext, chainId: bigint | number): BridgeEnd | undefined {
+  return [ethereumEnd(ctx), basedEnd(ctx)].find((e) => e.chainId === Number(chainId));
 }
 
 const amountOf = (wei: bigint, symbol: string) => `${formatEther(wei)} ${symbol}`;
@@ -150,7 +150,7 @@ export type BridgeLimits = {
 
 /** The rules a transfer in `direction` meets on both bridges right now. */
 export async function getBridgeLimits(ctx: BridgeContext, direction: BridgeDirection): Promise<BridgeLimits> {
-  const { source, destination } = endpoints(ctx, direction);
+  const { source, destination } = bridgeEnds(ctx, direction);
   const [sourcePaused, maxTransfer, destinationPaused, bucket] = await Promise.all([
     source.ctx.publicClient.readContract({
       address: source.bridge,
@@ -225,7 +225,7 @@ export async function sendBridgeTransfer(
   direction: BridgeDirection,
   options: SendBridgeOptions,
 ): Promise<SentTransfer> {
-  const { source, destination } = endpoints(ctx, direction);
+  const { source, destination } = bridgeEnds(ctx, direction);
   const wallet = requireWallet(source.ctx);
   const sender = wallet.account.address;
   const recipient = options.recipient ?? sender;
@@ -312,8 +312,8 @@ function assertTransferAllowed(
   amount: bigint,
   balance: bigint,
   sender: Address,
-  source: Endpoint,
-  destination: Endpoint,
+  source: BridgeEnd,
+  destination: BridgeEnd,
 ): void {
   const sym = source.symbol;
   if (limits.sourcePaused) {
@@ -353,7 +353,7 @@ function assertTransferAllowed(
   if (balance < amount) throw insufficientFunds(amount, balance, sender, source);
 }
 
-function insufficientFunds(amount: bigint, balance: bigint, sender: Address, source: Endpoint): BasedError {
+function insufficientFunds(amount: bigint, balance: bigint, sender: Address, source: BridgeEnd): BasedError {
   const sym = source.symbol;
   return new BasedError(
     "refused",
@@ -478,7 +478,7 @@ async function askAttester(
   }
 }
 
-async function inboxStatusOf(e: Endpoint, id: Hex): Promise<InboxStatus> {
+async function inboxStatusOf(e: BridgeEnd, id: Hex): Promise<InboxStatus> {
   const status = await e.ctx.publicClient.readContract({
     address: e.inbox,
     abi: messageInboxAbi,
@@ -498,8 +498,8 @@ export async function getBridgeStatus(
   id: Hex,
   options: StatusOptions = {},
 ): Promise<BridgeStatus> {
-  const ethereum = ethereumEndpoint(ctx);
-  const based = basedEndpoint(ctx);
+  const ethereum = ethereumEnd(ctx);
+  const based = basedEnd(ctx);
   const timeoutMs = options.fetchTimeoutMs ?? 2_000;
   const [answers, ethStatus, basedStatus] = await Promise.all([
     Promise.all(ctx.attesterUrls.map((url) => askAttester(url, id, timeoutMs))),
@@ -515,7 +515,7 @@ export async function getBridgeStatus(
 
   const message = options.message ?? answers.find((a) => a.body)?.body?.message;
   const destination = message
-    ? endpointOfChain(ctx, message.dstChainId)
+    ? bridgeEndOn(ctx, message.dstChainId)
     : ethStatus !== "none"
       ? ethereum
       : basedStatus !== "none"
@@ -526,7 +526,7 @@ export async function getBridgeStatus(
     status.message = message;
     status.kind = KIND_NAMES[message.kind] ?? `kind ${message.kind}`;
     if (message.kind === MessageKind.BRIDGE_TRANSFER) status.transfer = decodeBridgeTransfer(message.payload);
-    const src = endpointOfChain(ctx, message.srcChainId);
+    const src = bridgeEndOn(ctx, message.srcChainId);
     if (src) {
       const blockNumber = message.nonce >> 32n;
       const logIndex = Number(message.nonce & 0xffffffffn);
@@ -639,7 +639,7 @@ async function judgeAnswer(
 
 /** The transaction of the log at (`blockNumber`, `logIndex`) on `e`'s chain. */
 async function sourceTransaction(
-  e: Endpoint,
+  e: BridgeEnd,
   blockNumber: bigint,
   logIndex: number,
 ): Promise<Hash | undefined> {
@@ -653,7 +653,7 @@ async function sourceTransaction(
 
 /** Why a delivered message waits: its last `MessageFailed` reason, decoded, and the bucket now. */
 async function waitingReason(
-  e: Endpoint,
+  e: BridgeEnd,
   id: Hex,
   fromBlock: bigint,
   transfer: BridgeTransfer | undefined,

@@ -14,7 +14,7 @@ export type BasedErrorKind =
 const EXIT_CODES: Record<BasedErrorKind, number> = { input: 2, refused: 3, environment: 4 };
 
 export class BasedError extends Error {
-  override readonly name = "BasedError";
+  override readonly name: string = "BasedError";
   constructor(
     readonly kind: BasedErrorKind,
     /** Stable machine-readable name, e.g. `StakeLocked`. */

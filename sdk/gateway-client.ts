@@ -38,14 +38,18 @@ const samplesEnvelope = z.object({ samples: z.array(sampleSchema) });
 const minersEnvelope = z.object({ miners: z.array(minerStatsSchema) });
 
 /** A refusal or failure of the gateway, with its HTTP status and error code. */
-export class GatewayError extends Error {
+export class GatewayError extends BasedError {
+  override readonly name: string = "GatewayError";
   constructor(
+    /** The HTTP status the gateway answered (or 408/502 for a wait or a blob that went wrong here). */
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
-    this.name = "GatewayError";
+    // 429 and 5xx: the gateway cannot serve now; 4xx: it refused this request.
+    super(status === 429 || status >= 500 ? "environment" : "refused", code, message, undefined, {
+      status: String(status),
+    });
   }
 }
 

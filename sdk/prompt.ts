@@ -106,7 +106,11 @@ export type PromptResult = {
  */
 export function promptUnits(promptIds: readonly number[], bucket: number = DEFAULT_BUCKETS.prefill): number {
   if (!Number.isInteger(bucket) || bucket < 1)
-    throw new RangeError(`bucket must be a positive integer, got ${bucket}`);
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      `A bucket is a positive whole number of tokens, not ${bucket}.`,
+    );
   return Math.ceil(promptIds.length / bucket) * bucket;
 }
 

@@ -27,7 +27,7 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     expect(promptUnits(Array.from({ length: 16 }, () => 7))).to.equal(16);
     expect(promptUnits(Array.from({ length: 17 }, () => 7))).to.equal(32);
     expect(promptUnits([1, 2, 3], 1)).to.equal(3);
-    expect(() => promptUnits([1], 0)).to.throw(RangeError);
+    expect(() => promptUnits([1], 0)).to.throw(BasedError, /positive whole number/);
   });
 
   it("streamed text never shows half a character: bytes split across tokens wait for the rest", () => {
