@@ -27,6 +27,7 @@ import type { InferenceMode } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
 import { keystoreKeys } from "../../sdk/node/keystore";
+import { openModelDir } from "../../sdk/node/model-cache";
 import { runPrompt } from "../../sdk/prompt";
 import {
   type Gpt2Tokenizer,
@@ -35,12 +36,10 @@ import {
   argmax,
   generateGreedy,
   isZkllmInputError,
-  openModel,
   plainBackend,
 } from "../../zkllm/client";
 import { brownText } from "../../zkllm/data/brown";
 import { OnnxGpt2Runner } from "../../zkllm/evaluator";
-import { readModelDir } from "../../zkllm/model-dir";
 
 /** How far a returned token's logit may lie below the reference's best one. */
 export const TOKEN_TOLERANCE = 1e-3;
@@ -137,7 +136,7 @@ export type Reference = {
 };
 
 export async function createReference(modelDir: string, mode: InferenceMode): Promise<Reference> {
-  const model = openModel(readModelDir(modelDir, { weights: mode === "encrypted" }));
+  const model = openModelDir(modelDir, mode);
   const tokenizer = model.tokenizer;
   const nPositions = model.nPositions;
   const eosId = tokenizer.eotId;
