@@ -29,8 +29,8 @@ export const attesterOptionsSchema = z
     /** Finality depth 0 signs events that a reorg could undo: allowed only when asked for (devnet). */
     allowZeroFinality: z.boolean().default(false),
     pollMs: z.coerce.number().int().min(50).default(1_000),
-    /** Do not compute and sign epoch reports (for tests that sign their own). */
-    noEpochReports: z.boolean().default(false),
+    /** Compute and sign epoch reports (`--no-epoch-reports` turns it off, for tests that sign their own). */
+    epochReports: z.boolean().default(true),
   })
   .refine((c) => c.finalityDepth > 0 || c.allowZeroFinality, {
     message: "finality depth 0 needs --allow-zero-finality (devnet only)",
@@ -124,7 +124,7 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
     try {
       await Promise.all([
         loop("poll", () => attester.poll()),
-        options.noEpochReports ? Promise.resolve() : loop("epoch report", () => reporter.poll()),
+        options.epochReports ? loop("epoch report", () => reporter.poll()) : Promise.resolve(),
       ]);
     } finally {
       await server.close();

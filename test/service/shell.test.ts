@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { z } from "zod";
+import { attesterService } from "../../oracle/attester/main";
 import { BasedError } from "../../sdk/errors";
 import { type ServiceDefinition, configure, runService } from "../../service/shell";
 import { freePort, tempDir } from "../helpers/processes";
@@ -52,6 +53,15 @@ describe("service/shell: one start, config, log, health and shutdown for every s
     expect(config.gatewayUrl).to.equal("http://gw:1");
     expect(config.logLevel).to.equal("info");
     expect(configure(def, { flags: { brain: "3", register: false }, env }).options.register).to.equal(false);
+    // The attester's --no-epoch-reports reaches its positive option.
+    const attester = configure(attesterService, {
+      flags: { stateDir: "/tmp/a", noEpochReports: true, finalityDepth: "0", allowZeroFinality: true },
+      env,
+    });
+    expect(attester.options).to.include({ epochReports: false, allowZeroFinality: true, finalityDepth: 0 });
+    expect(configure(attesterService, { flags: { stateDir: "/tmp/a" }, env }).options.epochReports).to.equal(
+      true,
+    );
   });
 
   it("a bad option is refused before anything starts, naming the flag or the variable it came from", () => {
