@@ -83,7 +83,7 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 
 /** Validates the flags (and the variables the service reads) into its options and the shared configuration. */
 export function configure<O>(
-  def: Pick<ServiceDefinition<O, unknown>, "options" | "env">,
+  def: Pick<ServiceDefinition<O, unknown>, "name" | "options" | "env">,
   input: RunInput,
 ): { options: O; config: BasedConfig; healthPort?: number } {
   const env = input.env ?? process.env;
@@ -122,6 +122,16 @@ export function configure<O>(
       "InvalidConfig",
       `invalid configuration: ${reasons.join("; ")}`,
       "Fix the flag (`--help` lists them) or the variable, then start again.",
+    );
+  }
+  // An option the schema does not know would be dropped without a word: refuse it instead.
+  const unknown = Object.keys(own).filter((k) => !(k in (parsed.data as object)));
+  if (unknown.length > 0) {
+    throw new BasedError(
+      "input",
+      "InvalidConfig",
+      `invalid configuration: ${unknown.map((k) => source[k] ?? k).join(", ")} is not an option of the ${def.name}`,
+      "`--help` lists its options.",
     );
   }
   let port: number | undefined;

@@ -76,6 +76,9 @@ describe("service/shell: one start, config, log, health and shutdown for every s
     const shared = refusal(() => configure(def, { flags: { brain: "3", redisUrl: "http://r" }, env }));
     expect(shared.message).to.contain("--redis-url");
     expect(refusal(() => configure(def, { flags: { brain: "1024" }, env })).message).to.contain("--brain");
+    // An option the service does not have is refused, not dropped.
+    const stray = refusal(() => configure(def, { flags: { brain: "3", noEpochReports: true }, env }));
+    expect(stray.message).to.contain("--no-epoch-reports is not an option of the probe");
   });
 
   it("serves GET /health with what the service reports, and stops on SIGTERM with the service's result", async () => {
