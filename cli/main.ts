@@ -14,13 +14,19 @@ import { type GlobalOptions, type Wrap, createCommandContext } from "./core/cont
 import { reportError } from "./ui/output";
 
 const HELP_FOOTER = `
-Configuration (environment variables win over the config file):
+Configuration (flags win over environment variables, which win over the config file):
   BASED_CONFIG        config file (JSON; default ~/.config/based/config.json)
-                      fields: ethereumRpcUrl, privateKey, deploymentsFile, logLevel
+                      fields: ethereumRpcUrl, basedRpcUrl, privateKey, deploymentsFile, logLevel,
+                      gatewayUrl, modelCache, keystore, redisUrl, attesters
   BASED_PRIVATE_KEY   signing key (0x + 64 hex); on devnet the dev account is used when unset.
                       Keys are never taken from flags, so they stay out of shell history.
   BASED_DEPLOYMENTS   deployments file (default: .devnet/deployments.json, written by npm run devnet)
   BASED_ETH_RPC_URL   Ethereum JSON-RPC (default: the one in the deployments file)
+  BASED_RPC_URL       BasedAI-chain JSON-RPC (default: the one in the deployments file)
+  BASED_GATEWAY_URL   the Brain's gateway (--gateway wins; on devnet http://127.0.0.1:7200)
+  BASED_MODEL_CACHE   where Brains' models are fetched and verified (default ~/.cache/based/models)
+  BASED_KEYSTORE      where the keys of encrypted prompts are kept (default ~/.config/based/keys)
+  BASED_ATTESTERS     attesters' URLs, comma-separated (default on devnet: the four local ones)
   BASED_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (logs go to stderr)
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad input or config, 3 refused by a contract rule,
