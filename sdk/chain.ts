@@ -53,16 +53,20 @@ const LABEL: Record<ChainName, { title: string; symbol: string; rpcVariable: str
   based: { title: "BasedAI chain", symbol: "BASED", rpcVariable: "BASED_RPC_URL" },
 };
 
-/** The deployment of chain `name`, or a clear error when the file describes no such chain. */
-export function deploymentOf(deployments: Deployments, name: ChainName): ChainDeployment {
-  if (name === "ethereum") return deployments.ethereum;
+/** The BasedAI chain's part of the deployments, or a clear error when they describe none. */
+export function basedDeployment(deployments: Deployments): NonNullable<Deployments["based"]> {
   if (deployments.based) return deployments.based;
   throw new BasedError(
     "environment",
     "NoBasedChain",
     "The deployments describe no BasedAI chain.",
-    "Use a deployments file with a `based` section (the devnet writes one).",
+    "Use a deployments file with a `based` section (BASED_DEPLOYMENTS; the devnet writes one).",
   );
+}
+
+/** The deployment of chain `name`, or a clear error when the deployments describe no such chain. */
+export function deploymentOf(deployments: Deployments, name: ChainName): ChainDeployment {
+  return name === "ethereum" ? deployments.ethereum : basedDeployment(deployments);
 }
 
 function rpcOf(settings: ChainSettings, name: ChainName): string {

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { bytes32Schema } from "../protocol/schemas";
 import { BasedError } from "./errors";
 import { brainRegistryAbi } from "../protocol/generated/abis";
-import { type ChainContext, signerOf } from "./chain";
+import { type ChainContext, basedDeployment, signerOf } from "./chain";
 import { type OnStep, ensureAllowance } from "./contract-call";
 
 /** The BasedAI chain's economy contracts of a deployment. */
@@ -26,16 +26,7 @@ export type EconomyContracts = {
 
 /** The economy contracts of the deployment `ctx` was connected with. */
 export function economyContracts(ctx: ChainContext): EconomyContracts {
-  const based = ctx.deployments.based;
-  if (!based) {
-    throw new BasedError(
-      "environment",
-      "NoBasedChain",
-      "The deployments file describes no BasedAI chain.",
-      "Restart `npm run devnet` (it starts both chains), or use a deployments file with a `based` section.",
-    );
-  }
-  const c = based.contracts;
+  const c = basedDeployment(ctx.deployments).contracts;
   return {
     BasedToken: c.BasedToken,
     BrainRegistry: c.BrainRegistry,

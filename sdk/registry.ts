@@ -5,9 +5,8 @@
  */
 import type { Address } from "viem";
 import { type Brain, BRAIN_CLASSES, type BrainClass } from "./brain";
-import { BasedError } from "./errors";
 import { brainRegistryAbi } from "../protocol/generated/abis";
-import { type ChainContext } from "./chain";
+import { type ChainContext, basedDeployment } from "./chain";
 
 export type MirroredBrain = {
   id: number;
@@ -34,15 +33,7 @@ export type MirroredBrain = {
 
 /** Reads Brain `id` from the BrainRegistry on the BasedAI chain. */
 export async function getMirroredBrain(based: ChainContext, id: number): Promise<MirroredBrain> {
-  const registry = based.deployments.based?.contracts.BrainRegistry;
-  if (!registry) {
-    throw new BasedError(
-      "environment",
-      "NoBasedChain",
-      "The deployments file describes no BasedAI chain (no BrainRegistry).",
-      "Restart `npm run devnet` (it starts both chains).",
-    );
-  }
+  const registry = basedDeployment(based.deployments).contracts.BrainRegistry;
   const block = await based.publicClient.getBlock({ blockTag: "latest" });
   const read = { address: registry, abi: brainRegistryAbi, blockNumber: block.number } as const;
   const [state, earnsRewards] = await Promise.all([

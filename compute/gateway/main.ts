@@ -10,11 +10,10 @@ import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
-import { chainContext } from "../../sdk/chain";
+import { chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
 import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
-import { requireBasedChain } from "../../service/requirements";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { type GatewayOptions, startGateway } from "./server";
 
@@ -56,7 +55,7 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
   async run({ options: flags, config: shared, log: serviceLog, signal, setHealth }) {
     const log = serviceLog.child({ brain: flags.brain });
     const settings = chainSettings(shared);
-    const based = requireBasedChain(settings.deployments, shared.deploymentsFile);
+    const based = basedDeployment(settings.deployments);
     const network = based.contracts.Network;
     const computeMarket = based.contracts.ComputeMarket as Address | undefined;
     // The key, when there is one, is the account that settles; reads go through the same context.

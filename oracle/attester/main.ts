@@ -8,11 +8,11 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainContext } from "../../sdk/chain";
+import { chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
 import { errorLine } from "../../sdk/errors";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
-import { requireKey, requireBasedChain } from "../../service/requirements";
+import { requireKey } from "../../service/requirements";
 import { EpochReporter } from "../epoch/reporter";
 import { EconomyLogs } from "../epoch/snapshot";
 import { EpochStore } from "../epoch/store";
@@ -54,7 +54,7 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
     const account = privateKeyToAccount(requireKey(config, "the attester's identity in the attester set"));
     const log = serviceLog.child({ attester: account.address });
     const settings = chainSettings(config);
-    const b = requireBasedChain(settings.deployments, config.deploymentsFile);
+    const b = basedDeployment(settings.deployments);
     const e = settings.deployments.ethereum;
     // No account on the chains: the attester only reads them, and signs messages off-chain.
     const ethereum = chainContext(settings, "ethereum");

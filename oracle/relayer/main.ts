@@ -8,10 +8,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { nonceManager } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainContext, deploymentOf } from "../../sdk/chain";
+import { chainContext, deploymentOf, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
 import { errorLine } from "../../sdk/errors";
-import { requireBasedChain, requireKey } from "../../service/requirements";
+import { requireKey } from "../../service/requirements";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import type { Inbox } from "../inbox";
 import { Relayer } from "./relayer";
@@ -39,7 +39,7 @@ export const relayerService: ServiceDefinition<z.infer<typeof relayerOptionsSche
   async run({ options, config, log, signal, setHealth }) {
     const settings = chainSettings(config);
     // Checked here for the error that names the deployments file.
-    requireBasedChain(settings.deployments, config.deploymentsFile);
+    basedDeployment(settings.deployments);
     const account = privateKeyToAccount(requireKey(config, "it pays the delivery gas"), { nonceManager });
     const inboxes: Inbox[] = [];
     for (const [name, title] of [

@@ -177,7 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigOv
   const configFile =
     flags.configFile ?? vars.BASED_CONFIG ?? path.join(home, ".config", "based", "config.json");
   const explicit = flags.configFile !== undefined || vars.BASED_CONFIG !== undefined;
-  const file = readConfigFile(configFile, explicit) ?? {};
+  const read = readConfigFile(configFile, explicit);
+  const file = read ?? {};
   const cacheHome =
     env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== "" ? env.XDG_CACHE_HOME : path.join(home, ".cache");
 
@@ -200,7 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigOv
       file.redisUrl ??
       DEFAULT_REDIS_URL,
     attesterUrls: vars.BASED_ATTESTERS ?? file.attesters,
-    configFile: fs.existsSync(configFile) ? configFile : undefined,
+    configFile: read ? configFile : undefined,
     deprecations,
   };
 }
