@@ -45,7 +45,7 @@ export { type CkksClient, type EvalKeyBlobs, createClient, exportSecretKey } fro
 export type { ParamSetId } from "./ckks/params";
 export { type EnginePlan, planNeedsRelinearization, planRotations } from "./ckks/plan";
 export { type ZkllmInputErrorCode, ZkllmInputError, isZkllmInputError } from "./ckks/errors";
-export { PLAN_FILE, type ZkllmPlan } from "./zkllm-plan";
+export { PLAN_FILE, type PlanLossiness, type ZkllmPlan, planLossiness } from "./zkllm-plan";
 export type { ModelFiles } from "./model-files";
 
 export type GenerateOptions = GreedyOptions & {

@@ -37,6 +37,11 @@ export const zkllmPlanSchema = z.object({
         fullCost: z.number(),
       })
       .nullable(),
+    /**
+     * Top-1 agreement of the squeezed model's greedy tokens with the unsqueezed model's, measured
+     * by the converter on its calibration text (1 = every token equal). Absent for lossless plans.
+     */
+    agreement: z.number().min(0).max(1).optional(),
   }),
   buckets: z.object({ prefill: z.number().int().min(1).max(256) }),
   engine: z.unknown().transform((v) => parsePlan(v)),
@@ -54,6 +59,34 @@ export function parseZkllmPlan(text: string, weightsSha256: string, name: string
       `${name} was made for other weights (sha256 ${plan.modelSha256}, found ${weightsSha256})`,
     );
   return plan;
+}
+
+/** Why a plan's encrypted answers may differ from plain ones, and how often they agreed. */
+export type PlanLossiness = {
+  /** True when any lossy squeezing is on: the encrypted answer may differ from the plain one. */
+  lossy: boolean;
+  /** Each lossy option in effect, in words ("256-level activation quantization", …). */
+  reasons: string[];
+  /** Measured top-1 agreement with plain inference (0–1), when the converter measured it. */
+  agreement?: number;
+};
+
+/**
+ * Whether a plan is lossy. Fusion is exact and the default parameter set errs by about 1e-6, so
+ * only activation quantization, dropped heads and the fast parameter set make a plan lossy.
+ */
+export function planLossiness(plan: Pick<ZkllmPlan, "squeeze" | "engine">): PlanLossiness {
+  const reasons: string[] = [];
+  const q = plan.squeeze.quantize;
+  if (q) reasons.push(`${q.levels}-level activation quantization`);
+  const heads = plan.squeeze.heads;
+  if (heads) {
+    const dropped = heads.kept.flat().filter((k) => !k).length;
+    if (dropped > 0) reasons.push(`${dropped} of ${heads.kept.flat().length} attention heads dropped`);
+  }
+  if (plan.engine.paramSet !== "n8192-q100") reasons.push(`the fast parameter set ${plan.engine.paramSet}`);
+  const agreement = plan.squeeze.agreement;
+  return { lossy: reasons.length > 0, reasons, ...(agreement !== undefined ? { agreement } : {}) };
 }
 
 /** The split a plan describes (its fusion and kept heads). */
