@@ -108,7 +108,7 @@ export async function generateIds(
     if (pool) {
       const keysId = await pool.registerKeys(blobs);
       await pool.prepare();
-      server = (id, inputs) => pool.evaluate(id, inputs, keysId, { split: true, actions: serverActions });
+      server = (id, inputs) => pool.evaluate(id, inputs, keysId, { actions: serverActions });
     } else {
       const keys = evaluator!.loadEvalKeys(blobs);
       releaseKeys = () => keys.delete();

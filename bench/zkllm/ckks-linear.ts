@@ -493,7 +493,7 @@ async function main(): Promise<void> {
         const pool = createEvaluatorPool({ plan: layer.plan, weights: layer.weights, size });
         const keysId = await pool.registerKeys(keyBlobs);
         await pool.prepare();
-        measured[size] = await timeAsync(() => pool.evaluate(step.id, inputs, keysId, { split: true }), 3);
+        measured[size] = await timeAsync(() => pool.evaluate(step.id, inputs, keysId), 3);
         await pool.close();
       }
       console.log(

@@ -245,7 +245,7 @@ export class MinerEngine {
     const { entry, loaded } = await this.acquireKeys(job.keys, fetchBlob);
     try {
       if ("keysId" in loaded) {
-        return await this.pool!.evaluate(step.id, inputs, loaded.keysId, { split: true });
+        return await this.pool!.evaluate(step.id, inputs, loaded.keysId);
       }
       return this.evaluator!.evaluate(step.id, inputs, loaded.keys);
     } finally {

@@ -118,6 +118,22 @@ export type LinearPlanStep = {
   /** groups · outputs.length; index = group·outputs.length + output. */
   outputCiphertexts: number;
   estimate: LinearEstimate;
+  /** Encoded plaintexts the evaluator holds for this step (upper bound: zero diagonals are skipped). */
+  memory: LinearMemory;
+};
+
+/**
+ * What a step's encoded plaintexts weigh. Every group (token bucket row set) uses the same
+ * plaintexts, so the figures do not grow with `groups`; two steps with the same `shareKey` (the
+ * same weights and layout, e.g. a product's generation step and its T = 1 prompt step) share them.
+ */
+export type LinearMemory = {
+  /** Diagonal and bias plaintexts of all outputs. */
+  plaintexts: number;
+  /** Their bytes (N × data primes × 8 each). */
+  bytes: number;
+  /** Bytes of the largest output's plaintexts: the unit an evaluator encodes and holds at once. */
+  largestOutputBytes: number;
 };
 
 /** Options of `planLinear`. */
@@ -149,6 +165,18 @@ export type PlanLinearOptions = {
   babySteps?: number;
   /** Force the largest window; for tests and benchmarks. */
   maxWindow?: number;
+  /**
+   * Workers the layout is optimised for (default 1): a pool gives each worker whole output
+   * ciphertexts (`outputOwners`), so the planner minimises the busiest worker's time, which
+   * favours several balanced outputs over one big one.
+   */
+  parallelism?: number;
+  /**
+   * Upper bound on T (default: no bound beyond the slots). T = 1 keeps a multi-row step's
+   * plaintexts identical to (and shared with) the one-row step's; T > 1 saves rotations but
+   * needs T times the plaintext memory.
+   */
+  maxTokensPerCiphertext?: number;
 };
 
 const isPow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
@@ -191,13 +219,18 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
   }
   const R = rows ? rows.length : outFeatures;
   const maxCopies = options.maxCopies ?? 8;
+  const parallelism = options.parallelism ?? 1;
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 1024)
+    invalid(`${options.id}: parallelism must be an integer in 1..1024 (got ${parallelism}).`);
+  const maxT = options.maxTokensPerCiphertext ?? S;
+  if (!isPow2(maxT)) invalid(`${options.id}: maxTokensPerCiphertext must be a power of two.`);
   const chunkChoices =
     options.chunk !== undefined ? [options.chunk] : pow2sUpTo(Math.min(S, nextPow2(inFeatures)));
   let best:
     { layout: LinearLayout; outputs: LinearOutput[]; estimate: LinearEstimate; score: number } | undefined;
   for (const p of chunkChoices) {
     if (!isPow2(p) || p > S) invalid(`${options.id}: chunk ${p} must be a power of two ≤ ${S}.`);
-    const T = Math.min(nextPow2(tokens), S / p);
+    const T = Math.min(nextPow2(tokens), S / p, maxT);
     const blocks = S / (T * p);
     const windowChoices = options.fullReduction
       ? [p]
@@ -227,7 +260,11 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
           };
           const withSteps = outputs.map((o) => ({ ...o, giantSteps: Math.max(1, o.window / layout.span) }));
           const estimate = estimateLinear(layout, withSteps, options.bias != null, set.rescale, costs, set);
-          const score = estimate.serverMs + estimate.clientMs;
+          const score =
+            (parallelism === 1
+              ? estimate.serverMs
+              : makespan(layout, withSteps, options.bias != null, set.rescale, costs, parallelism)) +
+            estimate.clientMs;
           if (!best || score < best.score - 1e-9) best = { layout, outputs: withSteps, estimate, score };
         }
       }
@@ -253,7 +290,126 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
     inputCiphertexts: layout.groups * layout.chunks * layout.copies,
     outputCiphertexts: layout.groups * outputs.length,
     estimate,
+    memory: memoryOf(options.paramSet, layout, outputs, options.bias != null),
   };
+}
+
+/** Bytes of one plaintext at the first data level of a parameter set. */
+export function plaintextBytes(paramSet: ParamSetId): number {
+  const set = getParamSet(paramSet);
+  return set.polyModulusDegree * (set.coeffModulusBits.length - 1) * 8;
+}
+
+/** Plaintexts output `o` needs: one diagonal per (giant step, chunk, offset), and its bias. */
+function outputPlaintextCount(layout: LinearLayout, o: LinearOutput, hasBias: boolean): number {
+  return o.giantSteps * layout.chunks * offsetsUsed(layout, o) + (hasBias ? 1 : 0);
+}
+
+function memoryOf(
+  paramSet: ParamSetId,
+  layout: LinearLayout,
+  outputs: readonly LinearOutput[],
+  hasBias: boolean,
+): LinearMemory {
+  const each = plaintextBytes(paramSet);
+  const counts = outputs.map((o) => outputPlaintextCount(layout, o, hasBias));
+  const plaintexts = counts.reduce((a, b) => a + b, 0);
+  return { plaintexts, bytes: plaintexts * each, largestOutputBytes: Math.max(...counts) * each };
+}
+
+/** Bytes of output `o`'s plaintexts (what an evaluator caches for it). */
+export function outputPlaintextBytes(step: LinearPlanStep, o: number): number {
+  const out = step.outputs[o];
+  if (!out) invalid(`${step.id}: no output ${o}.`);
+  return outputPlaintextCount(step.layout, out, step.bias !== null) * plaintextBytes(step.paramSet);
+}
+
+/**
+ * The part of a step that determines its plaintexts: steps with equal keys encode identical
+ * diagonals, so an evaluator caches them once (a product's generation step and its T = 1 prompt
+ * step differ only in `tokens` and `groups`).
+ */
+export function plaintextShareKey(step: LinearPlanStep): string {
+  const { groups: _groups, ...layout } = step.layout;
+  return JSON.stringify([
+    step.paramSet,
+    step.weight,
+    step.bias,
+    step.weightLayout,
+    step.inFeatures,
+    step.weightOutFeatures,
+    step.rows,
+    layout,
+    step.outputs,
+  ]);
+}
+
+/** Modelled one-core milliseconds of output `o` for one group (products, sums, giant steps, save). */
+function outputMs(
+  layout: LinearLayout,
+  o: LinearOutput,
+  hasBias: boolean,
+  rescale: boolean,
+  costs: OpCosts,
+): number {
+  const terms = layout.chunks * offsetsUsed(layout, o);
+  return (
+    o.giantSteps * terms * costs.multiplyPlain +
+    (o.giantSteps * (terms - 1) + (o.giantSteps - 1)) * costs.add +
+    (hasBias ? costs.add : 0) +
+    (o.giantSteps - 1) * costs.rotateRescaled +
+    (rescale ? o.giantSteps * costs.rescale : 0) +
+    costs.saveOutput
+  );
+}
+
+/**
+ * Which worker computes each output ciphertext, for `workers` workers: longest first, each to the
+ * least loaded worker (ties to the lowest index). Deterministic, so every pool of a given size
+ * gives each worker the same outputs, and a worker encodes the plaintexts of its outputs only.
+ */
+export function outputOwners(step: LinearPlanStep, workers: number): number[] {
+  const costs = getParamSet(step.paramSet).costs;
+  const rescale = getParamSet(step.paramSet).rescale;
+  return assignOutputs(step.layout, step.outputs, step.bias !== null, rescale, costs, workers).owners;
+}
+
+function assignOutputs(
+  layout: LinearLayout,
+  outputs: readonly LinearOutput[],
+  hasBias: boolean,
+  rescale: boolean,
+  costs: OpCosts,
+  workers: number,
+): { owners: number[]; loads: number[] } {
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be ≥ 1 (got ${workers}).`);
+  const ms = outputs.map((o) => outputMs(layout, o, hasBias, rescale, costs));
+  const order = ms.map((_, i) => i).sort((a, b) => (ms[b] as number) - (ms[a] as number) || a - b);
+  const loads = new Array<number>(Math.min(workers, outputs.length)).fill(0);
+  const owners = new Array<number>(outputs.length).fill(0);
+  for (const i of order) {
+    let best = 0;
+    for (let k = 1; k < loads.length; k++) if ((loads[k] as number) < (loads[best] as number)) best = k;
+    owners[i] = best;
+    loads[best] = (loads[best] as number) + (ms[i] as number);
+  }
+  return { owners, loads };
+}
+
+/** Modelled milliseconds of the busiest of `workers` workers (each repeats the baby rotations). */
+function makespan(
+  layout: LinearLayout,
+  outputs: readonly LinearOutput[],
+  hasBias: boolean,
+  rescale: boolean,
+  costs: OpCosts,
+  workers: number,
+): number {
+  const { loads } = assignOutputs(layout, outputs, hasBias, rescale, costs, workers);
+  let babies = 0;
+  for (let c = 0; c < layout.copies; c++) babies += layout.chunks * babyIndices(layout, outputs, c).length;
+  const perGroupShared = layout.chunks * layout.copies * costs.loadInput + babies * costs.rotate;
+  return layout.groups * (perGroupShared + Math.max(...loads));
 }
 
 /**
@@ -601,4 +757,11 @@ export function checkLinearStep(step: LinearPlanStep): void {
   if (rotations.join(",") !== step.rotations.join(",")) fail("rotations differ from the layout's");
   if (step.inputCiphertexts !== L.groups * L.chunks * L.copies) fail("inputCiphertexts");
   if (step.outputCiphertexts !== L.groups * step.outputs.length) fail("outputCiphertexts");
+  const memory = memoryOf(step.paramSet, L, step.outputs, step.bias !== null);
+  if (
+    step.memory?.plaintexts !== memory.plaintexts ||
+    step.memory.bytes !== memory.bytes ||
+    step.memory.largestOutputBytes !== memory.largestOutputBytes
+  )
+    fail("memory differs from the layout's");
 }

@@ -8,7 +8,15 @@
  */
 import { z } from "zod";
 import { ZkllmInputError } from "./errors";
-import { checkLinearStep, planLinear, type LinearPlanStep, type PlanLinearOptions } from "./linear";
+import {
+  checkLinearStep,
+  outputOwners,
+  outputPlaintextBytes,
+  planLinear,
+  plaintextShareKey,
+  type LinearPlanStep,
+  type PlanLinearOptions,
+} from "./linear";
 import { PARAM_SETS, type ParamSetId } from "./params";
 
 /** Any step the evaluator can run (only linear steps so far). */
@@ -88,6 +96,11 @@ const linearStepSchema = z.object({
     serverMs: ms,
     clientMs: ms,
   }),
+  memory: z.object({
+    plaintexts: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    largestOutputBytes: z.number().int().min(0),
+  }),
 });
 
 const planSchema = z.object({
@@ -155,6 +168,47 @@ export function planNeedsRelinearization(_plan: EnginePlan): boolean {
   return false;
 }
 
+/** The plaintext memory a plan needs, spread over a pool of workers. */
+export type PlanMemory = {
+  workers: number;
+  /** Every distinct plaintext of the plan (steps that share plaintexts counted once). */
+  totalBytes: number;
+  /** Per worker: the plaintexts of the outputs it owns (`outputOwners`). */
+  perWorkerBytes: number[];
+  /** The busiest worker's share: what its cache needs so no token re-encodes anything. */
+  maxWorkerBytes: number;
+  /** The largest single output's plaintexts: the least a worker must be able to hold at once. */
+  largestOutputBytes: number;
+};
+
+/** How much plaintext memory a plan needs in total and per worker of a `workers`-worker pool. */
+export function planMemory(plan: EnginePlan, workers: number): PlanMemory {
+  const perWorkerBytes = new Array<number>(workers).fill(0);
+  const seen = new Set<string>();
+  let totalBytes = 0;
+  let largestOutputBytes = 0;
+  for (const step of plan.steps) {
+    const key = plaintextShareKey(step);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const owners = outputOwners(step, workers);
+    step.outputs.forEach((_, o) => {
+      const bytes = outputPlaintextBytes(step, o);
+      const owner = owners[o] as number;
+      perWorkerBytes[owner] = (perWorkerBytes[owner] as number) + bytes;
+      totalBytes += bytes;
+      largestOutputBytes = Math.max(largestOutputBytes, bytes);
+    });
+  }
+  return {
+    workers,
+    totalBytes,
+    perWorkerBytes,
+    maxWorkerBytes: Math.max(...perWorkerBytes),
+    largestOutputBytes,
+  };
+}
+
 /** Looks a step up by id. */
 export function findStep(plan: EnginePlan, id: string): PlanStep | undefined {
   return plan.steps.find((s) => s.id === id);
@@ -176,7 +230,10 @@ export type PlanGpt2BlockOptions = {
   /** Step-id suffix to tell plans for different token counts apart (default `@T{tokens}`). */
   suffix?: string;
   /** Passed to every `planLinear` call (costs, maxCopies, fullReduction). */
-  planner?: Pick<PlanLinearOptions, "costs" | "maxCopies" | "fullReduction">;
+  planner?: Pick<
+    PlanLinearOptions,
+    "costs" | "maxCopies" | "fullReduction" | "parallelism" | "maxTokensPerCiphertext"
+  >;
 };
 
 /**

@@ -6,12 +6,19 @@ import type { ActionCounts } from "./actions";
 import type { Tensor } from "./linear";
 import type { EnginePlan } from "./plan";
 import type { EvalKeyBlobs } from "./serialize";
+import type { CacheStats } from "./server";
 
 /** What a worker is started with. */
 export type PoolWorkerData = {
   plan: EnginePlan;
+  /** Tensors whose data lives in SharedArrayBuffers: every worker reads the same memory. */
   weights: Record<string, Tensor>;
+  /** The worker's plaintext cache budget in bytes (null: unlimited). */
+  memoryBudget: number | null;
 };
+
+/** Outputs of one step to encode ahead of use. */
+export type PrepareItem = { step: string; outputs: number[] };
 
 /** Key blobs as the client made them. */
 export type PoolKeyBlobs = EvalKeyBlobs;
@@ -20,7 +27,7 @@ export type PoolKeyBlobs = EvalKeyBlobs;
 export type PoolRequest =
   | { id: number; type: "keys"; keysId: string; blobs: PoolKeyBlobs }
   | { id: number; type: "releaseKeys"; keysId: string }
-  | { id: number; type: "prepare"; steps: string[] }
+  | { id: number; type: "prepare"; items: PrepareItem[] }
   | { id: number; type: "evaluate"; step: string; inputs: Uint8Array[]; keysId: string; outputs?: number[] }
   | { id: number; type: "stats" };
 
@@ -37,6 +44,8 @@ export type PoolWorkerStats = {
   heapBytes: number;
   /** Bytes of cached plaintexts. */
   cacheBytes: number;
+  /** The plaintext cache's figures. */
+  cache: CacheStats;
   /** Actions the worker performed so far. */
   actions: ActionCounts;
 };
@@ -48,5 +57,7 @@ export type PoolResponse = {
   outputs?: Uint8Array[];
   actions?: ActionCounts;
   stats?: PoolWorkerStats;
+  /** prepare: whether everything asked for fitted the budget. */
+  fitted?: boolean;
   error?: { name: string; code?: string; message: string };
 };

@@ -1,11 +1,13 @@
 /**
- * A worker_threads pool of evaluators, one per core by default.
+ * A worker_threads pool of evaluators, one per core by default, sharing one model.
  *
- * Every worker has its own SEAL instance (WASM is single-threaded) and its own plaintext cache,
- * so memory for cached diagonals is paid once per worker. Independent requests run on whichever
- * worker is free; `split: true` also spreads one request's output ciphertexts over the workers
- * (each recomputes the shared baby-step rotations, so this pays off for large steps only).
- * Evaluation is deterministic, so pooled results equal single-thread results byte for byte.
+ * Every worker has its own SEAL instance (WASM is single-threaded) and its own plaintext cache.
+ * The model is sharded, not copied: each output ciphertext of a step belongs to one worker
+ * (`outputOwners`, the same for every pool of that size), every request is split so each worker
+ * computes the outputs it owns, and a worker only ever encodes its own outputs' plaintexts. So
+ * every core works on every product, and each holds about 1/W of the model's plaintexts. The
+ * weights sit in SharedArrayBuffers that all workers read. Each output is computed the same way
+ * wherever it runs, so pooled results equal single-thread results byte for byte.
  *
  * Workers start from `worker-bootstrap.js` (plain JS), which works whether this process runs
  * under tsx, ts-node or compiled JavaScript. A worker that dies is replaced (its keys re-sent);
@@ -16,7 +18,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { sumActions, type ActionCounter, type ActionCounts, ACTION_KINDS } from "./actions";
 import { ZkllmInputError, type ZkllmInputErrorCode } from "./errors";
-import type { Tensor } from "./linear";
+import { outputOwners, type Tensor } from "./linear";
 import { checkPlan, type EnginePlan, type PlanStep } from "./plan";
 import type {
   PoolKeyBlobs,
@@ -24,6 +26,7 @@ import type {
   PoolRequestBody,
   PoolResponse,
   PoolWorkerStats,
+  PrepareItem,
 } from "./pool-protocol";
 
 export type { PoolKeyBlobs, PoolWorkerStats } from "./pool-protocol";
@@ -31,19 +34,22 @@ export type { PoolKeyBlobs, PoolWorkerStats } from "./pool-protocol";
 /** Options of `createEvaluatorPool`. */
 export type CreatePoolOptions = {
   plan: EnginePlan;
-  /** Weight tensors by name (copied into every worker). */
+  /** Weight tensors by name (moved once into shared memory that every worker reads). */
   weights: Record<string, Tensor>;
   /** Number of workers (default `os.availableParallelism()`). */
   size?: number;
+  /** Plaintext cache budget of each worker, in bytes (default: unlimited). */
+  memoryBudget?: number;
 };
 
 /** Options of one pooled evaluation. */
 export type PoolEvaluateOptions = {
-  /** Spread the request's outputs over the workers (default false: one worker runs it). */
-  split?: boolean;
   /** Count the request's actions here. */
   actions?: ActionCounter;
 };
+
+/** Progress of `prepare`: plan steps done of all. */
+export type PrepareProgress = (done: number, total: number) => void;
 
 /** A pool of evaluator workers serving one plan. */
 export type EvaluatorPool = {
@@ -53,8 +59,11 @@ export type EvaluatorPool = {
   registerKeys(blobs: PoolKeyBlobs): Promise<string>;
   /** Frees a session's keys in every worker. */
   releaseKeys(keysId: string): Promise<void>;
-  /** Encodes steps' plaintexts in every worker now (default: every step of the plan). */
-  prepare(steps?: readonly string[]): Promise<void>;
+  /**
+   * Encodes each worker's share of the steps' plaintexts now (default: every step of the plan),
+   * in plan order, until its cache budget is full. Resolves to whether every share fitted.
+   */
+  prepare(steps?: readonly string[], onProgress?: PrepareProgress): Promise<boolean>;
   /** Runs one plan step in the pool. */
   evaluate(
     step: string | PlanStep,
@@ -82,6 +91,33 @@ type Member = {
 
 const BOOTSTRAP = join(__dirname, "worker-bootstrap.js");
 
+/** Indices of the outputs worker `k` owns. */
+function ownedBy(owners: readonly number[], k: number): number[] {
+  const out: number[] = [];
+  owners.forEach((owner, o) => {
+    if (owner === k) out.push(o);
+  });
+  return out;
+}
+
+/**
+ * The tensors with their data in SharedArrayBuffers: structured cloning shares those with
+ * workers instead of copying, so a 124M-parameter model's weights exist once, not once a worker.
+ */
+function shareWeights(weights: Record<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(
+    Object.entries(weights).map(([name, t]) => {
+      if (t.data.buffer instanceof SharedArrayBuffer) return [name, t];
+      const Ctor = t.data instanceof Float64Array ? Float64Array : Float32Array;
+      // The lib typings predate typed arrays over SharedArrayBuffer; Node has supported them since v8.
+      const buffer = new SharedArrayBuffer(t.data.length * Ctor.BYTES_PER_ELEMENT) as unknown as ArrayBuffer;
+      const shared = new Ctor(buffer);
+      shared.set(t.data);
+      return [name, { shape: [...t.shape], data: shared }];
+    }),
+  );
+}
+
 /** Starts a pool of evaluator workers. */
 export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
   checkPlan(options.plan);
@@ -90,6 +126,11 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
     throw new RangeError(`Pool size must be a positive integer (got ${size}).`);
   const plan = options.plan;
   const steps = new Map(plan.steps.map((s) => [s.id, s]));
+  const owners = new Map(plan.steps.map((s) => [s.id, outputOwners(s, size)]));
+  const weights = shareWeights(options.weights);
+  const memoryBudget = options.memoryBudget ?? null;
+  if (memoryBudget !== null && !(memoryBudget > 0))
+    throw new RangeError(`memoryBudget must be positive (got ${memoryBudget}).`);
   const shared: Task[] = [];
   const members: Member[] = [];
   const registeredKeys = new Map<string, PoolKeyBlobs>();
@@ -98,7 +139,7 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
   let closed = false;
 
   const spawn = (index: number): Member => {
-    const worker = new Worker(BOOTSTRAP, { workerData: { plan, weights: options.weights } });
+    const worker = new Worker(BOOTSTRAP, { workerData: { plan, weights, memoryBudget } });
     const member: Member = { worker, own: [] };
     // A replacement gets every registered session's keys before any other work.
     for (const [keysId, blobs] of registeredKeys) {
@@ -183,33 +224,48 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
       registeredKeys.delete(keysId);
       await broadcast({ type: "releaseKeys", keysId });
     },
-    async prepare(ids) {
-      await broadcast({ type: "prepare", steps: [...(ids ?? plan.steps.map((s) => s.id))] });
+    async prepare(ids, onProgress) {
+      const list = [...(ids ?? plan.steps.map((s) => s.id))];
+      const full = new Array<boolean>(size).fill(false);
+      for (const [done, id] of list.entries()) {
+        if (!steps.has(id)) throw new ZkllmInputError("UnknownPlanStep", `Unknown plan step "${id}".`);
+        const mine = owners.get(id) as number[];
+        await Promise.all(
+          members.map(async (m, k) => {
+            if (full[k]) return;
+            const items: PrepareItem[] = [{ step: id, outputs: ownedBy(mine, k) }];
+            const response = await run({ type: "prepare", items }, m);
+            if (response.fitted === false) full[k] = true;
+          }),
+        );
+        onProgress?.(done + 1, list.length);
+      }
+      return !full.some(Boolean);
     },
     async evaluate(stepRef, inputs, keysId, opts = {}) {
       const id = typeof stepRef === "string" ? stepRef : stepRef.id;
       const step = steps.get(id);
       if (!step) throw new ZkllmInputError("UnknownPlanStep", `Unknown plan step "${id}".`);
       const request = { type: "evaluate" as const, step: id, inputs: [...inputs], keysId };
-      const parts = opts.split ? Math.min(size, step.outputCiphertexts) : 1;
-      let responses: PoolResponse[];
-      if (parts <= 1) {
-        responses = [await run(request)];
-      } else {
-        // Contiguous ranges keep each token group's outputs (which share rotations) together.
-        const n = step.outputCiphertexts;
-        const ranges = Array.from({ length: parts }, (_, k) => {
-          const from = Math.floor((k * n) / parts);
-          const to = Math.floor(((k + 1) * n) / parts);
-          return Array.from({ length: to - from }, (_, i) => from + i);
-        });
-        responses = await Promise.all(ranges.map((outputs) => run({ ...request, outputs })));
-      }
+      const mine = owners.get(id) as number[];
+      const perOutput = step.outputs.length;
+      // Worker k computes, for every token group, the outputs it owns (their plaintexts are its).
+      const shares = members.map((_, k) => {
+        const own = ownedBy(mine, k);
+        return Array.from({ length: step.layout.groups }, (_, g) => own.map((o) => g * perOutput + o)).flat();
+      });
+      const busy = shares.map((outputs, k) => ({ outputs, k })).filter((s) => s.outputs.length > 0);
+      const responses = await Promise.all(busy.map((s) => run({ ...request, outputs: s.outputs }, members[s.k])));
       if (opts.actions) {
         const total: ActionCounts = sumActions(...responses.map((r) => r.actions as ActionCounts));
         for (const kind of ACTION_KINDS) if (total[kind]) opts.actions.count(kind, total[kind]);
       }
-      return responses.flatMap((r) => r.outputs as Uint8Array[]);
+      const results = new Array<Uint8Array>(step.outputCiphertexts);
+      busy.forEach((s, i) => {
+        const outs = responses[i]?.outputs as Uint8Array[];
+        s.outputs.forEach((index, j) => (results[index] = outs[j] as Uint8Array));
+      });
+      return results;
     },
     async stats() {
       const responses = await broadcast({ type: "stats" });

@@ -26,6 +26,8 @@ import {
   linearInputIndex,
   linearOutputIndex,
   linearTerms,
+  outputPlaintextBytes,
+  plaintextShareKey,
   weightAccessor,
   type LinearPlanStep,
   type LinearTerm,
@@ -74,6 +76,25 @@ export type CreateEvaluatorOptions = {
   weights: WeightSource;
   /** Counter to record actions into (default: a fresh one, see `evaluator.actions`). */
   actions?: ActionCounter;
+  /**
+   * Bytes of encoded plaintexts the cache may hold (default: no limit). Past it, the least
+   * recently used outputs' plaintexts are freed and re-encoded when next needed, so a model
+   * larger than the WebAssembly heap still runs, only slower.
+   */
+  memoryBudget?: number;
+};
+
+/** What the plaintext cache did so far. */
+export type CacheStats = {
+  /** Bytes held now. */
+  bytes: number;
+  /** The budget (Infinity when unlimited). */
+  budget: number;
+  /** Outputs whose plaintexts are held now. */
+  entries: number;
+  hits: number;
+  misses: number;
+  evictions: number;
 };
 
 /** Options of one evaluation. */
@@ -95,8 +116,12 @@ export type CkksEvaluator = {
   readonly actions: ActionCounter;
   /** Loads and checks a session's evaluation keys. */
   loadEvalKeys(blobs: EvalKeyBlobs): EvalKeys;
-  /** Encodes a step's diagonal plaintexts now instead of on its first request. */
-  prepare(step: string | PlanStep): void;
+  /**
+   * Encodes a step's diagonal plaintexts now instead of on its first request: every output, or
+   * only `outputs` (a pool worker's share). Stops, returning false, when the next output would not
+   * fit the memory budget (what is already cached stays).
+   */
+  prepare(step: string | PlanStep, outputs?: readonly number[]): boolean;
   /** Runs one plan step: input ciphertext blobs in, output ciphertext blobs out. */
   evaluate(
     step: string | PlanStep,
@@ -106,6 +131,8 @@ export type CkksEvaluator = {
   ): Uint8Array[];
   /** Bytes held by cached plaintexts (inside the WASM heap). */
   cacheBytes(): number;
+  /** The cache's figures. */
+  cacheStats(): CacheStats;
   /** Frees the cached plaintexts (they are re-encoded on demand). */
   clearCache(): void;
   /** Frees everything; the evaluator is unusable afterwards. */
@@ -114,13 +141,14 @@ export type CkksEvaluator = {
 
 type LoadedKeys = EvalKeys & { galois?: GaloisKeys; relin?: RelinKeys; deleted: boolean };
 
-type PreparedLinear = {
-  /** [output][giant][term] plaintexts (null: an all-zero diagonal, skipped). */
-  diagonals: (PlainText | null)[][][];
-  /** Terms per [output][giant], matching `diagonals`. */
-  terms: LinearTerm[][][];
-  /** Bias plaintext per output (null: no bias). */
-  bias: (PlainText | null)[];
+/** One output's plaintexts, the unit the cache holds and evicts. */
+type PreparedOutput = {
+  /** [giant][term] plaintexts (null: an all-zero diagonal, skipped). */
+  diagonals: (PlainText | null)[][];
+  /** Terms per giant step, matching `diagonals`. */
+  terms: LinearTerm[][];
+  /** The bias plaintext (null: no bias). */
+  bias: PlainText | null;
   bytes: number;
 };
 
@@ -138,7 +166,6 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
   const actions = options.actions ?? createActionCounter();
   const steps = new Map(plan.steps.map((s) => [s.id, s]));
   const stepJson = new Map(plan.steps.map((s) => [s.id, stableJson(s)]));
-  const cache = new Map<string, PreparedLinear>();
   const keyHandles = new WeakSet<object>();
   let deleted = false;
 
@@ -163,9 +190,31 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     return known;
   };
 
-  const prepareLinear = (step: LinearPlanStep): PreparedLinear => {
-    const cached = cache.get(step.id);
-    if (cached) return cached;
+  const budget = options.memoryBudget ?? Infinity;
+  if (!(budget > 0)) throw new RangeError(`memoryBudget must be positive (got ${budget}).`);
+  // Map order is recency order: the first entry is the least recently used.
+  const cache = new Map<string, PreparedOutput>();
+  const shareKeys = new Map(plan.steps.map((s) => [s.id, plaintextShareKey(s)]));
+  const stats = { bytes: 0, hits: 0, misses: 0, evictions: 0 };
+  const entryBytes = set.polyModulusDegree * dataPrimeCount(set) * 8;
+
+  const freeOutput = (p: PreparedOutput) => {
+    for (const pt of p.diagonals.flat()) pt?.delete();
+    p.bias?.delete();
+  };
+
+  const evictFor = (incoming: number, keep?: string) => {
+    for (const [key, entry] of cache) {
+      if (stats.bytes + incoming <= budget) break;
+      if (key === keep) continue;
+      cache.delete(key);
+      freeOutput(entry);
+      stats.bytes -= entry.bytes;
+      stats.evictions++;
+    }
+  };
+
+  const encodeOutput = (step: LinearPlanStep, o: number): PreparedOutput => {
     const w = weightAccessor(step, getWeight(step.weight));
     const biasTensor = step.bias ? getWeight(step.bias) : undefined;
     const created: PlainText[] = [];
@@ -177,36 +226,49 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       return pt;
     };
     try {
-      const terms = step.outputs.map((_, o) => linearTerms(step, o));
-      const diagonals = terms.map((byGiant, o) =>
-        byGiant.map((list) =>
-          list.map((term) => {
-            const values = linearDiagonal(step, w, o, term);
-            return values ? encode(values, ctx.weightScale) : null;
-          }),
-        ),
+      const terms = linearTerms(step, o);
+      const diagonals = terms.map((list) =>
+        list.map((term) => {
+          const values = linearDiagonal(step, w, o, term);
+          return values ? encode(values, ctx.weightScale) : null;
+        }),
       );
+      // The g = 0 sum must exist: the bias joins it, and an all-zero output cannot be encrypted.
+      if (!diagonals[0]?.some((pt) => pt)) {
+        throw new ZkllmInputError(
+          "InvalidPlan",
+          `Step "${step.id}" output ${o}: the weights of its first giant step are all zero; drop those rows (rows option).`,
+        );
+      }
       // The bias joins the g = 0 sum before the rescale, so it is encoded at the product's scale.
-      const bias = step.outputs.map((_, o) =>
-        biasTensor ? encode(linearBiasSlots(step, biasTensor, o), ctx.inputScale * ctx.weightScale) : null,
-      );
-      diagonals.forEach((byGiant, o) => {
-        // The g = 0 sum must exist: the bias joins it, and an all-zero output cannot be encrypted.
-        if (!byGiant[0]?.some((pt) => pt)) {
-          throw new ZkllmInputError(
-            "InvalidPlan",
-            `Step "${step.id}" output ${o}: the weights of its first giant step are all zero; drop those rows (rows option).`,
-          );
-        }
-      });
-      const bytes = created.length * set.polyModulusDegree * dataPrimeCount(set) * 8;
-      const prepared = { diagonals, terms, bias, bytes };
-      cache.set(step.id, prepared);
-      return prepared;
+      const bias = biasTensor
+        ? encode(linearBiasSlots(step, biasTensor, o), ctx.inputScale * ctx.weightScale)
+        : null;
+      return { diagonals, terms, bias, bytes: created.length * entryBytes };
     } catch (error) {
       for (const pt of created) pt.delete();
       throw error;
     }
+  };
+
+  /** Output `o`'s plaintexts, from the cache or freshly encoded (and cached within the budget). */
+  const prepareOutput = (step: LinearPlanStep, o: number): PreparedOutput => {
+    const key = `${shareKeys.get(step.id)}#${o}`;
+    const cached = cache.get(key);
+    if (cached) {
+      stats.hits++;
+      cache.delete(key);
+      cache.set(key, cached);
+      return cached;
+    }
+    stats.misses++;
+    evictFor(outputPlaintextBytes(step, o));
+    const prepared = encodeOutput(step, o);
+    cache.set(key, prepared);
+    stats.bytes += prepared.bytes;
+    // An output larger than the whole budget is still used once; it goes first next time.
+    evictFor(0, key);
+    return prepared;
   };
 
   const loadEvalKeys = (blobs: EvalKeyBlobs): EvalKeys => {
@@ -250,7 +312,6 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
   ): Uint8Array[] => {
     const { layout } = step;
     const T = layout.tokensPerCiphertext;
-    const prepared = prepareLinear(step);
     const results = new Map<number, Uint8Array>();
     const live: (CipherText | undefined)[] = [];
     const track = <C extends CipherText>(ct: C): C => {
@@ -297,13 +358,14 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
         for (const o of outs) {
           const out = step.outputs[o];
           if (!out) continue;
+          const prepared = prepareOutput(step, o);
           let result: CipherText | undefined;
           const tmp = track(seal.CipherText());
           for (let g = out.giantSteps - 1; g >= 0; g--) {
             let acc: CipherText | undefined;
-            const terms = prepared.terms[o]?.[g] ?? [];
+            const terms = prepared.terms[g] ?? [];
             terms.forEach((term, k) => {
-              const pt = prepared.diagonals[o]?.[g]?.[k];
+              const pt = prepared.diagonals[g]?.[k];
               if (!pt) return;
               const source = rotated[term.chunk]?.[term.copy]?.[term.baby] as CipherText;
               if (!acc) {
@@ -316,7 +378,7 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
               }
               count("multiplyPlain");
             });
-            const biasPt = g === 0 ? prepared.bias[o] : null;
+            const biasPt = g === 0 ? prepared.bias : null;
             if (acc && biasPt) {
               ev.addPlain(acc, biasPt, acc);
               count("addPlain");
@@ -357,8 +419,16 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     plan,
     actions,
     loadEvalKeys,
-    prepare(step) {
-      prepareLinear(resolve(step));
+    prepare(stepRef, outputs) {
+      const step = resolve(stepRef);
+      for (const o of outputs ?? step.outputs.map((_, i) => i)) {
+        if (!Number.isInteger(o) || o < 0 || o >= step.outputs.length)
+          throw new ZkllmInputError("BadRequest", `Step "${step.id}" has no output ${o}.`);
+        if (cache.has(`${shareKeys.get(step.id)}#${o}`)) continue;
+        if (stats.bytes + outputPlaintextBytes(step, o) > budget) return false;
+        prepareOutput(step, o);
+      }
+      return true;
     },
     evaluate(stepRef, inputs, keys, opts = {}) {
       const step = resolve(stepRef);
@@ -402,16 +472,15 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       return evaluateLinear(step, inputs, loaded, wanted, count);
     },
     cacheBytes() {
-      let total = 0;
-      for (const p of cache.values()) total += p.bytes;
-      return total;
+      return stats.bytes;
+    },
+    cacheStats() {
+      return { ...stats, budget, entries: cache.size };
     },
     clearCache() {
-      for (const p of cache.values()) {
-        for (const pt of p.diagonals.flat(2)) pt?.delete();
-        for (const pt of p.bias) pt?.delete();
-      }
+      for (const p of cache.values()) freeOutput(p);
       cache.clear();
+      stats.bytes = 0;
     },
     delete() {
       if (deleted) return;

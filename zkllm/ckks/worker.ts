@@ -14,7 +14,11 @@ if (!port) throw new Error("worker.ts must run in a worker thread (see worker-bo
 
 const data = workerData as PoolWorkerData;
 const keys = new Map<string, EvalKeys>();
-const ready: Promise<CkksEvaluator> = createEvaluator({ plan: data.plan, weights: data.weights });
+const ready: Promise<CkksEvaluator> = createEvaluator({
+  plan: data.plan,
+  weights: data.weights,
+  ...(data.memoryBudget !== null ? { memoryBudget: data.memoryBudget } : {}),
+});
 // Keep the process alive on init failures until the parent hears about them.
 ready.catch(() => undefined);
 
@@ -37,8 +41,14 @@ async function handle(request: PoolRequest): Promise<PoolResponse> {
       return { id: request.id, ok: true };
     }
     case "prepare": {
-      for (const step of request.steps) evaluator.prepare(step);
-      return { id: request.id, ok: true };
+      let fitted = true;
+      for (const item of request.items) {
+        if (!evaluator.prepare(item.step, item.outputs)) {
+          fitted = false;
+          break;
+        }
+      }
+      return { id: request.id, ok: true, fitted };
     }
     case "evaluate": {
       const k = keys.get(request.keysId);
@@ -59,6 +69,7 @@ async function handle(request: PoolRequest): Promise<PoolResponse> {
         stats: {
           heapBytes: runtime.heapBytes(),
           cacheBytes: evaluator.cacheBytes(),
+          cache: evaluator.cacheStats(),
           actions: evaluator.actions.snapshot(),
         },
       };

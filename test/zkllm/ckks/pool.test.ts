@@ -70,7 +70,7 @@ describe("zkllm/ckks pool: worker threads give the single-thread bytes", functio
       const actions = createActionCounter();
       const [whole, split] = await Promise.all([
         Promise.all(requests.map((r) => pool.evaluate(r.step, r.inputs, keysId, { actions }))),
-        Promise.all(requests.map((r) => pool.evaluate(r.step, r.inputs, keysId, { split: true }))),
+        Promise.all(requests.map((r) => pool.evaluate(r.step, r.inputs, keysId))),
       ]);
       for (const results of [whole, split]) {
         results.forEach((outputs, i) => {
