@@ -16,13 +16,15 @@ import { loadCheckpoint } from "./model/files";
 import { Gpt2Forward } from "./model/forward";
 import { exportGpt2Onnx } from "./model/onnx-export";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
-import { DEFAULT_BUCKETS, buildEnginePlan } from "./hybrid/engine-plan";
+import { type EnginePlanOptions, buildEnginePlan } from "./hybrid/engine-plan";
 import { splitModel } from "./hybrid/split-model";
-import { headSignificance } from "./calibrate";
+import { evaluateQuality, headSignificance } from "./calibrate";
 import { selectHeads } from "./squeeze/heads";
 import type { QuantizeParams } from "./squeeze/quantize";
 import { loadTokenizer } from "./tokenizer";
-import { PLAN_FILE, type ZkllmPlan } from "./zkllm-plan";
+import { PLAN_FILE, type PlanLossiness, type ZkllmPlan, planLossiness } from "./zkllm-plan";
+import { MAX_MEMORY_BUDGET, checkMemoryFit, workersToCache } from "./ckks/memory";
+import { planMemory } from "./ckks/plan";
 
 const COPIED = [
   "config.json",
@@ -54,12 +56,19 @@ export type SqueezeSettings = {
 
 export const SQUEEZE_OFF: SqueezeSettings = { fuse: false, quantize: null, heads: null };
 /**
- * Defaults that keep top-1 agreement ≥ 97 % on the shipped model (docs/benchmarks.md): fusion
- * (exact), 256-level quantization (98.8 % agreement), and head selection with θ = 0.05 under the
- * full budget — every head of the 4-head shipped model scores above it (dropping even its least
- * significant head costs ~7 % agreement); larger models with more, weaker heads lose some here.
+ * The default is lossless: a user gets the same greedy tokens encrypted as plain from the same
+ * Brain. Fusion is exact (it moves affines and a constant scale into the weights), every head is
+ * kept, and activations are not quantized (the benchmarks show quantization saves no homomorphic
+ * work: a CKKS slot costs the same whatever value it holds). Lossy squeezing is opt-in
+ * (`SQUEEZE_LOSSY` or options of its own), and the plan then records its measured agreement.
  */
-export const SQUEEZE_DEFAULT: SqueezeSettings = {
+export const SQUEEZE_DEFAULT: SqueezeSettings = { fuse: true, quantize: null, heads: null };
+
+/**
+ * The lossy squeezing of the whitepaper, for Brains that opt in: 256-level quantization (98.8 %
+ * top-1 agreement on the shipped model) and head selection with θ = 0.05 under the full budget.
+ */
+export const SQUEEZE_LOSSY: SqueezeSettings = {
   fuse: true,
   quantize: { threshold: 0.1, alpha: 0.5, levels: 256, rounding: "nearest" },
   heads: { theta: 0.05, budgetFraction: 1 },
@@ -81,6 +90,9 @@ function calibrationSequences(ckpt: Gpt2Checkpoint, dir: string): number[][] {
   return Array.from({ length: 4 }, () => Array.from({ length: Math.min(16, max) }, next));
 }
 
+/** Options of `planModel` beyond the squeezing. */
+export type PlanModelOptions = Pick<EnginePlanOptions, "parallelism" | "memoryTarget" | "buckets">;
+
 /** Builds the squeezed plan for a checkpoint (no files written). */
 export async function planModel(
   ckpt: Gpt2Checkpoint,
@@ -88,6 +100,7 @@ export async function planModel(
   settings: SqueezeSettings,
   calibration: number[][],
   paramSet: ParamSetId = "n8192-q100",
+  options: PlanModelOptions = {},
 ): Promise<ZkllmPlan> {
   const { n_layer: L, n_head: H, n_embd: d } = ckpt.config;
   let heads: ZkllmPlan["squeeze"]["heads"] = null;
@@ -108,13 +121,24 @@ export async function planModel(
     heads = { ...settings.heads, scores, kept, cost: selection.cost, fullCost: selection.fullCost };
   }
   const split = splitModel(ckpt, { fuse: settings.fuse, keptHeads: kept });
-  return {
+  const { engine, buckets } = buildEnginePlan(split.server, paramSet, options);
+  const plan: ZkllmPlan = {
     version: 1,
     modelSha256,
     squeeze: { fuse: settings.fuse, quantize: settings.quantize, heads },
-    buckets: DEFAULT_BUCKETS,
-    engine: buildEnginePlan(split.server, paramSet, DEFAULT_BUCKETS),
+    buckets,
+    engine,
   };
+  if (planLossiness(plan).lossy) {
+    // Users of a lossy Brain are shown how often its answers agree with plain inference.
+    const quality = await evaluateQuality(ckpt, calibration, {
+      fuse: settings.fuse,
+      keptHeads: kept,
+      ...(settings.quantize ? { session: { quantize: settings.quantize } } : {}),
+    });
+    plan.squeeze.agreement = quality.top1Agreement;
+  }
+  return plan;
 }
 
 export type ConvertReport = {
@@ -127,6 +151,23 @@ export type ConvertReport = {
   keptHeads: number;
   totalHeads: number;
   planSteps: number;
+  /** Rows per prompt request (the length a miner learns is rounded up to it). */
+  promptBucket: number;
+  /** Whether encrypted answers may differ from plain ones, and the measured agreement. */
+  lossiness: PlanLossiness;
+  /** What a miner needs to serve the plan. */
+  memory: {
+    /** Every distinct plaintext of the plan. */
+    totalBytes: number;
+    /** The busiest worker's share for pools of 1, 2, 4, 8 and 16 workers. */
+    perWorker: { workers: number; bytes: number }[];
+    /** The largest output's plaintexts (what one worker must hold at once). */
+    largestOutputBytes: number;
+    /** The most a worker's budget can be. */
+    maxBudget: number;
+    /** The smallest pool that keeps every plaintext cached within the default budget. */
+    workersToCache: number | null;
+  };
 };
 
 export type ConvertOptions = {
@@ -184,6 +225,8 @@ export async function convertModel(
     calibrationSequences(ckpt, hfDir),
     options.paramSet,
   );
+  // Refuse before writing a plan no miner could serve (one output beyond any worker's heap).
+  const fit = checkMemoryFit(plan.engine, 1, MAX_MEMORY_BUDGET);
   fs.writeFileSync(path.join(outDir, PLAN_FILE), JSON.stringify(plan, null, 1) + "\n");
   files.push(PLAN_FILE);
   const kept =
@@ -197,5 +240,17 @@ export async function convertModel(
     keptHeads: kept,
     totalHeads: ckpt.config.n_layer * ckpt.config.n_head,
     planSteps: plan.engine.steps.length,
+    promptBucket: plan.buckets.prefill,
+    lossiness: planLossiness(plan),
+    memory: {
+      totalBytes: fit.totalBytes,
+      perWorker: [1, 2, 4, 8, 16].map((workers) => ({
+        workers,
+        bytes: planMemory(plan.engine, workers).maxWorkerBytes,
+      })),
+      largestOutputBytes: fit.largestOutputBytes,
+      maxBudget: MAX_MEMORY_BUDGET,
+      workersToCache: workersToCache(plan.engine),
+    },
   };
 }

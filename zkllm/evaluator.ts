@@ -13,7 +13,17 @@ import { readPlan } from "./model-dir";
 import { type ZkllmPlan, splitForPlan } from "./zkllm-plan";
 
 export { type CkksEvaluator, type EvalKeyBlobs, type EvalKeys, createEvaluator } from "./ckks/server";
-export { type EvaluatorPool, createEvaluatorPool } from "./ckks/pool";
+export { type EvaluatorPool, type PrepareProgress, createEvaluatorPool } from "./ckks/pool";
+export {
+  DEFAULT_MEMORY_BUDGET,
+  MAX_MEMORY_BUDGET,
+  type MemoryFit,
+  ModelMemoryError,
+  checkMemoryFit,
+  formatBytes,
+  parseBytes,
+  workersToCache,
+} from "./ckks/memory";
 export type { PlanStep } from "./ckks/plan";
 export type { Tensor } from "./ckks/linear";
 export { type ActionCounts, type ActionCounter, createActionCounter, sumActions } from "./ckks/actions";

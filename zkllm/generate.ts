@@ -14,7 +14,8 @@ import {
   sumActions,
   totalActions,
 } from "./ckks/actions";
-import { createEvaluatorPool } from "./ckks/pool";
+import { DEFAULT_MEMORY_BUDGET, type MemoryFit, checkMemoryFit } from "./ckks/memory";
+import { type PrepareProgress, createEvaluatorPool } from "./ckks/pool";
 import { createEvaluator } from "./ckks/server";
 import { type ZkllmModel, createClient, openModel } from "./client";
 import { generateGreedy } from "./model/greedy";
@@ -33,9 +34,13 @@ import type { InferenceMode } from "../protocol/schemas";
 
 export type GenerationTimings = {
   totalMs: number;
-  /** Key generation and evaluation-key upload (once per session). */
+  /** Key generation, evaluation-key upload and the evaluator's warm-up (once per session). */
   setupMs: number;
   tokensPerSecond: number;
+  /** The prompt pass: from the start of generation to the first new token (encrypted mode). */
+  promptMs?: number;
+  /** Seconds per generated token after the first (encrypted mode; NaN with one token). */
+  secondsPerToken?: number;
 };
 
 export type EncryptedDetails = {
@@ -67,6 +72,12 @@ export async function generateIds(
     plan?: ZkllmPlan;
     /** Evaluator threads (encrypted mode); more than 1 starts a worker pool. */
     workers?: number;
+    /** Plaintext cache budget per evaluator worker, in bytes (default 3 GiB). */
+    memoryBudget?: number;
+    /** Warm-up progress of the evaluator (plan steps encoded of all). */
+    onProgress?: PrepareProgress;
+    /** Memory figures, once checked (before the warm-up starts). */
+    onMemory?: (fit: MemoryFit) => void;
     /** The model, if the caller has opened it already (else it is read from `modelDir`). */
     model?: ZkllmModel;
   },
@@ -93,23 +104,35 @@ export async function generateIds(
   }
 
   const plan = options.plan ?? model.plan();
+  const workers = options.workers ?? 1;
+  const memoryBudget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  // Refused before anything big is allocated when the plan cannot fit (ModelMemoryError).
+  options.onMemory?.(checkMemoryFit(plan.engine, workers, memoryBudget));
   const split = model.split(plan);
   const client = await createClient({ paramSet: plan.engine.paramSet });
   const serverActions = createActionCounter();
-  const workers = options.workers ?? 1;
-  // One evaluator in this thread, or a pool that spreads each request's outputs over workers.
+  // One evaluator in this thread, or a pool sharding each product's outputs over its workers.
   const weights = serverWeights(split.server);
-  const evaluator = workers > 1 ? undefined : await createEvaluator({ plan: plan.engine, weights });
-  const pool = workers > 1 ? createEvaluatorPool({ plan: plan.engine, weights, size: workers }) : undefined;
+  const evaluator =
+    workers > 1 ? undefined : await createEvaluator({ plan: plan.engine, weights, memoryBudget });
+  const pool =
+    workers > 1
+      ? createEvaluatorPool({ plan: plan.engine, weights, size: workers, memoryBudget })
+      : undefined;
   let releaseKeys = () => {};
   try {
     const blobs = client.makeEvalKeysForPlan(plan.engine);
     let server: ServerCall;
     if (pool) {
       const keysId = await pool.registerKeys(blobs);
-      await pool.prepare();
+      await pool.prepare(undefined, options.onProgress);
       server = (id, inputs) => pool.evaluate(id, inputs, keysId, { actions: serverActions });
     } else {
+      const steps = plan.engine.steps;
+      for (const [done, step] of steps.entries()) {
+        if (!evaluator!.prepare(step.id)) break;
+        options.onProgress?.(done + 1, steps.length);
+      }
       const keys = evaluator!.loadEvalKeys(blobs);
       releaseKeys = () => keys.delete();
       server = async (id, inputs) => evaluator!.evaluate(id, inputs, keys, { actions: serverActions });
@@ -119,8 +142,14 @@ export async function generateIds(
     const backend = batchingBackend(encryptedBackend(client, plan.engine, server, plan.buckets, stats));
     const before = sumActions(client.actions.snapshot(), serverActions.snapshot());
     const t0 = performance.now();
-    const ids = await Promise.all(prompts.map((p) => generateGreedy(model.session(backend, plan), p, stop)));
+    let firstAt: number | undefined;
+    const onFirst = () => (firstAt ??= performance.now());
+    const ids = await Promise.all(
+      prompts.map((p) => generateGreedy(model.session(backend, plan), p, { ...stop, onToken: onFirst })),
+    );
     const genMs = performance.now() - t0;
+    const promptMs = (firstAt ?? t0) - t0;
+    const later = ids.reduce((a, b) => a + Math.max(0, b.length - 1), 0) / Math.max(1, ids.length);
     const actions: ActionCounts = diffActions(
       sumActions(client.actions.snapshot(), serverActions.snapshot()),
       before,
@@ -131,7 +160,13 @@ export async function generateIds(
       mode: "encrypted",
       promptIds: prompts,
       ids,
-      timings: { totalMs: performance.now() - started, setupMs, tokensPerSecond: (tokens / genMs) * 1000 },
+      timings: {
+        totalMs: performance.now() - started,
+        setupMs,
+        tokensPerSecond: (tokens / genMs) * 1000,
+        promptMs,
+        secondsPerToken: later > 0 ? (genMs - promptMs) / later / 1000 : Number.NaN,
+      },
       encrypted: {
         actionsPerToken,
         transfer: stats,

@@ -14,7 +14,11 @@ export function registerMinerCommands(program: Command, wrap: Wrap): void {
     .description("register with a Brain if needed, load its task model and answer its gateway's jobs")
     .requiredOption("--brain <id>", "Brain id (0–1023)")
     .option("--gateway <url>", "the Brain's gateway (default: BASED_GATEWAY_URL, or the devnet's)")
-    .option("--workers <n>", "evaluator threads (default: one per core)")
+    .option("--workers <n>", "evaluator threads (default: one per core); each holds a share of the model")
+    .option(
+      "--memory-budget <size>",
+      "plaintext cache per worker, e.g. 3GiB (default 3GiB, at most 3.5GiB: node-seal's heap is 4 GiB)",
+    )
     .option("--storage <GiB>", "storage you offer, declared when registering", "0")
     .option(
       "--model-cache <dir>",
@@ -38,6 +42,12 @@ it pulls jobs from the Brain's gateway, runs them (encrypted: plan steps over ci
 evaluator pool; ZK off: plain onnxruntime generation) and posts each result with its signed
 delivery. It follows task changes (the Brain's configuration is read every 10 s) and stops
 gracefully on Ctrl-C or SIGTERM: jobs in flight finish or are given back to the gateway.
+
+Encrypted models are sharded over the workers: each encodes and keeps the plaintexts of its
+share of every product, within --memory-budget, and every worker works on every product. At
+start the miner logs the memory the model needs per worker and its warm-up progress; it refuses
+a model that cannot fit (naming the limit), and warns when a share exceeds the budget (it then
+re-encodes plaintexts for every token: slow).
 
 Logs are JSON lines on stderr (never prompts, ciphertexts or tokens); "miner ready" is logged
 once it polls. The key comes from BASED_PRIVATE_KEY (the devnet dev account on devnet).

@@ -17,6 +17,10 @@ import path from "node:path";
 import { type SessionKeys, type WorkItem, encodeTokens, fromBase64 } from "../../protocol/gateway";
 import {
   type CkksEvaluator,
+  DEFAULT_MEMORY_BUDGET,
+  type MemoryFit,
+  type PrepareProgress,
+  checkMemoryFit,
   type EvalKeyBlobs,
   type EvalKeys,
   type EvaluatorPool,
@@ -48,6 +52,10 @@ export type MinerEngineOptions = {
   generate?: boolean;
   /** onnxruntime providers for generate jobs (default: CUDA where a GPU exists, else CPU). */
   executionProviders?: ExecutionProvider[];
+  /** Plaintext cache budget of each evaluator worker, in bytes (default 3 GiB). */
+  memoryBudget?: number;
+  /** Warm-up progress: plan steps encoded of all. */
+  onProgress?: PrepareProgress;
 };
 
 export type RunOptions = { fault?: EngineFault };
@@ -72,6 +80,8 @@ export type EngineInfo = {
   linear: boolean;
   generate: boolean;
   workers: number;
+  /** How the plan's plaintexts fit the workers' budgets (linear jobs only). */
+  memory?: MemoryFit;
   executionProviders: ExecutionProvider[];
   /** Why CUDA was not used although a GPU was seen. */
   cudaFallback?: string;
@@ -96,14 +106,17 @@ export class MinerEngine {
     private readonly pool: EvaluatorPool | undefined,
     private readonly runner: OnnxGpt2Runner | undefined,
     private readonly keyCacheSize: number,
+    private readonly memory: MemoryFit | undefined,
   ) {
     this.steps = new Map((plan?.engine.steps ?? []).map((s) => [s.id, s]));
   }
 
   /**
    * Loads a model directory (resolved and verified by model-source.ts): the checkpoint and plan
-   * for linear jobs, model.onnx for generate jobs. Every plan step's plaintexts are encoded
-   * before this resolves, so the first job is as fast as the others.
+   * for linear jobs, model.onnx for generate jobs. A model whose plan cannot fit the workers'
+   * memory budgets is refused (`ModelMemoryError`, naming the limit) before anything loads. Each
+   * worker encodes its share of the plaintexts, within its budget, before this resolves, so the
+   * first job is as fast as the others.
    */
   static async create(modelDir: string, options: MinerEngineOptions = {}): Promise<MinerEngine> {
     const hasPlan = fs.existsSync(path.join(modelDir, PLAN_FILE));
@@ -133,17 +146,24 @@ export class MinerEngine {
     let pool: EvaluatorPool | undefined;
     let runner: OnnxGpt2Runner | undefined;
     let plan: ZkllmPlan | undefined;
+    let memory: MemoryFit | undefined;
+    const memoryBudget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
     try {
       if (linear) {
         const loaded = loadPlanWeights(modelDir);
         plan = loaded.plan;
+        memory = checkMemoryFit(plan.engine, workers, memoryBudget);
         const weights = loaded.weights;
         if (workers === 1) {
-          evaluator = await createEvaluator({ plan: plan.engine, weights });
-          for (const step of plan.engine.steps) evaluator.prepare(step.id);
+          evaluator = await createEvaluator({ plan: plan.engine, weights, memoryBudget });
+          const steps = plan.engine.steps;
+          for (const [done, step] of steps.entries()) {
+            if (!evaluator.prepare(step.id)) break;
+            options.onProgress?.(done + 1, steps.length);
+          }
         } else {
-          pool = createEvaluatorPool({ plan: plan.engine, weights, size: workers });
-          await pool.prepare();
+          pool = createEvaluatorPool({ plan: plan.engine, weights, size: workers, memoryBudget });
+          await pool.prepare(undefined, options.onProgress);
         }
       }
       if (generate) {
@@ -167,6 +187,7 @@ export class MinerEngine {
       pool,
       runner,
       keyCacheSize,
+      memory,
     );
   }
 
@@ -178,6 +199,7 @@ export class MinerEngine {
       linear: this.plan !== undefined,
       generate: this.runner !== undefined,
       workers: this.pool?.size ?? (this.evaluator ? 1 : 0),
+      ...(this.memory ? { memory: this.memory } : {}),
       executionProviders: this.runner?.executionProviders ?? [],
       ...(this.runner?.fallbackReason ? { cudaFallback: this.runner.fallbackReason } : {}),
     };

@@ -7,6 +7,7 @@
  */
 import { type Address, type LocalAccount, zeroAddress } from "viem";
 import { z } from "zod";
+import { parseBytes } from "../../zkllm/evaluator";
 import { getBrainConfig } from "../../sdk/brain-config";
 import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
@@ -31,6 +32,18 @@ export const minerOptionsSchema = z.object({
   brain: whole(0, 1023),
   /** Evaluator threads (default: one per core). */
   workers: whole(1, 256).optional(),
+  /** Plaintext cache budget of each worker, e.g. "3GiB" (default 3 GiB; at most 3.5 GiB). */
+  memoryBudget: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseBytes(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   /** GiB of storage declared when registering. */
   storage: whole(0, 2 ** 32 - 1).default(0),
   register: z.boolean().default(true),
@@ -55,6 +68,10 @@ export const minerService: ServiceDefinition<MinerOptions, MinerSummary> = {
       description: "the Brain's gateway (default BASED_GATEWAY_URL, or the devnet's)",
     },
     workers: { type: "string", description: "evaluator threads (default: one per core)" },
+    "memory-budget": {
+      type: "string",
+      description: "plaintext cache per worker, e.g. 3GiB (default 3GiB, at most 3.5GiB)",
+    },
     storage: { type: "string", description: "storage you offer in GiB, declared when registering" },
     "model-cache": { type: "string", description: "where task models fetched over http(s) are kept" },
     "no-register": { type: "boolean", description: "refuse to start unless already a miner of the Brain" },
@@ -116,6 +133,7 @@ export const minerService: ServiceDefinition<MinerOptions, MinerSummary> = {
       initial: brain,
       modelCache: config.modelCacheDir,
       workers: options.workers,
+      memoryBudget: options.memoryBudget,
       executionProviders: hardware.executionProviders,
       concurrency: options.concurrency,
       // Short polls: a shutdown waits for the polls under way (what they bring is released).

@@ -12,9 +12,9 @@
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import type { BrainConfig } from "../../sdk/brain-config";
-import { errorLine } from "../../sdk/errors";
+import { BasedError, errorLine } from "../../sdk/errors";
 import type { GatewayClient, SignerOptions } from "../../sdk/gateway-client";
-import type { ExecutionProvider } from "../../zkllm/evaluator";
+import { type ExecutionProvider, ModelMemoryError } from "../../zkllm/evaluator";
 import { type EngineFault, MinerEngine } from "./engine";
 import { resolveModel } from "../../sdk/node/model-cache";
 import { type MinerCounters, type RunMinerOptions, runMiner } from "./node";
@@ -34,6 +34,8 @@ export type MinerServiceOptions = {
   /** Where http(s) models are cached. */
   modelCache: string;
   workers?: number;
+  /** Plaintext cache budget of each evaluator worker, in bytes. */
+  memoryBudget?: number;
   /** onnxruntime providers for plain generation (compute/miner/hardware.ts detectHardware's choice). */
   executionProviders?: ExecutionProvider[];
   concurrency?: number;
@@ -97,12 +99,38 @@ export async function runMinerService(options: MinerServiceOptions): Promise<voi
         `Brain #${brainId} has ZK off: plain mode, only generate jobs come (their prompts are visible to this miner)`,
       );
     }
-    const engine = await MinerEngine.create(dir, {
-      ...(options.workers ? { workers: options.workers } : {}),
-      ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
-      linear: zkMode,
-    });
-    log.info({ contentHash: task.contentHash, zkMode, ...engine.info }, "engine loaded");
+    let reported = 0;
+    let engine: MinerEngine;
+    try {
+      engine = await MinerEngine.create(dir, {
+        ...(options.workers ? { workers: options.workers } : {}),
+        ...(options.memoryBudget ? { memoryBudget: options.memoryBudget } : {}),
+        // Warm-up of a large model takes a while: say how far it is, every tenth of the way.
+        onProgress: (done, total) => {
+          if (done === total || done >= reported + total / 10) {
+            reported = done;
+            log.info({ done, total }, `warming up: plaintexts of ${done}/${total} plan steps encoded`);
+          }
+        },
+        ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+        linear: zkMode,
+      });
+    } catch (error) {
+      if (error instanceof ModelMemoryError) {
+        throw new BasedError(
+          "refused",
+          "ModelTooLarge",
+          `The Brain's model does not fit this miner: ${error.message}`,
+          "Start with more --workers (each holds a share of the model) or another --memory-budget, e.g. `based miner start --brain <id> --workers 8 --memory-budget 3GiB`.",
+        );
+      }
+      throw error;
+    }
+    const { memory, ...info } = engine.info;
+    if (memory) {
+      for (const line of memory.summary) log.info({ memory: line }, line);
+    }
+    log.info({ contentHash: task.contentHash, zkMode, ...info }, "engine loaded");
     options.onEngine?.(engine, { contentHash: task.contentHash, zkMode });
     const stop = new AbortController();
     const done = runMiner({

@@ -382,7 +382,8 @@ function assignOutputs(
   costs: OpCosts,
   workers: number,
 ): { owners: number[]; loads: number[] } {
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be ≥ 1 (got ${workers}).`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new RangeError(`workers must be ≥ 1 (got ${workers}).`);
   const ms = outputs.map((o) => outputMs(layout, o, hasBias, rescale, costs));
   const order = ms.map((_, i) => i).sort((a, b) => (ms[b] as number) - (ms[a] as number) || a - b);
   const loads = new Array<number>(Math.min(workers, outputs.length)).fill(0);

@@ -255,7 +255,9 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
         return Array.from({ length: step.layout.groups }, (_, g) => own.map((o) => g * perOutput + o)).flat();
       });
       const busy = shares.map((outputs, k) => ({ outputs, k })).filter((s) => s.outputs.length > 0);
-      const responses = await Promise.all(busy.map((s) => run({ ...request, outputs: s.outputs }, members[s.k])));
+      const responses = await Promise.all(
+        busy.map((s) => run({ ...request, outputs: s.outputs }, members[s.k])),
+      );
       if (opts.actions) {
         const total: ActionCounts = sumActions(...responses.map((r) => r.actions as ActionCounts));
         for (const kind of ACTION_KINDS) if (total[kind]) opts.actions.count(kind, total[kind]);

@@ -5,9 +5,10 @@
  * the engine's several-tokens-per-ciphertext layout is for. Only one key holder's sessions may
  * share a batch: the rows are encrypted under that client's key.
  */
-import type { LinearBackend } from "./session";
+import type { LinearBackend, Phase } from "./session";
 
 type Waiting = {
+  phase: Phase | undefined;
   rows: Float64Array;
   nRows: number;
   resolve: (y: Float64Array) => void;
@@ -28,7 +29,9 @@ export function batchingBackend(inner: LinearBackend): LinearBackend {
       at += w.nRows;
     }
     try {
-      const y = await inner.evaluate(stepId, rows, total);
+      // A batch holding any prompt rows is a prompt batch.
+      const phase = batch.some((w) => w.phase !== "generate") ? "prompt" : "generate";
+      const y = await inner.evaluate(stepId, rows, total, phase);
       const outWidth = y.length / total;
       at = 0;
       for (const w of batch) {
@@ -40,12 +43,12 @@ export function batchingBackend(inner: LinearBackend): LinearBackend {
     }
   };
   return {
-    evaluate(stepId, rows, nRows) {
+    evaluate(stepId, rows, nRows, phase) {
       return new Promise((resolve, reject) => {
         const queue = queues.get(stepId);
-        if (queue) queue.push({ rows, nRows, resolve, reject });
+        if (queue) queue.push({ phase, rows, nRows, resolve, reject });
         else {
-          queues.set(stepId, [{ rows, nRows, resolve, reject }]);
+          queues.set(stepId, [{ phase, rows, nRows, resolve, reject }]);
           // Every session that is ready asks within the same turn of the event loop.
           setImmediate(() => void flush(stepId));
         }

@@ -39,12 +39,14 @@ export function encryptedBackend(
 ): LinearBackend & { stats: TransferStats } {
   return {
     stats,
-    async evaluate(stepId, rows, nRows) {
+    async evaluate(stepId, rows, nRows, phase = "prompt") {
       const width = rows.length / nRows;
       let out: Float64Array | undefined;
       let outWidth = 0;
+      // Every prompt row travels in a full bucket (a trailing row alone would tell the miner the
+      // exact length and look like a generated token); a generated token travels alone.
+      const bucket = phase === "generate" && nRows === 1 ? 1 : buckets.prefill;
       for (let start = 0; start < nRows;) {
-        const bucket = nRows - start === 1 ? 1 : buckets.prefill;
         const real = Math.min(bucket, nRows - start);
         const step = findStep(plan, bucketStepId(stepId, bucket));
         if (!step) throw new Error(`the plan has no step ${bucketStepId(stepId, bucket)}`);

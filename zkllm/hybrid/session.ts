@@ -19,9 +19,15 @@ import {
   stepId,
 } from "./split-model";
 
-/** Evaluates y = x · W for the server step `stepId` on `nRows` rows (row-major, no bias). */
+/** Whether rows are (part of) the prompt or one generated token. */
+export type Phase = "prompt" | "generate";
+
+/**
+ * Evaluates y = x · W for the server step `stepId` on `nRows` rows (row-major, no bias);
+ * `phase` lets an encrypted backend put prompt rows in prompt buckets (default "prompt").
+ */
 export type LinearBackend = {
-  evaluate(stepId: string, rows: Float64Array, nRows: number): Promise<Float64Array>;
+  evaluate(stepId: string, rows: Float64Array, nRows: number, phase?: Phase): Promise<Float64Array>;
 };
 
 export type SessionOptions = {
@@ -34,6 +40,8 @@ export type SessionOptions = {
 export class HybridSession implements LogitsSource {
   /** Positions processed so far. */
   length = 0;
+  /** The first step is the prompt; every later one a generated token. */
+  private phase: Phase = "prompt";
   /**
    * Where greedy decoding from a fresh session ends (model/greedy.ts): the last position's logits
    * still give one token, which is never fed back.
@@ -74,6 +82,7 @@ export class HybridSession implements LogitsSource {
       for (let i = 0; i < d; i++) x[t * d + i] = m.wte[id * d + i]! + m.wpe[pos * d + i]!;
     });
 
+    this.phase = this.length === 0 ? "prompt" : "generate";
     for (let l = 0; l < m.layers.length; l++) await this.block(l, x, T);
     this.length += T;
 
@@ -121,7 +130,7 @@ export class HybridSession implements LogitsSource {
   private async serverProduct(l: number, role: StepRole, x: Float64Array, T: number): Promise<Float64Array> {
     const layer = this.model.layers[l]!;
     if (!layer.perHead || (role !== "qkv" && role !== "attnOut")) {
-      return this.backend.evaluate(stepId(l, role), x, T);
+      return this.backend.evaluate(stepId(l, role), x, T, this.phase);
     }
     const hd = this.model.headDim;
     const dk = layer.heads.length * hd;
@@ -129,7 +138,7 @@ export class HybridSession implements LogitsSource {
       const out = new Float64Array(T * 3 * dk);
       for (const [k, h] of layer.heads.entries()) {
         for (const [p, part] of HEAD_PARTS.entries()) {
-          const y = await this.backend.evaluate(headStepId(l, part, h), x, T);
+          const y = await this.backend.evaluate(headStepId(l, part, h), x, T, this.phase);
           for (let t = 0; t < T; t++) out.set(y.subarray(t * hd, (t + 1) * hd), t * 3 * dk + p * dk + k * hd);
         }
       }
@@ -140,7 +149,7 @@ export class HybridSession implements LogitsSource {
     const slice = new Float64Array(T * hd);
     for (const [k, h] of layer.heads.entries()) {
       for (let t = 0; t < T; t++) slice.set(x.subarray(t * dk + k * hd, t * dk + (k + 1) * hd), t * hd);
-      const y = await this.backend.evaluate(headStepId(l, "o", h), slice.slice(), T);
+      const y = await this.backend.evaluate(headStepId(l, "o", h), slice.slice(), T, this.phase);
       for (let i = 0; i < out.length; i++) out[i] = out[i]! + y[i]!;
     }
     return out;
