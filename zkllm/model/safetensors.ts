@@ -181,9 +181,11 @@ export class SafetensorsFile {
       case "F64":
         for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
         break;
-      case "F16":
-        for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      case "F16": {
+        const table = halfTable();
+        for (let i = 0; i < n; i++) out[i] = table[view.getUint16(2 * i, true)]!;
         break;
+      }
       case "BF16": {
         const u = new Uint32Array(1);
         const f = new Float32Array(u.buffer);
@@ -200,6 +202,17 @@ export class SafetensorsFile {
     }
     return { shape: [...t.shape], data: out };
   }
+}
+
+let HALF_TABLE: Float32Array | undefined;
+
+/** Every half's float32 value (256 KiB, built once): a lookup is several times faster than decoding. */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
 }
 
 function halfToFloat(h: number): number {
