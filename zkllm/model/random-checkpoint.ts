@@ -9,7 +9,7 @@ import {
   innerDim,
   parseGpt2Config,
 } from "./checkpoint";
-import { saveCheckpoint } from "./files";
+import { type SaveCheckpointOptions, saveCheckpoint } from "./files";
 import { createRng } from "./forward";
 
 export interface RandomCheckpointShape {
@@ -24,6 +24,15 @@ export interface RandomCheckpointShape {
   /** Store an untied lm_head.weight. */
   untiedHead?: boolean;
 }
+
+/** GPT-2 small's shape (124M parameters; the vocabulary of ../tokenizer/gpt2-vocab.ts), less the seed. */
+export const GPT2_SMALL_SHAPE = {
+  nLayer: 12,
+  nEmbd: 768,
+  nHead: 12,
+  vocabSize: 50_257,
+  nPositions: 1024,
+} as const satisfies Omit<RandomCheckpointShape, "seed">;
 
 export function randomCheckpoint(shape: RandomCheckpointShape): Gpt2Checkpoint {
   const config: Gpt2Config = parseGpt2Config({
@@ -85,9 +94,16 @@ export function randomCheckpoint(shape: RandomCheckpointShape): Gpt2Checkpoint {
   };
 }
 
-/** Writes a random checkpoint in Hugging Face layout (config.json + model.safetensors). */
-export function writeRandomCheckpoint(dir: string, shape: RandomCheckpointShape): Gpt2Checkpoint {
+/**
+ * Writes a random checkpoint in Hugging Face layout: config.json + model.safetensors, or sharded
+ * and in half precision as `options` asks.
+ */
+export function writeRandomCheckpoint(
+  dir: string,
+  shape: RandomCheckpointShape,
+  options: SaveCheckpointOptions = {},
+): Gpt2Checkpoint {
   const ckpt = randomCheckpoint(shape);
-  saveCheckpoint(dir, ckpt);
+  saveCheckpoint(dir, ckpt, options);
   return ckpt;
 }

@@ -181,9 +181,11 @@ export class SafetensorsFile {
       case "F64":
         for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
         break;
-      case "F16":
-        for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      case "F16": {
+        const table = halfTable();
+        for (let i = 0; i < n; i++) out[i] = table[view.getUint16(2 * i, true)]!;
         break;
+      }
       case "BF16": {
         const u = new Uint32Array(1);
         const f = new Float32Array(u.buffer);
@@ -202,6 +204,17 @@ export class SafetensorsFile {
   }
 }
 
+let HALF_TABLE: Float32Array | undefined;
+
+/** Every half's float32 value (256 KiB, built once): a lookup is several times faster than decoding. */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
+}
+
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
@@ -211,11 +224,22 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Serialises float32 tensors (sorted by name, 8-byte aligned data, as the reference writer does). */
+/** The dtypes the writer stores float32 tensors as (half precision as Hugging Face often saves). */
+export type StoredFloatDType = "F32" | "F16" | "BF16";
+
+export interface SerializeOptions {
+  /** Storage dtype (default F32); F16 and BF16 round to nearest, ties to even, as torch does. */
+  dtype?: StoredFloatDType;
+}
+
+/** Serialises float tensors (sorted by name, 8-byte aligned data, as the reference writer does). */
 export function serializeSafetensors(
   tensors: ReadonlyMap<string, F32Tensor> | Readonly<Record<string, F32Tensor>>,
   metadata?: Readonly<Record<string, string>>,
+  options: SerializeOptions = {},
 ): Uint8Array {
+  const dtype = options.dtype ?? "F32";
+  const size = DTYPE_SIZES[dtype];
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -228,8 +252,8 @@ export function serializeSafetensors(
         `tensor "${name}": shape [${t.shape.join(",")}] does not hold ${t.data.length} values`,
       );
     }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * t.data.length] };
-    offset += 4 * t.data.length;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size * t.data.length] };
+    offset += size * t.data.length;
   }
   let headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - (headerBytes.length % 8)) % 8;
@@ -244,7 +268,11 @@ export function serializeSafetensors(
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const [, t] of entries) {
-    if (LITTLE_ENDIAN) {
+    if (dtype === "F16") {
+      for (let i = 0; i < t.data.length; i++, at += 2) view.setUint16(at, floatToHalf(t.data[i]!), true);
+    } else if (dtype === "BF16") {
+      for (let i = 0; i < t.data.length; i++, at += 2) view.setUint16(at, floatToBfloat16(t.data[i]!), true);
+    } else if (LITTLE_ENDIAN) {
       out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
       at += t.data.byteLength;
     } else {
@@ -252,4 +280,43 @@ export function serializeSafetensors(
     }
   }
   return out;
+}
+
+const F32_SCRATCH = new Float32Array(1);
+const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
+
+/** IEEE binary16 bits of a float32 value, rounded to nearest even (subnormals kept, overflow to ±∞). */
+export function floatToHalf(value: number): number {
+  F32_SCRATCH[0] = value;
+  const x = U32_SCRATCH[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    // Subnormal half: shift the full significand (implicit bit included) down to units of 2^-24.
+    const full = mant | 0x800000;
+    const shift = 14 - e;
+    let h = full >>> shift;
+    const rem = full & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  // A carry out of the mantissa bumps the exponent, which is the correctly rounded result (up to ∞).
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+/** bfloat16 bits of a float32 value (the top half, rounded to nearest even; NaN stays NaN). */
+export function floatToBfloat16(value: number): number {
+  F32_SCRATCH[0] = value;
+  const x = U32_SCRATCH[0]!;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return ((x >>> 16) & 0x8000) | 0x7fc0;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }

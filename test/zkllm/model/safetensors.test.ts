@@ -85,6 +85,18 @@ describe("zkllm/model/safetensors", () => {
     expect(Array.from(file.getF32("d").data)).to.deep.equal([0.5, -1.25]);
   });
 
+  it("writes F16 and BF16 tensors that read back as the nearest representable values", () => {
+    const values = { v: { shape: [5], data: Float32Array.from([1, -2, 0.1, 1e-30, 70000]) } };
+    const f16 = SafetensorsFile.parse(serializeSafetensors(values, undefined, { dtype: "F16" }));
+    expect(f16.info("v")).to.include({ dtype: "F16", begin: 0, end: 10 });
+    // 0.1 → 0.0999755859375 (the nearest half), 1e-30 underflows, 70000 overflows.
+    expect(Array.from(f16.getF32("v").data)).to.deep.equal([1, -2, 0.0999755859375, 0, Infinity]);
+    const bf16 = SafetensorsFile.parse(serializeSafetensors(values, undefined, { dtype: "BF16" }));
+    expect(bf16.info("v").dtype).to.equal("BF16");
+    expect(Array.from(bf16.getF32("v").data).slice(0, 2)).to.deep.equal([1, -2]);
+    expect(bf16.getF32("v").data[4]).to.equal(70144); // bfloat16 keeps float32's range
+  });
+
   describe("malformed files", () => {
     const good = serializeSafetensors(tensors);
     const entry = (dtype: string, shape: number[], offsets: [number, number]) => ({
