@@ -1,7 +1,9 @@
 /**
  * The "Hugging Face ZK-LLM converter" template (docs/architecture.md §5): a local GPT-2-family checkpoint
- * (config.json + model.safetensors [+ tokenizer files]) becomes a Brain task directory:
- * - the checkpoint and tokenizer files, copied;
+ * as Hugging Face saves it (config.json + model.safetensors or shards with their index, F32, F16
+ * or BF16; vocab.json + merges.txt or tokenizer.json) becomes a Brain task directory:
+ * - the checkpoint and tokenizer, normalized (one float32 model.safetensors, vocab.json +
+ *   merges.txt; a single float32 file is copied byte for byte);
  * - model.onnx (built with onnx-proto), checked by running it in onnxruntime-node against the
  *   engine's own plaintext forward pass;
  * - zkllm-plan.json: the squeezed encrypted-inference plan (which heads are kept and why, the
@@ -12,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ParamSetId } from "./ckks/params";
 import { type Gpt2Checkpoint } from "./model/checkpoint";
-import { loadCheckpoint } from "./model/files";
+import { loadCheckpoint, writeNormalizedCheckpoint } from "./model/files";
 import { Gpt2Forward } from "./model/forward";
 import { exportGpt2Onnx } from "./model/onnx-export";
 import { OnnxGpt2Runner } from "./model/onnx-runner";
@@ -25,15 +27,6 @@ import { loadTokenizer } from "./tokenizer";
 import { PLAN_FILE, type PlanLossiness, type ZkllmPlan, planLossiness } from "./zkllm-plan";
 import { MAX_MEMORY_BUDGET, checkMemoryFit, workersToCache } from "./ckks/memory";
 import { planMemory } from "./ckks/plan";
-
-const COPIED = [
-  "config.json",
-  "model.safetensors",
-  "vocab.json",
-  "merges.txt",
-  "tokenizer_config.json",
-  "generation_config.json",
-];
 
 /** Calibration text for head significance: public-domain English (Lincoln, Austen, Melville). */
 export const CALIBRATION_TEXT = [
@@ -183,16 +176,14 @@ export async function convertModel(
   options: ConvertOptions = {},
 ): Promise<ConvertReport> {
   const progress = options.onProgress ?? (() => {});
-  progress("loading the checkpoint");
-  const ckpt = loadCheckpoint(hfDir);
+  progress("reading the checkpoint (single or sharded safetensors, F32/F16/BF16, any tokenizer form)");
   fs.mkdirSync(outDir, { recursive: true });
-  const files: string[] = [];
-  for (const f of COPIED) {
-    const from = path.join(hfDir, f);
-    if (!fs.existsSync(from)) continue;
-    if (path.resolve(from) !== path.resolve(outDir, f)) fs.copyFileSync(from, path.join(outDir, f));
-    files.push(f);
-  }
+  // The task directory has one layout whatever the input's: one float32 model.safetensors,
+  // vocab.json + merges.txt; so clients, miners and content hashes see one format.
+  const normalized = writeNormalizedCheckpoint(hfDir, outDir);
+  const files = [...normalized.files];
+  progress("loading the checkpoint");
+  const ckpt = loadCheckpoint(outDir);
 
   progress("building model.onnx");
   const onnxPath = path.join(outDir, "model.onnx");
@@ -220,9 +211,9 @@ export async function convertModel(
   progress("calibrating heads and planning the encrypted inference");
   const plan = await planModel(
     ckpt,
-    sha256File(path.join(hfDir, "model.safetensors")),
+    normalized.weightsSha256,
     options.squeeze ?? SQUEEZE_DEFAULT,
-    calibrationSequences(ckpt, hfDir),
+    calibrationSequences(ckpt, outDir),
     options.paramSet,
   );
   // Refuse before writing a plan no miner could serve (one output beyond any worker's heap).
