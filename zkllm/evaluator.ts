@@ -13,7 +13,12 @@ import { readPlan } from "./model-dir";
 import { type ZkllmPlan, splitForPlan } from "./zkllm-plan";
 
 export { type CkksEvaluator, type EvalKeyBlobs, type EvalKeys, createEvaluator } from "./ckks/server";
-export { type EvaluatorPool, type PrepareProgress, createEvaluatorPool } from "./ckks/pool";
+export {
+  type EvaluatorPool,
+  type PoolWorkerStats,
+  type PrepareProgress,
+  createEvaluatorPool,
+} from "./ckks/pool";
 export {
   DEFAULT_MEMORY_BUDGET,
   MAX_MEMORY_BUDGET,

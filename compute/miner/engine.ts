@@ -19,6 +19,7 @@ import {
   type CkksEvaluator,
   DEFAULT_MEMORY_BUDGET,
   type MemoryFit,
+  type PoolWorkerStats,
   type PrepareProgress,
   checkMemoryFit,
   type EvalKeyBlobs,
@@ -227,6 +228,14 @@ export class MinerEngine {
     this.evaluator?.delete();
     await this.pool?.close();
     await this.runner?.release();
+  }
+
+  /** Each evaluator worker's heap, plaintext cache and actions (for logs, tests and benchmarks). */
+  async workerStats(): Promise<PoolWorkerStats[]> {
+    if (this.pool) return this.pool.stats();
+    if (!this.evaluator) return [];
+    const cache = this.evaluator.cacheStats();
+    return [{ heapBytes: 0, cacheBytes: cache.bytes, cache, actions: this.evaluator.actions.snapshot() }];
   }
 
   /** Sessions whose keys are loaded now (for tests and stats). */
