@@ -32,6 +32,7 @@ import {
   type EnginePlan,
   type EvalKeyBlobs,
   type ParamSetId,
+  type PlanLossiness,
   type Gpt2Tokenizer,
   type ServerCall,
   type TransferStats,
@@ -39,6 +40,7 @@ import {
   type ZkllmPlan,
   emptyStats,
   encryptedBackend,
+  planLossiness,
 } from "../zkllm/client";
 import { BasedError } from "./errors";
 import { GatewayError, type GatewayClient } from "./gateway-client";
@@ -130,6 +132,11 @@ export type PreparedPrompt = {
    */
   maxCompletionUnits: number;
   eosId: number | undefined;
+  /**
+   * Encrypted mode: whether the model's plan is lossy (the encrypted answer may then differ from
+   * the plain one), why, and the agreement the converter measured. Null in plain mode.
+   */
+  plan: PlanLossiness | null;
 };
 
 /** Tokenizes and checks a prompt against the model (context, vocabulary) without contacting anyone. */
@@ -175,6 +182,7 @@ export function preparePrompt(
     promptUnits: promptUnits(promptIds, plan ? plan.buckets.prefill : 1),
     maxCompletionUnits: Math.min(maxTokens, nPositions - promptIds.length + 1),
     eosId: eosId ?? tokenizer.eotId,
+    plan: plan ? planLossiness(plan) : null,
   };
 }
 

@@ -35,7 +35,14 @@ import {
 } from "../core/args";
 import type { CommandContext, Wrap } from "../core/context";
 import type { Spinner } from "../ui/spinner";
+import { type PlanView, planLine } from "../ui/plan";
 import type { ChainContext } from "../../sdk/chain";
+import type * as ModelCacheModule from "../../sdk/node/model-cache";
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The model cache brings the engine (SEAL): it loads only when a Brain has a task model to read. */
+const lazyModelCache = () => require("../../sdk/node/model-cache") as typeof ModelCacheModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const iso = (seconds: number) => (seconds === 0 ? "-" : new Date(seconds * 1000).toISOString());
 
@@ -115,6 +122,39 @@ async function readEconomy(ctx: CommandContext, based: ChainContext, id: number)
   }
 }
 
+/**
+ * Whether the Brain's encrypted-inference plan is lossy, read from its task model when that is
+ * already on this machine (a file:// directory, or the model cache): `brain show` never downloads
+ * a model, it says how to fetch one.
+ */
+function readPlanView(ctx: CommandContext, id: number, economy: EconomyView): PlanView {
+  if (!economy.available) return { available: false, reason: economy.reason };
+  const task = economy.config.task;
+  if (!task) return { available: false, reason: "the Brain has no task model" };
+  try {
+    const cache = lazyModelCache();
+    const dir = cache.findLocalModel(task.modelUri, task.contentHash, ctx.config.modelCacheDir);
+    if (dir === null) {
+      return {
+        available: false,
+        reason: `its model is not on this machine (\`based model fetch --brain ${id}\` downloads and verifies it)`,
+      };
+    }
+    const plan = cache.modelPlanLossiness(dir);
+    if (!plan) {
+      return {
+        available: false,
+        reason: "the model has no encrypted-inference plan (zkllm-plan.json): it serves plain prompts only",
+      };
+    }
+    return { available: true, modelDir: dir, ...plan };
+  } catch (err) {
+    ctx.log.debug({ err }, "the Brain's model plan is unreadable");
+    // A content-hash mismatch lists every file on the following lines: the first says it all here.
+    return { available: false, reason: reasonOf(err).split("\n")[0]! };
+  }
+}
+
 function mirrorLines(mirror: MirrorView): string[] {
   if (!mirror.available) return ["BasedAI chain mirror", `  unavailable    ${mirror.reason}`];
   if (!mirror.mirrored) {
@@ -161,7 +201,7 @@ function configLines(c: BrainConfig): string[] {
 /** Members listed by the human output of `brain show` (--json lists all). */
 const MEMBER_LINES = 32;
 
-function economyLines(economy: EconomyView): string[] {
+function economyLines(economy: EconomyView, plan: PlanView): string[] {
   if (!economy.available) return [];
   const { config, members, stake } = economy;
   const all = [...members.validators.list, ...members.miners.list].sort((a, b) => a.uid - b.uid);
@@ -174,6 +214,7 @@ function economyLines(economy: EconomyView): string[] {
   return [
     "BasedAI chain configuration",
     ...configLines(config),
+    planLine(plan),
     `Members: ${members.validators.count}/${members.validators.max} validators, ${members.miners.count}/${members.miners.max} miners`,
     ...memberLines,
     ...(all.length > MEMBER_LINES
@@ -313,9 +354,18 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
   brain
     .command("show")
     .description(
-      "show one Brain: owner, class, lock, BasedAI-chain wallet, its BasedAI-chain mirror, configuration, members and stake",
+      "show one Brain: owner, class, lock, BasedAI-chain wallet, its BasedAI-chain mirror, configuration, whether its encrypted-inference plan is lossy, members and stake",
     )
     .argument("<id>", "Brain id (0–1023)")
+    .addHelpText(
+      "after",
+      `
+The "encrypted plan" line says whether the Brain's plan is lossy (activation quantization, dropped
+attention heads or the fast CKKS parameters: an encrypted answer may then differ from the plain
+one) and the agreement its converter measured. It is read from the Brain's task model only when
+that is on this machine (a file:// directory, or the model cache): \`based model fetch --brain <id>\`
+puts it there.`,
+    )
     .action(
       wrap(async (ctx, [rawId]) => {
         const id = parseBrainId(rawId!);
@@ -335,7 +385,8 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
           );
         }
         const { mirror, economy } = await readBasedSide(ctx, id, info);
-        ctx.out.result({ brain: brainJson(info), network, mirror, economy }, () =>
+        const plan = readPlanView(ctx, id, economy);
+        ctx.out.result({ brain: brainJson(info), network, mirror, economy, plan }, () =>
           [
             `Brain #${id}`,
             `  class          ${info.class}`,
@@ -346,7 +397,7 @@ after the lock to get the PEPE back). At most 1,024 Brains are active at once.`,
               : `  lock           none (permanent)`,
             `Network: ${supply.activeSupply}/${supply.maxBrains} active, next burn price ${formatEther(supply.burnPrice)} PEPE`,
             ...mirrorLines(mirror),
-            ...(mirror.available && mirror.mirrored ? economyLines(economy) : []),
+            ...(mirror.available && mirror.mirrored ? economyLines(economy, plan) : []),
           ].join("\n"),
         );
       }),

@@ -1,8 +1,14 @@
 import path from "node:path";
 import { type Command, Option } from "commander";
 import { z } from "zod";
+import { getBrainConfig } from "../../sdk/brain-config";
+import { brainNotActive } from "../../sdk/economy";
 import { BasedError } from "../../sdk/errors";
+import { parseBrainId } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
+import { planSummary } from "../ui/plan";
+import { createDownloadBar } from "../ui/progress";
+import type * as ModelCacheModule from "../../sdk/node/model-cache";
 import type * as ClientModule from "../../zkllm/client";
 import type * as ConvertModule from "../../zkllm/convert";
 import type * as GenerateModule from "../../zkllm/generate";
@@ -21,6 +27,7 @@ const lazy = {
   generate: () => require("../../zkllm/generate") as typeof GenerateModule,
   modelDir: () => require("../../zkllm/model-dir") as typeof ModelDirModule,
   evaluator: () => require("../../zkllm/evaluator") as typeof EvaluatorModule,
+  modelCache: () => require("../../sdk/node/model-cache") as typeof ModelCacheModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -213,9 +220,45 @@ const generate: Run = async (ctx, [prompt], options) => {
   }
 };
 
+/** Puts a Brain's task model on this machine (as `based prompt` would) and says where and what it is. */
+const fetchModel: Run = async (ctx, _args, options) => {
+  const brainId = parseBrainId((options as { brain: string }).brain);
+  const based = await ctx.based();
+  const config = await getBrainConfig(based, brainId);
+  if (!config.active) throw brainNotActive(brainId);
+  if (!config.task) {
+    throw new BasedError(
+      "refused",
+      "NoTaskModel",
+      `Brain #${brainId} has no task model set.`,
+      "Its owner sets one with `based brain config <id> --model <uri> --content-hash <hash>`.",
+    );
+  }
+  const { modelUri, contentHash } = config.task;
+  const cache = lazy.modelCache();
+  const bar = createDownloadBar(!ctx.out.json);
+  let modelDir: string;
+  try {
+    modelDir = await cache.resolveModel(modelUri, contentHash, ctx.config.modelCacheDir, {
+      onProgress: bar.onProgress,
+    });
+  } finally {
+    bar.stop();
+  }
+  const plan = cache.modelPlanLossiness(modelDir);
+  ctx.out.result({ brainId, modelUri, contentHash, modelDir, plan }, () =>
+    [
+      `Brain #${brainId}'s model is in ${modelDir} (content ${contentHash}, verified)`,
+      `  encrypted plan ${plan ? planSummary(plan) : "none: the model serves plain prompts only"}`,
+    ].join("\n"),
+  );
+};
+
 /** `based model …`: convert checkpoints and run them, encrypted or plain. */
 export function registerModelCommands(program: Command, wrap: Wrap): void {
-  const model = program.command("model").description("convert GPT-2 checkpoints and run them (ZK-LLM)");
+  const model = program
+    .command("model")
+    .description("convert GPT-2 checkpoints, run them (ZK-LLM), and fetch a Brain's model");
   model
     .command("convert")
     .description("turn a local Hugging Face GPT-2 checkpoint into ONNX + a squeezed encrypted-inference plan")
@@ -242,4 +285,18 @@ export function registerModelCommands(program: Command, wrap: Wrap): void {
       '\nExamples:\n  based model generate "The old man" --max-tokens 16\n  based model generate "The old man" --plain --json',
     )
     .action(wrap(generate));
+  model
+    .command("fetch")
+    .description("put a Brain's task model on this machine (verified by its content hash) and show its plan")
+    .requiredOption("--brain <id>", "the Brain whose task model to fetch")
+    .addHelpText(
+      "after",
+      `
+An http(s) model is downloaded into the model cache ($BASED_MODEL_CACHE, default
+~/.cache/based/models) unless a verified copy is there; a file:// model is checked where it is.
+\`based prompt\` does the same before its first prompt; \`based brain show\` reads the plan of a
+model already here. Example:
+  based model fetch --brain 3`,
+    )
+    .action(wrap(fetchModel));
 }

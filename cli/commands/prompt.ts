@@ -15,6 +15,7 @@ import type * as KeystoreModule from "../../sdk/node/keystore";
 import type * as ModelSourceModule from "../../sdk/node/model-cache";
 import type * as PromptModule from "../../sdk/prompt";
 import { type ChainContext, connectBased } from "../../sdk/chain";
+import { lossyPlanWarning } from "../ui/plan";
 import { createDownloadBar } from "../ui/progress";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -185,10 +186,16 @@ const prompt: Run = async (ctx, [text], options) => {
   const settings = ctx.configWith({ gatewayUrl: opts.gateway });
   if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
-  const spinner = ctx.spinner();
+  let spinner = ctx.spinner();
   let spinning = true;
   const onStep = (detail: string) => {
     if (spinning) spinner.update(detail);
+  };
+  /** A warning on its own line of stderr: the spinner, drawn on the current line, makes way for it. */
+  const warn = (line: string) => {
+    spinner.stop();
+    process.stderr.write(`${line}\n`);
+    spinner = ctx.spinner();
   };
 
   onStep(`reading Brain #${brainId}'s configuration`);
@@ -197,13 +204,16 @@ const prompt: Run = async (ctx, [text], options) => {
   const config = await getBrainConfig(based, brainId);
   if (!config.active) throw brainNotActive(brainId);
   const { mode, warning } = choosePromptMode(brainId, config.zkMode, opts.plain === true);
-  if (warning) process.stderr.write(`${warning}\n`);
+  if (warning) warn(warning);
 
   onStep("loading the model");
   const modelDir = await modelFor(config, opts.model, ctx, settings.modelCacheDir);
   const { preparePrompt, runPrompt } = lazy.prompt();
   const model = lazy.modelSource().openModelDir(modelDir, mode);
   const prepared = preparePrompt(model, text, maxTokens, mode);
+  // Before anything is paid or sent: a user who needs the exact answer may choose another Brain.
+  const lossy = lossyPlanWarning(brainId, prepared.plan);
+  if (lossy) warn(lossy);
 
   let escrow: Escrow | null = null;
   if (opts.escrow) escrow = await openEscrow(based, brainId, prepared, deadlineSeconds, onStep);
@@ -280,6 +290,8 @@ const prompt: Run = async (ctx, [text], options) => {
       cost,
       keysUploaded: result.keysUploaded,
       timings: { ...result.timings, tokensPerSecond },
+      // Encrypted: whether the Brain's plan is lossy (the answer may differ from a plain one); plain: null.
+      plan: prepared.plan,
     },
     () =>
       [

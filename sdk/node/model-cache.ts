@@ -20,8 +20,8 @@ import { fileURLToPath } from "node:url";
 import { type Hex, keccak256 } from "viem";
 import { BasedError } from "../errors";
 import type { InferenceMode } from "../../protocol/schemas";
-import { type ZkllmModel, openModel } from "../../zkllm/client";
-import { readModelDir } from "../../zkllm/model-dir";
+import { PLAN_FILE, type PlanLossiness, type ZkllmModel, openModel, planLossiness } from "../../zkllm/client";
+import { readModelDir, readPlan } from "../../zkllm/model-dir";
 
 /** The files a model directory may hold that make up the model (and its content hash). */
 export const MODEL_FILES = [
@@ -149,38 +149,61 @@ export async function resolveModel(
   options: { onProgress?: DownloadProgress } = {},
 ): Promise<string> {
   const expected = checkHash(contentHash);
+  const url = parseModelUri(uri);
+  if (url.protocol === "file:") return verifiedFileDir(url, uri, expected);
+  return fetchModel(url, expected, cacheDir, options.onProgress);
+}
+
+/**
+ * The model named by `uri` and `contentHash` when it is already on this machine, found without
+ * downloading anything: a `file://` directory (verified as `resolveModel` verifies it), or an
+ * http(s) model already in `<cacheDir>/<hash>/` that still verifies. Null when an http(s) model is
+ * not in the cache (`resolveModel` would fetch it); the same `BasedError`s as `resolveModel` for a
+ * URI it does not serve or files that do not match.
+ */
+export function findLocalModel(uri: string, contentHash: Hex, cacheDir: string): string | null {
+  const expected = checkHash(contentHash);
+  const url = parseModelUri(uri);
+  if (url.protocol === "file:") return verifiedFileDir(url, uri, expected);
+  const cached = path.join(cacheDir, expected);
+  return isVerified(cached, expected) ? cached : null;
+}
+
+/** A model URI `resolveModel` serves (file:, http:, https:), or the refusal that says which do. */
+function parseModelUri(uri: string): URL {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
     throw unsupportedUri(uri);
   }
-  if (url.protocol === "file:") {
-    let dir: string;
-    try {
-      dir = fileURLToPath(url);
-    } catch {
-      throw new BasedError(
-        "input",
-        "UnsupportedModelUri",
-        `The model URI "${uri}" is not a file URI of an absolute directory.`,
-        "Write local models as file:///absolute/path/to/dir (three slashes).",
-      );
-    }
-    const found = modelManifest(dir);
-    if (manifestHash(found) !== expected) {
-      throw mismatch(
-        dir,
-        expected,
-        found,
-        "The files there are not the Brain's model: restore them (re-convert or re-download the model), or, if you own the Brain, set the task's content hash to this directory's hash.",
-      );
-    }
-    return dir;
+  if (!["file:", "http:", "https:"].includes(url.protocol)) throw unsupportedUri(uri);
+  return url;
+}
+
+/** The directory of a file: URI, when its files hash to `expected`. */
+function verifiedFileDir(url: URL, uri: string, expected: Hex): string {
+  let dir: string;
+  try {
+    dir = fileURLToPath(url);
+  } catch {
+    throw new BasedError(
+      "input",
+      "UnsupportedModelUri",
+      `The model URI "${uri}" is not a file URI of an absolute directory.`,
+      "Write local models as file:///absolute/path/to/dir (three slashes).",
+    );
   }
-  if (url.protocol === "http:" || url.protocol === "https:")
-    return fetchModel(url, expected, cacheDir, options.onProgress);
-  throw unsupportedUri(uri);
+  const found = modelManifest(dir);
+  if (manifestHash(found) !== expected) {
+    throw mismatch(
+      dir,
+      expected,
+      found,
+      "The files there are not the Brain's model: restore them (re-convert or re-download the model), or, if you own the Brain, set the task's content hash to this directory's hash.",
+    );
+  }
+  return dir;
 }
 
 function unsupportedUri(uri: string): BasedError {
@@ -308,6 +331,25 @@ export function openModelDir(dir: string, mode: InferenceMode): ZkllmModel {
       "ModelNotFound",
       `Cannot load the model in ${dir}: ${(err as Error).message}.`,
       "Point at a converted model directory (config.json, model.safetensors, vocab.json, merges.txt, zkllm-plan.json).",
+    );
+  }
+}
+
+/**
+ * Whether the encrypted-inference plan of model directory `dir` is lossy (zkllm `planLossiness`),
+ * or null when the model has no plan (it serves plain prompts only). A plan that is broken or made
+ * for other weights is refused like a prompt would refuse it.
+ */
+export function modelPlanLossiness(dir: string): PlanLossiness | null {
+  if (!fs.existsSync(path.join(dir, PLAN_FILE))) return null;
+  try {
+    return planLossiness(readPlan(dir));
+  } catch (err) {
+    throw new BasedError(
+      "input",
+      "NoEncryptedPlan",
+      `The model in ${dir} has no usable encrypted-inference plan: ${(err as Error).message}.`,
+      "Convert the model for encrypted inference again (zkllm/convert.ts).",
     );
   }
 }

@@ -27,7 +27,7 @@ import { ROOT, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../h
 import { type Haystack, dumpRedis, findSecrets } from "../helpers/secrets";
 import { type ChainContext } from "../../sdk/chain";
 import { keystoreKeys } from "../../sdk/node/keystore";
-import { openModelDir } from "../../sdk/node/model-cache";
+import { modelPlanLossiness, openModelDir } from "../../sdk/node/model-cache";
 
 const address = (index: number): Address => privateKeyToAccount(devnetPrivateKey(index)).address;
 
@@ -99,11 +99,14 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
         ownerCut: string;
         minerPay: string;
       };
+      plan: unknown;
     };
     const expected = await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 6, eosId });
     expect(out.ids).to.deep.equal(expected);
     expect(out.text).to.equal(tokenizer.decode(expected));
     expect(out.units.completion).to.equal(expected.length);
+    // Whether the Brain's plan is lossy (the shipped plan may be either), as `brain show` says too.
+    expect(out.plan).to.deep.equal(modelPlanLossiness(SHIPPED_MODEL_DIR));
 
     expect(out.cost.status).to.equal("settled");
     const [escrowed, paid, refunded, ownerCut, minerPay] = [

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { expect } from "chai";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
@@ -6,6 +7,7 @@ import { loadTokenizer } from "../../zkllm/tokenizer";
 import { freePort } from "../helpers/processes";
 import { SHIPPED_MODEL_DIR } from "../zkllm/model/helpers";
 import { openModelDir } from "../../sdk/node/model-cache";
+import { LOSSLESS, QUANTIZED, modelWithPlan } from "../helpers/model-plan";
 
 const BRAIN = 3;
 const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
@@ -71,6 +73,23 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     expect(code(() => preparePrompt(SHIPPED, Array(129).fill(5), 4, "plain"))).to.equal("PromptTooLong");
     expect(code(() => preparePrompt(SHIPPED, "x", 0, "plain"))).to.equal("InvalidArgument");
     expect(code(() => openModelDir("/nonexistent/model", "plain"))).to.equal("ModelNotFound");
+  });
+
+  it("a prepared encrypted prompt says whether the model's plan is lossy (the answer may differ from plain inference)", () => {
+    const dirs = [modelWithPlan(QUANTIZED), modelWithPlan(LOSSLESS)];
+    const [lossy, lossless] = dirs.map((dir) => openModelDir(dir, "encrypted"));
+    dirs.forEach((dir) => fs.rmSync(dir, { recursive: true }));
+    expect(preparePrompt(lossy!, "The jury said", 4, "encrypted").plan).to.deep.equal({
+      lossy: true,
+      reasons: ["256-level activation quantization"],
+      agreement: 0.988,
+    });
+    expect(preparePrompt(lossless!, "The jury said", 4, "encrypted").plan).to.deep.equal({
+      lossy: false,
+      reasons: [],
+    });
+    // A plain prompt runs the model itself on the miner: no plan is involved.
+    expect(preparePrompt(lossy!, "The jury said", 4, "plain").plan).to.equal(null);
   });
 
   it("an unreachable gateway is reported as such, with the hint to start one", async () => {

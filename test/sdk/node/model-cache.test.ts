@@ -6,8 +6,15 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Hex, keccak256, toHex } from "viem";
-import { MODEL_FILES, modelContentHash, resolveModel } from "../../../sdk/node/model-cache";
+import {
+  MODEL_FILES,
+  findLocalModel,
+  modelContentHash,
+  modelPlanLossiness,
+  resolveModel,
+} from "../../../sdk/node/model-cache";
 import { BasedError } from "../../../sdk/errors";
+import { LOSSLESS, QUANTIZED, modelWithPlan } from "../../helpers/model-plan";
 import { tempDir } from "../../helpers/processes";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");
@@ -187,5 +194,66 @@ describe("miner/model-source: a miner runs only the model whose content hash the
     }
     const gone = await refusal(resolveModel(`${server.url}/brain-gpt2-tiny/`, hash, cache));
     expect(gone.code).to.equal("ModelSourceUnreachable");
+  });
+});
+
+describe("sdk/node/model-cache: a Brain's model and its plan, read only when already on this machine", () => {
+  const dirs: string[] = [];
+  const track = (dir: string) => (dirs.push(dir), dir);
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it("findLocalModel: a file:// directory verified in place; an http(s) model only from a verified cache, never fetched", () => {
+    const hash = modelContentHash(MODEL_DIR);
+    const cache = track(tempDir("local-model-cache"));
+    expect(findLocalModel(pathToFileURL(MODEL_DIR).href, hash, cache)).to.equal(MODEL_DIR);
+    // Nothing listens on port 9: a fetch would fail, so null means nothing was asked for.
+    const uri = "http://127.0.0.1:9/brain-gpt2-tiny";
+    expect(findLocalModel(uri, hash, cache)).to.equal(null);
+    const cached = path.join(cache, hash);
+    fs.cpSync(MODEL_DIR, cached, { recursive: true });
+    expect(findLocalModel(uri, hash, cache)).to.equal(cached);
+    fs.appendFileSync(path.join(cached, "merges.txt"), "x y\n");
+    expect(findLocalModel(uri, hash, cache)).to.equal(null);
+
+    const wrong = `0x${"ab".repeat(32)}` as Hex;
+    expect(() => findLocalModel(pathToFileURL(MODEL_DIR).href, wrong, cache))
+      .to.throw(BasedError)
+      .with.property("code", "ModelHashMismatch");
+    expect(() => findLocalModel("ipfs://bafy/model", hash, cache))
+      .to.throw(BasedError)
+      .with.property("code", "UnsupportedModelUri");
+  });
+
+  it("modelPlanLossiness: names what makes a plan lossy and its measured agreement; null without a plan", () => {
+    const lossy = track(modelWithPlan(QUANTIZED));
+    expect(modelPlanLossiness(lossy)).to.deep.equal({
+      lossy: true,
+      reasons: ["256-level activation quantization"],
+      agreement: 0.988,
+    });
+    const lossless = track(modelWithPlan(LOSSLESS));
+    expect(modelPlanLossiness(lossless)).to.deep.equal({ lossy: false, reasons: [] });
+    const dropped = track(
+      modelWithPlan((squeeze) => {
+        LOSSLESS(squeeze);
+        squeeze.heads!.kept[0]![1] = false;
+      }),
+    );
+    expect(modelPlanLossiness(dropped)?.reasons).to.deep.equal(["1 of 8 attention heads dropped"]);
+
+    fs.rmSync(path.join(lossless, "zkllm-plan.json"));
+    expect(modelPlanLossiness(lossless)).to.equal(null);
+    // A plan made for other weights is refused, as a prompt would refuse it.
+    const other = track(modelWithPlan(QUANTIZED));
+    const file = path.join(other, "zkllm-plan.json");
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, "utf8")
+        .replace(/"modelSha256": "[0-9a-f]+"/, `"modelSha256": "${"0".repeat(64)}"`),
+    );
+    expect(() => modelPlanLossiness(other))
+      .to.throw(BasedError, /other weights/)
+      .with.property("code", "NoEncryptedPlan");
   });
 });

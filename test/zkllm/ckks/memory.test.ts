@@ -85,7 +85,10 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
   it("memory checks: refuses what cannot fit, naming the limit; warns when a share re-encodes", () => {
     const { plan, one } = sharedPlan();
     const largest = Math.max(...one.outputs.map((_, o) => outputPlaintextBytes(one, o)));
-    expect(() => checkMemoryFit(plan, 1, MAX_MEMORY_BUDGET + 1)).to.throw(ModelMemoryError, /WebAssembly heap/);
+    expect(() => checkMemoryFit(plan, 1, MAX_MEMORY_BUDGET + 1)).to.throw(
+      ModelMemoryError,
+      /WebAssembly heap/,
+    );
     expect(() => checkMemoryFit(plan, 1, largest - 1)).to.throw(ModelMemoryError, /at once, more than the/);
     const tight = checkMemoryFit(plan, 1, largest);
     expect(tight.cached).to.equal(false);
@@ -121,7 +124,11 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
       const expected1 = free.evaluate("p@1", x1, kf);
       const expected4 = free.evaluate("p@4", x4, kf);
       // The prompt step reused every plaintext of the generation step.
-      expect(free.cacheStats()).to.include({ misses: one.outputs.length, hits: one.outputs.length, evictions: 0 });
+      expect(free.cacheStats()).to.include({
+        misses: one.outputs.length,
+        hits: one.outputs.length,
+        evictions: 0,
+      });
       expect(free.cacheBytes()).to.equal(one.memory.bytes);
       for (let round = 0; round < 2; round++) {
         const got1 = small.evaluate("p@1", x1, ks);
