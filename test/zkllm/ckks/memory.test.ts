@@ -21,7 +21,7 @@ import { createEvaluator } from "../../../zkllm/ckks/server";
 import { encryptedBackend } from "../../../zkllm/hybrid/encrypted-backend";
 import { randomVector, randomWeight } from "./helpers";
 
-const paramSet = "n8192-q100";
+const paramSet = "n8192-q100" as const;
 const MiB = 1024 ** 2;
 
 /** One 384×256 product planned for 4 workers, as a generation step and a T = 1 prompt step. */
@@ -54,7 +54,16 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
     expect(four.memory).to.deep.equal(one.memory);
     expect(planMemory(plan, 1).totalBytes).to.equal(one.memory.bytes);
     // Interleaving the 4 rows (no bound on T) multiplies the plaintexts.
-    const interleaved = planLinear({ ...four, id: "i@4", tokens: 4, weightLayout: "in-out" });
+    const interleaved = planLinear({
+      id: "i@4",
+      paramSet,
+      inFeatures: 256,
+      outFeatures: 384,
+      tokens: 4,
+      weight: "w",
+      weightLayout: "in-out",
+      parallelism: 4,
+    });
     expect(interleaved.layout.tokensPerCiphertext).to.equal(4);
     expect(plaintextShareKey(interleaved)).to.not.equal(plaintextShareKey(one));
     expect(interleaved.memory.bytes).to.be.at.least(3 * one.memory.bytes);
