@@ -14,6 +14,7 @@ import {
   CALIBRATION_TEXT,
   type SqueezeSettings,
   SQUEEZE_DEFAULT,
+  SQUEEZE_LOSSY,
   SQUEEZE_OFF,
   planModel,
   sha256File,
@@ -35,10 +36,11 @@ const PROMPTS = [
 const CONFIGS: [string, SqueezeSettings][] = [
   ["squeezing off (per-head projections, no quantization)", SQUEEZE_OFF],
   ["+ fusion only", { ...SQUEEZE_OFF, fuse: true }],
-  ["+ quantization only (L=256)", { ...SQUEEZE_OFF, quantize: SQUEEZE_DEFAULT.quantize }],
+  ["+ quantization only (L=256)", { ...SQUEEZE_OFF, quantize: SQUEEZE_LOSSY.quantize }],
   ["+ head selection only (θ=0.12)", { ...SQUEEZE_OFF, heads: { theta: 0.12, budgetFraction: 1 } }],
-  ["shipped default (fusion + L=256 + θ=0.05)", SQUEEZE_DEFAULT],
-  ["aggressive (fusion + L=256 + θ=0.2)", { ...SQUEEZE_DEFAULT, heads: { theta: 0.2, budgetFraction: 1 } }],
+  ["shipped default, lossless (fusion only)", SQUEEZE_DEFAULT],
+  ["lossy opt-in (fusion + L=256 + θ=0.05)", SQUEEZE_LOSSY],
+  ["aggressive (fusion + L=256 + θ=0.2)", { ...SQUEEZE_LOSSY, heads: { theta: 0.2, budgetFraction: 1 } }],
 ];
 
 async function main(): Promise<void> {

@@ -1,0 +1,130 @@
+/**
+ * Encrypted generation at real size: the shipped model and a GPT-2-small-shaped checkpoint
+ * (124M parameters, random weights, GPT-2's vocabulary), with 1, 2, … evaluator workers, beside
+ * plain onnxruntime. Run: `npx tsx bench/zkllm/gpt2-small.ts [--workers 1,2] [--tokens 4]`.
+ *
+ * Each configuration runs in its own process, so its peak RSS (the whole process, its worker
+ * threads included) is its own. Figures: miner start (keys, the workers' warm-up: every plaintext
+ * of the worker's share encoded), the prompt pass (a 20-token prompt, to the first new token),
+ * seconds per generated token after it, peak RSS, and whether the tokens equal plain onnxruntime's.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { convertModel } from "../../zkllm/convert";
+import { generateIds } from "../../zkllm/generate";
+import { loadTokenizer } from "../../zkllm/tokenizer";
+import { GPT2_SMALL_SHAPE, writeRandomCheckpoint } from "../../zkllm/model/random-checkpoint";
+import { writeGpt2Tokenizer } from "../../zkllm/tokenizer/gpt2-vocab";
+
+const SHIPPED = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
+const PROMPT =
+  "The history of the city begins with a small village on the river, where the first people built their";
+
+type Figures = {
+  mode: string;
+  workers: number;
+  startS: number;
+  promptS: number;
+  tokenS: number;
+  tokensPerS: number;
+  peakRssGiB: number;
+  ids: number[];
+};
+
+/** One configuration, in this process (the child). */
+async function child(
+  dir: string,
+  mode: "plain" | "encrypted",
+  workers: number,
+  tokens: number,
+): Promise<void> {
+  const ids = loadTokenizer(dir).encode(PROMPT);
+  const result = await generateIds(dir, [ids], { mode, maxTokens: tokens, workers });
+  const t = result.timings;
+  const figures: Figures = {
+    mode,
+    workers,
+    startS: t.setupMs / 1000,
+    promptS: (t.promptMs ?? Number.NaN) / 1000,
+    tokenS: t.secondsPerToken ?? Number.NaN,
+    tokensPerS: t.tokensPerSecond,
+    peakRssGiB: process.resourceUsage().maxRSS / 1024 ** 2,
+    ids: result.ids[0]!,
+  };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+function run(dir: string, mode: string, workers: number, tokens: number): Figures {
+  const out = execFileSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      __filename,
+      "--child",
+      dir,
+      "--mode",
+      mode,
+      "--workers",
+      String(workers),
+      "--tokens",
+      String(tokens),
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 24, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return JSON.parse(out.trim().split("\n").pop()!) as Figures;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: "string" },
+      mode: { type: "string" },
+      workers: { type: "string" },
+      tokens: { type: "string" },
+      keep: { type: "string" },
+    },
+  });
+  const tokens = Number(values.tokens ?? 4);
+  if (values.child) {
+    await child(values.child, values.mode as "plain" | "encrypted", Number(values.workers ?? 1), tokens);
+    return;
+  }
+  const workerCounts = (values.workers ?? "1,2").split(",").map(Number);
+  const tmp = values.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), "bench-gpt2-small-"));
+  const task = path.join(tmp, "task");
+  if (!fs.existsSync(path.join(task, "zkllm-plan.json"))) {
+    const hf = path.join(tmp, "hf");
+    writeRandomCheckpoint(hf, { ...GPT2_SMALL_SHAPE, seed: 2019 });
+    writeGpt2Tokenizer(hf, { format: "vocab+merges" });
+    const t0 = performance.now();
+    const report = await convertModel(hf, task);
+    console.log(
+      `converted GPT-2 small in ${((performance.now() - t0) / 1000).toFixed(1)} s; plaintexts ${(report.memory.totalBytes / 1024 ** 3).toFixed(2)} GiB; per worker ${report.memory.perWorker.map((w) => `${w.workers}: ${(w.bytes / 1024 ** 3).toFixed(2)} GiB`).join(", ")}`,
+    );
+  }
+  console.log(`machine: ${os.cpus()[0]?.model} × ${os.availableParallelism()}, Node ${process.version}`);
+  console.log(
+    "| model | mode | workers | start (s) | prompt pass, 20 tokens (s) | s per generated token | tokens/s | peak RSS (GiB) | tokens = plain |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const [name, dir] of [
+    ["shipped (d=128, 2 layers)", SHIPPED],
+    ["GPT-2 small shape (124M)", task],
+  ] as const) {
+    const plain = run(dir, "plain", 1, tokens);
+    const row = (f: Figures) =>
+      `| ${name} | ${f.mode} | ${f.mode === "plain" ? "–" : f.workers} | ${f.startS.toFixed(1)} | ${Number.isNaN(f.promptS) ? "–" : f.promptS.toFixed(1)} | ${Number.isNaN(f.tokenS) ? "–" : f.tokenS.toFixed(2)} | ${f.tokensPerS.toFixed(2)} | ${f.peakRssGiB.toFixed(2)} | ${f.mode === "plain" ? "–" : f.ids.join(",") === plain.ids.join(",") ? "yes" : "no"} |`;
+    console.log(row(plain));
+    for (const w of workerCounts) console.log(row(run(dir, "encrypted", w, tokens)));
+  }
+  if (!values.keep) fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
