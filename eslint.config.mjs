@@ -13,6 +13,8 @@ export default tseslint.config(
       "oracle/consensus/generated/",
       // AssemblyScript (its own types: i32, f64, usize, load<T>); built and checked by asc.
       "oracle/consensus/assembly/",
+      "zkllm/ckks/assembly/",
+      "zkllm/ckks/generated/",
       "ignition/deployments/",
       ".devnet/",
     ],

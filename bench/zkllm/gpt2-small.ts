@@ -32,6 +32,8 @@ type Figures = {
   tokensPerS: number;
   peakRssGiB: number;
   ids: number[];
+  /** Where the time went, over the whole generation (s): client encryption, server, decryption. */
+  split?: { encryptS: number; serverS: number; decryptS: number };
 };
 
 /** One configuration, in this process (the child). */
@@ -40,8 +42,9 @@ async function child(
   mode: "plain" | "encrypted",
   workers: number,
   tokens: number,
+  promptTokens: number,
 ): Promise<void> {
-  const ids = loadTokenizer(dir).encode(PROMPT);
+  const ids = loadTokenizer(dir).encode(PROMPT).slice(0, promptTokens);
   const result = await generateIds(dir, [ids], { mode, maxTokens: tokens, workers });
   const t = result.timings;
   const figures: Figures = {
@@ -53,25 +56,28 @@ async function child(
     tokensPerS: t.tokensPerSecond,
     peakRssGiB: process.resourceUsage().maxRSS / 1024 ** 2,
     ids: result.ids[0]!,
+    ...(result.encrypted
+      ? {
+          split: {
+            encryptS: result.encrypted.transfer.encryptMs / 1000,
+            serverS: result.encrypted.transfer.serverMs / 1000,
+            decryptS: result.encrypted.transfer.decryptMs / 1000,
+          },
+        }
+      : {}),
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-function run(dir: string, mode: string, workers: number, tokens: number): Figures {
+function run(dir: string, mode: string, workers: number, tokens: number, promptTokens: number): Figures {
   const out = execFileSync(
     process.execPath,
     [
       "--import",
       "tsx",
       __filename,
-      "--child",
-      dir,
-      "--mode",
-      mode,
-      "--workers",
-      String(workers),
-      "--tokens",
-      String(tokens),
+      ...["--child", dir, "--mode", mode, "--workers", String(workers)],
+      ...["--tokens", String(tokens), "--prompt-tokens", String(promptTokens)],
     ],
     { encoding: "utf8", maxBuffer: 1 << 24, stdio: ["ignore", "pipe", "inherit"] },
   );
@@ -86,11 +92,15 @@ async function main(): Promise<void> {
       workers: { type: "string" },
       tokens: { type: "string" },
       keep: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      only: { type: "string" },
     },
   });
   const tokens = Number(values.tokens ?? 4);
+  const promptTokens = Number(values["prompt-tokens"] ?? 20);
   if (values.child) {
-    await child(values.child, values.mode as "plain" | "encrypted", Number(values.workers ?? 1), tokens);
+    const mode = values.mode as "plain" | "encrypted";
+    await child(values.child, mode, Number(values.workers ?? 1), tokens, promptTokens);
     return;
   }
   const workerCounts = (values.workers ?? "1,2").split(",").map(Number);
@@ -108,18 +118,24 @@ async function main(): Promise<void> {
   }
   console.log(`machine: ${os.cpus()[0]?.model} × ${os.availableParallelism()}, Node ${process.version}`);
   console.log(
-    "| model | mode | workers | start (s) | prompt pass, 20 tokens (s) | s per generated token | tokens/s | peak RSS (GiB) | tokens = plain |",
+    `| model | mode | workers | start (s) | prompt pass, ${promptTokens} tokens (s) | s per generated token | tokens/s | peak RSS (GiB) | tokens = plain | client encrypt / server / decrypt (s) |`,
   );
-  console.log("|---|---|---|---|---|---|---|---|---|");
-  for (const [name, dir] of [
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  const models = [
     ["shipped (d=128, 2 layers)", SHIPPED],
     ["GPT-2 small shape (124M)", task],
-  ] as const) {
-    const plain = run(dir, "plain", 1, tokens);
+  ] as const;
+  for (const [name, dir] of models.filter(
+    ([, d]) => !values.only || (values.only === "small") === (d === task),
+  )) {
+    const plain = run(dir, "plain", 1, tokens, promptTokens);
+    // NaN crosses the process boundary as null: both mean "not measured here".
+    const fmt = (v: number | null, digits: number) =>
+      v === null || Number.isNaN(v) ? "–" : v.toFixed(digits);
     const row = (f: Figures) =>
-      `| ${name} | ${f.mode} | ${f.mode === "plain" ? "–" : f.workers} | ${f.startS.toFixed(1)} | ${Number.isNaN(f.promptS) ? "–" : f.promptS.toFixed(1)} | ${Number.isNaN(f.tokenS) ? "–" : f.tokenS.toFixed(2)} | ${f.tokensPerS.toFixed(2)} | ${f.peakRssGiB.toFixed(2)} | ${f.mode === "plain" ? "–" : f.ids.join(",") === plain.ids.join(",") ? "yes" : "no"} |`;
+      `| ${name} | ${f.mode} | ${f.mode === "plain" ? "–" : f.workers} | ${fmt(f.startS, 1)} | ${fmt(f.promptS, 1)} | ${fmt(f.tokenS, 2)} | ${f.tokensPerS.toFixed(2)} | ${f.peakRssGiB.toFixed(2)} | ${f.mode === "plain" ? "–" : f.ids.join(",") === plain.ids.join(",") ? "yes" : "no"} | ${f.split ? `${f.split.encryptS.toFixed(1)} / ${f.split.serverS.toFixed(1)} / ${f.split.decryptS.toFixed(1)}` : "–"} |`;
     console.log(row(plain));
-    for (const w of workerCounts) console.log(row(run(dir, "encrypted", w, tokens)));
+    for (const w of workerCounts) console.log(row(run(dir, "encrypted", w, tokens, promptTokens)));
   }
   if (!values.keep) fs.rmSync(tmp, { recursive: true, force: true });
 }

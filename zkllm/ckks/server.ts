@@ -18,6 +18,7 @@ import type { GaloisKeys } from "node-seal/implementation/galois-keys";
 import type { PlainText } from "node-seal/implementation/plain-text";
 import type { RelinKeys } from "node-seal/implementation/relin-keys";
 import { createActionCounter, type ActionCounter } from "./actions";
+import { CIPHERTEXT_DATA_OFFSET, MacKernel, type Block } from "./mac-kernel";
 import { ZkllmInputError } from "./errors";
 import {
   linearBabyRotations,
@@ -143,8 +144,8 @@ type LoadedKeys = EvalKeys & { galois?: GaloisKeys; relin?: RelinKeys; deleted: 
 
 /** One output's plaintexts, the unit the cache holds and evicts. */
 type PreparedOutput = {
-  /** [giant][term] plaintexts (null: an all-zero diagonal, skipped). */
-  diagonals: (PlainText | null)[][];
+  /** [giant][term] plaintexts in the kernel's memory (null: an all-zero diagonal, skipped). */
+  diagonals: (Block | null)[][];
   /** Terms per giant step, matching `diagonals`. */
   terms: LinearTerm[][];
   /** The bias plaintext (null: no bias). */
@@ -198,8 +199,12 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
   const stats = { bytes: 0, hits: 0, misses: 0, evictions: 0 };
   const entryBytes = set.polyModulusDegree * dataPrimeCount(set) * 8;
 
+  // Diagonals live in the multiply-accumulate kernel's memory, not SEAL's heap.
+  const kernel = new MacKernel(set.polyModulusDegree, ctx.levelModuli[0] as readonly bigint[]);
+  const none = seal.ComprModeType.none;
+
   const freeOutput = (p: PreparedOutput) => {
-    for (const pt of p.diagonals.flat()) pt?.delete();
+    for (const block of p.diagonals.flat()) if (block !== null) kernel.freePlaintext(block);
     p.bias?.delete();
   };
 
@@ -218,6 +223,7 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     const w = weightAccessor(step, getWeight(step.weight));
     const biasTensor = step.bias ? getWeight(step.bias) : undefined;
     const created: PlainText[] = [];
+    const blocks: Block[] = [];
     const encode = (values: Float64Array, scale: number): PlainText => {
       const pt = seal.PlainText();
       created.push(pt);
@@ -225,12 +231,24 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       actions.count("encode");
       return pt;
     };
+    const encodeDiagonal = (values: Float64Array): Block => {
+      const pt = seal.PlainText();
+      try {
+        ctx.encoder.encode(values, ctx.weightScale, pt);
+        actions.count("encode");
+        const block = kernel.storePlaintext(pt.saveArray(none));
+        blocks.push(block);
+        return block;
+      } finally {
+        pt.delete();
+      }
+    };
     try {
       const terms = linearTerms(step, o);
       const diagonals = terms.map((list) =>
         list.map((term) => {
           const values = linearDiagonal(step, w, o, term);
-          return values ? encode(values, ctx.weightScale) : null;
+          return values ? encodeDiagonal(values) : null;
         }),
       );
       // The g = 0 sum must exist: the bias joins it, and an all-zero output cannot be encrypted.
@@ -244,9 +262,10 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       const bias = biasTensor
         ? encode(linearBiasSlots(step, biasTensor, o), ctx.inputScale * ctx.weightScale)
         : null;
-      return { diagonals, terms, bias, bytes: created.length * entryBytes };
+      return { diagonals, terms, bias, bytes: (created.length + blocks.length) * entryBytes };
     } catch (error) {
       for (const pt of created) pt.delete();
+      for (const block of blocks) kernel.freePlaintext(block);
       throw error;
     }
   };
@@ -314,6 +333,7 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     const T = layout.tokensPerCiphertext;
     const results = new Map<number, Uint8Array>();
     const live: (CipherText | undefined)[] = [];
+    const blocks: Block[] = [];
     const track = <C extends CipherText>(ct: C): C => {
       live.push(ct);
       return ct;
@@ -330,10 +350,19 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
         perGroup.set(group, [...(perGroup.get(group) ?? []), index % step.outputs.length]);
       }
       for (const [group, outs] of perGroup) {
-        // rotated[chunk][copy][i] = input rotated by i·T (i = 0 is the input itself); hoisted.
-        const rotated: CipherText[][][] = [];
+        // rotated[chunk][copy][i] = input rotated by i·T (i = 0 is the input itself), hoisted,
+        // and copied into the kernel's memory where the products are summed.
+        const rotated: Block[][][] = [];
+        let header: Uint8Array | undefined;
+        const toKernel = (ct: CipherText): Block => {
+          const raw = ct.saveArray(none);
+          header ??= raw.slice(0, CIPHERTEXT_DATA_OFFSET);
+          const block = kernel.storeCiphertext(raw);
+          blocks.push(block);
+          return block;
+        };
         for (let c = 0; c < layout.chunks; c++) {
-          const perCopy: CipherText[][] = [];
+          const perCopy: Block[][] = [];
           for (let copy = 0; copy < layout.copies; copy++) {
             const index = linearInputIndex(step, group, c, copy);
             const input = track(
@@ -344,13 +373,15 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
                 name: `input ciphertext ${index}`,
               }),
             );
-            const byBaby: CipherText[] = [input];
+            const byBaby: Block[] = [toKernel(input)];
             for (const i of linearBabyRotations(step, copy)) {
               const r = track(seal.CipherText());
               ev.rotateVector(input, i * T, keys.galois as GaloisKeys, r);
               count("rotate");
-              byBaby[i] = r;
+              byBaby[i] = toKernel(r);
+              drop(r);
             }
+            drop(input);
             perCopy.push(byBaby);
           }
           rotated.push(perCopy);
@@ -360,24 +391,25 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
           if (!out) continue;
           const prepared = prepareOutput(step, o);
           let result: CipherText | undefined;
-          const tmp = track(seal.CipherText());
           for (let g = out.giantSteps - 1; g >= 0; g--) {
             let acc: CipherText | undefined;
             const terms = prepared.terms[g] ?? [];
+            let summed = 0;
+            kernel.clear();
             terms.forEach((term, k) => {
               const pt = prepared.diagonals[g]?.[k];
-              if (!pt) return;
-              const source = rotated[term.chunk]?.[term.copy]?.[term.baby] as CipherText;
-              if (!acc) {
-                acc = track(seal.CipherText());
-                ev.multiplyPlain(source, pt, acc);
-              } else {
-                ev.multiplyPlain(source, pt, tmp);
-                ev.add(acc, tmp, acc);
-                count("add");
-              }
+              if (pt === null || pt === undefined) return;
+              kernel.add(rotated[term.chunk]?.[term.copy]?.[term.baby] as Block, pt);
               count("multiplyPlain");
+              if (summed++ > 0) count("add");
             });
+            if (summed > 0) {
+              acc = track(seal.CipherText());
+              acc.loadArray(
+                ctx.context,
+                kernel.result(header as Uint8Array, ctx.inputScale * ctx.weightScale),
+              );
+            }
             const biasPt = g === 0 ? prepared.bias : null;
             if (acc && biasPt) {
               ev.addPlain(acc, biasPt, acc);
@@ -402,14 +434,14 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
               result = acc;
             }
           }
-          drop(tmp);
           results.set(linearOutputIndex(step, group, o), saveCiphertext(ctx, result as CipherText));
           drop(result as CipherText);
         }
-        for (const perCopy of rotated) for (const byBaby of perCopy) for (const ct of byBaby) drop(ct);
+        for (const block of blocks.splice(0)) kernel.freeCiphertext(block);
       }
     } finally {
       for (const ct of live) ct?.delete();
+      for (const block of blocks) kernel.freeCiphertext(block);
     }
     return wanted.map((i) => results.get(i) as Uint8Array);
   };
