@@ -84,9 +84,9 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
     expect((error as Error).message).to.match(/needs .* of plaintexts at once, more than the 1 MiB budget/);
     try {
       await MinerEngine.create(out, { workers: 2, memoryBudget: 3.9 * GiB, generate: false });
-      expect.fail("a budget beyond the WebAssembly heap was accepted");
+      expect.fail("a budget beyond a worker's WebAssembly memory was accepted");
     } catch (e) {
-      expect((e as Error).message).to.match(/does not fit node-seal's 4\.00 GiB WebAssembly heap/);
+      expect((e as Error).message).to.match(/does not fit a worker's 4\.00 GiB WebAssembly memory/);
     }
   });
 

@@ -37,6 +37,7 @@ type Exports = {
 };
 
 const PAGE = 65_536;
+const GROW_STEP = 64 * 1024 ** 2;
 /** WebAssembly 32-bit memory ends at 4 GiB. */
 const MEMORY_LIMIT = 4 * 1024 ** 3;
 /** Where residues start in SEAL's uncompressed serializations. */
@@ -85,7 +86,11 @@ export class MacKernel {
     const end = at + slots * this.slotBytes;
     if (end > MEMORY_LIMIT) throw new RangeError("The multiply-accumulate kernel's 4 GiB memory is full.");
     const have = this.k.memory.buffer.byteLength;
-    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+    // Growing may copy the whole memory: grow by at least an eighth (and 64 MiB), not a slot.
+    if (end > have) {
+      const want = Math.min(MEMORY_LIMIT, Math.max(end, have + Math.max(have / 8, GROW_STEP)));
+      this.k.memory.grow(Math.ceil((want - have) / PAGE));
+    }
     this.top = end;
     return at;
   }

@@ -1,9 +1,11 @@
 /**
  * What a plan needs in memory and whether a miner's settings can hold it (pure: no SEAL).
  *
- * node-seal runs in a WebAssembly instance per worker whose heap stops at 4 GiB. Beside the
- * cached plaintexts it holds the sessions' evaluation keys, the SEAL context and the ciphertexts
- * of the request in flight, so a worker's plaintext budget is capped below the heap. The unit a
+ * A worker's encoded diagonals live in its multiply-accumulate kernel's WebAssembly memory
+ * (./mac-kernel.ts), which stops at 4 GiB like every 32-bit WebAssembly memory; beside them it
+ * holds the rotated inputs of the request in flight and the accumulator, so a worker's plaintext
+ * budget is capped below 4 GiB. (SEAL's own heap, another 4 GiB instance, keeps only the keys
+ * and the ciphertexts in flight.) The unit a
  * worker must hold at once is one output's plaintexts (the evaluator encodes and evicts whole
  * outputs); a plan whose largest output exceeds the budget cannot be served at all, while one
  * whose per-worker share exceeds it runs with re-encoding (slower, reported as a warning).
@@ -13,9 +15,9 @@ import { planMemory, type EnginePlan, type PlanMemory } from "./plan";
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-/** node-seal 6's WebAssembly heap limit, per worker. */
+/** The 32-bit WebAssembly memory limit of a worker's kernel. */
 export const WASM_HEAP_LIMIT = 4 * GiB;
-/** Heap kept free for keys, the context and in-flight ciphertexts. */
+/** Memory kept free for the rotated inputs in flight and the accumulator. */
 export const HEAP_RESERVE = 512 * MiB;
 /** The largest plaintext budget a worker can be given. */
 export const MAX_MEMORY_BUDGET = WASM_HEAP_LIMIT - HEAP_RESERVE;
@@ -75,7 +77,7 @@ export function checkMemoryFit(
   if (!(budget > 0)) throw new RangeError(`The memory budget must be positive (got ${budget}).`);
   if (budget > MAX_MEMORY_BUDGET) {
     throw new ModelMemoryError(
-      `A memory budget of ${formatBytes(budget)} per worker does not fit node-seal's ${formatBytes(WASM_HEAP_LIMIT)} WebAssembly heap, which also holds keys and ciphertexts: use at most ${formatBytes(MAX_MEMORY_BUDGET)} and add workers instead.`,
+      `A memory budget of ${formatBytes(budget)} per worker does not fit a worker's ${formatBytes(WASM_HEAP_LIMIT)} WebAssembly memory, which also holds the ciphertexts in flight: use at most ${formatBytes(MAX_MEMORY_BUDGET)} and add workers instead.`,
     );
   }
   const memory = planMemory(plan, workers);

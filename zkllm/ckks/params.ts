@@ -77,7 +77,10 @@ export type ParamSet = {
   readonly maxAbsOutput: number;
   /**
    * Single-thread costs measured by `bench/zkllm/ckks-linear.ts` (2-core x86_64, Node 20.20,
-   * node-seal 6.0.3, warm). Only their ratios matter to the planner.
+   * node-seal 6.0.3, warm). Only their ratios matter to the planner. `multiplyPlain` is a term of
+   * the multiply-accumulate kernel (./mac-kernel.ts; SEAL's own multiply-plain cost about 3× as
+   * much); copying a ciphertext into the kernel adds to `rotate` and `loadInput`, and reducing a
+   * sum and loading it back into SEAL to `rescale`.
    */
   readonly costs: OpCosts;
 };
@@ -96,12 +99,12 @@ export const PARAM_SETS: Readonly<Record<ParamSetId, ParamSet>> = {
     maxAbsInput: 2 ** 15,
     maxAbsOutput: 2 ** 18,
     costs: {
-      multiplyPlain: 0.35,
-      add: 0.03,
-      rotate: 3.5,
+      multiplyPlain: 0.11,
+      add: 0.01,
+      rotate: 3.8,
       rotateRescaled: 1.8,
-      rescale: 0.7,
-      loadInput: 1.2,
+      rescale: 1.0,
+      loadInput: 1.5,
       saveOutput: 0.6,
       encrypt: 2.4,
       decrypt: 0.7,
@@ -121,12 +124,12 @@ export const PARAM_SETS: Readonly<Record<ParamSetId, ParamSet>> = {
     maxAbsInput: 2 ** 10,
     maxAbsOutput: 2 ** 10,
     costs: {
-      multiplyPlain: 0.16,
+      multiplyPlain: 0.055,
       add: 0.01,
-      rotate: 1.5,
+      rotate: 1.65,
       rotateRescaled: 1.5,
       rescale: 0,
-      loadInput: 0.3,
+      loadInput: 0.45,
       saveOutput: 0.45,
       encrypt: 1.4,
       decrypt: 0.7,
@@ -146,12 +149,12 @@ export const PARAM_SETS: Readonly<Record<ParamSetId, ParamSet>> = {
     maxAbsInput: 2 ** 9,
     maxAbsOutput: 2 ** 9,
     costs: {
-      multiplyPlain: 0.16,
+      multiplyPlain: 0.055,
       add: 0.01,
-      rotate: 1.4,
+      rotate: 1.55,
       rotateRescaled: 0.72,
-      rescale: 0.33,
-      loadInput: 0.5,
+      rescale: 0.5,
+      loadInput: 0.65,
       saveOutput: 0.2,
       encrypt: 1.3,
       decrypt: 0.9,

@@ -80,7 +80,7 @@ export type CreateEvaluatorOptions = {
   /**
    * Bytes of encoded plaintexts the cache may hold (default: no limit). Past it, the least
    * recently used outputs' plaintexts are freed and re-encoded when next needed, so a model
-   * larger than the WebAssembly heap still runs, only slower.
+   * larger than a WebAssembly memory still runs, only slower.
    */
   memoryBudget?: number;
 };

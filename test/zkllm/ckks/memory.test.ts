@@ -96,7 +96,7 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
     const largest = Math.max(...one.outputs.map((_, o) => outputPlaintextBytes(one, o)));
     expect(() => checkMemoryFit(plan, 1, MAX_MEMORY_BUDGET + 1)).to.throw(
       ModelMemoryError,
-      /WebAssembly heap/,
+      /4.00 GiB WebAssembly memory/,
     );
     expect(() => checkMemoryFit(plan, 1, largest - 1)).to.throw(ModelMemoryError, /at once, more than the/);
     const tight = checkMemoryFit(plan, 1, largest);
