@@ -7,9 +7,38 @@ export const SHIPPED_MODEL = path.resolve(__dirname, "..", "..", "zkllm", "model
 /** The squeeze section of a zkllm-plan.json, as far as these tests change it. */
 type Squeeze = {
   quantize: { threshold: number; alpha: number; levels: number; rounding?: string } | null;
-  heads: { kept: boolean[][] } | null;
+  heads: {
+    theta: number;
+    budgetFraction: number;
+    scores: number[][];
+    kept: boolean[][];
+    cost: number;
+    fullCost: number;
+  } | null;
   agreement?: number;
 };
+
+/**
+ * Head selection with every head of the shipped model (2 layers × 4 heads) kept; drop some by
+ * editing `kept` (the shipped plan itself has no head selection).
+ */
+export function withHeadSelection(squeeze: Squeeze): NonNullable<Squeeze["heads"]> {
+  squeeze.heads ??= {
+    theta: 0.05,
+    budgetFraction: 1,
+    scores: [
+      [0.25, 0.25, 0.25, 0.25],
+      [0.25, 0.25, 0.25, 0.25],
+    ],
+    kept: [
+      [true, true, true, true],
+      [true, true, true, true],
+    ],
+    cost: 131072,
+    fullCost: 131072,
+  };
+  return squeeze.heads;
+}
 
 /** A lossy squeeze: 256-level activation quantization, measured at 98.8 % agreement. */
 export const QUANTIZED = (squeeze: Squeeze) => {

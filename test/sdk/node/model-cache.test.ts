@@ -14,7 +14,7 @@ import {
   resolveModel,
 } from "../../../sdk/node/model-cache";
 import { BasedError } from "../../../sdk/errors";
-import { LOSSLESS, QUANTIZED, modelWithPlan } from "../../helpers/model-plan";
+import { LOSSLESS, QUANTIZED, modelWithPlan, withHeadSelection } from "../../helpers/model-plan";
 import { tempDir } from "../../helpers/processes";
 
 const MODEL_DIR = path.resolve(__dirname, "..", "..", "..", "zkllm", "models", "brain-gpt2-tiny");
@@ -236,7 +236,7 @@ describe("sdk/node/model-cache: a Brain's model and its plan, read only when alr
     const dropped = track(
       modelWithPlan((squeeze) => {
         LOSSLESS(squeeze);
-        squeeze.heads!.kept[0]![1] = false;
+        withHeadSelection(squeeze).kept[0]![1] = false;
       }),
     );
     expect(modelPlanLossiness(dropped)?.reasons).to.deep.equal(["1 of 8 attention heads dropped"]);
