@@ -13,7 +13,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { createClient } from "../../zkllm/ckks/client";
+import { createEvaluator } from "../../zkllm/ckks/server";
+import { openModel } from "../../zkllm/client";
 import { convertModel } from "../../zkllm/convert";
+import { encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
+import { serverWeights } from "../../zkllm/hybrid/engine-plan";
+import { readModelDir } from "../../zkllm/model-dir";
+import { OnnxGpt2Runner } from "../../zkllm/model/onnx-runner";
 import { generateIds } from "../../zkllm/generate";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { GPT2_SMALL_SHAPE, writeRandomCheckpoint } from "../../zkllm/model/random-checkpoint";
@@ -35,6 +42,42 @@ type Figures = {
   /** Where the time went, over the whole generation (s): client encryption, server, decryption. */
   split?: { encryptS: number; serverS: number; decryptS: number };
 };
+
+/**
+ * The engine's error where users see it: the last position's logits of an encrypted prompt pass
+ * against onnxruntime's, and the plain top-2 margin beside it.
+ */
+async function logitError(dir: string, promptTokens: number): Promise<{ maxAbs: number; margin: number }> {
+  const model = openModel(readModelDir(dir));
+  const ids = model.tokenizer.encode(PROMPT).slice(0, promptTokens);
+  const plan = model.plan();
+  const client = await createClient({ paramSet: plan.engine.paramSet });
+  const evaluator = await createEvaluator({
+    plan: plan.engine,
+    weights: serverWeights(model.split().server),
+  });
+  const keys = evaluator.loadEvalKeys(client.makeEvalKeysForPlan(plan.engine));
+  const backend = encryptedBackend(
+    client,
+    plan.engine,
+    async (id, inputs) => evaluator.evaluate(id, inputs, keys),
+    plan.buckets,
+  );
+  const encrypted = await model.session(backend).step(ids);
+  keys.delete();
+  evaluator.delete();
+  client.delete();
+  const runner = await OnnxGpt2Runner.create(path.join(dir, "model.onnx"), {
+    maxPositions: model.nPositions,
+  });
+  const { data, vocab } = await runner.logits(ids);
+  await runner.release();
+  const plain = data.subarray(data.length - vocab);
+  let maxAbs = 0;
+  for (let i = 0; i < vocab; i++) maxAbs = Math.max(maxAbs, Math.abs(plain[i]! - encrypted[i]!));
+  const sorted = [...plain].sort((a, b) => b - a);
+  return { maxAbs, margin: sorted[0]! - sorted[1]! };
+}
 
 /** One configuration, in this process (the child). */
 async function child(
@@ -98,6 +141,10 @@ async function main(): Promise<void> {
   });
   const tokens = Number(values.tokens ?? 4);
   const promptTokens = Number(values["prompt-tokens"] ?? 20);
+  if (values.child && values.mode === "error") {
+    process.stdout.write(`${JSON.stringify(await logitError(values.child, promptTokens))}\n`);
+    return;
+  }
   if (values.child) {
     const mode = values.mode as "plain" | "encrypted";
     await child(values.child, mode, Number(values.workers ?? 1), tokens, promptTokens);
@@ -136,6 +183,19 @@ async function main(): Promise<void> {
       `| ${name} | ${f.mode} | ${f.mode === "plain" ? "–" : f.workers} | ${fmt(f.startS, 1)} | ${fmt(f.promptS, 1)} | ${fmt(f.tokenS, 2)} | ${f.tokensPerS.toFixed(2)} | ${f.peakRssGiB.toFixed(2)} | ${f.mode === "plain" ? "–" : f.ids.join(",") === plain.ids.join(",") ? "yes" : "no"} | ${f.split ? `${f.split.encryptS.toFixed(1)} / ${f.split.serverS.toFixed(1)} / ${f.split.decryptS.toFixed(1)}` : "–"} |`;
     console.log(row(plain));
     for (const w of workerCounts) console.log(row(run(dir, "encrypted", w, tokens, promptTokens)));
+  }
+  for (const [name, dir] of models.filter(
+    ([, d]) => !values.only || (values.only === "small") === (d === task),
+  )) {
+    const out = execFileSync(
+      process.execPath,
+      ["--import", "tsx", __filename, "--child", dir, "--mode", "error", "--prompt-tokens", "4"],
+      { encoding: "utf8", maxBuffer: 1 << 24, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const e = JSON.parse(out.trim().split("\n").pop()!) as { maxAbs: number; margin: number };
+    console.log(
+      `${name}: largest |encrypted − onnxruntime| logit after a 4-token prompt ${e.maxAbs.toExponential(2)} (plain top-2 margin there ${e.margin.toFixed(4)})`,
+    );
   }
   if (!values.keep) fs.rmSync(tmp, { recursive: true, force: true });
 }
