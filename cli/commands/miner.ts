@@ -17,7 +17,7 @@ export function registerMinerCommands(program: Command, wrap: Wrap): void {
     .option("--workers <n>", "evaluator threads (default: one per core); each holds a share of the model")
     .option(
       "--memory-budget <size>",
-      "plaintext cache per worker, e.g. 3GiB (default 3GiB, at most 3.5GiB: node-seal's heap is 4 GiB)",
+      "plaintext cache per worker, e.g. 3GiB (default 3GiB, at most 3.5GiB of a worker's 4 GiB WebAssembly memory)",
     )
     .option("--storage <GiB>", "storage you offer, declared when registering", "0")
     .option(
