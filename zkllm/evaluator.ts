@@ -37,12 +37,15 @@ export { type Gpt2Config, parseGpt2Config } from "./model/checkpoint";
 export { type GreedyOptions, type LogitsSource, generateGreedy } from "./model/greedy";
 export { type ExecutionProvider, OnnxGpt2Runner, chooseExecutionProviders } from "./model/onnx-runner";
 export { PLAN_FILE, type ZkllmPlan } from "./zkllm-plan";
+export { readPlan } from "./model-dir";
 
 /**
  * What an evaluator of a model directory needs: its plan and the server weights of the plan's
  * split. Miners and validators build their evaluators from this, so both evaluate the same thing.
  */
-export function loadPlanWeights(modelDir: string): { plan: ZkllmPlan; weights: Record<string, Tensor> } {
-  const plan = readPlan(modelDir);
+export function loadPlanWeights(
+  modelDir: string,
+  plan: ZkllmPlan = readPlan(modelDir),
+): { plan: ZkllmPlan; weights: Record<string, Tensor> } {
   return { plan, weights: serverWeights(splitForPlan(loadCheckpoint(modelDir), plan).server) };
 }

@@ -37,6 +37,7 @@ import {
   generateGreedy,
   loadPlanWeights,
   parseGpt2Config,
+  readPlan,
 } from "../../zkllm/evaluator";
 
 /** A dishonest miner, for tests of validators: valid-looking but wrong answers. */
@@ -151,10 +152,10 @@ export class MinerEngine {
     const memoryBudget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
     try {
       if (linear) {
-        const loaded = loadPlanWeights(modelDir);
-        plan = loaded.plan;
+        // Refused before the weights load: a model that cannot fit costs nothing to turn away.
+        plan = readPlan(modelDir);
         memory = checkMemoryFit(plan.engine, workers, memoryBudget);
-        const weights = loaded.weights;
+        const weights = loadPlanWeights(modelDir, plan).weights;
         if (workers === 1) {
           evaluator = await createEvaluator({ plan: plan.engine, weights, memoryBudget });
           const steps = plan.engine.steps;
