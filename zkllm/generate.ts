@@ -128,11 +128,7 @@ export async function generateIds(
       await pool.prepare(undefined, options.onProgress);
       server = (id, inputs) => pool.evaluate(id, inputs, keysId, { actions: serverActions });
     } else {
-      const steps = plan.engine.steps;
-      for (const [done, step] of steps.entries()) {
-        if (!evaluator!.prepare(step.id)) break;
-        options.onProgress?.(done + 1, steps.length);
-      }
+      evaluator!.warmUp(options.onProgress);
       const keys = evaluator!.loadEvalKeys(blobs);
       releaseKeys = () => keys.delete();
       server = async (id, inputs) => evaluator!.evaluate(id, inputs, keys, { actions: serverActions });

@@ -158,11 +158,7 @@ export class MinerEngine {
         const weights = loadPlanWeights(modelDir, plan).weights;
         if (workers === 1) {
           evaluator = await createEvaluator({ plan: plan.engine, weights, memoryBudget });
-          const steps = plan.engine.steps;
-          for (const [done, step] of steps.entries()) {
-            if (!evaluator.prepare(step.id)) break;
-            options.onProgress?.(done + 1, steps.length);
-          }
+          evaluator.warmUp(options.onProgress);
         } else {
           pool = createEvaluatorPool({ plan: plan.engine, weights, size: workers, memoryBudget });
           await pool.prepare(undefined, options.onProgress);

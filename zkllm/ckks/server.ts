@@ -123,6 +123,11 @@ export type CkksEvaluator = {
    * fit the memory budget (what is already cached stays).
    */
   prepare(step: string | PlanStep, outputs?: readonly number[]): boolean;
+  /**
+   * Encodes every step of the plan, in order, until the budget is full (what a miner does before
+   * its first job); `onProgress` hears (steps done, steps). Returns whether everything fitted.
+   */
+  warmUp(onProgress?: (done: number, total: number) => void): boolean;
   /** Runs one plan step: input ciphertext blobs in, output ciphertext blobs out. */
   evaluate(
     step: string | PlanStep,
@@ -502,6 +507,13 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
         opts.actions?.count(kind);
       };
       return evaluateLinear(step, inputs, loaded, wanted, count);
+    },
+    warmUp(onProgress) {
+      for (const [done, step] of plan.steps.entries()) {
+        if (!this.prepare(step.id)) return false;
+        onProgress?.(done + 1, plan.steps.length);
+      }
+      return true;
     },
     cacheBytes() {
       return stats.bytes;
