@@ -9,7 +9,6 @@
  * - zkllm-plan.json: the squeezed encrypted-inference plan (which heads are kept and why, the
  *   fusion and quantization settings, and the CKKS engine plan of every server product).
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { ParamSetId } from "./ckks/params";
@@ -66,10 +65,6 @@ export const SQUEEZE_LOSSY: SqueezeSettings = {
   quantize: { threshold: 0.1, alpha: 0.5, levels: 256, rounding: "nearest" },
   heads: { theta: 0.05, budgetFraction: 1 },
 };
-
-export function sha256File(file: string): string {
-  return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
 
 /** Token sequences to calibrate on: the text tokenized when a tokenizer exists, else seeded ids. */
 function calibrationSequences(ckpt: Gpt2Checkpoint, dir: string): number[][] {

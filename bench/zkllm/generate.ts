@@ -17,10 +17,9 @@ import {
   SQUEEZE_LOSSY,
   SQUEEZE_OFF,
   planModel,
-  sha256File,
 } from "../../zkllm/convert";
 import { generateIds } from "../../zkllm/generate";
-import { loadCheckpoint } from "../../zkllm/model/files";
+import { loadCheckpoint, sha256OfFile } from "../../zkllm/model/files";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 
 const MODEL = path.resolve(__dirname, "..", "..", "zkllm", "models", "brain-gpt2-tiny");
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
   const tokenizer = loadTokenizer(MODEL);
   const prompts = PROMPTS.slice(0, Number(values.prompts ?? 4)).map((p) => tokenizer.encode(p));
   const ckpt = loadCheckpoint(MODEL);
-  const sha = sha256File(path.join(MODEL, "model.safetensors"));
+  const sha = sha256OfFile(path.join(MODEL, "model.safetensors"));
   const calibration = CALIBRATION_TEXT.map((t) => tokenizer.encode(t));
 
   console.log(

@@ -232,7 +232,14 @@ export class MinerEngine {
     if (this.pool) return this.pool.stats();
     if (!this.evaluator) return [];
     const cache = this.evaluator.cacheStats();
-    return [{ heapBytes: 0, cacheBytes: cache.bytes, cache, actions: this.evaluator.actions.snapshot() }];
+    return [
+      {
+        heapBytes: this.evaluator.heapBytes(),
+        cacheBytes: cache.bytes,
+        cache,
+        actions: this.evaluator.actions.snapshot(),
+      },
+    ];
   }
 
   /** Sessions whose keys are loaded now (for tests and stats). */

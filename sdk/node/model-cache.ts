@@ -10,7 +10,7 @@
  * changing the model's identity; a file that does count cannot be added, removed or changed
  * without changing the hash.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -22,6 +22,7 @@ import { BasedError } from "../errors";
 import type { InferenceMode } from "../../protocol/schemas";
 import { PLAN_FILE, type PlanLossiness, type ZkllmModel, openModel, planLossiness } from "../../zkllm/client";
 import { readModelDir, readPlan } from "../../zkllm/model-dir";
+import { sha256OfFile } from "../../zkllm/model/files";
 
 /** The files a model directory may hold that make up the model (and its content hash). */
 export const MODEL_FILES = [
@@ -44,23 +45,6 @@ const SORTED_FILES: readonly ModelFile[] = [...MODEL_FILES].sort();
 
 /** How long one file download may take before the fetch is given up. */
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
-
-function sha256OfFile(file: string): string {
-  const hash = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  try {
-    // Streamed in chunks: a real model's weights are larger than a comfortable single read.
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      hash.update(chunk.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest("hex");
-}
 
 /** The manifest entries of the model files `dir` holds, in sorted order. */
 export function modelManifest(dir: string): ManifestEntry[] {

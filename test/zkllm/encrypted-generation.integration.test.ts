@@ -4,11 +4,11 @@ import path from "node:path";
 import { expect } from "chai";
 import { createClient } from "../../zkllm/ckks/client";
 import { createEvaluator } from "../../zkllm/ckks/server";
-import { SQUEEZE_DEFAULT, SQUEEZE_LOSSY, convertModel, planModel, sha256File } from "../../zkllm/convert";
+import { SQUEEZE_DEFAULT, SQUEEZE_LOSSY, convertModel, planModel } from "../../zkllm/convert";
 import { HELDOUT_DOCUMENTS, tokenWindows } from "../../zkllm/data/brown";
 import { generateIds } from "../../zkllm/generate";
 import { readPlan } from "../../zkllm/model-dir";
-import { loadCheckpoint, saveCheckpoint } from "../../zkllm/model/files";
+import { loadCheckpoint, saveCheckpoint, sha256OfFile } from "../../zkllm/model/files";
 import { Gpt2Forward } from "../../zkllm/model/forward";
 import { randomCheckpoint } from "../../zkllm/model/random-checkpoint";
 import { encryptedBackend } from "../../zkllm/hybrid/encrypted-backend";
@@ -28,7 +28,7 @@ describe("zkllm: encrypted generation on the shipped model", function () {
   const ckpt = loadCheckpoint(SHIPPED_MODEL_DIR);
   const tokenizer = loadTokenizer(SHIPPED_MODEL_DIR);
   const prompts = PROMPTS.map((p) => tokenizer.encode(p));
-  const modelSha = sha256File(path.join(SHIPPED_MODEL_DIR, "model.safetensors"));
+  const modelSha = sha256OfFile(path.join(SHIPPED_MODEL_DIR, "model.safetensors"));
 
   it("with the shipped plan, encrypted greedy equals onnxruntime greedy on 20 prompts × 16 tokens", async () => {
     expect(prompts).to.have.length(20);

@@ -139,6 +139,8 @@ export type CkksEvaluator = {
   cacheBytes(): number;
   /** The cache's figures. */
   cacheStats(): CacheStats;
+  /** Bytes reserved by this thread's SEAL heap. */
+  heapBytes(): number;
   /** Frees the cached plaintexts (they are re-encoded on demand). */
   clearCache(): void;
   /** Frees everything; the evaluator is unusable afterwards. */
@@ -520,6 +522,9 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     },
     cacheStats() {
       return { ...stats, budget, entries: cache.size };
+    },
+    heapBytes() {
+      return ctx.runtime.heapBytes();
     },
     clearCache() {
       for (const p of cache.values()) freeOutput(p);

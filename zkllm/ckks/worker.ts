@@ -6,7 +6,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { ZkllmInputError } from "./errors";
 import type { PoolRequest, PoolResponse, PoolWorkerData } from "./pool-protocol";
-import { loadSeal } from "./seal";
 import { createEvaluator, type CkksEvaluator, type EvalKeys } from "./server";
 
 const port = parentPort;
@@ -62,12 +61,11 @@ async function handle(request: PoolRequest): Promise<PoolResponse> {
       return { id: request.id, ok: true, outputs, actions };
     }
     case "stats": {
-      const runtime = await loadSeal();
       return {
         id: request.id,
         ok: true,
         stats: {
-          heapBytes: runtime.heapBytes(),
+          heapBytes: evaluator.heapBytes(),
           cacheBytes: evaluator.cacheBytes(),
           cache: evaluator.cacheStats(),
           actions: evaluator.actions.snapshot(),

@@ -33,6 +33,8 @@ function mulhi(x: u64, w: u64): u64 {
  * residues (each below its prime, so a product stays below 2^120).
  */
 export function mac(acc: usize, ct: usize, pt: usize, n: i32): void {
+  // The product is spelled out rather than built from `mulhi`: the low word shares p00 and mid
+  // with the high one, and this loop is most of a token's time.
   for (let j = 0; j < n; j++) {
     const x = load<u64>(ct + ((<usize>j) << 3));
     const w = load<u64>(pt + ((<usize>j) << 3));
