@@ -397,7 +397,10 @@ function assignOutputs(
   return { owners, loads };
 }
 
-/** Modelled milliseconds of the busiest of `workers` workers (each repeats the baby rotations). */
+/**
+ * Modelled milliseconds of the busiest of `workers` workers: first the baby rotations, split over
+ * every worker (`rotationShares`), then each worker's outputs.
+ */
 function makespan(
   layout: LinearLayout,
   outputs: readonly LinearOutput[],
@@ -409,8 +412,58 @@ function makespan(
   const { loads } = assignOutputs(layout, outputs, hasBias, rescale, costs, workers);
   let babies = 0;
   for (let c = 0; c < layout.copies; c++) babies += layout.chunks * babyIndices(layout, outputs, c).length;
-  const perGroupShared = layout.chunks * layout.copies * costs.loadInput + babies * costs.rotate;
-  return layout.groups * (perGroupShared + Math.max(...loads));
+  const inputs = layout.chunks * layout.copies;
+  const rotatePhase =
+    Math.ceil(inputs / workers) * costs.loadInput + Math.ceil(babies / workers) * costs.rotate;
+  return layout.groups * (rotatePhase + Math.max(...loads));
+}
+
+/** One rotated input the products read: input (group, chunk, copy) rotated by `baby`·T slots. */
+export type RotationUnit = { group: number; chunk: number; copy: number; baby: number };
+
+/**
+ * Every rotated input of a step, in canonical order: by group, chunk and copy, the input itself
+ * (baby 0) first, then its baby-step rotations. Outputs read these and nothing else.
+ */
+export function linearRotationUnits(step: LinearPlanStep): RotationUnit[] {
+  const units: RotationUnit[] = [];
+  for (let group = 0; group < step.layout.groups; group++) {
+    for (let chunk = 0; chunk < step.layout.chunks; chunk++) {
+      for (let copy = 0; copy < step.layout.copies; copy++) {
+        units.push({ group, chunk, copy, baby: 0 });
+        for (const baby of linearBabyRotations(step, copy)) units.push({ group, chunk, copy, baby });
+      }
+    }
+  }
+  return units;
+}
+
+/**
+ * Which units of `linearRotationUnits` each of `workers` workers computes, so a pool rotates each
+ * input once instead of once per worker: the rotations are cut into `workers` contiguous, nearly
+ * equal runs (contiguous, so a worker loads few inputs), and an input's unrotated unit goes to
+ * the worker that rotates it first (round robin over inputs when a step has no rotations).
+ */
+export function rotationShares(step: LinearPlanStep, workers: number): number[][] {
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new RangeError(`workers must be ≥ 1 (got ${workers}).`);
+  const units = linearRotationUnits(step);
+  const rotations = units.filter((u) => u.baby > 0).length;
+  const shares: number[][] = Array.from({ length: workers }, () => []);
+  let seen = 0;
+  let inputs = 0;
+  units.forEach((unit, index) => {
+    if (unit.baby > 0) {
+      shares[Math.floor((seen++ * workers) / rotations)]?.push(index);
+      return;
+    }
+    const next = units[index + 1];
+    const owner =
+      next && next.baby > 0 ? Math.floor((seen * workers) / rotations) : inputs % workers;
+    inputs++;
+    shares[owner]?.push(index);
+  });
+  return shares;
 }
 
 /**

@@ -29,6 +29,16 @@ export type PoolRequest =
   | { id: number; type: "releaseKeys"; keysId: string }
   | { id: number; type: "prepare"; items: PrepareItem[] }
   | { id: number; type: "evaluate"; step: string; inputs: Uint8Array[]; keysId: string; outputs?: number[] }
+  | { id: number; type: "rotate"; step: string; inputs: Uint8Array[]; keysId: string; units: number[] }
+  | {
+      id: number;
+      type: "evaluateRotated";
+      step: string;
+      /** Every rotation unit of the step, in SharedArrayBuffers that all workers read. */
+      rotated: Uint8Array[];
+      keysId: string;
+      outputs: number[];
+    }
   | { id: number; type: "stats" };
 
 /** A request before the pool numbers it (Omit distributed over the union's members). */
@@ -54,6 +64,7 @@ export type PoolWorkerStats = {
 export type PoolResponse = {
   id: number;
   ok: boolean;
+  /** evaluate, evaluateRotated: the outputs; rotate: the units, in SharedArrayBuffers. */
   outputs?: Uint8Array[];
   actions?: ActionCounts;
   stats?: PoolWorkerStats;

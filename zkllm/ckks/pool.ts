@@ -6,8 +6,11 @@
  * (`outputOwners`, the same for every pool of that size), every request is split so each worker
  * computes the outputs it owns, and a worker only ever encodes its own outputs' plaintexts. So
  * every core works on every product, and each holds about 1/W of the model's plaintexts. The
- * weights sit in SharedArrayBuffers that all workers read. Each output is computed the same way
- * wherever it runs, so pooled results equal single-thread results byte for byte.
+ * weights sit in SharedArrayBuffers that all workers read. A product's baby-step rotations are
+ * shared work too: each worker rotates its share of them (`rotationShares`) into shared memory,
+ * then each computes its outputs from all of them, so no rotation is repeated per worker. Each
+ * output is computed the same way wherever it runs, so pooled results equal single-thread results
+ * byte for byte.
  *
  * Workers start from `worker-bootstrap.js` (plain JS), which works whether this process runs
  * under tsx, ts-node or compiled JavaScript. A worker that dies is replaced (its keys re-sent);
@@ -18,7 +21,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { sumActions, type ActionCounter, type ActionCounts, ACTION_KINDS } from "./actions";
 import { ZkllmInputError, type ZkllmInputErrorCode } from "./errors";
-import { outputOwners, type Tensor } from "./linear";
+import { outputOwners, rotationShares, type Tensor } from "./linear";
 import { checkPlan, type EnginePlan, type PlanStep } from "./plan";
 import type {
   PoolKeyBlobs,
@@ -127,6 +130,7 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
   const plan = options.plan;
   const steps = new Map(plan.steps.map((s) => [s.id, s]));
   const owners = new Map(plan.steps.map((s) => [s.id, outputOwners(s, size)]));
+  const unitShares = new Map(plan.steps.map((s) => [s.id, rotationShares(s, size)]));
   const weights = shareWeights(options.weights);
   const memoryBudget = options.memoryBudget ?? null;
   if (memoryBudget !== null && !(memoryBudget > 0))
@@ -246,7 +250,6 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
       const id = typeof stepRef === "string" ? stepRef : stepRef.id;
       const step = steps.get(id);
       if (!step) throw new ZkllmInputError("UnknownPlanStep", `Unknown plan step "${id}".`);
-      const request = { type: "evaluate" as const, step: id, inputs: [...inputs], keysId };
       const mine = owners.get(id) as number[];
       const perOutput = step.outputs.length;
       // Worker k computes, for every token group, the outputs it owns (their plaintexts are its).
@@ -255,16 +258,43 @@ export function createEvaluatorPool(options: CreatePoolOptions): EvaluatorPool {
         return Array.from({ length: step.layout.groups }, (_, g) => own.map((o) => g * perOutput + o)).flat();
       });
       const busy = shares.map((outputs, k) => ({ outputs, k })).filter((s) => s.outputs.length > 0);
-      const responses = await Promise.all(
-        busy.map((s) => run({ ...request, outputs: s.outputs }, members[s.k])),
-      );
+      const units = unitShares.get(id) as number[][];
+      const rotations = units.some((list, k) => k > 0 && list.length > 0);
+      const responses: PoolResponse[] = [];
+      if (busy.length > 1 && rotations) {
+        // Every worker rotates its share of the inputs once; then every worker reads them all.
+        const rotatedBy = await Promise.all(
+          units.map((list, k) =>
+            list.length > 0
+              ? run({ type: "rotate", step: id, inputs: [...inputs], keysId, units: list }, members[k])
+              : undefined,
+          ),
+        );
+        const rotated = new Array<Uint8Array>(units.flat().length);
+        units.forEach((list, k) =>
+          list.forEach((u, j) => (rotated[u] = rotatedBy[k]?.outputs?.[j] as Uint8Array)),
+        );
+        for (const r of rotatedBy) if (r) responses.push({ ...r, outputs: [] });
+        const computed = await Promise.all(
+          busy.map((s) =>
+            run({ type: "evaluateRotated", step: id, rotated, keysId, outputs: s.outputs }, members[s.k]),
+          ),
+        );
+        responses.push(...computed);
+      } else {
+        const request = { type: "evaluate" as const, step: id, inputs: [...inputs], keysId };
+        responses.push(
+          ...(await Promise.all(busy.map((s) => run({ ...request, outputs: s.outputs }, members[s.k])))),
+        );
+      }
       if (opts.actions) {
         const total: ActionCounts = sumActions(...responses.map((r) => r.actions as ActionCounts));
         for (const kind of ACTION_KINDS) if (total[kind]) opts.actions.count(kind, total[kind]);
       }
       const results = new Array<Uint8Array>(step.outputCiphertexts);
+      const computed = responses.slice(responses.length - busy.length);
       busy.forEach((s, i) => {
-        const outs = responses[i]?.outputs as Uint8Array[];
+        const outs = computed[i]?.outputs as Uint8Array[];
         s.outputs.forEach((index, j) => (results[index] = outs[j] as Uint8Array));
       });
       return results;

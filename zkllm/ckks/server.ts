@@ -26,12 +26,14 @@ import {
   linearDiagonal,
   linearInputIndex,
   linearOutputIndex,
+  linearRotationUnits,
   linearTerms,
   outputPlaintextBytes,
   plaintextShareKey,
   weightAccessor,
   type LinearPlanStep,
   type LinearTerm,
+  type RotationUnit,
   type Tensor,
 } from "./linear";
 import {
@@ -135,6 +137,29 @@ export type CkksEvaluator = {
     keys: EvalKeys,
     options?: EvaluateOptions,
   ): Uint8Array[];
+  /**
+   * The first half of `evaluate`, for a pool that rotates each input once in all: loads the inputs
+   * these units of `linearRotationUnits` need and returns each unit's ciphertext (the input or a
+   * baby-step rotation of it), serialized uncompressed. `units` must be increasing.
+   */
+  rotate(
+    step: string | PlanStep,
+    inputs: readonly Uint8Array[],
+    keys: EvalKeys,
+    units: readonly number[],
+    options?: Pick<EvaluateOptions, "actions">,
+  ): Uint8Array[];
+  /**
+   * The second half: computes outputs from every unit's ciphertext as `rotate` returned them (from
+   * any evaluator of the same plan). Gives the same bytes as `evaluate`. The rotated inputs are
+   * trusted (this evaluator's own pool made them); only their count and sizes are checked.
+   */
+  evaluateRotated(
+    step: string | PlanStep,
+    rotated: readonly Uint8Array[],
+    keys: EvalKeys,
+    options?: EvaluateOptions,
+  ): Uint8Array[];
   /** Bytes held by cached plaintexts (inside the WASM heap). */
   cacheBytes(): number;
   /** The cache's figures. */
@@ -146,6 +171,8 @@ export type CkksEvaluator = {
   /** Frees everything; the evaluator is unusable afterwards. */
   delete(): void;
 };
+
+type Count = (kind: Parameters<ActionCounter["count"]>[0]) => void;
 
 type LoadedKeys = EvalKeys & { galois?: GaloisKeys; relin?: RelinKeys; deleted: boolean };
 
@@ -175,6 +202,12 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
   const steps = new Map(plan.steps.map((s) => [s.id, s]));
   const stepJson = new Map(plan.steps.map((s) => [s.id, stableJson(s)]));
   const keyHandles = new WeakSet<object>();
+  const unitsByStep = new Map<string, RotationUnit[]>();
+  const rotationUnits = (step: LinearPlanStep): RotationUnit[] => {
+    let units = unitsByStep.get(step.id);
+    if (!units) unitsByStep.set(step.id, (units = linearRotationUnits(step)));
+    return units;
+  };
   let deleted = false;
 
   const getWeight = (name: string): Tensor => {
@@ -329,15 +362,68 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     return handle;
   };
 
-  const evaluateLinear = (
+  /**
+   * Loads the inputs `units` need and hands each unit's ciphertext (the input, or its rotation by
+   * baby·T) to `sink`, which must copy what it keeps: the ciphertext is freed right after. Each
+   * input is loaded, checked and rotated once however many units use it.
+   */
+  const forEachUnit = (
     step: LinearPlanStep,
     inputs: readonly Uint8Array[],
     keys: LoadedKeys,
+    units: readonly number[],
+    count: Count,
+    sink: (unit: number, ct: CipherText) => void,
+  ): void => {
+    const all = rotationUnits(step);
+    const T = step.layout.tokensPerCiphertext;
+    let input: CipherText | undefined;
+    let inputIndex = -1;
+    const live: CipherText[] = [];
+    try {
+      for (const u of units) {
+        const unit = all[u] as RotationUnit;
+        const index = linearInputIndex(step, unit.group, unit.chunk, unit.copy);
+        if (index !== inputIndex) {
+          input?.delete();
+          input = undefined;
+          inputIndex = index;
+          input = loadCiphertext(ctx, inputs[index] as Uint8Array, {
+            seeded: "required",
+            level: 0,
+            scale: ctx.inputScale,
+            name: `input ciphertext ${index}`,
+          });
+        }
+        if (unit.baby === 0) {
+          sink(u, input as CipherText);
+          continue;
+        }
+        const r = seal.CipherText();
+        live.push(r);
+        ev.rotateVector(input as CipherText, unit.baby * T, keys.galois as GaloisKeys, r);
+        count("rotate");
+        sink(u, r);
+        live.pop();
+        r.delete();
+      }
+    } finally {
+      input?.delete();
+      for (const ct of live) ct.delete();
+    }
+  };
+
+  const evaluateLinear = (
+    step: LinearPlanStep,
+    inputs: readonly Uint8Array[] | null,
+    rotatedRaw: readonly Uint8Array[] | null,
+    keys: LoadedKeys,
     wanted: readonly number[],
-    count: (kind: Parameters<ActionCounter["count"]>[0]) => void,
+    count: Count,
   ): Uint8Array[] => {
     const { layout } = step;
     const T = layout.tokensPerCiphertext;
+    const units = rotationUnits(step);
     const results = new Map<number, Uint8Array>();
     const live: (CipherText | undefined)[] = [];
     const blocks: Block[] = [];
@@ -359,40 +445,20 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       for (const [group, outs] of perGroup) {
         // rotated[chunk][copy][i] = input rotated by i·T (i = 0 is the input itself), hoisted,
         // and copied into the kernel's memory where the products are summed.
-        const rotated: Block[][][] = [];
+        const rotated: Block[][][] = Array.from({ length: layout.chunks }, () =>
+          Array.from({ length: layout.copies }, () => []),
+        );
         let header: Uint8Array | undefined;
-        const toKernel = (ct: CipherText): Block => {
-          const raw = ct.saveArray(none);
+        const store = (u: number, raw: Uint8Array) => {
+          const unit = units[u] as RotationUnit;
           header ??= raw.slice(0, CIPHERTEXT_DATA_OFFSET);
           const block = kernel.storeCiphertext(raw);
           blocks.push(block);
-          return block;
+          (rotated[unit.chunk]?.[unit.copy] as Block[])[unit.baby] = block;
         };
-        for (let c = 0; c < layout.chunks; c++) {
-          const perCopy: Block[][] = [];
-          for (let copy = 0; copy < layout.copies; copy++) {
-            const index = linearInputIndex(step, group, c, copy);
-            const input = track(
-              loadCiphertext(ctx, inputs[index] as Uint8Array, {
-                seeded: "required",
-                level: 0,
-                scale: ctx.inputScale,
-                name: `input ciphertext ${index}`,
-              }),
-            );
-            const byBaby: Block[] = [toKernel(input)];
-            for (const i of linearBabyRotations(step, copy)) {
-              const r = track(seal.CipherText());
-              ev.rotateVector(input, i * T, keys.galois as GaloisKeys, r);
-              count("rotate");
-              byBaby[i] = toKernel(r);
-              drop(r);
-            }
-            drop(input);
-            perCopy.push(byBaby);
-          }
-          rotated.push(perCopy);
-        }
+        const mine = units.flatMap((unit, u) => (unit.group === group ? [u] : []));
+        if (rotatedRaw) for (const u of mine) store(u, rotatedRaw[u] as Uint8Array);
+        else forEachUnit(step, inputs as readonly Uint8Array[], keys, mine, count, (u, ct) => store(u, ct.saveArray(none)));
         for (const o of outs) {
           const out = step.outputs[o];
           if (!out) continue;
@@ -453,6 +519,50 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     return wanted.map((i) => results.get(i) as Uint8Array);
   };
 
+  const checkInputs = (step: LinearPlanStep, inputs: readonly Uint8Array[]) => {
+    if (!Array.isArray(inputs) || inputs.length !== step.inputCiphertexts) {
+      throw new ZkllmInputError(
+        "BadRequest",
+        `Step "${step.id}" takes ${step.inputCiphertexts} input ciphertexts; got ${Array.isArray(inputs) ? inputs.length : typeof inputs}.`,
+      );
+    }
+  };
+
+  const checkKeys = (step: LinearPlanStep, keys: EvalKeys): LoadedKeys => {
+    if (!keys || !keyHandles.has(keys)) {
+      throw new ZkllmInputError("BadRequest", "Evaluation keys must come from this evaluator's loadEvalKeys.");
+    }
+    const loaded = keys as LoadedKeys;
+    if (loaded.deleted) throw new ZkllmInputError("BadRequest", "These evaluation keys have been deleted.");
+    const missing = step.rotations.filter(
+      (r) => !loaded.galoisElements.has(galoisElementForStep(r, set.polyModulusDegree)),
+    );
+    if (missing.length > 0) {
+      throw new ZkllmInputError(
+        "MissingRotationKey",
+        `Step "${step.id}" rotates by ${missing.join(", ")} slots; the evaluation keys lack ${missing.length === 1 ? "that step" : "those steps"}.`,
+      );
+    }
+    return loaded;
+  };
+
+  const checkWanted = (step: LinearPlanStep, outputs: readonly number[] | undefined): number[] => {
+    const wanted = outputs ? [...outputs] : Array.from({ length: step.outputCiphertexts }, (_, i) => i);
+    for (const i of wanted) {
+      if (!Number.isInteger(i) || i < 0 || i >= step.outputCiphertexts) {
+        throw new ZkllmInputError("BadRequest", `Output index ${i} is outside 0..${step.outputCiphertexts - 1}.`);
+      }
+    }
+    return wanted;
+  };
+
+  const counter =
+    (extra: ActionCounter | undefined): Count =>
+    (kind) => {
+      actions.count(kind);
+      extra?.count(kind);
+    };
+
   return {
     paramSet: set,
     plan,
@@ -471,44 +581,40 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     },
     evaluate(stepRef, inputs, keys, opts = {}) {
       const step = resolve(stepRef);
-      if (!Array.isArray(inputs) || inputs.length !== step.inputCiphertexts) {
-        throw new ZkllmInputError(
-          "BadRequest",
-          `Step "${step.id}" takes ${step.inputCiphertexts} input ciphertexts; got ${Array.isArray(inputs) ? inputs.length : typeof inputs}.`,
-        );
-      }
-      if (!keys || !keyHandles.has(keys)) {
-        throw new ZkllmInputError(
-          "BadRequest",
-          "Evaluation keys must come from this evaluator's loadEvalKeys.",
-        );
-      }
-      const loaded = keys as LoadedKeys;
-      if (loaded.deleted) throw new ZkllmInputError("BadRequest", "These evaluation keys have been deleted.");
-      const missing = step.rotations.filter(
-        (r) => !loaded.galoisElements.has(galoisElementForStep(r, set.polyModulusDegree)),
-      );
-      if (missing.length > 0) {
-        throw new ZkllmInputError(
-          "MissingRotationKey",
-          `Step "${step.id}" rotates by ${missing.join(", ")} slots; the evaluation keys lack ${missing.length === 1 ? "that step" : "those steps"}.`,
-        );
-      }
-      const all = Array.from({ length: step.outputCiphertexts }, (_, i) => i);
-      const wanted = opts.outputs ? [...opts.outputs] : all;
-      for (const i of wanted) {
-        if (!Number.isInteger(i) || i < 0 || i >= step.outputCiphertexts) {
+      checkInputs(step, inputs);
+      const loaded = checkKeys(step, keys);
+      const wanted = checkWanted(step, opts.outputs);
+      return evaluateLinear(step, inputs, null, loaded, wanted, counter(opts.actions));
+    },
+    rotate(stepRef, inputs, keys, wantedUnits, opts = {}) {
+      const step = resolve(stepRef);
+      checkInputs(step, inputs);
+      const loaded = checkKeys(step, keys);
+      const count = rotationUnits(step).length;
+      const list = [...wantedUnits];
+      list.forEach((u, i) => {
+        if (!Number.isInteger(u) || u < 0 || u >= count || (i > 0 && u <= (list[i - 1] as number)))
           throw new ZkllmInputError(
             "BadRequest",
-            `Output index ${i} is outside 0..${step.outputCiphertexts - 1}.`,
+            `Rotation units must be increasing indices in 0..${count - 1} (got ${u}).`,
           );
-        }
-      }
-      const count = (kind: Parameters<ActionCounter["count"]>[0]) => {
-        actions.count(kind);
-        opts.actions?.count(kind);
-      };
-      return evaluateLinear(step, inputs, loaded, wanted, count);
+      });
+      const out: Uint8Array[] = [];
+      forEachUnit(step, inputs, loaded, list, counter(opts.actions), (_, ct) => out.push(ct.saveArray(none)));
+      return out;
+    },
+    evaluateRotated(stepRef, rotated, keys, opts = {}) {
+      const step = resolve(stepRef);
+      const units = rotationUnits(step);
+      const size = CIPHERTEXT_DATA_OFFSET + 2 * entryBytes;
+      if (!Array.isArray(rotated) || rotated.length !== units.length || rotated.some((r) => r?.length !== size))
+        throw new ZkllmInputError(
+          "BadRequest",
+          `Step "${step.id}" needs ${units.length} rotated inputs of ${size} bytes each (from rotate).`,
+        );
+      const loaded = checkKeys(step, keys);
+      const wanted = checkWanted(step, opts.outputs);
+      return evaluateLinear(step, null, rotated, loaded, wanted, counter(opts.actions));
     },
     warmUp(onProgress) {
       for (const [done, step] of plan.steps.entries()) {

@@ -4,6 +4,7 @@
  * protocol of `pool.ts`. Server side: it must never import `client.ts`.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { createActionCounter } from "./actions";
 import { ZkllmInputError } from "./errors";
 import type { PoolRequest, PoolResponse, PoolWorkerData } from "./pool-protocol";
 import { createEvaluator, type CkksEvaluator, type EvalKeys } from "./server";
@@ -20,6 +21,14 @@ const ready: Promise<CkksEvaluator> = createEvaluator({
 });
 // Keep the process alive on init failures until the parent hears about them.
 ready.catch(() => undefined);
+
+/** A copy in shared memory: posting it to the parent and on to every worker copies nothing. */
+function toShared(bytes: Uint8Array): Uint8Array {
+  // The lib typings predate typed arrays over SharedArrayBuffer; Node has supported them since v8.
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length) as unknown as ArrayBuffer);
+  shared.set(bytes);
+  return shared;
+}
 
 function errorPayload(error: unknown): PoolResponse["error"] {
   if (error instanceof ZkllmInputError) return { name: error.name, code: error.code, message: error.message };
@@ -49,16 +58,19 @@ async function handle(request: PoolRequest): Promise<PoolResponse> {
       }
       return { id: request.id, ok: true, fitted };
     }
-    case "evaluate": {
+    case "evaluate":
+    case "rotate":
+    case "evaluateRotated": {
       const k = keys.get(request.keysId);
       if (!k) throw new ZkllmInputError("BadRequest", `Unknown evaluation keys "${request.keysId}".`);
-      const before = evaluator.actions.snapshot();
-      const outputs = evaluator.evaluate(request.step, request.inputs, k, { outputs: request.outputs });
-      const after = evaluator.actions.snapshot();
-      const actions = Object.fromEntries(
-        Object.entries(after).map(([kind, n]) => [kind, n - before[kind as keyof typeof before]]),
-      ) as typeof after;
-      return { id: request.id, ok: true, outputs, actions };
+      const actions = createActionCounter();
+      const outputs =
+        request.type === "evaluate"
+          ? evaluator.evaluate(request.step, request.inputs, k, { outputs: request.outputs, actions })
+          : request.type === "rotate"
+            ? evaluator.rotate(request.step, request.inputs, k, request.units, { actions }).map(toShared)
+            : evaluator.evaluateRotated(request.step, request.rotated, k, { outputs: request.outputs, actions });
+      return { id: request.id, ok: true, outputs, actions: actions.snapshot() };
     }
     case "stats": {
       return {

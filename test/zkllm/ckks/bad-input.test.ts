@@ -229,6 +229,33 @@ describe("zkllm/ckks bad input: clear errors, and the evaluator keeps serving", 
     expect(readBlobHeader(first()).kind).to.equal("ciphertext");
   });
 
+  it("the two halves a pool uses (rotate, then evaluateRotated) give evaluate's bytes and check their input", () => {
+    const whole = server.evaluate("layer", good, keys);
+    const units = Array.from({ length: step.inputCiphertexts + step.estimate.rotate }, (_, i) => i);
+    expect(units.length).to.be.greaterThan(1);
+    const rotated = [
+      ...server.rotate("layer", good, keys, units.slice(0, 1)),
+      ...server.rotate("layer", good, keys, units.slice(1)),
+    ];
+    const halves = server.evaluateRotated("layer", rotated, keys);
+    expect(halves.map((b) => Buffer.from(b).toString("hex"))).to.deep.equal(
+      whole.map((b) => Buffer.from(b).toString("hex")),
+    );
+    expectRefusedThenServes(() => server.rotate("layer", good, keys, [1, 0]), "BadRequest", /increasing/);
+    expectRefusedThenServes(() => server.rotate("layer", good, keys, [units.length]), "BadRequest");
+    expectRefusedThenServes(() => server.rotate("layer", [new Uint8Array(3)], keys, [0]), "TruncatedBlob");
+    expectRefusedThenServes(() => server.evaluateRotated("layer", rotated.slice(1), keys), "BadRequest");
+    expectRefusedThenServes(
+      () => server.evaluateRotated("layer", rotated.map((r) => r.subarray(1)), keys),
+      "BadRequest",
+      /bytes each/,
+    );
+    expectRefusedThenServes(
+      () => server.evaluateRotated("layer", rotated, server.loadEvalKeys({})),
+      "MissingRotationKey",
+    );
+  });
+
   it("clients refuse activations outside the parameter set's range", () => {
     expect(() => client.encryptLinearInputs(step, [Float64Array.from({ length: 128 }, () => Number.NaN)]))
       .to.throw(ZkllmInputError)

@@ -10,7 +10,9 @@ import {
 } from "../../../zkllm/ckks/memory";
 import {
   checkLinearStep,
+  linearRotationUnits,
   outputOwners,
+  rotationShares,
   outputPlaintextBytes,
   planLinear,
   plaintextShareKey,
@@ -82,6 +84,33 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
     const perWorker = planMemory(sharedPlan().plan, 2).perWorkerBytes;
     expect(perWorker[0]! + perWorker[1]!).to.equal(one.memory.bytes);
     expect(Math.max(...perWorker)).to.be.below(one.memory.bytes);
+  });
+
+  it("rotation shares: every unit once, rotations balanced, an input's units kept with its first rotation", () => {
+    const steps = [
+      sharedPlan().one,
+      planLinear({ id: "q", paramSet, inFeatures: 768, outFeatures: 2304, tokens: 1, weight: "w", parallelism: 2 }),
+      planLinear({ id: "b", paramSet, inFeatures: 256, outFeatures: 64, tokens: 8, weight: "w", babySteps: 1 }),
+    ];
+    for (const step of steps) {
+      const units = linearRotationUnits(step);
+      expect(units.filter((u) => u.baby === 0)).to.have.length(step.inputCiphertexts);
+      for (const workers of [1, 2, 3, 16]) {
+        const shares = rotationShares(step, workers);
+        expect(shares).to.have.length(workers);
+        expect(shares.flat().sort((a, b) => a - b)).to.deep.equal(units.map((_, i) => i));
+        for (const list of shares) expect(list).to.deep.equal([...list].sort((a, b) => a - b));
+        const rotations = shares.map((list) => list.filter((u) => units[u]!.baby > 0).length);
+        expect(Math.max(...rotations) - Math.min(...rotations)).to.be.at.most(1);
+        units.forEach((unit, i) => {
+          const next = units[i + 1];
+          if (unit.baby !== 0 || !next || next.baby === 0) return;
+          const owner = (u: number) => shares.findIndex((list) => list.includes(u));
+          expect(owner(i), `unit ${i}`).to.equal(owner(i + 1));
+        });
+      }
+    }
+    expect(() => rotationShares(steps[0]!, 0)).to.throw(RangeError);
   });
 
   it("a plan that lies about its memory is refused", () => {

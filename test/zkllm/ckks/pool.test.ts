@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { createActionCounter } from "../../../zkllm/ckks/actions";
 import { createClient } from "../../../zkllm/ckks/client";
 import { ZkllmInputError } from "../../../zkllm/ckks/errors";
-import { planLinear } from "../../../zkllm/ckks/linear";
+import { outputOwners, planLinear } from "../../../zkllm/ckks/linear";
 import { createPlan } from "../../../zkllm/ckks/plan";
 import { createEvaluatorPool } from "../../../zkllm/ckks/pool";
 import { createEvaluator } from "../../../zkllm/ckks/server";
@@ -59,6 +59,7 @@ describe("zkllm/ckks pool: worker threads give the single-thread bytes", functio
     const server = await createEvaluator({ plan, weights });
     const keys = server.loadEvalKeys(keyBlobs);
     const serial = requests.map((r) => server.evaluate(r.step, r.inputs, keys));
+    const serialActions = server.actions.snapshot();
     keys.delete();
     server.delete();
 
@@ -84,6 +85,10 @@ describe("zkllm/ckks pool: worker threads give the single-thread bytes", functio
       expect(actions.snapshot().multiplyPlain).to.equal(
         2 * qkv.estimate.multiplyPlain + down.estimate.multiplyPlain,
       );
+      // The workers share the baby-step rotations: the pool rotates exactly as often as one thread.
+      expect(qkv.estimate.rotate).to.be.greaterThan(0);
+      expect(new Set(outputOwners(qkv, 2)).size).to.equal(2);
+      expect(actions.snapshot().rotate).to.equal(serialActions.rotate);
       // Both workers did work (the split requests alone guarantee it).
       const stats = await pool.stats();
       expect(stats).to.have.length(2);
