@@ -458,8 +458,7 @@ export function rotationShares(step: LinearPlanStep, workers: number): number[][
       return;
     }
     const next = units[index + 1];
-    const owner =
-      next && next.baby > 0 ? Math.floor((seen * workers) / rotations) : inputs % workers;
+    const owner = next && next.baby > 0 ? Math.floor((seen * workers) / rotations) : inputs % workers;
     inputs++;
     shares[owner]?.push(index);
   });

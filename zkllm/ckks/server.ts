@@ -21,7 +21,6 @@ import { createActionCounter, type ActionCounter } from "./actions";
 import { CIPHERTEXT_DATA_OFFSET, MacKernel, type Block } from "./mac-kernel";
 import { ZkllmInputError } from "./errors";
 import {
-  linearBabyRotations,
   linearBiasSlots,
   linearDiagonal,
   linearInputIndex,
@@ -458,7 +457,10 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
         };
         const mine = units.flatMap((unit, u) => (unit.group === group ? [u] : []));
         if (rotatedRaw) for (const u of mine) store(u, rotatedRaw[u] as Uint8Array);
-        else forEachUnit(step, inputs as readonly Uint8Array[], keys, mine, count, (u, ct) => store(u, ct.saveArray(none)));
+        else
+          forEachUnit(step, inputs as readonly Uint8Array[], keys, mine, count, (u, ct) =>
+            store(u, ct.saveArray(none)),
+          );
         for (const o of outs) {
           const out = step.outputs[o];
           if (!out) continue;
@@ -530,7 +532,10 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
 
   const checkKeys = (step: LinearPlanStep, keys: EvalKeys): LoadedKeys => {
     if (!keys || !keyHandles.has(keys)) {
-      throw new ZkllmInputError("BadRequest", "Evaluation keys must come from this evaluator's loadEvalKeys.");
+      throw new ZkllmInputError(
+        "BadRequest",
+        "Evaluation keys must come from this evaluator's loadEvalKeys.",
+      );
     }
     const loaded = keys as LoadedKeys;
     if (loaded.deleted) throw new ZkllmInputError("BadRequest", "These evaluation keys have been deleted.");
@@ -550,7 +555,10 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
     const wanted = outputs ? [...outputs] : Array.from({ length: step.outputCiphertexts }, (_, i) => i);
     for (const i of wanted) {
       if (!Number.isInteger(i) || i < 0 || i >= step.outputCiphertexts) {
-        throw new ZkllmInputError("BadRequest", `Output index ${i} is outside 0..${step.outputCiphertexts - 1}.`);
+        throw new ZkllmInputError(
+          "BadRequest",
+          `Output index ${i} is outside 0..${step.outputCiphertexts - 1}.`,
+        );
       }
     }
     return wanted;
@@ -607,7 +615,11 @@ function buildEvaluator(ctx: CkksContext, options: CreateEvaluatorOptions): Ckks
       const step = resolve(stepRef);
       const units = rotationUnits(step);
       const size = CIPHERTEXT_DATA_OFFSET + 2 * entryBytes;
-      if (!Array.isArray(rotated) || rotated.length !== units.length || rotated.some((r) => r?.length !== size))
+      if (
+        !Array.isArray(rotated) ||
+        rotated.length !== units.length ||
+        rotated.some((r) => r?.length !== size)
+      )
         throw new ZkllmInputError(
           "BadRequest",
           `Step "${step.id}" needs ${units.length} rotated inputs of ${size} bytes each (from rotate).`,

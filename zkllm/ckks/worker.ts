@@ -69,7 +69,10 @@ async function handle(request: PoolRequest): Promise<PoolResponse> {
           ? evaluator.evaluate(request.step, request.inputs, k, { outputs: request.outputs, actions })
           : request.type === "rotate"
             ? evaluator.rotate(request.step, request.inputs, k, request.units, { actions }).map(toShared)
-            : evaluator.evaluateRotated(request.step, request.rotated, k, { outputs: request.outputs, actions });
+            : evaluator.evaluateRotated(request.step, request.rotated, k, {
+                outputs: request.outputs,
+                actions,
+              });
       return { id: request.id, ok: true, outputs, actions: actions.snapshot() };
     }
     case "stats": {

@@ -246,7 +246,12 @@ describe("zkllm/ckks bad input: clear errors, and the evaluator keeps serving", 
     expectRefusedThenServes(() => server.rotate("layer", [new Uint8Array(3)], keys, [0]), "TruncatedBlob");
     expectRefusedThenServes(() => server.evaluateRotated("layer", rotated.slice(1), keys), "BadRequest");
     expectRefusedThenServes(
-      () => server.evaluateRotated("layer", rotated.map((r) => r.subarray(1)), keys),
+      () =>
+        server.evaluateRotated(
+          "layer",
+          rotated.map((r) => r.subarray(1)),
+          keys,
+        ),
       "BadRequest",
       /bytes each/,
     );

@@ -89,8 +89,24 @@ describe("zkllm/ckks memory: bounded plaintext caches, shared layouts, sharded p
   it("rotation shares: every unit once, rotations balanced, an input's units kept with its first rotation", () => {
     const steps = [
       sharedPlan().one,
-      planLinear({ id: "q", paramSet, inFeatures: 768, outFeatures: 2304, tokens: 1, weight: "w", parallelism: 2 }),
-      planLinear({ id: "b", paramSet, inFeatures: 256, outFeatures: 64, tokens: 8, weight: "w", babySteps: 1 }),
+      planLinear({
+        id: "q",
+        paramSet,
+        inFeatures: 768,
+        outFeatures: 2304,
+        tokens: 1,
+        weight: "w",
+        parallelism: 2,
+      }),
+      planLinear({
+        id: "b",
+        paramSet,
+        inFeatures: 256,
+        outFeatures: 64,
+        tokens: 8,
+        weight: "w",
+        babySteps: 1,
+      }),
     ];
     for (const step of steps) {
       const units = linearRotationUnits(step);
