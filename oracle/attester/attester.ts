@@ -26,8 +26,27 @@ export type AttesterOptions = {
   log: Logger;
 };
 
+/**
+ * This attester is not a member of the destination inbox's current set: its signature would be
+ * refused there (`NotAttester`), and a relayer holding it could only waste gas, so it signs nothing.
+ */
+export class NotInAttesterSetError extends Error {
+  override name = "NotInAttesterSetError";
+  constructor(
+    readonly attester: Address,
+    readonly chainId: number,
+    readonly setVersion: number,
+  ) {
+    super(
+      `attester ${attester} is not in the current attester set (version ${setVersion}) of chain ${chainId}; it signs nothing for it`,
+    );
+  }
+}
+
 export class Attester {
   private readonly inboxes: Map<number, Inbox>;
+  /** Membership by "chain:version" (a version's members never change). */
+  private readonly membership = new Map<string, boolean>();
 
   constructor(readonly options: AttesterOptions) {
     this.inboxes = inboxesByChain(options.inboxes);
@@ -72,18 +91,28 @@ export class Attester {
     const signed: SignedEntry[] = [];
     // Every message of one round goes to the same destination(s): read each set version once.
     const versions = new Map<number, number>();
+    const outside = new Set<number>();
     for (const m of messages) {
       const dst = Number(m.dstChainId);
       if (!versions.has(dst)) versions.set(dst, await this.setVersionOf(dst));
       try {
         signed.push(await this.sign(m, versions.get(dst)));
       } catch (err) {
+        if (err instanceof NotInAttesterSetError) {
+          outside.add(dst);
+          continue;
+        }
         // Another message was signed under this (source, nonce) before (a reorg deeper than the
         // finality depth): never sign the second one, but keep following the chain.
         if (!(err instanceof ConflictingMessageError)) throw err;
         log.error({ chainId, nonce: m.nonce, err: err.message }, "equivocation refused");
       }
     }
+    for (const dst of outside)
+      log.warn(
+        { chainId: dst, setVersion: versions.get(dst) },
+        "not in the destination's attester set: signing nothing for it",
+      );
     journal.setCursor(chainId, to);
     if (signed.length > 0) log.info({ chainId, from, to, signed: signed.length }, "signed messages");
     return signed;
@@ -100,11 +129,39 @@ export class Attester {
     });
   }
 
-  /** Signs `m` for its destination inbox's current attester set (once per set version). */
+  /** Whether this attester belongs to set `version` of the inbox on `chainId` (read once per version). */
+  private async isMember(chainId: number, version: number): Promise<boolean> {
+    const key = `${chainId}:${version}`;
+    const known = this.membership.get(key);
+    if (known !== undefined) return known;
+    const inbox = this.inboxes.get(chainId);
+    if (!inbox) throw new Error(`no inbox known for chain ${chainId}`);
+    const read = () =>
+      inbox.ctx.publicClient.readContract({
+        address: inbox.address,
+        abi: messageInboxAbi,
+        functionName: "isAttester",
+        args: [this.address],
+      });
+    const member = await read();
+    // A rotation between reading the version and the membership: decide on the next call.
+    if ((await this.setVersionOf(chainId)) !== version) return false;
+    this.membership.set(key, member);
+    return member;
+  }
+
+  /**
+   * Signs `m` for its destination inbox's current attester set (once per set version). Refuses
+   * (`NotInAttesterSetError`) when this attester is not in that set, or the version asked for is
+   * not the current one: a signature the inbox would refuse only helps whoever wants to stall a
+   * relayer.
+   */
   async sign(m: Message, setVersion?: number): Promise<SignedEntry> {
-    const inbox = this.inboxes.get(Number(m.dstChainId));
+    const dst = Number(m.dstChainId);
+    const inbox = this.inboxes.get(dst);
     if (!inbox) throw new Error(`no inbox known for chain ${m.dstChainId}`);
-    const version = setVersion ?? (await this.setVersionOf(Number(m.dstChainId)));
+    const version = setVersion ?? (await this.setVersionOf(dst));
+    if (!(await this.isMember(dst, version))) throw new NotInAttesterSetError(this.address, dst, version);
     const id = messageId(m);
     const existing = this.options.journal.byMessageId(id);
     if (existing && existing.setVersion === version) return existing;

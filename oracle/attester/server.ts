@@ -18,7 +18,7 @@ import { rewardProof } from "../../protocol/report";
 import type { EpochStore, StoredEpoch } from "../epoch/store";
 import { toJsonText } from "../epoch/store";
 import { messageToJson } from "../../protocol/message";
-import type { Attester } from "./attester";
+import { type Attester, NotInAttesterSetError } from "./attester";
 import type { SignedEntry } from "../signing/journal";
 
 const listQuery = z.object({
@@ -82,7 +82,13 @@ export function attesterServer(attester: Attester, epochs?: EpochStore): Fastify
     // After a rotation the relayer asks for the new version: re-sign what this attester already
     // saw happen (never anything new: only journaled messages are signed here).
     if (q.data.setVersion !== undefined && q.data.setVersion !== entry.setVersion) {
-      entry = await attester.sign(entry.message);
+      try {
+        entry = await attester.sign(entry.message);
+      } catch (err) {
+        if (err instanceof NotInAttesterSetError)
+          return reply.code(409).send({ error: `${err.message}; ask the current attesters` });
+        throw err;
+      }
     }
     return {
       id: entry.id,

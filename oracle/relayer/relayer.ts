@@ -40,7 +40,17 @@ export type RelayerOptions = {
   fetchTimeoutMs?: number;
   /** How often to look for a submitted transaction's receipt (viem's default is 4 s). */
   receiptPollMs?: number;
+  /**
+   * A message still short of the threshold of current members' signatures this long after it was
+   * first seen is dropped (default 1 hour); a signature listed for it later brings it back.
+   */
+  evictAfterMs?: number;
+  /** The most messages kept waiting at once (default 10,000); past it the oldest waiting one goes. */
+  maxPending?: number;
 };
+
+/** The most signatures kept per message (an endpoint could otherwise list endless junk signers). */
+const MAX_SIGNATURES_PER_MESSAGE = 256;
 
 const stateSchema = z.object({ done: z.array(z.string()) });
 
@@ -54,6 +64,8 @@ type Pending = {
   /** Asking every attester directly for a signature backs off on its own schedule. */
   nextAskAt: number;
   askBackoff: number;
+  /** When the relayer first saw it (eviction counts from here). */
+  firstSeenAt: number;
 };
 
 /** Not a failure: the threshold is not reached yet; listing brings more signatures each round. */
@@ -99,6 +111,10 @@ export class Relayer {
   private readonly pending = new Map<string, Pending>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly inboxes: Map<number, Inbox>;
+  /** Members (lowercase) of each destination's attester sets, by "chain:version". */
+  private readonly members = new Map<string, ReadonlySet<string>>();
+  /** The newest set version seen per destination chain. */
+  private readonly versions = new Map<number, number>();
 
   constructor(readonly options: RelayerOptions) {
     this.inboxes = inboxesByChain(options.inboxes);
@@ -113,6 +129,20 @@ export class Relayer {
   /** Ids known to be executed on their destination. */
   get delivered(): ReadonlySet<string> {
     return this.done;
+  }
+
+  /** Ids of the messages waiting for signatures or delivery. */
+  get waiting(): ReadonlySet<string> {
+    return new Set(this.pending.keys());
+  }
+
+  /** Drops `id` from the waiting messages, saying why. */
+  private evict(id: string, p: Pending, why: string): void {
+    this.pending.delete(id);
+    this.options.log.warn(
+      { id, signatures: p.signatures.size, waitedMs: Date.now() - p.firstSeenAt },
+      `dropped: ${why}`,
+    );
   }
 
   private save(): void {
@@ -157,8 +187,12 @@ export class Relayer {
       await this.deliver(id, p);
     } catch (err) {
       if (err instanceof WaitingForSignatures) {
-        // Tried again next round, when the listing may have brought the missing signatures.
-        this.options.log.debug({ id, err: err.message }, "waiting for signatures");
+        // Tried again next round, when the listing may have brought the missing signatures; a
+        // message that never gathers them (its attesters rotated out, or signatures only from
+        // non-members) is dropped after a while instead of being kept and asked about forever.
+        if (Date.now() - p.firstSeenAt >= (this.options.evictAfterMs ?? 3_600_000))
+          this.evict(id, p, `never reached the threshold of current attesters' signatures (${err.message})`);
+        else this.options.log.debug({ id, err: err.message }, "waiting for signatures");
         return;
       }
       if (err instanceof RetryLater) {
@@ -205,65 +239,105 @@ export class Relayer {
       return;
     }
     if (signer.toLowerCase() !== s.signer.toLowerCase()) return;
-    const p = this.pending.get(id) ?? {
-      message: s.message,
-      signatures: new Map(),
-      nextAttemptAt: 0,
-      backoff: this.options.backoffMs ?? 1_000,
-      nextAskAt: 0,
-      askBackoff: this.options.backoffMs ?? 1_000,
-    };
+    // Only what the inbox would accept: the newest set version, from one of its members.
+    const dst = Number(s.message.dstChainId);
+    if (s.setVersion < (this.versions.get(dst) ?? 0)) return;
+    const members = this.members.get(`${dst}:${s.setVersion}`);
+    if (members && !members.has(signer.toLowerCase())) return;
+    let p = this.pending.get(id);
+    if (!p) {
+      p = {
+        message: s.message,
+        signatures: new Map(),
+        nextAttemptAt: 0,
+        backoff: this.options.backoffMs ?? 1_000,
+        nextAskAt: 0,
+        askBackoff: this.options.backoffMs ?? 1_000,
+        firstSeenAt: Date.now(),
+      };
+      this.pending.set(id, p);
+      this.evictOverflow(id);
+    }
+    if (p.signatures.size >= MAX_SIGNATURES_PER_MESSAGE && !p.signatures.has(signer.toLowerCase())) return;
     p.signatures.set(signer.toLowerCase(), { signature: s.signature as Hex, setVersion: s.setVersion });
-    this.pending.set(id, p);
+  }
+
+  /** Keeps at most `maxPending` messages: the oldest one not being delivered right now goes. */
+  private evictOverflow(keep: string): void {
+    const max = this.options.maxPending ?? 10_000;
+    if (this.pending.size <= max) return;
+    let oldest: [string, Pending] | undefined;
+    for (const entry of this.pending) {
+      if (entry[0] === keep || this.inFlight.has(entry[0])) continue;
+      if (!oldest || entry[1].firstSeenAt < oldest[1].firstSeenAt) oldest = entry;
+    }
+    if (oldest) this.evict(oldest[0], oldest[1], `more than ${max} messages waiting`);
+  }
+
+  /**
+   * The members of the destination's current attester set, read together with its version and
+   * threshold (a version's members never change, so they are read once per version).
+   */
+  private async currentSet(
+    inbox: Inbox,
+  ): Promise<{ version: number; threshold: number; members: ReadonlySet<string> }> {
+    const client = inbox.ctx.publicClient;
+    const at = { address: inbox.address, abi: messageInboxAbi } as const;
+    const blockNumber = await client.getBlockNumber({ cacheTime: 0 });
+    const [version, threshold] = await Promise.all([
+      client.readContract({ ...at, functionName: "setVersion", blockNumber }),
+      client.readContract({ ...at, functionName: "threshold", blockNumber }),
+    ]);
+    const chainId = inbox.ctx.chain.id;
+    const key = `${chainId}:${version}`;
+    let members = this.members.get(key);
+    if (!members) {
+      const list = await client.readContract({ ...at, functionName: "attesters", blockNumber });
+      members = new Set(list.map((a) => a.toLowerCase()));
+      this.members.set(key, members);
+    }
+    if (version > (this.versions.get(chainId) ?? 0)) this.versions.set(chainId, version);
+    return { version, threshold: Number(threshold), members };
   }
 
   private async deliver(id: Hex | string, p: Pending): Promise<void> {
     const inbox = this.inboxes.get(Number(p.message.dstChainId))!;
-    const read = <F extends "messageStatus" | "setVersion" | "threshold">(
-      functionName: F,
-      args?: readonly [Hex],
-    ) =>
+    const status = (): Promise<number> =>
       inbox.ctx.publicClient.readContract({
         address: inbox.address,
         abi: messageInboxAbi,
-        functionName,
-        ...(args ? { args } : {}),
-      } as never) as Promise<F extends "messageStatus" ? number : F extends "setVersion" ? number : bigint>;
-    const status = await read("messageStatus", [id as Hex]);
-    if (status === STATUS.Executed) {
+        functionName: "messageStatus",
+        args: [id as Hex],
+      });
+    const before = await status();
+    if (before === STATUS.Executed) {
       this.finish(id);
       return;
     }
-    if (status === STATUS.Failed) {
+    if (before === STATUS.Failed) {
       await this.send(inbox, "retry", [p.message]);
-      if ((await read("messageStatus", [id as Hex])) === STATUS.Executed) this.finish(id);
+      if ((await status()) === STATUS.Executed) this.finish(id);
       else throw new Error("handler still failing");
       return;
     }
-    const [version, threshold] = await Promise.all([read("setVersion"), read("threshold")]);
-    const current: SignedBy[] = [...p.signatures]
-      .filter(([, s]) => s.setVersion === version)
-      .map(([signer, s]) => ({ signer: signer as Address, signature: s.signature }));
+    const set = await this.currentSet(inbox);
+    // Keep only what this inbox accepts now: other versions and non-members' signatures go.
+    for (const [signer, s] of p.signatures)
+      if (s.setVersion !== set.version || !set.members.has(signer)) p.signatures.delete(signer);
+    const usable = (): SignedBy[] =>
+      [...p.signatures].map(([signer, s]) => ({ signer: signer as Address, signature: s.signature }));
     // Short of the threshold: ask each attester directly (after a rotation this makes them sign
     // for the new set version), at most on a backoff schedule so a stuck message costs little.
-    if (current.length < Number(threshold) && Date.now() >= p.nextAskAt) {
+    if (p.signatures.size < set.threshold && Date.now() >= p.nextAskAt) {
       p.nextAskAt = Date.now() + p.askBackoff;
       p.askBackoff = Math.min(p.askBackoff * 2, this.options.maxBackoffMs ?? 30_000);
-      await this.askForSignatures(id, version);
+      await this.askForSignatures(id, set.version);
     }
-    const chosen = pickSignatures(
-      [...p.signatures]
-        .filter(([, s]) => s.setVersion === version)
-        .map(([signer, s]) => ({ signer: signer as Address, signature: s.signature })),
-      Number(threshold),
-    );
-    if (!chosen) {
-      const have = [...p.signatures.values()].filter((s) => s.setVersion === version).length;
-      throw new WaitingForSignatures(`only ${have} of ${threshold} signatures so far`);
-    }
-    await this.send(inbox, "receiveMessage", [p.message, version, chosen]);
-    const after = await read("messageStatus", [id as Hex]);
-    if (after === STATUS.Executed) this.finish(id);
+    const chosen = pickSignatures(usable(), set.threshold);
+    if (!chosen)
+      throw new WaitingForSignatures(`only ${p.signatures.size} of ${set.threshold} signatures so far`);
+    await this.send(inbox, "receiveMessage", [p.message, set.version, chosen]);
+    if ((await status()) === STATUS.Executed) this.finish(id);
     else throw new Error("delivered, but the handler failed; it will be retried");
   }
 

@@ -1,22 +1,19 @@
 import path from "node:path";
 import { expect } from "chai";
-import { ethers, network } from "hardhat";
+import { ethers } from "hardhat";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import pino from "pino";
-import { type Hex, createPublicClient, custom, defineChain, getAddress, zeroAddress } from "viem";
+import { type Hex, getAddress, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Attester } from "../../../oracle/attester/attester";
 import { Journal } from "../../../oracle/signing/journal";
 import { attesterServer } from "../../../oracle/attester/server";
-import { brainWatch, bridgeWatch } from "../../../oracle/attester/sources";
-import type { ChainContext, ChainName } from "../../../sdk/chain";
+import { brainWatch } from "../../../oracle/attester/sources";
 import {
-  type Message,
   MessageKind,
   decodeBrainEvent,
   decodeBridgeTransfer,
   encodeBridgeTransfer,
-  eventNonce,
   messageId,
   messageJsonSchema,
   pickSignatures,
@@ -26,6 +23,7 @@ import { BASED, deployBridges } from "../../contracts/bridge/fixture";
 import { LOCK, PEPE, deployBrains } from "../../contracts/ethereum/helpers";
 import { Status } from "../../contracts/messaging/messages";
 import { tempDir } from "../../helpers/processes";
+import { bridgeSetup, inProcessSides, lock } from "../harness";
 
 /**
  * The attester in process, on the in-process Hardhat network: both bridge ends of the fixture live
@@ -33,65 +31,8 @@ import { tempDir } from "../../helpers/processes";
  * it signs is deliverable to the fixture's Ethereum-side inbox, which trusts 32323.
  */
 describe("oracle attester: finality, signing and its HTTP server", function () {
-  /** Chain `name` as the attester sees it: the in-process node under chain id `id`. */
-  const inProcess = (name: ChainName, id: number): ChainContext => {
-    const chain = defineChain({
-      id,
-      name: "hardhat",
-      nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: ["http://in-process"] } },
-    });
-    return {
-      name,
-      // The attester reads only the chain and its client.
-      deployments: undefined as never,
-      chain,
-      publicClient: createPublicClient({ chain, transport: custom(network.provider) }),
-      usingDevnetKey: false,
-    };
-  };
   const log = pino({ level: "silent" });
-  /** The BasedAI chain as the attester sees it: the same node under the peer id the inbox trusts. */
-  const basedSide = inProcess("based", 32323);
-  const ethSide = inProcess("ethereum", 31337);
-
-  async function bridgeSetup() {
-    const f = await deployBridges();
-    const start = BigInt(await ethers.provider.getBlockNumber());
-    const ethInboxAddress = getAddress(await f.ethInbox.getAddress());
-    const basedBridge = getAddress(await f.basedBridge.getAddress());
-    const makeAttester = (index: number, finalityDepth: number, dir = tempDir("attester")) => {
-      const wallet = f.attesters[index]!;
-      return new Attester({
-        account: privateKeyToAccount(wallet.privateKey as Hex),
-        journal: new Journal(path.join(dir, `attester-${index}.jsonl`)),
-        watches: [bridgeWatch(basedSide, ethSide, basedBridge, "to-ethereum")],
-        inboxes: [{ ctx: ethSide, address: ethInboxAddress }],
-        finalityDepth,
-        startBlocks: new Map([[32323, start]]),
-        log,
-      });
-    };
-    return { ...f, ethInboxAddress, makeAttester };
-  }
-
-  /** alice locks `amount` for bob; returns the block and the message every attester must derive. */
-  async function lock(f: Awaited<ReturnType<typeof bridgeSetup>>, amount: bigint) {
-    const receipt = (await (await f.basedBridge.connect(f.alice).lock(f.bob.address, amount)).wait())!;
-    const event = receipt.logs.find((l) => l.address === f.basedBridge.target)!;
-    const message: Message = {
-      srcChainId: 32323n,
-      dstChainId: 31337n,
-      nonce: eventNonce(BigInt(receipt.blockNumber), event.index),
-      kind: MessageKind.BRIDGE_TRANSFER,
-      payload: encodeBridgeTransfer({
-        sender: getAddress(f.alice.address),
-        recipient: getAddress(f.bob.address),
-        amount,
-      }),
-    };
-    return { block: BigInt(receipt.blockNumber), message, id: messageId(message) };
-  }
+  const { basedSide, ethSide } = inProcessSides();
 
   it("signs nothing until the event is finalityDepth blocks deep, then exactly the message of the log", async () => {
     const f = await loadFixture(bridgeSetup);
