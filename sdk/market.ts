@@ -7,6 +7,7 @@
  * can be reclaimed. docs/compute-market.md has the rules and the decisions behind them.
  */
 import { type Address, type Hash, type Hex, erc20Abi, zeroAddress } from "viem";
+import { z } from "zod";
 import type { Pricing } from "./brain-config";
 import {
   BASED,
@@ -31,6 +32,7 @@ export const BPS = 10_000n;
 /** An app allowance that is never used up. */
 export const UNLIMITED_ALLOWANCE = 2n ** 256n - 1n;
 const MAX_UINT32 = 2 ** 32 - 1;
+const MAX_UINT256 = 2n ** 256n - 1n;
 
 /** The ComputeMarket of the deployment `ctx` was connected with. */
 export const computeMarketAddress = (ctx: ChainContext): Address => economyContracts(ctx).ComputeMarket;
@@ -350,6 +352,12 @@ export type OpenRequestOptions = {
   maxCompletionUnits: number;
   /** Seconds from now (BasedAI-chain time) until the deadline: 1 to MAX_DEADLINE_SECONDS. */
   deadlineSeconds: number;
+  /**
+   * The most wei of BASED the caller agrees to escrow: the quote it showed its user (`quoteEscrow`
+   * at the prices it read). If the Brain's prices rose since, the request is refused
+   * (`CostAboveMax`), here or on chain, instead of escrowing more; a lower cost escrows less.
+   */
+  maxCost: bigint;
   /** The spending account to charge; default the signer. Another account must have authorized the signer. */
   account?: Address;
   onStep?: OnStep;
@@ -368,14 +376,31 @@ export type OpenedRequest = {
   txHash: Hash;
 };
 
+/** A maximum cost: whole wei of BASED, from 0 to 2^256 − 1 (the contract's uint256). */
+const maxCostSchema = z.bigint().min(0n).max(MAX_UINT256);
+
+function assertMaxCost(maxCost: unknown): asserts maxCost is bigint {
+  if (!maxCostSchema.safeParse(maxCost).success) {
+    throw new BasedError(
+      "input",
+      "InvalidMaxCost",
+      `Invalid maximum cost ${String(maxCost)}: expected the most wei of BASED to escrow, a bigint from 0 to 2^256 − 1.`,
+      "Pass the escrow you quoted the user (quoteEscrow at the Brain's prices) as maxCost.",
+    );
+  }
+}
+
 /**
  * Opens a request for Brain `brainId`, escrowing its maximum cost at the Brain's current prices
- * from the spending account (checked first, with the amount short in the error).
+ * from the spending account (checked first, with the amount short in the error). The cost must
+ * not exceed `maxCost` (checked here, and again by the contract when the transaction runs, so a
+ * price raised in front of it cannot take more).
  */
 export async function openRequest(ctx: ChainContext, options: OpenRequestOptions): Promise<OpenedRequest> {
-  const { brainId, promptUnits, maxCompletionUnits, deadlineSeconds, onStep } = options;
+  const { brainId, promptUnits, maxCompletionUnits, deadlineSeconds, maxCost, onStep } = options;
   assertUnits(promptUnits, "prompt units", 1);
   assertUnits(maxCompletionUnits, "maximum completion units", 0);
+  assertMaxCost(maxCost);
   if (!Number.isInteger(deadlineSeconds) || deadlineSeconds < 1 || deadlineSeconds > MAX_DEADLINE_SECONDS) {
     throw new BasedError(
       "input",
@@ -413,6 +438,9 @@ export async function openRequest(ctx: ChainContext, options: OpenRequestOptions
     );
   }
   const escrow = quoteEscrow({ promptPricePer1k, completionPricePer1k }, promptUnits, maxCompletionUnits);
+  if (escrow > maxCost) {
+    throw explainMarketError({ name: "CostAboveMax", args: [escrow, maxCost] }, "open", context);
+  }
   if (balance < escrow) {
     throw explainMarketError(
       { name: "InsufficientBalance", args: [account, balance, escrow] },
@@ -427,7 +455,7 @@ export async function openRequest(ctx: ChainContext, options: OpenRequestOptions
       address: computeMarketAddress(ctx),
       abi: computeMarketAbi,
       functionName: "openRequest",
-      args: [account, BigInt(brainId), promptUnits, maxCompletionUnits, deadline],
+      args: [account, BigInt(brainId), promptUnits, maxCompletionUnits, deadline, maxCost],
     },
     {
       explain: (r) => explainMarketError(r, "open", context),
@@ -689,6 +717,17 @@ export function explainMarketError(
         "Wait for the deadline (BasedAI-chain time); until then the gateway may still settle it.",
         { deadline: s(1), deadlineIso: isoTime(args[1] as bigint) },
       );
+    case "CostAboveMax": {
+      const [cost, maxCost] = args as [bigint, bigint];
+      const brain = context.brainId === undefined ? "the Brain" : `Brain #${context.brainId}`;
+      return new BasedError(
+        "refused",
+        name,
+        `At ${brain}'s prices now this request escrows ${BASED(cost)}, more than the maximum cost of ${BASED(maxCost)} agreed to (have its prices risen since the quote?).`,
+        "Nothing was escrowed. Read the Brain's prices again and open the request with a maximum cost you accept.",
+        { cost: cost.toString(), maxCost: maxCost.toString(), brainId: String(context.brainId ?? "") },
+      );
+    }
     case "CompletionUnitsAboveMax":
       return new BasedError(
         "refused",

@@ -7,7 +7,7 @@ import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
 import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
-import { parseBrainId, parseInteger } from "../core/args";
+import { parseBrainId, parseInteger, parseTokenAmount } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
 import type * as GatewayClientModule from "../../sdk/gateway-client";
 import type * as MarketModule from "../../sdk/market";
@@ -82,14 +82,19 @@ async function modelFor(
   }
 }
 
-type Escrow = { requestId: bigint; escrow: bigint; deadline: number; txHash: Hex };
+type Escrow = { requestId: bigint; escrow: bigint; maxCost: bigint; deadline: number; txHash: Hex };
 
-/** Opens the ComputeMarket escrow that pays for this prompt (its maximum cost at the Brain's prices). */
+/**
+ * Opens the ComputeMarket escrow that pays for this prompt: its maximum cost at the Brain's prices,
+ * never more than `maxCost` (the quote shown, or --max-cost), so a price raised in front of the
+ * transaction refuses it instead of taking the account's balance.
+ */
 async function openEscrow(
   based: ChainContext,
   brainId: number,
   units: { promptUnits: number; maxCompletionUnits: number },
   deadlineSeconds: number,
+  maxCost: bigint,
   onStep: (detail: string) => void,
 ): Promise<Escrow> {
   const opened = await lazy.market().openRequest(based, {
@@ -97,20 +102,33 @@ async function openEscrow(
     promptUnits: units.promptUnits,
     maxCompletionUnits: units.maxCompletionUnits,
     deadlineSeconds,
+    maxCost,
     onStep: (_step, detail) => onStep(detail),
   });
   return {
     requestId: opened.requestId,
     escrow: opened.escrow,
+    maxCost,
     deadline: opened.deadline,
     txHash: opened.txHash,
   };
+}
+
+/** --max-cost: a decimal amount of BASED, the most this prompt may escrow. */
+export function parseMaxCost(raw: string): bigint {
+  return parseTokenAmount(
+    raw,
+    "--max-cost",
+    "Pass the most BASED this prompt may escrow as a decimal amount, e.g. --max-cost 0.05, or leave --max-cost out to accept the quote at the Brain's prices.",
+  );
 }
 
 type Cost = {
   requestId: string;
   status: string;
   escrowed: bigint;
+  /** The most the escrow could take: the quote shown, or --max-cost. */
+  maxCost: bigint;
   paid: bigint | null;
   refunded: bigint | null;
   ownerCut: bigint | null;
@@ -142,6 +160,7 @@ async function settledCost(
     requestId: escrow.requestId.toString(),
     status: request.status,
     escrowed: escrow.escrow,
+    maxCost: escrow.maxCost,
     paid: quote?.cost ?? null,
     refunded: quote?.refund ?? null,
     ownerCut: quote?.ownerCut ?? null,
@@ -156,7 +175,9 @@ async function settledCost(
 
 function costLines(cost: Cost | null): string[] {
   if (!cost) return ["cost       none (--no-escrow)"];
-  const lines = [`cost       escrowed ${BASED(cost.escrowed)} (request #${cost.requestId})`];
+  const lines = [
+    `cost       escrowed ${BASED(cost.escrowed)} of at most ${BASED(cost.maxCost)} (request #${cost.requestId})`,
+  ];
   if (cost.status === "settled") {
     lines.push(
       `           paid ${BASED(cost.paid!)} (miner ${BASED(cost.minerPay!)}, Brain owner ${BASED(cost.ownerCut!)})`,
@@ -179,10 +200,20 @@ const prompt: Run = async (ctx, [text], options) => {
     model?: string;
     escrow: boolean;
     deadline: string;
+    maxCost?: string;
   };
   const brainId = parseBrainId(opts.brain);
   const maxTokens = parseInteger(opts.maxTokens, "--max-tokens", 1, 1024);
   const deadlineSeconds = parseInteger(opts.deadline, "--deadline", 1, 86_400);
+  const maxCostFlag = opts.maxCost === undefined ? undefined : parseMaxCost(opts.maxCost);
+  if (maxCostFlag !== undefined && !opts.escrow) {
+    throw new BasedError(
+      "input",
+      "InvalidArgument",
+      "--max-cost bounds the escrow, and --no-escrow opens none.",
+      "Drop --max-cost, or drop --no-escrow to pay through ComputeMarket.",
+    );
+  }
   const settings = ctx.configWith({ gatewayUrl: opts.gateway });
   if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
@@ -216,7 +247,21 @@ const prompt: Run = async (ctx, [text], options) => {
   if (lossy) warn(lossy);
 
   let escrow: Escrow | null = null;
-  if (opts.escrow) escrow = await openEscrow(based, brainId, prepared, deadlineSeconds, onStep);
+  if (opts.escrow) {
+    // The quote at the prices read with the Brain's configuration is the most the escrow may take
+    // (unless --max-cost says otherwise): if the Brain's wallet raises its prices before the
+    // request is mined, ComputeMarket refuses it (CostAboveMax) rather than escrow more.
+    const quoted = lazy
+      .market()
+      .quoteEscrow(config.pricing, prepared.promptUnits, prepared.maxCompletionUnits);
+    const maxCost = maxCostFlag ?? quoted;
+    if (!json) {
+      warn(
+        `cost       at most ${BASED(maxCost)} ${maxCostFlag === undefined ? `at Brain #${brainId}'s prices` : `(--max-cost; ${BASED(quoted)} at Brain #${brainId}'s prices)`}, escrowed now; what the answer does not use is refunded`,
+      );
+    }
+    escrow = await openEscrow(based, brainId, prepared, deadlineSeconds, maxCost, onStep);
+  }
 
   // Ctrl-C: stop after the current job and close the session (so the gateway settles what ran);
   // a second Ctrl-C quits at once.
@@ -330,6 +375,10 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
       "the Brain's model, already on this machine (default: fetch its task model and check its hash)",
     )
     .option("--no-escrow", "do not pay through ComputeMarket (a gateway that requires payment refuses)")
+    .option(
+      "--max-cost <BASED>",
+      "the most BASED the escrow may take (default: the quote at the Brain's prices, shown before it is escrowed)",
+    )
     .addOption(
       new Option(
         "--deadline <seconds>",
@@ -343,12 +392,15 @@ The prompt is tokenized and encrypted on this machine with keys kept in $BASED_K
 (default ~/.config/based/keys); the gateway and miners see only ciphertexts. Evaluation keys are
 uploaded once and reused. Tokens print as they are decrypted; progress goes to stderr. Unless
 --no-escrow, the prompt's maximum cost at the Brain's prices is escrowed first from your spending
-account (\`based account deposit\`); what the answer did not use is refunded.
+account (\`based account deposit\`); what the answer did not use is refunded. The quote shown is
+also the most the escrow may take: if the Brain's prices rise before the escrow is mined, it is
+refused and nothing is taken; --max-cost sets another limit.
 
 Examples:
   based prompt --brain 3 "The old man walked"
   based prompt --brain 3 "In the morning, she" --max-tokens 32
   based prompt --brain 3 "The jury said" --json
+  based prompt --brain 3 "The jury said" --max-cost 0.05   # pay at most 0.05 BASED
   based prompt --brain 7 "Hello" --plain            # a Brain with ZK mode off
   BASED_GATEWAY_URL=http://gw.example:7200 based prompt --brain 3 "The city council"`,
     )

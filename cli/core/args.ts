@@ -5,11 +5,11 @@ import { lowercaseBytes32Schema } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { endpointSchema } from "../../sdk/network";
 
-function parseWith<T>(schema: z.ZodType<T>, what: string, raw: string): T {
+function parseWith<T>(schema: z.ZodType<T>, what: string, raw: string, hint?: string): T {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const reason = parsed.error.issues[0]?.message ?? "invalid";
-    throw new BasedError("input", "InvalidArgument", `Invalid ${what} "${raw}": ${reason}.`);
+    throw new BasedError("input", "InvalidArgument", `Invalid ${what} "${raw}": ${reason}.`, hint);
   }
   return parsed.data;
 }
@@ -32,7 +32,9 @@ const address = z
   .transform((s) => getAddress(s));
 
 export const parseBrainId = (raw: string): number => parseWith(brainId, "Brain id", raw);
-export const parseTokenAmount = (raw: string, what: string): bigint => parseWith(tokenAmount, what, raw);
+/** A token amount; `hint` says what to pass instead when it is not one. */
+export const parseTokenAmount = (raw: string, what: string, hint?: string): bigint =>
+  parseWith(tokenAmount, what, raw, hint);
 export const parseAddress = (raw: string, what: string): Address => parseWith(address, what, raw);
 
 // ───────────────────────────────────────── economy flags ─────────────────────────────────────────

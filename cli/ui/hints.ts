@@ -112,6 +112,11 @@ const HINTS: Record<string, Hint> = {
     ["app"],
     (d) => `The account holder raises it with \`based account authorize ${d.app} <BASED>\`.`,
   ),
+  CostAboveMax: needs(
+    ["cost"],
+    (d) =>
+      `Nothing was escrowed. Check the Brain's prices${d.brainId ? ` (\`based brain show ${d.brainId}\`)` : ""}, then pass --max-cost ${ether(d.cost)} (or more) to accept them, or ask for fewer tokens (--max-tokens).`,
+  ),
   ContextLimitExceeded: () => "Shorten the prompt or ask for fewer completion units (--max-tokens).",
   RequestNotOpen: (d) =>
     d.status === "none" ? "Check the request id (`based account show` lists your open requests)." : undefined,

@@ -16,7 +16,8 @@ import {Network} from "./Network.sol";
  * @notice Paying for prompts (docs/architecture.md §3). A user deposits BASED into a spending account and may
  * authorize apps to open requests on it up to an allowance. A request escrows its maximum cost at
  * the Brain's prices (per 1,000 compute units; a compute unit is one token), rounded up to the wei,
- * within the Brain's context limit. The Brain's gateway settles it with the miner's EIP-712
+ * within the Brain's context limit and never above the caller's `maxCost` (so a price raised in front
+ * of the request refuses it rather than taking more). The Brain's gateway settles it with the miner's EIP-712
  * `Delivery(requestId, resultHash)` signature: the cost of the units used (never more than the
  * escrow) is split between the Brain owner (the Brain's owner share of its emission split, rounded
  * down) and the miner (the rest), and what is left of the escrow returns to the account. A request
@@ -123,6 +124,9 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     error RequestExpired(uint256 requestId, uint64 deadline);
     /// @notice Request `requestId` can be reclaimed only after its deadline `deadline`.
     error RequestNotExpired(uint256 requestId, uint64 deadline);
+    /// @notice The request's escrow `cost`, at the Brain's prices now, is above the caller's
+    /// `maxCost` (the prices rose after the caller's quote).
+    error CostAboveMax(uint256 cost, uint256 maxCost);
     /// @notice `completionUnits` exceed the request's maximum `maxCompletionUnits`.
     error CompletionUnitsAboveMax(uint32 completionUnits, uint32 maxCompletionUnits);
     /// @notice The Delivery was signed by `signer`, which is not a registered miner of Brain `brainId`.
@@ -278,15 +282,20 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     // ──────────────────────────────────────────── Requests ────────────────────────────────────────────
 
     /**
-     * @notice Opens a request on `account` for Brain `brainId`, escrowing its maximum cost from the
-     * account's free balance. The caller is `account` itself, or an app whose allowance covers the
-     * escrow (the allowance goes down by it).
+     * @notice Opens a request on `account` for Brain `brainId`, escrowing its maximum cost at the
+     * Brain's prices now (at most `maxCost`) from the account's free balance. The caller is
+     * `account` itself, or an app whose allowance covers the escrow (the allowance goes down by it).
+     * The Brain's wallet can change its prices at any time, also in front of a pending request, so
+     * the caller passes the escrow it was quoted as `maxCost`: a price raised in between refuses
+     * the request (`CostAboveMax`) instead of escrowing the whole balance or allowance.
      * @param account The spending account that pays.
      * @param brainId An active Brain.
      * @param promptUnits Compute units of the prompt (at least 1).
      * @param maxCompletionUnits The most completion units to pay for; with the prompt, within the
      * Brain's context limit (when it has one).
      * @param deadline Unix seconds after now and at most `MAX_DEADLINE` from now.
+     * @param maxCost The most wei of BASED the caller agrees to escrow (the quote it showed its
+     * user); a lower cost escrows the lower cost.
      * @return requestId The new request's id.
      */
     function openRequest(
@@ -294,17 +303,16 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 brainId,
         uint32 promptUnits,
         uint32 maxCompletionUnits,
-        uint64 deadline
+        uint64 deadline,
+        uint256 maxCost
     ) external nonReentrant returns (uint256 requestId) {
-        if (!registry.isActive(brainId)) revert BrainNotActive(brainId);
-        if (promptUnits == 0) revert ZeroPromptUnits();
-        (uint128 promptPrice, uint128 completionPrice, uint32 contextLimit) = registry.pricing(brainId);
-        uint256 units = uint256(promptUnits) + maxCompletionUnits;
-        if (contextLimit != 0 && units > contextLimit) revert ContextLimitExceeded(units, contextLimit);
-        if (deadline <= block.timestamp || deadline > block.timestamp + MAX_DEADLINE) {
-            revert InvalidDeadline(deadline, block.timestamp, block.timestamp + MAX_DEADLINE);
-        }
-        uint256 escrow = quote(promptPrice, completionPrice, promptUnits, maxCompletionUnits);
+        (uint128 promptPrice, uint128 completionPrice, uint256 escrow) = _checkRequest(
+            brainId,
+            promptUnits,
+            maxCompletionUnits,
+            deadline,
+            maxCost
+        );
         if (msg.sender != account) _spendAllowance(account, msg.sender, escrow);
         uint256 balance = _balances[account];
         if (balance < escrow) revert InsufficientBalance(account, balance, escrow);
@@ -379,6 +387,31 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     }
 
     // ─────────────────────────────────────────── Internals ───────────────────────────────────────────
+
+    /**
+     * @dev Checks a new request for Brain `brainId` (active, a prompt, within the context limit,
+     * a deadline in range) and returns the Brain's prices now and the request's escrow at them,
+     * which must not exceed the caller's `maxCost`.
+     */
+    function _checkRequest(
+        uint256 brainId,
+        uint32 promptUnits,
+        uint32 maxCompletionUnits,
+        uint64 deadline,
+        uint256 maxCost
+    ) private view returns (uint128 promptPrice, uint128 completionPrice, uint256 escrow) {
+        if (!registry.isActive(brainId)) revert BrainNotActive(brainId);
+        if (promptUnits == 0) revert ZeroPromptUnits();
+        uint32 contextLimit;
+        (promptPrice, completionPrice, contextLimit) = registry.pricing(brainId);
+        uint256 units = uint256(promptUnits) + maxCompletionUnits;
+        if (contextLimit != 0 && units > contextLimit) revert ContextLimitExceeded(units, contextLimit);
+        if (deadline <= block.timestamp || deadline > block.timestamp + MAX_DEADLINE) {
+            revert InvalidDeadline(deadline, block.timestamp, block.timestamp + MAX_DEADLINE);
+        }
+        escrow = quote(promptPrice, completionPrice, promptUnits, maxCompletionUnits);
+        if (escrow > maxCost) revert CostAboveMax(escrow, maxCost);
+    }
 
     /**
      * @dev The registered miner of Brain `brainId` that signed the Delivery of `resultHash` for

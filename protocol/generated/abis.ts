@@ -2862,6 +2862,22 @@ export const computeMarketAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "cost",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxCost",
+        "type": "uint256"
+      }
+    ],
+    "name": "CostAboveMax",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "ECDSAInvalidSignature",
     "type": "error"
@@ -3702,6 +3718,11 @@ export const computeMarketAbi = [
         "internalType": "uint64",
         "name": "deadline",
         "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxCost",
+        "type": "uint256"
       }
     ],
     "name": "openRequest",

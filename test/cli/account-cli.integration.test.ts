@@ -238,11 +238,30 @@ describe("devnet + based account (CLI end to end)", function () {
     const appCtx = await sdk(appKey);
     const escrow = quoteEscrow(PRICING, 10, 20);
     expect(escrow).to.equal(parseEther("0.05"));
+    // A quote below the Brain's prices now (as after a price rise) is refused before anything is sent.
+    try {
+      await openRequest(appCtx, {
+        brainId: BRAIN,
+        promptUnits: 10,
+        maxCompletionUnits: 20,
+        deadlineSeconds: 600,
+        maxCost: escrow - 1n,
+        account: dev.address,
+      });
+      expect.fail("escrowed above maxCost");
+    } catch (err) {
+      expect(err).to.include({ code: "CostAboveMax", kind: "refused" });
+      expect((err as { details?: Record<string, string> }).details).to.include({
+        cost: escrow.toString(),
+        maxCost: (escrow - 1n).toString(),
+      });
+    }
     const opened = await openRequest(appCtx, {
       brainId: BRAIN,
       promptUnits: 10,
       maxCompletionUnits: 20,
       deadlineSeconds: 600,
+      maxCost: escrow,
       account: dev.address,
     });
     expect(opened).to.include({ account: dev.address, escrow });
@@ -262,6 +281,7 @@ describe("devnet + based account (CLI end to end)", function () {
         promptUnits: 10,
         maxCompletionUnits: 20,
         deadlineSeconds: 600,
+        maxCost: escrow,
         account: dev.address,
       });
       expect.fail("the app escrowed beyond its allowance");
@@ -299,6 +319,7 @@ describe("devnet + based account (CLI end to end)", function () {
       promptUnits: 100,
       maxCompletionUnits: 300,
       deadlineSeconds: 600,
+      maxCost: quoteEscrow(PRICING, 100, 300),
     });
     expect(opened.escrow).to.equal(parseEther("0.7")); // 100 × 1/1000 + 300 × 2/1000
     const resultHash = keccak256(toHex("four tokens"));
@@ -352,6 +373,7 @@ describe("devnet + based account (CLI end to end)", function () {
       promptUnits: 10,
       maxCompletionUnits: 20,
       deadlineSeconds: 30,
+      maxCost: quoteEscrow(PRICING, 10, 20),
     });
     const id = opened.requestId.toString();
     const early = await based(["account", "reclaim", id, "--json"], env);

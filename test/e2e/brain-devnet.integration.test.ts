@@ -94,6 +94,7 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
       cost: {
         status: string;
         escrowed: string;
+        maxCost: string;
         paid: string;
         refunded: string;
         ownerCut: string;
@@ -109,6 +110,8 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
     expect(out.plan).to.deep.equal(modelPlanLossiness(SHIPPED_MODEL_DIR));
 
     expect(out.cost.status).to.equal("settled");
+    // The prices did not change after the quote: the escrow is the quote, passed as maxCost.
+    expect(out.cost.maxCost).to.equal(out.cost.escrowed);
     const [escrowed, paid, refunded, ownerCut, minerPay] = [
       out.cost.escrowed,
       out.cost.paid,

@@ -23,6 +23,18 @@ describe("cli/ui/hints: the command turns the SDK's error codes into command lin
 
     const expired = explainMarketError({ name: "RequestExpired", args: [17n, 1_700_000_000n] }, "settle");
     expect(hintFor(expired)).to.equal("Reclaim it to the account with `based account reclaim 17`.");
+
+    const rose = explainMarketError(
+      { name: "CostAboveMax", args: [2n * 10n ** 18n, 5n * 10n ** 16n] },
+      "open",
+      {
+        brainId: 3,
+      },
+    );
+    expect(rose.message).to.contain("escrows 2 BASED, more than the maximum cost of 0.05 BASED");
+    expect(rose.hint).to.not.contain("--");
+    expect(hintFor(rose)).to.contain("`based brain show 3`");
+    expect(hintFor(rose)).to.contain("--max-cost 2 (or more)");
   });
 
   it("keeps the SDK's hint for codes it does not know, and where the details it needs are missing", () => {

@@ -6,7 +6,7 @@ import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { type Address, type Hex, concat, keccak256, numberToHex, slice, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { ComputeMarket } from "../../../typechain-types";
+import type { BrainRegistry, ComputeMarket } from "../../../typechain-types";
 import { DELIVERY_TYPES, deliveryDomain } from "../../../protocol/gateway";
 import { Role } from "../../../protocol/report";
 import { devnetPrivateKey } from "../../../sdk/devnet";
@@ -21,6 +21,8 @@ const PROMPT_PRICE = 10n ** 15n + 7n;
 const COMPLETION_PRICE = 2n * 10n ** 15n + 3n;
 const CONTEXT_LIMIT = 4_096;
 const DEPOSIT = BASED(1_000);
+/** The maxCost of requests in tests about other rules: any cost is accepted. */
+const ANY_COST = ethers.MaxUint256;
 /** secp256k1's group order: s and n − s are both valid, OZ accepts only the low one. */
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const Status = { None: 0n, Open: 1n, Settled: 2n, Reclaimed: 3n } as const;
@@ -94,6 +96,7 @@ async function deployMarket() {
         o.promptUnits ?? 10,
         o.maxCompletionUnits ?? 20,
         deadline,
+        ANY_COST,
       );
     return { requestId: await market.lastRequestId(), deadline };
   }
@@ -215,7 +218,7 @@ describe("ComputeMarket", function () {
       ).to.equal(escrow);
       expect(await market.lastRequestId()).to.equal(0n);
       const deadline = BigInt(await time.latest()) + 600n;
-      const tx = await market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline);
+      const tx = await market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, ANY_COST);
       await expect(tx)
         .to.emit(market, "RequestOpened")
         .withArgs(1n, user.address, BRAIN, 10, 20, escrow, deadline);
@@ -229,7 +232,7 @@ describe("ComputeMarket", function () {
       expect(r.ownerBps).to.equal(2_500n);
       expect(r.escrow).to.equal(escrow);
       expect(r.deadline).to.equal(deadline);
-      await market.connect(user).openRequest(user.address, BRAIN, 1, 0, deadline);
+      await market.connect(user).openRequest(user.address, BRAIN, 1, 0, deadline, ANY_COST);
       expect(await market.lastRequestId()).to.equal(2n);
       expect((await market.getRequest(2n)).escrow).to.equal(10n ** 12n + 1n); // (1e15 + 7) / 1000, rounded up
       expect((await market.getRequest(0n)).status).to.equal(Status.None);
@@ -239,24 +242,23 @@ describe("ComputeMarket", function () {
       const { market, user } = await loadFixture(deployMarket);
       const deadline = BigInt(await time.latest()) + 600n;
       for (const brainId of [8n, 9999n]) {
-        await expect(market.connect(user).openRequest(user.address, brainId, 1, 1, deadline))
+        await expect(market.connect(user).openRequest(user.address, brainId, 1, 1, deadline, ANY_COST))
           .to.be.revertedWithCustomError(market, "BrainNotActive")
           .withArgs(brainId);
       }
       await expect(
-        market.connect(user).openRequest(user.address, BRAIN, 0, 5, deadline),
+        market.connect(user).openRequest(user.address, BRAIN, 0, 5, deadline, ANY_COST),
       ).to.be.revertedWithCustomError(market, "ZeroPromptUnits");
-      await expect(market.connect(user).openRequest(user.address, BRAIN, 4_000, 97, deadline))
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 4_000, 97, deadline, ANY_COST))
         .to.be.revertedWithCustomError(market, "ContextLimitExceeded")
         .withArgs(4_097n, CONTEXT_LIMIT);
       // uint32 sums must not wrap around: 2^32 − 1 + 2 is above the limit, not 1.
-      await expect(market.connect(user).openRequest(user.address, BRAIN, 2 ** 32 - 1, 2, deadline))
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 2 ** 32 - 1, 2, deadline, ANY_COST))
         .to.be.revertedWithCustomError(market, "ContextLimitExceeded")
         .withArgs(2n ** 32n + 1n, CONTEXT_LIMIT);
-      await expect(market.connect(user).openRequest(user.address, BRAIN, 4_000, 96, deadline)).to.emit(
-        market,
-        "RequestOpened",
-      );
+      await expect(
+        market.connect(user).openRequest(user.address, BRAIN, 4_000, 96, deadline, ANY_COST),
+      ).to.emit(market, "RequestOpened");
     });
 
     it("a Brain without pricing has no context limit and escrows nothing; it still settles and pays nothing", async function () {
@@ -265,7 +267,7 @@ describe("ComputeMarket", function () {
       await market.connect(alice).setGateway(1n, alice.address);
       const before = await market.balanceOf(user.address);
       const deadline = BigInt(await time.latest()) + 600n;
-      await expect(market.connect(user).openRequest(user.address, 1n, 100_000, 100_000, deadline))
+      await expect(market.connect(user).openRequest(user.address, 1n, 100_000, 100_000, deadline, ANY_COST))
         .to.emit(market, "RequestOpened")
         .withArgs(1n, user.address, 1n, 100_000, 100_000, 0n, deadline);
       const tx = await market.connect(alice).settle(1n, 100_000, RESULT, await sign(1n, RESULT, 2));
@@ -279,18 +281,18 @@ describe("ComputeMarket", function () {
       for (const offset of [0n, -1n, DAY + 1n]) {
         const now = BigInt(await time.latest()) + 10n;
         await time.setNextBlockTimestamp(now);
-        await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + offset))
+        await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + offset, ANY_COST))
           .to.be.revertedWithCustomError(market, "InvalidDeadline")
           .withArgs(now + offset, now, now + DAY);
       }
       const now = BigInt(await time.latest()) + 10n;
       await time.setNextBlockTimestamp(now);
-      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + DAY)).to.emit(
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + DAY, ANY_COST)).to.emit(
         market,
         "RequestOpened",
       );
       await time.setNextBlockTimestamp(now + 1n);
-      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + 2n)).to.emit(
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 1, 1, now + 2n, ANY_COST)).to.emit(
         market,
         "RequestOpened",
       );
@@ -305,7 +307,7 @@ describe("ComputeMarket", function () {
         10,
         20,
       );
-      await expect(market.connect(stranger).openRequest(stranger.address, BRAIN, 10, 20, deadline))
+      await expect(market.connect(stranger).openRequest(stranger.address, BRAIN, 10, 20, deadline, ANY_COST))
         .to.be.revertedWithCustomError(market, "InsufficientBalance")
         .withArgs(stranger.address, 10n, escrow);
       expect(await market.balanceOf(stranger.address)).to.equal(10n);
@@ -321,7 +323,7 @@ describe("ComputeMarket", function () {
       );
       await market.connect(user).authorize(app.address, escrow * 2n + 5n);
       const deadline = BigInt(await time.latest()) + 600n;
-      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline))
+      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline, ANY_COST))
         .to.emit(market, "AllowanceSpent")
         .withArgs(user.address, app.address, escrow, escrow + 5n)
         .and.to.emit(market, "RequestOpened")
@@ -356,12 +358,123 @@ describe("ComputeMarket", function () {
       const { market, user, app, open } = await loadFixture(deployMarket);
       await market.connect(user).authorize(app.address, ethers.MaxUint256);
       const deadline = BigInt(await time.latest()) + 600n;
-      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline)).not.to.emit(
-        market,
-        "AllowanceSpent",
-      );
+      await expect(
+        market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline, ANY_COST),
+      ).not.to.emit(market, "AllowanceSpent");
       await open({ by: app });
       expect(await market.allowance(user.address, app.address)).to.equal(ethers.MaxUint256);
+    });
+  });
+
+  describe("maxCost: the most the caller agreed to pay", function () {
+    /** What `based prompt` shows and passes: the escrow of 10 + 20 units at the Brain's prices now. */
+    async function quoteNow(market: ComputeMarket, registry: BrainRegistry) {
+      const [promptPricePer1k, completionPricePer1k] = await registry.pricing(BRAIN);
+      const quoted = quoteEscrow({ promptPricePer1k, completionPricePer1k }, 10, 20);
+      expect(await market.quote(promptPricePer1k, completionPricePer1k, 10, 20)).to.equal(quoted);
+      return quoted;
+    }
+    /** A completion price at which 20 completion units cost the whole deposit (prompt units free). */
+    const DRAINING_PRICE = DEPOSIT * 50n;
+
+    it("attack: price front-run drains a spending account — refused by maxCost", async function () {
+      const { market, registry, user, app, carol, gateway } = await loadFixture(deployMarket);
+      const quoted = await quoteNow(market, registry);
+      // Without a bound the escrow would be the account's whole free balance, and the Brain's own
+      // gateway could then settle all 20 completion units at that price.
+      expect(await market.quote(0n, DRAINING_PRICE, 10, 20)).to.equal(DEPOSIT);
+
+      // The user's openRequest sits in the mempool; the Brain's wallet (carol) sees it and sends
+      // setPricing with a higher tip, so it is mined first in the same block.
+      await ethers.provider.send("evm_setAutomine", [false]);
+      const sent = (async () => {
+        const deadline = BigInt(await time.latest()) + 600n;
+        const victim = await market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, quoted, {
+          gasLimit: 500_000,
+          maxPriorityFeePerGas: 1n,
+        });
+        const frontRun = await registry.connect(carol).setPricing(BRAIN, 0n, DRAINING_PRICE, CONTEXT_LIMIT, {
+          gasLimit: 500_000,
+          maxPriorityFeePerGas: 10n ** 10n,
+        });
+        await ethers.provider.send("evm_mine", []);
+        return { victim, frontRun };
+      })();
+      const { victim, frontRun } = await sent.finally(() => ethers.provider.send("evm_setAutomine", [true]));
+      const [frontRunReceipt, victimReceipt] = await Promise.all([
+        ethers.provider.getTransactionReceipt(frontRun.hash),
+        ethers.provider.getTransactionReceipt(victim.hash),
+      ]);
+      expect(victimReceipt!.blockNumber).to.equal(frontRunReceipt!.blockNumber);
+      expect(frontRunReceipt!.index).to.be.lessThan(victimReceipt!.index); // the front-run went first
+      expect(frontRunReceipt!.status).to.equal(1);
+      expect(victimReceipt!.status).to.equal(0); // … and the user's request was refused
+      // The refusal is CostAboveMax(cost at the new prices, the quote the user agreed to).
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, quoted))
+        .to.be.revertedWithCustomError(market, "CostAboveMax")
+        .withArgs(DEPOSIT, quoted);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+      expect(await market.lastRequestId()).to.equal(0n);
+
+      // The same attack on an app's allowance: the app passes the quote it got, the allowance stays.
+      await market.connect(user).authorize(app.address, DEPOSIT);
+      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline, quoted))
+        .to.be.revertedWithCustomError(market, "CostAboveMax")
+        .withArgs(DEPOSIT, quoted);
+      expect(await market.allowance(user.address, app.address)).to.equal(DEPOSIT);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+      // Nothing was escrowed, so the Brain's gateway has nothing to settle.
+      await expect(market.connect(gateway).settle(1n, 20, RESULT, "0x"))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(1n, Status.None);
+    });
+
+    it("honest path: prices unchanged, the request opens and escrows exactly the quote (maxCost == cost is accepted, one wei less is not)", async function () {
+      const { market, registry, user, app } = await loadFixture(deployMarket);
+      const quoted = await quoteNow(market, registry);
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, quoted - 1n))
+        .to.be.revertedWithCustomError(market, "CostAboveMax")
+        .withArgs(quoted, quoted - 1n);
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, quoted))
+        .to.emit(market, "RequestOpened")
+        .withArgs(1n, user.address, BRAIN, 10, 20, quoted, deadline);
+      expect((await market.getRequest(1n)).escrow).to.equal(quoted);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT - quoted);
+      await market.connect(user).authorize(app.address, quoted);
+      await expect(market.connect(app).openRequest(user.address, BRAIN, 10, 20, deadline, quoted))
+        .to.emit(market, "AllowanceSpent")
+        .withArgs(user.address, app.address, quoted, 0n);
+      // A Brain without prices escrows 0, which any maxCost (0 included) accepts.
+      await expect(market.connect(user).openRequest(user.address, 1n, 10, 20, deadline, 0n))
+        .to.emit(market, "RequestOpened")
+        .withArgs(3n, user.address, 1n, 10, 20, 0n, deadline);
+    });
+
+    it("a price drop after the quote: the request escrows the lower cost, not the maxCost", async function () {
+      const { market, registry, user, carol } = await loadFixture(deployMarket);
+      const quoted = await quoteNow(market, registry);
+      await registry
+        .connect(carol)
+        .setPricing(BRAIN, PROMPT_PRICE / 2n, COMPLETION_PRICE / 2n, CONTEXT_LIMIT);
+      const lower = quoteEscrow(
+        { promptPricePer1k: PROMPT_PRICE / 2n, completionPricePer1k: COMPLETION_PRICE / 2n },
+        10,
+        20,
+      );
+      expect(lower).to.be.lessThan(quoted);
+      const deadline = BigInt(await time.latest()) + 600n;
+      await expect(market.connect(user).openRequest(user.address, BRAIN, 10, 20, deadline, quoted))
+        .to.emit(market, "RequestOpened")
+        .withArgs(1n, user.address, BRAIN, 10, 20, lower, deadline);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT - lower);
+      const r = await market.getRequest(1n);
+      expect([r.escrow, r.promptPricePer1k, r.completionPricePer1k]).to.deep.equal([
+        lower,
+        PROMPT_PRICE / 2n,
+        COMPLETION_PRICE / 2n,
+      ]);
     });
   });
 
