@@ -4,7 +4,7 @@
  * when the signature recovers to the address it names, the expiry lies ahead (and not too far),
  * the signer is a member of the Brain in the wanted role, and the nonce was never seen before.
  */
-import { type Address, recoverMessageAddress } from "viem";
+import { type Address, type Hex, recoverMessageAddress } from "viem";
 import { z } from "zod";
 import { errorLine } from "../../sdk/errors";
 import {
@@ -49,10 +49,28 @@ const headersSchema = z.object({
 
 const single = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
-/** Checks a signed request; returns the member's address or throws a `GatewayRefusal`. */
-export async function verifySignedRequest(
-  c: SignedRequestCheck,
-): Promise<{ address: Address; role: MemberRole }> {
+/** What can be checked of a signed request before its body is read. */
+export type SignedHeadersCheck = Pick<
+  SignedRequestCheck,
+  "domain" | "headers" | "roles" | "isMember" | "nowMs"
+>;
+
+/**
+ * The checks that need no body: the signature headers are there and well formed, the expiry is
+ * near, and the address they name is a member in a wanted role. A gateway runs them before it
+ * reads a body, so a stranger cannot make it read (and parse) a large one; the signature itself,
+ * which covers the body's hash, is checked after (`verifySignedRequest`).
+ */
+export async function checkSignedHeaders(
+  c: SignedHeadersCheck,
+): Promise<{
+  address: Address;
+  role: MemberRole;
+  nonce: string;
+  expiry: number;
+  signature: string;
+  nowS: number;
+}> {
   const raw = Object.fromEntries(Object.values(SIGNATURE_HEADERS).map((h) => [h, single(c.headers[h])]));
   if (Object.values(raw).some((v) => v === undefined)) {
     throw new GatewayRefusal(
@@ -71,7 +89,6 @@ export async function verifySignedRequest(
   }
   const h = parsed.data;
   const address = h[SIGNATURE_HEADERS.address];
-  const nonce = h[SIGNATURE_HEADERS.nonce];
   const expiry = h[SIGNATURE_HEADERS.expiry];
   const nowS = Math.floor((c.nowMs ?? Date.now()) / 1000);
   if (expiry <= nowS) {
@@ -88,28 +105,6 @@ export async function verifySignedRequest(
       `the request's expiry lies ${expiry - nowS} s ahead; at most ${LIMITS.maxSignatureLifetimeS} s is accepted`,
     );
   }
-
-  const message = signedRequestMessage(c.domain, {
-    method: c.method,
-    path: c.path,
-    bodySha256: sha256Hex(c.body ?? new Uint8Array()),
-    nonce,
-    expiry,
-  });
-  let signer: Address;
-  try {
-    signer = await recoverMessageAddress({ message, signature: h[SIGNATURE_HEADERS.signature] });
-  } catch {
-    signer = "0x0000000000000000000000000000000000000000";
-  }
-  if (signer !== address) {
-    throw new GatewayRefusal(
-      401,
-      "BadSignature",
-      `the signature is not ${address}'s over this request (method, path, body, nonce, expiry and this gateway's chain ${c.domain.chainId}, Network ${c.domain.network}, Brain #${c.domain.brainId}); sign exactly what is sent`,
-    );
-  }
-
   let role: MemberRole | undefined;
   try {
     for (const r of c.roles) {
@@ -131,6 +126,41 @@ export async function verifySignedRequest(
       403,
       "NotMember",
       `${address} is not a registered ${wanted} of Brain #${c.domain.brainId} in the Network contract; register first (\`based miner start --brain ${c.domain.brainId}\` or \`based validator start --brain ${c.domain.brainId}\` do it)`,
+    );
+  }
+  return {
+    address,
+    role,
+    nonce: h[SIGNATURE_HEADERS.nonce],
+    expiry,
+    signature: h[SIGNATURE_HEADERS.signature],
+    nowS,
+  };
+}
+
+/** Checks a signed request; returns the member's address or throws a `GatewayRefusal`. */
+export async function verifySignedRequest(
+  c: SignedRequestCheck,
+): Promise<{ address: Address; role: MemberRole }> {
+  const { address, role, nonce, expiry, signature, nowS } = await checkSignedHeaders(c);
+  const message = signedRequestMessage(c.domain, {
+    method: c.method,
+    path: c.path,
+    bodySha256: sha256Hex(c.body ?? new Uint8Array()),
+    nonce,
+    expiry,
+  });
+  let signer: Address;
+  try {
+    signer = await recoverMessageAddress({ message, signature: signature as Hex });
+  } catch {
+    signer = "0x0000000000000000000000000000000000000000";
+  }
+  if (signer !== address) {
+    throw new GatewayRefusal(
+      401,
+      "BadSignature",
+      `the signature is not ${address}'s over this request (method, path, body, nonce, expiry and this gateway's chain ${c.domain.chainId}, Network ${c.domain.network}, Brain #${c.domain.brainId}); sign exactly what is sent`,
     );
   }
 

@@ -16,6 +16,7 @@ import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { type GatewayOptions, startGateway } from "./server";
+import { BoundedMap } from "./bounded";
 
 export const gatewayOptionsSchema = z.object({
   brain: z.coerce.number().int().min(0).max(1023),
@@ -63,7 +64,8 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
     const ctx = chainContext(settings, "based", account);
 
     // Keyed by account, not (account, role): one chain read answers a check for either role.
-    const cache = new Map<Address, { at: number; role: string }>();
+    // Bounded: every signed request names an address, and strangers can name fresh ones.
+    const cache = new BoundedMap<Address, { at: number; role: string }>(10_000);
     const isMember: GatewayOptions["isMember"] = async (account, role) => {
       const hit = cache.get(account);
       if (hit && Date.now() - hit.at < MEMBER_CACHE_MS) return hit.role === role;

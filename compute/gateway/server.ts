@@ -15,7 +15,8 @@ import pino, { type Logger } from "pino";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
-import { type MemberRole, verifySignedRequest } from "./auth";
+import { type MemberRole, checkSignedHeaders, verifySignedRequest } from "./auth";
+import { FailureBudget } from "./bounded";
 import { GatewayRefusal, invalid, isRedisConnectionError, redisDown } from "./errors";
 import {
   API_PREFIX,
@@ -87,6 +88,13 @@ export type GatewayOptions = {
   sampleTtlMs?: number;
   /** Per client IP across client routes. Default 6,000 requests a minute. */
   rateLimit?: { max: number; timeWindowMs: number };
+  /**
+   * Signed requests that fail their checks, per client IP and minute, before that IP's signed
+   * requests are refused unread (429) for the rest of the minute. Default 20.
+   */
+  maxSignatureFailures?: number;
+  /** Blob bytes one client IP may upload per blob lifetime (`blobTtlMs`). Default 256 MiB. */
+  blobQuotaBytes?: number;
 };
 
 export type RunningGateway = { url: string; app: FastifyInstance; close(): Promise<void> };
@@ -474,6 +482,15 @@ async function buildApp(
   // One budget per client IP across all client routes (route-level limits would each count apart).
   await app.register(rateLimit, { global: false });
   const clientLimiter = app.createRateLimit({ max: limits.max, timeWindow: limits.timeWindowMs });
+  const failures = new FailureBudget(options.maxSignatureFailures ?? 20, 60_000);
+  const blobQuota = options.blobQuotaBytes ?? 256 * 1024 * 1024;
+  const blobWindowMs = options.blobTtlMs ?? 60 * 60_000;
+  const quotaRefusal = (used: number) =>
+    new GatewayRefusal(
+      429,
+      "BlobQuotaExceeded",
+      `this address uploaded ${used} blob bytes in the last ${blobWindowMs / 60_000} min; at most ${blobQuota} are kept per address: reuse the keys already uploaded (HEAD /v1/blobs/:hash) or retry later`,
+    );
 
   const serviceTag = { tags: ["service"] };
   app.get(
@@ -526,9 +543,37 @@ async function buildApp(
           throw new GatewayRefusal(503, "ShuttingDown", "the gateway is restarting; retry shortly");
       });
 
+      /** Counts a refused signed request against its IP's failure budget, then refuses it. */
+      const failed = (req: FastifyRequest, err: unknown): never => {
+        if (err instanceof GatewayRefusal && err.status >= 400 && err.status < 500) failures.fail(req.ip);
+        throw err;
+      };
       /**
-       * preValidation of a signed route: the request's signature and the signer's membership are
-       * checked before its inputs, as they always were (a stranger's malformed poll is a 401 or 403).
+       * onRequest of a signed route, before its body is read: the signature headers, the expiry and
+       * the named address's membership. A stranger's request (and an IP that keeps failing these
+       * checks) is refused without reading what it sends: result bodies may be 86 MiB.
+       */
+      const headersFirst =
+        (roles: readonly MemberRole[]) => async (req: FastifyRequest, reply: FastifyReply) => {
+          const wait = failures.retryAfterS(req.ip);
+          if (wait > 0) {
+            void reply.header("retry-after", wait);
+            throw new GatewayRefusal(
+              429,
+              "TooManyFailures",
+              `too many refused signed requests from this address; retry in ${wait} s with requests signed by a registered member`,
+            );
+          }
+          await checkSignedHeaders({
+            domain: options.domain,
+            headers: req.headers,
+            roles,
+            isMember: options.isMember,
+          }).catch((err: unknown) => failed(req, err));
+        };
+      /**
+       * preValidation of a signed route: the signature over the body (and the nonce) are checked
+       * before its inputs, as they always were (a stranger's malformed poll is a 401 or 403).
        */
       const signedBy = (roles: readonly MemberRole[]) => async (req: FastifyRequest) => {
         const { address } = await verifySignedRequest({
@@ -540,7 +585,7 @@ async function buildApp(
           roles,
           isMember: options.isMember,
           claimNonce: (a, n, ttl) => service.store.claimNonce(a, n, ttl),
-        });
+        }).catch((err: unknown) => failed(req, err));
         req.signer = address;
       };
       /**
@@ -574,6 +619,12 @@ async function buildApp(
         {
           bodyLimit: LIMITS.maxBlobBytes,
           config: clientLimit,
+          // Before the body is read: what this client already uploaded plus what it announces.
+          onRequest: async (req) => {
+            const announced = Number(req.headers["content-length"] ?? 0);
+            const used = await service.store.blobBytesOf(req.ip);
+            if (used + (Number.isFinite(announced) ? announced : 0) > blobQuota) throw quotaRefusal(used);
+          },
           schema: {
             ...blobs,
             summary: `Upload a content-addressed blob (evaluation keys), at most ${LIMITS.maxBlobBytes} bytes`,
@@ -597,7 +648,11 @@ async function buildApp(
               "send the blob's bytes as application/octet-stream",
             );
           }
-          return reply.code(201).send(await service.putBlob(req.params.hash, req.body));
+          if ((await service.store.blobBytesOf(req.ip)) + req.body.length > blobQuota)
+            throw quotaRefusal(await service.store.blobBytesOf(req.ip));
+          const stored = await service.putBlob(req.params.hash, req.body);
+          await service.store.addBlobBytes(req.ip, req.body.length, blobWindowMs);
+          return reply.code(201).send(stored);
         },
       );
       v1.head(
@@ -625,6 +680,7 @@ async function buildApp(
         "/blobs/:hash",
         {
           exposeHeadRoute: false,
+          onRequest: headersFirst(["miner", "validator"]),
           preValidation: signedBy(["miner", "validator"]),
           schema: {
             ...blobs,
@@ -791,6 +847,7 @@ async function buildApp(
       v1.post(
         "/miner/work",
         {
+          onRequest: headersFirst(["miner"]),
           preValidation: signedBy(["miner"]),
           schema: {
             ...miners,
@@ -812,6 +869,7 @@ async function buildApp(
         "/miner/jobs/:id/result",
         {
           bodyLimit: RESULT_BODY,
+          onRequest: headersFirst(["miner"]),
           preValidation: [pathFirst, signedBy(["miner"])],
           schema: {
             ...miners,
@@ -832,6 +890,7 @@ async function buildApp(
       v1.post(
         "/miner/jobs/:id/release",
         {
+          onRequest: headersFirst(["miner"]),
           preValidation: [pathFirst, signedBy(["miner"])],
           schema: {
             ...miners,
@@ -857,6 +916,7 @@ async function buildApp(
       v1.get(
         "/validator/samples",
         {
+          onRequest: headersFirst(["validator"]),
           preValidation: signedBy(["validator"]),
           schema: {
             ...validators,
@@ -873,6 +933,7 @@ async function buildApp(
       v1.get(
         "/validator/miners",
         {
+          onRequest: headersFirst(["validator"]),
           preValidation: signedBy(["validator"]),
           schema: {
             ...validators,

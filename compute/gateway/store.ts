@@ -110,11 +110,27 @@ export class GatewayStore {
   minerStatsKey = (a: Address) => `${this.base}:miner:${a}:stats`;
   minerLatencyKey = (a: Address) => `${this.base}:miner:${a}:latency`;
   nonceKey = (a: Address, nonce: string) => `${this.base}:nonce:${a}:${nonce}`;
+  blobQuotaKey = (client: string) => `${this.base}:blobquota:${client}`;
 
   // -- blobs ------------------------------------------------------------------------------------
 
   async putBlob(hash: string, bytes: Buffer, ttlMs: number): Promise<void> {
     await this.redis.set(this.blobKey(hash), bytes, "PX", ttlMs);
+  }
+
+  /** Bytes `client` uploaded in its current quota window. */
+  async blobBytesOf(client: string): Promise<number> {
+    return Number((await this.redis.get(this.blobQuotaKey(client))) ?? 0);
+  }
+
+  /** Adds `bytes` to `client`'s window (which starts with its first upload and lasts `windowMs`). */
+  async addBlobBytes(client: string, bytes: number, windowMs: number): Promise<number> {
+    const key = this.blobQuotaKey(client);
+    const [[, total]] = (await this.redis.multi().incrby(key, bytes).pexpire(key, windowMs, "NX").exec()) as [
+      [Error | null, number],
+      [Error | null, number],
+    ];
+    return total;
   }
 
   async hasBlob(hash: string): Promise<boolean> {
