@@ -6,8 +6,9 @@
  * - both sides deployed with Ignition; devnet accounts #0–#4 get PEPE and BASED;
  * - four attesters (devnet accounts 10–13, HTTP 7101–7104; threshold 3) and a relayer (account 14);
  * - the deployments file that the SDK, the `based` command and the services read.
- * It prints what it started and runs until Ctrl-C, then stops everything and removes the
- * deployments file (which would be stale).
+ * It prints what it started and runs until Ctrl-C (or SIGTERM), then stops everything and removes
+ * the deployments file (which would be stale): SIGTERM to every child, SIGKILL to those still
+ * running after STOP_BOUND_MS or at a second Ctrl-C (scripts/devnet/children.ts), then it exits.
  *
  * Flags (all optional): --eth-port, --based-port, --attester-port (first of four),
  * --based-block-time <seconds>, --state-dir <dir> (default .devnet), --pepecoin <address>,
@@ -16,7 +17,7 @@
  * redis://127.0.0.1:6379), --no-brain-services (no gateway, miners or validators: for tests that
  * bring their own).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -31,6 +32,7 @@ import { attesterThreshold } from "../protocol/message";
 import { addressSchema } from "../protocol/schemas";
 import { readDeployments } from "../sdk/node/deployments-file";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
+import { Children, exited } from "./devnet/children";
 import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
 import {
   DEVNET_ACCOUNTS,
@@ -115,56 +117,6 @@ function portIsFree(p: number): Promise<boolean> {
     server.once("error", () => resolve(false));
     server.listen(p, "127.0.0.1", () => server.close(() => resolve(true)));
   });
-}
-
-/** Every child process of the devnet, so Ctrl-C (or a failure) stops them all. */
-class Children {
-  private readonly all: { name: string; child: ChildProcess }[] = [];
-  stopping = false;
-
-  start(
-    name: string,
-    args: string[],
-    env: NodeJS.ProcessEnv,
-    logFile: string,
-    /** true: its exit stops the devnet; "warn": a miner or validator may die, the network goes on. */
-    critical: boolean | "warn" = true,
-  ): ChildProcess {
-    const out = fs.openSync(logFile, "a");
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", out, out],
-    });
-    this.all.push({ name, child });
-    child.once("exit", (code) => {
-      if (this.stopping) return;
-      if (critical === true) {
-        log.error({ code }, `${name} stopped unexpectedly: see ${logFile}`);
-        this.onFailure?.();
-      } else if (critical === "warn") {
-        log.warn({ code }, `${name} stopped: see ${logFile}; the network goes on without it`);
-      }
-    });
-    if (this.pidFile) {
-      const pids = Object.fromEntries(this.all.map(({ name: n, child: c }) => [n, c.pid]));
-      fs.writeFileSync(this.pidFile, JSON.stringify(pids, null, 2));
-    }
-    return child;
-  }
-
-  onFailure?: () => void;
-  /** Where the services' process ids are written (tests stop one to see the network cope). */
-  pidFile?: string;
-
-  stopAll(): void {
-    this.stopping = true;
-    for (const { child } of this.all) if (child.exitCode === null) child.kill("SIGTERM");
-  }
-}
-
-function exited(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
 async function waitForRpc(url: string, timeoutMs: number): Promise<void> {
@@ -307,17 +259,24 @@ async function main(): Promise<void> {
     else if (/^validator-\d+$/.test(f)) fs.rmSync(path.join(o.stateDir, f), { recursive: true, force: true });
   }
 
-  const children = new Children();
+  const children = new Children(log, ROOT);
   children.pidFile = path.join(o.stateDir, "pids.json");
+  // SIGTERM to every child, SIGKILL past the bound (or at a second Ctrl-C), then this script exits
+  // whatever it was still waiting on.
   const stop = (code: number) => {
-    if (children.stopping) return;
-    children.stopAll();
+    if (children.stopping) {
+      log.warn("stopping again: killing what is still running");
+      void children.stopAll();
+      return;
+    }
+    log.info("stopping the devnet (again to kill what is still running)");
     fs.rmSync(deploymentsFile, { force: true });
     process.exitCode = code;
+    void children.stopAll().then(() => process.exit(code));
   };
   children.onFailure = () => stop(1);
-  process.once("SIGINT", () => stop(0));
-  process.once("SIGTERM", () => stop(0));
+  process.on("SIGINT", () => stop(0));
+  process.on("SIGTERM", () => stop(0));
 
   try {
     log.info("compiling contracts");

@@ -58,6 +58,11 @@ export type GatewayClientOptions = {
   url: string;
   /** Per-request timeout (long polls add their wait). */
   timeoutMs?: number;
+  /**
+   * Aborts every request under way and every wait (a service's shutdown signal): a call then
+   * rejects with the signal's reason at once instead of running out its timeout.
+   */
+  signal?: AbortSignal;
 };
 
 export type SignerOptions = { account: LocalAccount; domain: GatewayDomain };
@@ -65,10 +70,12 @@ export type SignerOptions = { account: LocalAccount; domain: GatewayDomain };
 export class GatewayClient {
   readonly url: string;
   private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(options: GatewayClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.signal = options.signal;
   }
 
   // -- clients ---------------------------------------------------------------------------------
@@ -119,6 +126,7 @@ export class GatewayClient {
   async waitForJob(jobId: string, timeoutMs = 10 * 60_000): Promise<JobView> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      this.signal?.throwIfAborted();
       const left = deadline - Date.now();
       const view = await this.getJob(jobId, Math.max(1, Math.min(left, LIMITS.maxWaitMs)));
       if (view.state === "completed" || view.state === "failed") return view;
@@ -179,14 +187,18 @@ export class GatewayClient {
     extraMs = 0,
   ): Promise<Response> {
     const url = `${this.url}${API_PREFIX}${route}`;
+    this.signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(this.timeoutMs + extraMs);
     try {
       return await fetch(url, {
         method,
         body: init.body,
         headers: init.headers,
-        signal: AbortSignal.timeout(this.timeoutMs + extraMs),
+        // The timeout or the caller's signal: the body is read under the same signal.
+        signal: this.signal ? AbortSignal.any([timeout, this.signal]) : timeout,
       });
     } catch (err) {
+      this.signal?.throwIfAborted();
       throw new BasedError(
         "environment",
         "GatewayUnreachable",

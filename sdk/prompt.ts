@@ -249,7 +249,7 @@ function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayCl
           const busy = err instanceof GatewayError && (err.status === 429 || err.status === 503);
           if (!busy || Date.now() - started > RETRY_BUDGET_MS || signal?.aborted) throw err;
           const ms = Math.min(RETRY_MAX_MS, 100 * 2 ** tries);
-          await new Promise((r) => setTimeout(r, ms / 2 + Math.random() * (ms / 2)));
+          await pause(ms / 2 + Math.random() * (ms / 2), signal);
         }
       }
     };
@@ -261,6 +261,22 @@ function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayCl
     closeSession: retrying(gateway.closeSession.bind(gateway)),
     submitJob: retrying(gateway.submitJob.bind(gateway)),
     getJob: retrying(gateway.getJob.bind(gateway)),
+  });
+}
+
+/** Waits `ms`; rejects with the signal's reason as soon as it aborts (browser-safe: no node:timers). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

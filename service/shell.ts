@@ -9,7 +9,9 @@
  * - logging: pino JSON lines tagged with the service's name, at `info` unless configured;
  * - health: `GET /health` on `--health-port` when asked, with what the service reports;
  * - shutdown: the first SIGINT/SIGTERM aborts `ctx.signal` and the service finishes or hands back
- *   its work; past `shutdownTimeoutMs` the shell gives up on it; a second signal exits at once.
+ *   its work; past `shutdownTimeoutMs` the shell gives up on it; a second signal exits at once. A
+ *   process that runs one service (`serviceMain`, `exitProcess`) exits once it stopped or was given
+ *   up on, whatever it left behind: a stop is bounded by `shutdownTimeoutMs` + `EXIT_GRACE_MS`.
  */
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -76,7 +78,16 @@ export type RunInput = {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go: 1 (stdout) for a service process, 2 when a command prints its result on stdout. */
   logTo?: 1 | 2;
+  /**
+   * The process runs this service alone (`based miner|validator start`): once the service has
+   * stopped, or been given up on, the process exits within `EXIT_GRACE_MS` even when something
+   * the service abandoned (a request, a timer, a worker) still holds it open.
+   */
+  exitProcess?: boolean;
 };
+
+/** How long a process that ran a service alone may take to exit by itself after the stop. */
+export const EXIT_GRACE_MS = 2_000;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -192,16 +203,17 @@ export async function runService<O, R>(def: ServiceDefinition<O, R>, input: RunI
   const timeoutMs = def.shutdownTimeoutMs ?? 30_000;
   let giveUp: NodeJS.Timeout | undefined;
   let abandoned: () => void = () => {};
+  let givenUp: BasedError | undefined;
   const gaveUp = new Promise<never>((_, reject) => {
-    abandoned = () =>
-      reject(
-        new BasedError(
-          "environment",
-          "ShutdownTimeout",
-          `${def.name} did not stop within ${timeoutMs / 1000} s; exiting with its work unfinished.`,
-          "Work it held is handed back when its locks expire.",
-        ),
+    abandoned = () => {
+      givenUp = new BasedError(
+        "environment",
+        "ShutdownTimeout",
+        `${def.name} did not stop within ${timeoutMs / 1000} s; exiting with its work unfinished.`,
+        "Work it held is handed back when its locks expire.",
       );
+      reject(givenUp);
+    };
   });
   gaveUp.catch(() => {});
   const onSignal = (signal: NodeJS.Signals) => {
@@ -227,6 +239,14 @@ export async function runService<O, R>(def: ServiceDefinition<O, R>, input: RunI
     process.off("SIGTERM", onSignal);
     health?.close();
     log.info(`${def.name} stopped`);
+    if (input.exitProcess) {
+      // Unref'd: a process with nothing left open exits by itself first, with its own code.
+      setTimeout(() => {
+        log.warn(`${def.name} left work behind that holds the process open; exiting`);
+        const code = process.exitCode;
+        process.exit(typeof code === "number" ? code : (givenUp?.exitCode ?? 0));
+      }, EXIT_GRACE_MS).unref();
+    }
   }
 }
 

@@ -65,6 +65,8 @@ Examples:
         const summary = await runService(validatorService, {
           flags: { ...options, config: ctx.configFile },
           logTo: 2,
+          // Once it stopped (or was given up on), nothing it left behind keeps the command running.
+          exitProcess: true,
         });
         ctx.out.result(
           { validator: summary },

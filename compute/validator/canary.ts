@@ -251,7 +251,11 @@ const BAD_ANSWER_CODES = new Set(["BadMinerResult"]);
 /** Sends one canary and judges the answer. Throws only for the validator's own trouble or an abort. */
 export async function runCanary(options: RunCanaryOptions): Promise<CanaryOutcome> {
   const { reference, prompt } = options;
-  const gateway = new WatchingGateway({ url: options.gatewayUrl });
+  // The shutdown signal aborts the canary's requests and waits, not only the next job.
+  const gateway = new WatchingGateway({
+    url: options.gatewayUrl,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const base = { promptTokens: prompt.promptIds.length, maxTokens: prompt.maxTokens };
   let result;
   try {

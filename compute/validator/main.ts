@@ -86,6 +86,8 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
     endpoint: { type: "string", description: "the endpoint to register with (default: the gateway URL)" },
   },
   options: validatorOptionsSchema,
+  // runValidator returns within 10 s of the abort (its stop grace), then closes its model.
+  shutdownTimeoutMs: 20_000,
   async run({ options, config, log, signal, setHealth }) {
     const brainId = options.brain;
     const stake = options.stake === undefined ? undefined : parseEther(options.stake);

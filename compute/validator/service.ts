@@ -101,7 +101,7 @@ export type RoundReport = {
 /** Runs one round of checks and returns what it observed of each miner (nothing is scored here). */
 export async function runRound(deps: RoundDeps): Promise<RoundReport> {
   const { log, signal } = deps;
-  const gateway = new GatewayClient({ url: deps.gatewayUrl });
+  const gateway = new GatewayClient({ url: deps.gatewayUrl, ...(signal ? { signal } : {}) });
   const observations: Record<Address, MinerObservation> = {};
   const of = (miner: Address) => (observations[getAddress(miner)] ??= emptyObservation());
   for (const m of deps.miners ?? []) of(m);
@@ -373,11 +373,16 @@ export type ValidatorOptions = {
   /** How often the weights schedule looks at the chain. Default 2 s. */
   epochPollMs?: number;
   jobTimeoutMs?: number;
+  /**
+   * After the abort, how long the loops may take to finish what they are doing (default 10 s,
+   * within the shell's shutdown bound); past it the validator stops without them.
+   */
+  stopGraceMs?: number;
   signal: AbortSignal;
   log: Logger;
 };
 
-/** Runs the validator until `signal` aborts. */
+/** Runs the validator until `signal` aborts; it returns at most `stopGraceMs` after the abort. */
 export async function runValidator(options: ValidatorOptions): Promise<void> {
   const { based, brainId, signal, log } = options;
   const wallet = based.walletClient;
@@ -492,11 +497,27 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
     }
   };
 
+  // Gateway calls end at the abort (their client holds the signal); a chain call under way, or a
+  // replay's arithmetic, is not waited on past the grace.
+  const graceMs = options.stopGraceMs ?? 10_000;
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<"hung">((resolve) => {
+    const start = () => (timer = setTimeout(() => resolve("hung"), graceMs));
+    if (signal.aborted) start();
+    else signal.addEventListener("abort", start, { once: true });
+  });
+  let outcome: "done" | "hung" = "done";
   try {
-    await Promise.all([rounds(), weights()]);
+    outcome = await Promise.race([Promise.all([rounds(), weights()]).then(() => "done" as const), hung]);
   } finally {
-    replayer?.close();
-    await reference.close();
+    clearTimeout(timer);
+    if (outcome === "hung") {
+      // The reference and the replayer may still be in use: the process exits without closing them.
+      log.warn({ graceMs }, "a check did not finish after the shutdown; stopping without it");
+    } else {
+      replayer?.close();
+      await reference.close();
+    }
     log.info({ rounds: state.rounds, pendingCommit: state.commit?.epoch ?? null }, "validator stopped");
   }
 }

@@ -229,14 +229,18 @@ contract Staking is ReentrancyGuardTransient {
 
     /**
      * @notice Withdraws the caller's released unbondings, oldest first, at most `maxEntries` of them
-     * (the queue is in release order because the period is fixed).
+     * (the queue is in release order because the period is fixed). `type(uint256).max` (or any count
+     * at least the queue's length) withdraws everything released; nothing released reverts with
+     * `NothingToWithdraw`.
      * @return amount BASED sent to the caller.
      */
     function withdraw(uint256 maxEntries) external nonReentrant returns (uint256 amount) {
         if (maxEntries == 0) revert InvalidAmount(0);
         Unbonding[] storage q = _queue[msg.sender];
         uint256 head = _queueHead[msg.sender];
-        uint256 end = Math.min(q.length, head + maxEntries);
+        // Compared with the pending count, never added to `head`: `head + maxEntries` overflows
+        // for a large `maxEntries` once entries were consumed.
+        uint256 end = maxEntries < q.length - head ? head + maxEntries : q.length;
         uint256 i = head;
         for (; i < end && q[i].releaseAt <= block.timestamp; ++i) {
             amount += q[i].amount;

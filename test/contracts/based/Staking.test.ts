@@ -275,6 +275,33 @@ describe("Staking", function () {
       await expect(tx).to.changeTokenBalances(based, [bob, staking], [BASED(3), -BASED(3)]);
       expect((await staking.unbondings(bob.address)).map((u) => u.amount)).to.deep.equal([BASED(4)]);
     });
+
+    it("attack: withdraw(max) after consumed entries — no panic", async function () {
+      const { staking, based, bob } = await loadFixture(deployEconomy);
+      await staking.connect(bob).stake(BRAIN, ZERO, BASED(20));
+      for (const amount of [1n, 2n, 4n]) await staking.connect(bob).unstake(BRAIN, ZERO, BASED(amount));
+      await ethers.provider.send("evm_increaseTime", [Number(PARAMS.unbondingPeriod)]);
+      await ethers.provider.send("evm_mine", []);
+      // One entry consumed: the queue's head is past zero, so head + maxEntries would overflow.
+      await staking.connect(bob).withdraw(1n);
+      await staking.connect(bob).unstake(BRAIN, ZERO, BASED(8)); // still unbonding
+      const tx = await staking.connect(bob).withdraw(ethers.MaxUint256);
+      await expect(tx).to.emit(staking, "Withdrawn").withArgs(bob.address, BASED(6));
+      await expect(tx).to.changeTokenBalances(based, [bob, staking], [BASED(6), -BASED(6)]);
+      const [pending] = await staking.unbondings(bob.address);
+      // Nothing released: a clear refusal naming the next release, not a panic.
+      await expect(staking.connect(bob).withdraw(ethers.MaxUint256))
+        .to.be.revertedWithCustomError(staking, "NothingToWithdraw")
+        .withArgs(pending!.releaseAt);
+      await time.increaseTo(pending!.releaseAt);
+      await expect(staking.connect(bob).withdraw(ethers.MaxUint256))
+        .to.emit(staking, "Withdrawn")
+        .withArgs(bob.address, BASED(8));
+      expect(await staking.unbondings(bob.address)).to.deep.equal([]);
+      await expect(staking.connect(bob).withdraw(ethers.MaxUint256))
+        .to.be.revertedWithCustomError(staking, "NothingToWithdraw")
+        .withArgs(0n);
+    });
   });
 
   describe("the 0.5 % cap and GigaBrains", function () {
