@@ -61,9 +61,7 @@ export type SignedHeadersCheck = Pick<
  * reads a body, so a stranger cannot make it read (and parse) a large one; the signature itself,
  * which covers the body's hash, is checked after (`verifySignedRequest`).
  */
-export async function checkSignedHeaders(
-  c: SignedHeadersCheck,
-): Promise<{
+export async function checkSignedHeaders(c: SignedHeadersCheck): Promise<{
   address: Address;
   role: MemberRole;
   nonce: string;
