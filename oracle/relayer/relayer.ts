@@ -87,7 +87,7 @@ class RetryLater extends Error {
  * it (`NonceAlreadyUsed`), so the relayer stops trying. Only attesters that signed two payloads for
  * one source event make this happen.
  */
-class Superseded extends Error {
+export class Superseded extends Error {
   override name = "Superseded";
 }
 
@@ -97,7 +97,8 @@ function revertOf(err: unknown): ContractFunctionRevertedError | undefined {
   return reverted instanceof ContractFunctionRevertedError ? reverted : undefined;
 }
 
-function supersededBy(err: unknown): Superseded | undefined {
+/** A `Superseded` if `err` is the inbox's `NonceAlreadyUsed` refusal (exported for its test). */
+export function supersededBy(err: unknown): Superseded | undefined {
   const reverted = revertOf(err);
   if (reverted?.data?.errorName !== "NonceAlreadyUsed") return undefined;
   const [, , nonce, deliveredId] = reverted.data.args as readonly [bigint, number, bigint, Hex];
