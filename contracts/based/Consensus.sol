@@ -144,6 +144,10 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     /// @notice A revision must settle an open challenge and be numbered one above the report's
     /// (the selector is `ReportRejected`'s reason).
     error UnexpectedRevision();
+    /// @notice A report's message nonce must be `2^63 | (epoch << 32) | revision` of its payload: the
+    /// nonce space Consensus keeps for the inbox (`Messages.nonceSpace`). The selector is
+    /// `ReportRejected`'s reason.
+    error WrongReportNonce();
     /// @notice Epoch `epoch`'s report is not final (pending its window, challenged, or missing).
     error ReportNotFinal(uint64 epoch);
     /// @notice The report of epoch `epoch` can no longer be challenged.
@@ -193,7 +197,8 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         bytes32 totalsHash
     );
     /// @notice A report was consumed without effect: `reason` is the selector of `EpochNotOver` (it came
-    /// before its epoch ended) or `UnexpectedRevision` (no open challenge for it to settle).
+    /// before its epoch ended), `UnexpectedRevision` (no open challenge for it to settle) or
+    /// `WrongReportNonce` (its nonce is not its epoch and revision).
     event ReportRejected(uint64 indexed epoch, uint32 revision, bytes4 reason);
     /// @notice `challenger` disputed epoch `epoch`'s report with `root`.
     event ReportChallenged(uint64 indexed epoch, address indexed challenger, bytes32 root);
@@ -385,6 +390,11 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     /// @dev EPOCH_REPORT: a first report (revision 0) of the next epoch, or a revision settling a challenge.
     function _handle(bytes32, Message calldata message) internal override {
         ReportPayload memory p = abi.decode(message.payload, (ReportPayload));
+        // The nonce names the payload's (epoch, revision), so at most one report takes effect per
+        // nonce (the inbox leaves this kind's nonces to this contract). Computed in 256 bits: an
+        // epoch of 2^31 or more has no nonce and is always rejected.
+        uint256 expectedNonce = (uint256(1) << 63) | (uint256(p.epoch) << 32) | p.revision;
+        if (message.nonce != expectedNonce) return _reject(p, WrongReportNonce.selector);
         uint256 sum = _sumTotals(p.brainIds, p.brainTotals);
         Report storage r = _reports[p.epoch];
         if (p.revision == 0) {

@@ -15,7 +15,10 @@ import {Message, Messages} from "./Messages.sol";
  * Ethereum and on the BasedAI chain. A message is accepted when a threshold `floor(2n/3) + 1` of the
  * current attester set signed its EIP-712 attestation (domain: this chain and this inbox), the
  * signers sorted strictly ascending; it is then executed exactly once by the handler registered
- * for its kind. A handler that reverts does not lose the message: it is stored as failed and
+ * for its kind. One (source chain, nonce space, nonce) carries at most one message: a second,
+ * different payload under a used nonce is refused (`NonceAlreadyUsed`), so replay protection does
+ * not rest on the attesters' journals (EPOCH_REPORT's nonces are Consensus's to enforce:
+ * `Messages.nonceSpace`). A handler that reverts does not lose the message: it is stored as failed and
  * anyone may `retry` it later. ATTESTER_SET messages rotate the set and are handled here.
  *
  * The owner (governance; the deployer until the timelock exists) only registers handlers. The
@@ -60,6 +63,8 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint64 chainId => bool) private _trustedSource;
     mapping(uint8 kind => Handler) private _handlers;
     mapping(bytes32 id => MessageStatus) private _status;
+    // `Messages.nonceKey(src, kind, nonce)` → the id of the one message delivered under it.
+    mapping(bytes32 nonceKey => bytes32 id) private _deliveredAt;
 
     /// @notice A message's signatures were verified and its id recorded (it will never be delivered again).
     event MessageDelivered(
@@ -88,6 +93,9 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
     error WrongSetVersion(uint32 setVersion, uint32 current);
     /// @notice The message was delivered before (`status` Failed: use `retry`).
     error AlreadyDelivered(bytes32 messageId, MessageStatus status);
+    /// @notice Another message (`deliveredId`) was already delivered under this source chain, nonce
+    /// space (`Messages.nonceSpace(kind)`) and nonce: one source event, one message.
+    error NonceAlreadyUsed(uint64 srcChainId, uint8 nonceSpace, uint64 nonce, bytes32 deliveredId);
     /// @notice Fewer signatures than the threshold.
     error NotEnoughSignatures(uint256 count, uint256 threshold);
     /// @notice Signature `index` is not a valid 65-byte, low-s ECDSA signature.
@@ -158,9 +166,16 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
         bytes32 id = Messages.id(m);
         MessageStatus status = _status[id];
         if (status != MessageStatus.None) revert AlreadyDelivered(id, status);
+        uint8 space = Messages.nonceSpace(m.kind);
+        bytes32 nonceKey = Messages.nonceKey(m.srcChainId, m.kind, m.nonce);
+        if (space != Messages.HANDLER_NONCES) {
+            bytes32 delivered = _deliveredAt[nonceKey];
+            if (delivered != 0) revert NonceAlreadyUsed(m.srcChainId, space, m.nonce, delivered);
+        }
         _verifySignatures(_hashTypedDataV4(Messages.structHash(m, signedVersion)), signatures, set);
 
         // Recorded before any handler runs: even a handler that re-entered could not replay it.
+        if (space != Messages.HANDLER_NONCES) _deliveredAt[nonceKey] = id;
         _status[id] = MessageStatus.Executed;
         emit MessageDelivered(id, m.srcChainId, m.nonce, m.kind);
 
@@ -226,6 +241,15 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return _status[messageId_];
     }
 
+    /**
+     * @notice The id of the message delivered under `srcChainId`, the nonce space of `kind`
+     * (`Messages.nonceSpace`) and `nonce`, or zero if none was: no other message can be delivered
+     * under them. Always zero for EPOCH_REPORT (its handler, Consensus, keeps its own nonces).
+     */
+    function messageAt(uint64 srcChainId, uint8 kind, uint64 nonce) external view returns (bytes32) {
+        return _deliveredAt[Messages.nonceKey(srcChainId, kind, nonce)];
+    }
+
     /// @notice The current attester set, sorted ascending.
     function attesters() external view returns (address[] memory) {
         return _attesters;
@@ -257,7 +281,8 @@ contract MessageInbox is EIP712, Ownable2Step, ReentrancyGuardTransient {
         return (h.target, h.gasLimit);
     }
 
-    /// @notice The replay key of `m`: `keccak256(abi.encode(src, dst, nonce, kind, keccak256(payload)))`.
+    /// @notice The id of `m`: `keccak256(abi.encode(src, dst, nonce, kind, keccak256(payload)))`
+    /// (`messageStatus`, `retry` and the events use it; replays are refused by nonce, see `messageAt`).
     function messageId(Message calldata m) external pure returns (bytes32) {
         return Messages.id(m);
     }

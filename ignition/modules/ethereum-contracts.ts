@@ -29,11 +29,17 @@ export const ECONOMY_DEFAULTS = {
   maxWeights: 1_792,
 };
 
-/** Bridge defaults (parameters `maxTransfer`, `bucketCapacity`, `bucketRate`, in wei / wei per second). */
+/**
+ * Bridge defaults (parameters `maxTransfer`, `bucketCapacity`, `bucketRate`, in wei / wei per
+ * second), the same for each direction. Chosen so that a compromised attester set moves at most
+ * 1 % of the circulating BASED per day, both directions together, once the chain is 30 days old
+ * (2,592,000 BASED emitted): per direction a full bucket of 5,000 BASED plus 0.075 BASED/s × 86,400 s
+ * = 11,480 BASED a day (docs/decisions.md, "Bridge limits"). Governance raises them as the supply grows.
+ */
 export const BRIDGE_DEFAULTS = {
-  maxTransfer: 1_000_000n * 10n ** 18n,
-  bucketCapacity: 5_000_000n * 10n ** 18n,
-  bucketRate: 1_000n * 10n ** 18n,
+  maxTransfer: 2_500n * 10n ** 18n,
+  bucketCapacity: 5_000n * 10n ** 18n,
+  bucketRate: 75n * 10n ** 15n,
 };
 
 /**

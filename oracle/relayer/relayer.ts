@@ -94,10 +94,32 @@ class RetryLater extends Error {
   }
 }
 
-function retryLaterFor(err: unknown): RetryLater | undefined {
+/**
+ * Another message was delivered under this one's (source chain, nonce): the inbox will never take
+ * it (`NonceAlreadyUsed`), so the relayer stops trying. Only attesters that signed two payloads for
+ * one source event make this happen.
+ */
+export class Superseded extends Error {
+  override name = "Superseded";
+}
+
+function revertOf(err: unknown): ContractFunctionRevertedError | undefined {
   if (!(err instanceof BaseError)) return undefined;
   const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (!(reverted instanceof ContractFunctionRevertedError)) return undefined;
+  return reverted instanceof ContractFunctionRevertedError ? reverted : undefined;
+}
+
+/** A `Superseded` if `err` is the inbox's `NonceAlreadyUsed` refusal (exported for its test). */
+export function supersededBy(err: unknown): Superseded | undefined {
+  const reverted = revertOf(err);
+  if (reverted?.data?.errorName !== "NonceAlreadyUsed") return undefined;
+  const [, , nonce, deliveredId] = reverted.data.args as readonly [bigint, number, bigint, Hex];
+  return new Superseded(`nonce ${nonce} already carried message ${deliveredId}`);
+}
+
+function retryLaterFor(err: unknown): RetryLater | undefined {
+  const reverted = revertOf(err);
+  if (!reverted) return undefined;
   if (reverted.data?.errorName !== "RateLimitReached") return undefined;
   const [wait, available] = reverted.data.args as readonly [bigint, bigint];
   // A bucket that never refills (rate 0) reports an endless wait: fall back to the backoff.
@@ -108,6 +130,8 @@ function retryLaterFor(err: unknown): RetryLater | undefined {
 export class Relayer {
   private readonly cursors: Record<string, number> = {};
   private readonly done = new Set<string>();
+  /** Ids the inbox refuses for good (another message took their nonce): not retried. */
+  private readonly superseded = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly inboxes: Map<number, Inbox>;
@@ -195,6 +219,15 @@ export class Relayer {
         else this.options.log.debug({ id, err: err.message }, "waiting for signatures");
         return;
       }
+      if (err instanceof Superseded) {
+        this.pending.delete(id);
+        this.superseded.add(id);
+        this.options.log.error(
+          { id, reason: err.message },
+          "refused for good: another message took its nonce",
+        );
+        return;
+      }
       if (err instanceof RetryLater) {
         p.nextAttemptAt = Date.now() + err.afterMs;
         this.options.log.info({ id, reason: err.message }, "destination not ready; retrying when it is");
@@ -229,7 +262,7 @@ export class Relayer {
   private async addSignature(s: SignedMessage): Promise<void> {
     const id = messageId(s.message);
     if (id.toLowerCase() !== s.id.toLowerCase()) return;
-    if (this.done.has(id)) return;
+    if (this.done.has(id) || this.superseded.has(id)) return;
     const inbox = this.inboxes.get(Number(s.message.dstChainId));
     if (!inbox) return;
     let signer: Address;
@@ -374,7 +407,7 @@ export class Relayer {
         blockTag: "pending",
       } as never));
     } catch (err) {
-      throw retryLaterFor(err) ?? err;
+      throw supersededBy(err) ?? retryLaterFor(err) ?? err;
     }
     // An explicit limit: estimating a delivery whose handler reverts (e.g. a rate-limited
     // transfer that must be stored as failed) fails on Hardhat, and the inbox needs the handler's

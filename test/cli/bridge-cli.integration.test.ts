@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { type Address, createPublicClient, erc20Abi, http, parseEther } from "viem";
+import { type Address, createPublicClient, erc20Abi, formatEther, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { readDeployments } from "../../sdk/node/deployments-file";
+import { BRIDGE_DEFAULTS } from "../../ignition/modules/ethereum-contracts";
 import { DEVNET_ACCOUNTS, devnetPrivateKey } from "../../sdk/devnet";
 import { type RunningDevnet, based, startDevnet, tempDir } from "../helpers/processes";
 
@@ -158,12 +159,13 @@ describe("devnet + based bridge (CLI end to end)", function () {
       /Not enough wBASED: the transfer needs 1000 wBASED, 0x[0-9a-fA-F]{40} has [\d.]+ wBASED/,
     );
 
-    const tooBig = based(["bridge", "to-ethereum", "--amount", "1000001", "--json"], env);
+    const aboveMax = BRIDGE_DEFAULTS.maxTransfer + 10n ** 18n;
+    const tooBig = based(["bridge", "to-ethereum", "--amount", formatEther(aboveMax), "--json"], env);
     expect(tooBig.status).to.equal(3);
     expect(tooBig.json.error).to.include({
       code: "TransferAboveMax",
-      amount: parseEther("1000001").toString(),
-      maxTransfer: parseEther("1000000").toString(),
+      amount: aboveMax.toString(),
+      maxTransfer: BRIDGE_DEFAULTS.maxTransfer.toString(),
     });
   });
 

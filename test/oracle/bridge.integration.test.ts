@@ -11,6 +11,7 @@ import {
   waitForBridgeTransfer,
 } from "../../sdk/bridge";
 import { devnetPrivateKey } from "../../sdk/devnet";
+import { BRIDGE_DEFAULTS } from "../../ignition/modules/ethereum-contracts";
 import {
   brainNFTAbi,
   ethereumBridgeAbi,
@@ -349,7 +350,7 @@ describe("oracle: bridge and Brain mirror with real attester and relayer process
       const { delivered, executed } = await deliveries("to-ethereum", over.messageId);
       expect({ delivered, executed }).to.deep.equal({ delivered: 1, executed: 1 });
     } finally {
-      await setLimit(parseEther("5000000"), parseEther("1000"));
+      await setLimit(BRIDGE_DEFAULTS.bucketCapacity, BRIDGE_DEFAULTS.bucketRate);
     }
   });
 });

@@ -119,8 +119,10 @@ describe("BrainRegistry", function () {
       .and.not.to.emit(registry, "BrainMirrored");
     expect(await basedInbox.messageStatus(messageId(brainEvent(older, 5n << 32n)))).to.equal(Status.Executed);
     expect((await registry.brain(9n)).owner).to.equal(newer.owner);
-    // Same nonce, other content: ignored too.
-    await expect(send(older, 10n << 32n)).to.emit(registry, "BrainSnapshotIgnored");
+    // Same nonce, other content: the inbox refuses it (one log, one message).
+    await expect(send(older, 10n << 32n))
+      .to.be.revertedWithCustomError(basedInbox, "NonceAlreadyUsed")
+      .withArgs(ETH_CHAIN, 0, 10n << 32n, messageId(brainEvent(newer, 10n << 32n)));
     expect((await registry.brain(9n)).owner).to.equal(newer.owner);
     // A later one applies.
     await send(older, (10n << 32n) | 1n);
@@ -140,9 +142,10 @@ describe("BrainRegistry", function () {
   it("earnsRewards: burn and reserved Brains from the start, stake Brains from unlockAt, never when inactive or unknown", async function () {
     const { registry, send } = await loadFixture(deployMirror);
     const now = BigInt(await time.latest());
+    // Three logs of one block (each log position carries one message).
     await send(snap({ brainId: 1n, class: Number(Class.Reserved) }), 1n);
-    await send(snap({ brainId: 2n, class: Number(Class.Burn) }), 1n);
-    await send(snap({ brainId: 3n, class: Number(Class.Stake), unlockAt: now + LOCK }), 1n);
+    await send(snap({ brainId: 2n, class: Number(Class.Burn) }), 2n);
+    await send(snap({ brainId: 3n, class: Number(Class.Stake), unlockAt: now + LOCK }), 3n);
     for (const id of [1n, 2n]) expect(await registry.earnsRewards(id, 0)).to.be.true;
     expect(await registry.earnsRewards(3n, now)).to.be.false;
     expect(await registry.earnsRewards(3n, now + LOCK - 1n)).to.be.false;
@@ -153,7 +156,7 @@ describe("BrainRegistry", function () {
     // Deactivation (owner zero, inactive): no rewards, whatever the time.
     await send(
       snap({ brainId: 3n, class: Number(Class.Stake), owner: ZERO, basedWallet: ZERO, active: false }),
-      2n,
+      4n,
     );
     expect(await registry.earnsRewards(3n, now + 2n * LOCK)).to.be.false;
     expect(await registry.isActive(3n)).to.be.false;

@@ -620,6 +620,20 @@ describe("Consensus", function () {
       expect(await f.consensus.nextEpoch()).to.equal(current + 1n);
     });
 
+    it("a report whose nonce is not its (epoch, revision) is consumed without effect (ReportRejected: WrongReportNonce), and the correct one is then accepted", async function () {
+      const f = await loadFixture(deployEconomy);
+      await f.mineToEndOf(0n);
+      const p = reportOf(0n, await emissionOf(f, 0n));
+      const m: Message = { ...reportMessage(p), nonce: reportNonce(0n, 1) };
+      const tx = await deliver(f.inbox, m, f.quorum);
+      const selector = f.consensus.interface.getError("WrongReportNonce")!.selector;
+      await expect(tx).to.emit(f.consensus, "ReportRejected").withArgs(0n, 0n, selector);
+      await expect(tx).not.to.emit(f.consensus, "ReportAccepted");
+      expect(await f.inbox.messageStatus(messageId(m))).to.equal(MessageStatus.Executed);
+      expect(await f.consensus.nextEpoch()).to.equal(0n);
+      await expect(f.deliverReport(p)).to.emit(f.consensus, "ReportAccepted");
+    });
+
     it("refuses per-Brain totals that do not sum to the epoch's emission (TotalsMismatch)", async function () {
       const f = await loadFixture(deployEconomy);
       const amount = await emissionOf(f, 0n);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder } from "ethers";
-import { BASED_CHAIN, type Message, Status, messageId } from "../messaging/messages";
+import { BASED_CHAIN, type Message, Status, encodeBridgeTransfer, messageId } from "../messaging/messages";
 import { BASED, type Bridges, deployBridgesWith } from "./fixture";
 
 /** Tight limits so random sequences hit them: at most 600 per transfer, a bucket of 1,000 refilling
@@ -20,6 +20,8 @@ type Cmd =
   | { t: "burn"; from: Who; to: Who; percent: number; overdraw: boolean }
   | { t: "relay"; toEthereum: boolean; pick: number }
   | { t: "retry"; pick: number }
+  | { t: "retryAfterRefill"; pick: number }
+  | { t: "replay"; pick: number; extra: bigint; redirect: boolean }
   | { t: "wait"; seconds: number };
 
 const who = fc.constantFrom<Who>(0, 1);
@@ -49,6 +51,18 @@ const command: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant("relay" as const), toEthereum: fc.boolean(), pick: fc.nat() }),
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("retry" as const), pick: fc.nat() }) },
+  // Waits exactly as long as the bucket says (RateLimitReached's wait), then retries.
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("retryAfterRefill" as const), pick: fc.nat() }) },
+  {
+    // A used nonce signed again by a threshold over another payload (more, or to someone else).
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant("replay" as const),
+      pick: fc.nat(),
+      extra: fc.bigInt({ min: 0n, max: BASED(100) }),
+      redirect: fc.boolean(),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({ t: fc.constant("wait" as const), seconds: fc.integer({ min: 1, max: 400 }) }),
@@ -59,10 +73,17 @@ const amountOf = (m: Message): bigint =>
   AbiCoder.defaultAbiCoder().decode(["address", "address", "uint256"], m.payload)[2] as bigint;
 
 describe("BASED bridge invariant (property, fast-check)", function () {
-  it("over random lock / burn / relay / retry / wait sequences, wBASED.totalSupply() ≤ BASED in BasedBridge after every step, and once the queues drain every locked amount is minted exactly once", async function () {
+  it("over random lock / burn / relay / retry / wait / replay sequences, wBASED.totalSupply() ≤ BASED in BasedBridge after every step, a used nonce never carries a second payload, a rate-limited transfer goes through once the bucket's own wait has passed, and once the queues drain every locked amount is minted exactly once", async function () {
     // How often the interesting paths ran, over all runs (checked at the end so the property
     // cannot pass by never reaching the limits).
-    const seen = { failedOnDelivery: 0, retriedTooEarly: 0, retriedLater: 0, aboveMax: 0 };
+    const seen = {
+      failedOnDelivery: 0,
+      retriedTooEarly: 0,
+      retriedLater: 0,
+      aboveMax: 0,
+      retriedAfterRefill: 0,
+      replayRefused: 0,
+    };
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 40, size: "max" }), async (cmds) => {
         const f = await loadFixture(deployPropertyBridges);
@@ -74,6 +95,7 @@ describe("BASED bridge invariant (property, fast-check)", function () {
         const pending = { toEthereum: [] as Message[], toBased: [] as Message[] };
         const failed: Message[] = [];
         const all: Message[] = [];
+        const delivered: Message[] = [];
         const expectedWrapped = [0n, 0n];
         const basedStart = await Promise.all(users.map((u) => based.balanceOf(u.address)));
         const expectedBased = [...basedStart];
@@ -106,6 +128,7 @@ describe("BASED bridge invariant (property, fast-check)", function () {
 
         async function deliverOne(m: Message) {
           await f.relay(m);
+          delivered.push(m);
           const status = await f.inboxOf(m).messageStatus(messageId(m));
           if (status === Status.Executed) credit(m);
           else {
@@ -173,6 +196,45 @@ describe("BASED bridge invariant (property, fast-check)", function () {
             case "retry":
               if (failed.length > 0) await retryOne(c.pick % failed.length);
               break;
+            case "retryAfterRefill": {
+              if (failed.length === 0) break;
+              const index = c.pick % failed.length;
+              const m = failed[index]!;
+              const bridge = m.srcChainId === BASED_CHAIN ? ethBridge : basedBridge;
+              try {
+                await f.inboxOf(m).retry.staticCall(m);
+              } catch (err) {
+                const refusal = bridge.interface.parseError((err as { data: string }).data);
+                expect(refusal?.name).to.equal("RateLimitReached");
+                await time.increase(refusal!.args[0] as bigint);
+              }
+              // The bucket's own wait is enough: the retry now goes through.
+              expect(await retryOne(index)).to.be.true;
+              seen.retriedAfterRefill++;
+              break;
+            }
+            case "replay": {
+              if (delivered.length === 0) break;
+              const m = delivered[c.pick % delivered.length]!;
+              const [sender, recipient, amount] = AbiCoder.defaultAbiCoder().decode(
+                ["address", "address", "uint256"],
+                m.payload,
+              ) as unknown as [string, string, bigint];
+              const other = recipient === users[0].address ? users[1].address : users[0].address;
+              const forged: Message = {
+                ...m,
+                payload: encodeBridgeTransfer(sender, c.redirect ? other : recipient, amount + c.extra),
+              };
+              if (forged.payload === m.payload) break;
+              const before = await f.inboxOf(m).messageStatus(messageId(m));
+              await expect(f.relay(forged))
+                .to.be.revertedWithCustomError(f.inboxOf(m), "NonceAlreadyUsed")
+                .withArgs(m.srcChainId, 0, m.nonce, messageId(m));
+              expect(await f.inboxOf(m).messageStatus(messageId(forged))).to.equal(Status.None);
+              expect(await f.inboxOf(m).messageStatus(messageId(m))).to.equal(before);
+              seen.replayRefused++;
+              break;
+            }
             case "wait":
               await time.increase(c.seconds);
               break;

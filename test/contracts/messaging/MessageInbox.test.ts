@@ -10,6 +10,7 @@ import {
   Kind,
   LOCAL_CHAIN,
   type Message,
+  NonceSpace,
   RecoverError,
   Status,
   attesterWallets,
@@ -276,6 +277,89 @@ describe("MessageInbox", function () {
       await expect(deliver(inbox, failed, quorum))
         .to.be.revertedWithCustomError(inbox, "AlreadyDelivered")
         .withArgs(messageId(failed), Status.Failed);
+      expect(await handler.executions()).to.equal(1n);
+    });
+
+    it("attack: replay keyed on the payload — a second payload under a used nonce is refused", async function () {
+      const { inbox, handler, quorum, message, mallory } = await loadFixture(deployInbox);
+      const first = message();
+      // The same (source chain, nonce) with another payload, signed by a threshold of attesters
+      // (a reorg below the finality depth, or attesters that lost their journals): a new message
+      // id, so keying the replay check on the id alone would execute it too.
+      const second: Message = {
+        ...first,
+        payload: encodeBridgeTransfer(mallory.address, mallory.address, 1_000_000n),
+      };
+      expect(messageId(second)).to.not.equal(messageId(first));
+      await deliver(inbox, first, quorum);
+      await expect(deliver(inbox, second, quorum))
+        .to.be.revertedWithCustomError(inbox, "NonceAlreadyUsed")
+        .withArgs(ETH_CHAIN, NonceSpace.EVENT_LOG, first.nonce, messageId(first));
+      expect(await handler.executions()).to.equal(1n);
+      expect(await inbox.messageStatus(messageId(second))).to.equal(Status.None);
+      expect(await inbox.messageAt(ETH_CHAIN, Kind.BRIDGE_TRANSFER, first.nonce)).to.equal(messageId(first));
+    });
+
+    it("event kinds share one nonce space per source chain (one log, one message); rotations have their own, reports are left to Consensus", async function () {
+      const { inbox, handler, quorum, message } = await loadFixture(deployInbox);
+      await inbox.setHandler(Kind.BRAIN_EVENT, await handler.getAddress(), HANDLER_GAS);
+      await inbox.setHandler(Kind.EPOCH_REPORT, await handler.getAddress(), HANDLER_GAS);
+      const used = message();
+      await deliver(inbox, used, quorum);
+      // Another kind made from the same log position: refused.
+      const otherKind = message({ nonce: used.nonce, kind: Kind.BRAIN_EVENT, payload: "0x01" });
+      await expect(deliver(inbox, otherKind, quorum))
+        .to.be.revertedWithCustomError(inbox, "NonceAlreadyUsed")
+        .withArgs(ETH_CHAIN, NonceSpace.EVENT_LOG, used.nonce, messageId(used));
+      // The same nonce from another source chain is another message.
+      const [owner] = await ethers.getSigners();
+      const twoSources = (await ethers.deployContract("MessageInbox", [
+        quorum.map((w) => w.address),
+        [ETH_CHAIN, BASED_CHAIN],
+        owner!.address,
+      ])) as unknown as MessageInbox;
+      const mock = await ethers.deployContract("MessageHandlerMock", [await twoSources.getAddress()]);
+      await twoSources.setHandler(Kind.BRIDGE_TRANSFER, await mock.getAddress(), HANDLER_GAS);
+      await deliver(twoSources, used, quorum);
+      await deliver(twoSources, { ...used, srcChainId: BASED_CHAIN }, quorum);
+      expect(await mock.executions()).to.equal(2n);
+      // An ATTESTER_SET numbers itself (the set version), and EPOCH_REPORT's nonces (epoch and
+      // revision) are Consensus's to enforce: the same number as a used event nonce is no replay,
+      // and the inbox passes two reports under one nonce to the handler (none is recorded here).
+      const report1 = message({ nonce: used.nonce, kind: Kind.EPOCH_REPORT, payload: "0x02" });
+      await deliver(inbox, report1, quorum);
+      await deliver(inbox, message({ nonce: used.nonce, kind: Kind.EPOCH_REPORT, payload: "0x03" }), quorum);
+      expect(await inbox.messageAt(ETH_CHAIN, Kind.EPOCH_REPORT, used.nonce)).to.equal(ethers.ZeroHash);
+      await deliver(inbox, message({ nonce: 2n }), quorum);
+      const members = sortAddresses(quorum.map((w) => w.address));
+      await deliver(
+        inbox,
+        message({ nonce: 2n, kind: Kind.ATTESTER_SET, payload: encodeAttesterSet(2, members) }),
+        quorum,
+      );
+      expect(await inbox.setVersion()).to.equal(2n);
+      expect(await inbox.messageAt(ETH_CHAIN, Kind.ATTESTER_SET, 2n)).to.not.equal(ethers.ZeroHash);
+      expect(await handler.executions()).to.equal(4n);
+    });
+
+    it("a failed message keeps its nonce: another payload is refused while it waits, and its retry still executes", async function () {
+      const { inbox, handler, quorum, message, mallory } = await loadFixture(deployInbox);
+      await handler.setMode(Mode.Revert, 1);
+      const waiting = message();
+      await deliver(inbox, waiting, quorum);
+      expect(await inbox.messageStatus(messageId(waiting))).to.equal(Status.Failed);
+      await handler.setMode(Mode.Succeed, 0);
+      const other = message({
+        nonce: waiting.nonce,
+        payload: encodeBridgeTransfer(mallory.address, mallory.address, 9n),
+      });
+      await expect(deliver(inbox, other, quorum))
+        .to.be.revertedWithCustomError(inbox, "NonceAlreadyUsed")
+        .withArgs(ETH_CHAIN, NonceSpace.EVENT_LOG, waiting.nonce, messageId(waiting));
+      await expect(inbox.retry(other))
+        .to.be.revertedWithCustomError(inbox, "NotFailed")
+        .withArgs(messageId(other), Status.None);
+      await expect(inbox.retry(waiting)).to.emit(inbox, "MessageExecuted").withArgs(messageId(waiting));
       expect(await handler.executions()).to.equal(1n);
     });
 

@@ -27,6 +27,10 @@ export const Kind = {
   EPOCH_REPORT: 6,
 } as const;
 
+/** `Messages.nonceSpace(kind)`: event kinds share the source chain's log positions; EPOCH_REPORT's
+ *  nonces are kept by its handler (Consensus), not the inbox. */
+export const NonceSpace = { EVENT_LOG: 0, ATTESTER_SET: 5, HANDLER: 255 } as const;
+
 /** `MessageInbox.MessageStatus`. */
 export const Status = { None: 0n, Failed: 1n, Executed: 2n } as const;
 
