@@ -814,5 +814,131 @@ describe("ComputeMarket", function () {
         { numRuns: 25 },
       );
     });
+
+    it("over random sequences of deposits, withdrawals, requests (own and by apps), settlements, reclaims and time, no BASED is created or lost", async function () {
+      type Op =
+        | { kind: "deposit"; amount: bigint }
+        | { kind: "withdraw"; amount: bigint }
+        | { kind: "authorize"; allowance: bigint }
+        | { kind: "open"; byApp: boolean; promptUnits: number; maxCompletionUnits: number; slack: bigint }
+        | { kind: "settle"; pick: number; used: number }
+        | { kind: "reclaim"; pick: number }
+        | { kind: "time"; seconds: number };
+      const opArb: fc.Arbitrary<Op> = fc.oneof(
+        fc.record({ kind: fc.constant("deposit" as const), amount: fc.bigInt({ min: 1n, max: BASED(50) }) }),
+        fc.record({ kind: fc.constant("withdraw" as const), amount: fc.bigInt({ min: 1n, max: BASED(80) }) }),
+        fc.record({
+          kind: fc.constant("authorize" as const),
+          allowance: fc.bigInt({ min: 0n, max: BASED(5) }),
+        }),
+        fc.record({
+          kind: fc.constant("open" as const),
+          byApp: fc.boolean(),
+          promptUnits: fc.integer({ min: 1, max: 2_000 }),
+          maxCompletionUnits: fc.integer({ min: 0, max: 2_000 }),
+          slack: fc.bigInt({ min: -3n, max: 3n }),
+        }),
+        fc.record({
+          kind: fc.constant("settle" as const),
+          pick: fc.nat(),
+          used: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+        fc.record({ kind: fc.constant("reclaim" as const), pick: fc.nat() }),
+        fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 900 }) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 14 }), async (ops) => {
+          const { market, based, gateway, user, app, frank, ownerPayee, sign } =
+            await loadFixture(deployMarket);
+          const marketAddress = await market.getAddress();
+          const open = new Map<bigint, { escrow: bigint; maxCompletionUnits: number }>();
+          let paidOut = 0n;
+          const check = async () => {
+            let escrowed = 0n;
+            for (const r of open.values()) escrowed += r.escrow;
+            // The market holds exactly the free balances and the open escrows.
+            expect(await based.balanceOf(marketAddress)).to.equal(
+              (await market.balanceOf(user.address)) + escrowed,
+            );
+          };
+          const paid = async () =>
+            (await based.balanceOf(frank.address)) + (await based.balanceOf(ownerPayee.address));
+          const paidBefore = await paid();
+          for (const op of ops) {
+            const ok = async (p: Promise<unknown>) => {
+              try {
+                await (await (p as Promise<{ wait(): Promise<unknown> }>)).wait();
+                return true;
+              } catch {
+                return false;
+              }
+            };
+            if (op.kind === "deposit") await ok(market.connect(user).deposit(op.amount));
+            else if (op.kind === "withdraw") {
+              const free = await market.balanceOf(user.address);
+              expect(await ok(market.connect(user).withdraw(op.amount))).to.equal(op.amount <= free);
+            } else if (op.kind === "authorize")
+              await ok(market.connect(user).authorize(app.address, op.allowance));
+            else if (op.kind === "open") {
+              const deadline = BigInt(await time.latest()) + 600n;
+              const quoted = quoteEscrow(
+                { promptPricePer1k: PROMPT_PRICE, completionPricePer1k: COMPLETION_PRICE },
+                op.promptUnits,
+                op.maxCompletionUnits,
+              );
+              const maxCost = quoted + op.slack < 0n ? 0n : quoted + op.slack;
+              const freeBefore = await market.balanceOf(user.address);
+              const allowanceBefore = await market.allowance(user.address, app.address);
+              const opened = await ok(
+                market
+                  .connect(op.byApp ? app : user)
+                  .openRequest(user.address, BRAIN, op.promptUnits, op.maxCompletionUnits, deadline, maxCost),
+              );
+              // Never more than agreed: above maxCost, beyond the balance or the app's allowance, nothing moves.
+              const allowed =
+                quoted <= maxCost && quoted <= freeBefore && (!op.byApp || quoted <= allowanceBefore);
+              expect(opened).to.equal(allowed);
+              if (opened) {
+                open.set(await market.lastRequestId(), {
+                  escrow: quoted,
+                  maxCompletionUnits: op.maxCompletionUnits,
+                });
+                expect(freeBefore - (await market.balanceOf(user.address))).to.equal(quoted);
+                if (op.byApp)
+                  expect(allowanceBefore - (await market.allowance(user.address, app.address))).to.equal(
+                    quoted,
+                  );
+              } else {
+                expect(await market.balanceOf(user.address)).to.equal(freeBefore);
+                expect(await market.allowance(user.address, app.address)).to.equal(allowanceBefore);
+              }
+            } else if (op.kind === "settle" && open.size > 0) {
+              const id = [...open.keys()][op.pick % open.size]!;
+              const r = open.get(id)!;
+              const units = Math.floor(op.used * r.maxCompletionUnits);
+              const freeBefore = await market.balanceOf(user.address);
+              const before = await paid();
+              if (await ok(market.connect(gateway).settle(id, units, RESULT, await sign(id, RESULT)))) {
+                const toPayees = (await paid()) - before;
+                const refund = (await market.balanceOf(user.address)) - freeBefore;
+                expect(toPayees + refund).to.equal(r.escrow);
+                paidOut += toPayees;
+                open.delete(id);
+              }
+            } else if (op.kind === "reclaim" && open.size > 0) {
+              const id = [...open.keys()][op.pick % open.size]!;
+              const freeBefore = await market.balanceOf(user.address);
+              if (await ok(market.reclaim(id))) {
+                expect((await market.balanceOf(user.address)) - freeBefore).to.equal(open.get(id)!.escrow);
+                open.delete(id);
+              }
+            } else if (op.kind === "time") await time.increase(op.seconds);
+            await check();
+          }
+          expect((await paid()) - paidBefore).to.equal(paidOut);
+        }),
+        { numRuns: 20 },
+      );
+    });
   });
 });
