@@ -227,7 +227,8 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
   const chunkChoices =
     options.chunk !== undefined ? [options.chunk] : pow2sUpTo(Math.min(S, nextPow2(inFeatures)));
   let best:
-    { layout: LinearLayout; outputs: LinearOutput[]; estimate: LinearEstimate; score: number } | undefined;
+    | { layout: LinearLayout; outputs: LinearOutput[]; estimate: LinearEstimate; score: number; spread: boolean }
+    | undefined;
   for (const p of chunkChoices) {
     if (!isPow2(p) || p > S) invalid(`${options.id}: chunk ${p} must be a power of two ≤ ${S}.`);
     const T = Math.min(nextPow2(tokens), S / p, maxT);
@@ -265,7 +266,12 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
               ? estimate.serverMs
               : makespan(layout, withSteps, options.bias != null, set.rescale, costs, parallelism)) +
             estimate.clientMs;
-          if (!best || score < best.score - 1e-9) best = { layout, outputs: withSteps, estimate, score };
+          // A pool gives each worker whole outputs, and with them their plaintexts: a layout with
+          // fewer outputs than workers leaves some idle and the others holding more than their
+          // share, so one with enough outputs wins whenever there is one.
+          const spread = withSteps.length >= parallelism;
+          if (!best || (spread && !best.spread) || (spread === best.spread && score < best.score - 1e-9))
+            best = { layout, outputs: withSteps, estimate, score, spread };
         }
       }
     }
