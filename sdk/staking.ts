@@ -132,14 +132,42 @@ export type Unstaked = {
   transactionHash: Hash;
 };
 
+/** Options of `unstakeBased`. */
+export type UnstakeOptions = StakeOptions & {
+  /**
+   * The generation of the Brain id to unstake from (BrainRegistry `generation`): an earlier one is
+   * a Brain whose id was freed and minted again, whose stake its stakers take back this way.
+   * Default: the current Brain.
+   */
+  generation?: bigint;
+};
+
+/** `staker`'s position in generation `generation` of Brain id `brainId` (Staking `stakeOfAt`). */
+const positionAt = (
+  ctx: ChainContext,
+  brainId: number,
+  generation: bigint,
+  validator: Address,
+  staker: Address,
+) =>
+  ctx.publicClient.readContract({
+    address: economyContracts(ctx).Staking,
+    abi: stakingAbi,
+    functionName: "stakeOfAt",
+    args: [BigInt(brainId), generation, validator, staker],
+  });
+
 /** Unstakes from a position; the amount stops counting now and can be withdrawn after the unbonding period. */
-export async function unstakeBased(ctx: ChainContext, options: StakeOptions): Promise<Unstaked> {
-  const { brainId, amount, onStep } = options;
+export async function unstakeBased(ctx: ChainContext, options: UnstakeOptions): Promise<Unstaked> {
+  const { brainId, amount, onStep, generation } = options;
   const validator = options.validator ?? zeroAddress;
   assertAmount(amount);
   const staker = signerOf(ctx);
   onStep?.("check", "reading your stake");
-  const available = await positionOf(ctx, brainId, validator, staker);
+  const available =
+    generation === undefined
+      ? await positionOf(ctx, brainId, validator, staker)
+      : await positionAt(ctx, brainId, generation, validator, staker);
   if (available < amount) {
     throw explainStakingError(
       { name: "InsufficientStake", args: [available, amount] },
@@ -151,8 +179,12 @@ export async function unstakeBased(ctx: ChainContext, options: StakeOptions): Pr
     {
       address: economyContracts(ctx).Staking,
       abi: stakingAbi,
-      functionName: "unstake",
-      args: [BigInt(brainId), validator, amount],
+      ...(generation === undefined
+        ? { functionName: "unstake" as const, args: [BigInt(brainId), validator, amount] as const }
+        : {
+            functionName: "unstakeAt" as const,
+            args: [BigInt(brainId), generation, validator, amount] as const,
+          }),
     },
     {
       explain: (r) => explainStakingError(r, { brainId, validator }),

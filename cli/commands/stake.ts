@@ -20,6 +20,15 @@ function parsePosition(opts: PositionOptions) {
   };
 }
 
+/** `--generation`: a non-negative integer (undefined: the current Brain). */
+function parseGeneration(value: string | undefined): bigint | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,19}$/.test(value)) {
+    throw new BasedError("input", "InvalidArgument", "--generation must be a whole number (0, 1, …).");
+  }
+  return BigInt(value);
+}
+
 const target = (brainId: number, validator: string) =>
   validator === zeroAddress ? `Brain #${brainId}` : `validator ${validator} of Brain #${brainId}`;
 
@@ -76,14 +85,19 @@ unbonding period.`,
     .requiredOption("--brain <id>", "Brain id (0–1023)")
     .option("--validator <address>", "the validator the stake was delegated to")
     .requiredOption("--amount <BASED>", "BASED to unstake")
+    .option(
+      "--generation <n>",
+      "unstake from this generation of the id: an earlier Brain whose id was freed and minted again",
+    )
     .addHelpText("after", "\nExample:\n  based stake remove --brain 3 --amount 250")
     .action(
       wrap(async (ctx, _args, options) => {
         const p = parsePosition(options as PositionOptions);
+        const generation = parseGeneration((options as { generation?: string }).generation);
         const based = await ctx.based({ withAccount: true });
         const done = await withSpinner(
           ctx.spinner(),
-          (onStep) => unstakeBased(based, { ...p, onStep }),
+          (onStep) => unstakeBased(based, { ...p, generation, onStep }),
           (d) => `unstaked ${BASED(d.amount)}`,
         );
         const releaseAtIso = isoTime(done.releaseAt);

@@ -11,7 +11,9 @@ import {Message, Messages} from "../messaging/Messages.sol";
  * only if its nonce (source block and log index) is newer than the last one applied to that Brain,
  * so delivery order does not matter and an older snapshot is a harmless no-op. Beside the mirror it
  * holds the Brain owner's configuration (task, ZK mode, emission split, profile, registration fee,
- * pricing), settable only by the Brain's mirrored BasedAI wallet while the Brain is active.
+ * pricing), settable only by the Brain's mirrored BasedAI wallet while the Brain is active, and reset
+ * to a fresh Brain's when the mirrored owner or wallet changes (a sale, a new linked wallet, a freed
+ * id minted again: `configEpoch`). A freed id minted again also starts a new `generation`.
  */
 contract BrainRegistry is MessageHandler {
     /// @notice BrainNFT.BrainClass values (uint8 so an unexpected value cannot make a message fail).
@@ -91,8 +93,20 @@ contract BrainRegistry is MessageHandler {
     uint256 public constant MAX_NAME_LENGTH = 64;
     uint256 public constant MAX_ENS_NAME_LENGTH = 128;
 
+    /**
+     * @dev Counters of a Brain id. `config` goes up each time the configuration is reset (the
+     * mirrored owner or wallet changed, or the id holds a new Brain); `generation` each time the id
+     * holds a new Brain (a freed id minted again). Network and Staking key their state by generation.
+     */
+    struct Epochs {
+        uint64 config;
+        uint64 generation;
+    }
+
     mapping(uint256 brainId => Brain) private _brains;
-    mapping(uint256 brainId => BrainConfig) private _configs;
+    /// @dev Keyed by `configEpoch` as well: a reset moves to a fresh, empty configuration in O(1).
+    mapping(uint256 brainId => mapping(uint64 configEpoch => BrainConfig)) private _configs;
+    mapping(uint256 brainId => Epochs) private _epochs;
 
     /// @notice The caller is not the mirrored BasedAI wallet of Brain `brainId`.
     error NotBrainWallet(uint256 brainId, address caller);
@@ -115,6 +129,10 @@ contract BrainRegistry is MessageHandler {
         bool active,
         uint64 nonce
     );
+    /// @notice Brain `brainId`'s owner configuration was reset to a fresh Brain's (new `configEpoch`).
+    event ConfigReset(uint256 indexed brainId, uint64 configEpoch);
+    /// @notice Id `brainId` holds a new Brain (a freed id minted again): stake and members start empty.
+    event GenerationStarted(uint256 indexed brainId, uint64 generation);
     /// @notice A snapshot older than (or as old as) the applied one arrived late and was ignored.
     event BrainSnapshotIgnored(uint256 indexed brainId, uint64 nonce, uint64 lastNonce);
     /// @notice Brain `brainId`'s nodes run this task from `effectiveAt` on (replacing any pending one).
@@ -171,6 +189,23 @@ contract BrainRegistry is MessageHandler {
     }
 
     /**
+     * @notice How many times Brain `brainId`'s owner configuration was reset: a change of the
+     * mirrored owner or BasedAI wallet, or a new Brain on the id. Settings kept elsewhere (the
+     * ComputeMarket gateway) hold only while this is unchanged.
+     */
+    function configEpoch(uint256 brainId) external view returns (uint64) {
+        return _epochs[brainId].config;
+    }
+
+    /**
+     * @notice The generation of id `brainId`: 0 for its first Brain, one more each time a freed id
+     * is minted again. Network and Staking keep each generation's members and stake apart.
+     */
+    function generation(uint256 brainId) external view returns (uint64) {
+        return _epochs[brainId].generation;
+    }
+
+    /**
      * @notice Whether Brain `brainId` earns BASED at `timestamp`: it is active and, if it is a stake
      * Brain, its lock has ended (`timestamp ≥ unlockAt`).
      */
@@ -184,7 +219,7 @@ contract BrainRegistry is MessageHandler {
      * passed, else the previous one (all zero if none yet).
      */
     function task(uint256 brainId) external view returns (Task memory) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         return _pendingDue(c) ? c.pendingTask : c.task;
     }
 
@@ -193,21 +228,21 @@ contract BrainRegistry is MessageHandler {
      * (all zero if none is pending).
      */
     function pendingTask(uint256 brainId) external view returns (Task memory pending, uint64 effectiveAt) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         if (c.taskEffectiveAt != 0 && !_pendingDue(c)) return (c.pendingTask, c.taskEffectiveAt);
         return (pending, 0);
     }
 
     /// @notice Whether Brain `brainId`'s miners run ZK-LLM inference (on by default).
     function zkMode(uint256 brainId) external view returns (bool) {
-        return !_configs[brainId].zkOff;
+        return !_config(brainId).zkOff;
     }
 
     /// @notice Brain `brainId`'s emission split in basis points (2500/3750/3750 unless set).
     function split(
         uint256 brainId
     ) external view returns (uint16 ownerBps, uint16 minersBps, uint16 validatorsBps) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         if (c.ownerBps == 0 && c.minersBps == 0 && c.validatorsBps == 0) {
             return (DEFAULT_OWNER_BPS, DEFAULT_MINERS_BPS, DEFAULT_VALIDATORS_BPS);
         }
@@ -218,19 +253,19 @@ contract BrainRegistry is MessageHandler {
     function profile(
         uint256 brainId
     ) external view returns (string memory name, string memory ensName, address rewardAddress) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         return (c.name, c.ensName, c.rewardAddress);
     }
 
     /// @notice Where Brain `brainId`'s owner rewards go: the reward address, or the Brain's wallet.
     function rewardRecipient(uint256 brainId) external view returns (address) {
-        address set = _configs[brainId].rewardAddress;
+        address set = _config(brainId).rewardAddress;
         return set != address(0) ? set : _brains[brainId].basedWallet;
     }
 
     /// @notice Brain `brainId`'s registration fee for new registrants (100 BASED unless set).
     function registrationFee(uint256 brainId) external view returns (uint256) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         return c.feeSet ? c.registrationFee : DEFAULT_REGISTRATION_FEE;
     }
 
@@ -238,7 +273,7 @@ contract BrainRegistry is MessageHandler {
     function pricing(
         uint256 brainId
     ) external view returns (uint128 promptPricePer1k, uint128 completionPricePer1k, uint32 contextLimit) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         return (c.promptPricePer1k, c.completionPricePer1k, c.contextLimit);
     }
 
@@ -264,7 +299,7 @@ contract BrainRegistry is MessageHandler {
         _checkLength(modelUri, MAX_URI_LENGTH);
         _checkLength(sourceRepo, MAX_URI_LENGTH);
         _checkLength(sourceCommit, MAX_COMMIT_LENGTH);
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         if (_pendingDue(c)) c.task = c.pendingTask;
         uint64 effectiveAt = uint64(block.timestamp) + TASK_NOTICE;
         c.pendingTask = Task(modelUri, contentHash, templateId, sourceRepo, sourceCommit);
@@ -282,7 +317,7 @@ contract BrainRegistry is MessageHandler {
 
     /// @notice Turns ZK-LLM inference on or off for Brain `brainId`. Only the Brain's wallet.
     function setZkMode(uint256 brainId, bool enabled) external onlyBrainWallet(brainId) {
-        _configs[brainId].zkOff = !enabled;
+        _config(brainId).zkOff = !enabled;
         emit ZkModeSet(brainId, enabled);
     }
 
@@ -298,7 +333,7 @@ contract BrainRegistry is MessageHandler {
     ) external onlyBrainWallet(brainId) {
         uint256 sum = uint256(ownerBps) + minersBps + validatorsBps;
         if (sum != BPS) revert InvalidSplit(sum);
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         (c.ownerBps, c.minersBps, c.validatorsBps) = (ownerBps, minersBps, validatorsBps);
         emit SplitSet(brainId, ownerBps, minersBps, validatorsBps);
     }
@@ -317,7 +352,7 @@ contract BrainRegistry is MessageHandler {
     ) external onlyBrainWallet(brainId) {
         _checkLength(name, MAX_NAME_LENGTH);
         _checkLength(ensName, MAX_ENS_NAME_LENGTH);
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         c.name = name;
         c.ensName = ensName;
         c.rewardAddress = rewardAddress;
@@ -329,7 +364,7 @@ contract BrainRegistry is MessageHandler {
      * Only the Brain's wallet.
      */
     function setRegistrationFee(uint256 brainId, uint256 fee) external onlyBrainWallet(brainId) {
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         c.feeSet = true;
         c.registrationFee = fee;
         emit RegistrationFeeSet(brainId, fee);
@@ -346,7 +381,7 @@ contract BrainRegistry is MessageHandler {
         uint32 contextLimit
     ) external onlyBrainWallet(brainId) {
         if (contextLimit == 0) revert InvalidContextLimit();
-        BrainConfig storage c = _configs[brainId];
+        BrainConfig storage c = _config(brainId);
         (c.promptPricePer1k, c.completionPricePer1k, c.contextLimit) = (
             promptPricePer1k,
             completionPricePer1k,
@@ -364,6 +399,11 @@ contract BrainRegistry is MessageHandler {
         if (msg.sender != b.basedWallet) revert NotBrainWallet(brainId, msg.sender);
     }
 
+    /// @dev Brain `brainId`'s configuration of its current `configEpoch`.
+    function _config(uint256 brainId) private view returns (BrainConfig storage) {
+        return _configs[brainId][_epochs[brainId].config];
+    }
+
     /// @dev Whether a task change is pending and its notice period has passed.
     function _pendingDue(BrainConfig storage c) private view returns (bool) {
         uint64 at = c.taskEffectiveAt;
@@ -375,7 +415,14 @@ contract BrainRegistry is MessageHandler {
         if (bytes(s).length > max) revert StringTooLong(bytes(s).length, max);
     }
 
-    /// @dev BRAIN_EVENT: apply the snapshot if it is newer than the last one applied.
+    /**
+     * @dev BRAIN_EVENT: apply the snapshot if it is newer than the last one applied. A new Brain on
+     * the id (a freed id minted again) starts a new generation: the snapshot is active and the
+     * previous one was inactive, or its class or unlock time differ (a stake Brain's unlock time is
+     * fixed for its life; burn and reserved Brains are never freed), which also catches a re-mint
+     * whose deactivation snapshot was never applied. The owner's configuration is reset to a fresh
+     * Brain's when the mirrored owner or wallet changes or a generation starts (decisions.md).
+     */
     function _handle(bytes32, Message calldata message) internal override {
         (uint256 brainId, address owner, uint8 class, uint64 unlockAt, address basedWallet, bool active) = abi
             .decode(message.payload, (uint256, address, uint8, uint64, address, bool));
@@ -384,6 +431,14 @@ contract BrainRegistry is MessageHandler {
         if (message.nonce <= lastNonce) {
             emit BrainSnapshotIgnored(brainId, message.nonce, lastNonce);
             return;
+        }
+        if (lastNonce != 0) {
+            bool newBrain = active && (!b.active || class != b.class || unlockAt != b.unlockAt);
+            if (newBrain || owner != b.owner || basedWallet != b.basedWallet) {
+                Epochs storage e = _epochs[brainId];
+                if (newBrain) emit GenerationStarted(brainId, ++e.generation);
+                emit ConfigReset(brainId, ++e.config);
+            }
         }
         _brains[brainId] = Brain(owner, class, unlockAt, active, basedWallet, message.nonce);
         emit BrainMirrored(brainId, owner, class, unlockAt, basedWallet, active, message.nonce);

@@ -92,7 +92,14 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     uint256 public lastRequestId;
     mapping(address account => uint256) private _balances;
     mapping(address account => mapping(address app => uint256)) private _allowances;
-    mapping(uint256 brainId => address) private _gateways;
+    /// @dev A Brain's gateway, and the Brain's `BrainRegistry.configEpoch` when it was set: a change of
+    /// owner or wallet since (a sale, a re-mint) voids it, as it resets the rest of the configuration.
+    struct GatewaySetting {
+        address gateway;
+        uint64 configEpoch;
+    }
+
+    mapping(uint256 brainId => GatewaySetting) private _gateways;
     mapping(uint256 requestId => Request) private _requests;
 
     /// @notice Amounts must be positive.
@@ -200,9 +207,11 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         return _allowances[account][app];
     }
 
-    /// @notice The gateway that settles Brain `brainId`'s requests (zero: none).
-    function gatewayOf(uint256 brainId) external view returns (address) {
-        return _gateways[brainId];
+    /// @notice The gateway that settles Brain `brainId`'s requests (zero: none, or none set by the
+    /// Brain's current owner and wallet).
+    function gatewayOf(uint256 brainId) public view returns (address) {
+        GatewaySetting storage g = _gateways[brainId];
+        return g.configEpoch == registry.configEpoch(brainId) ? g.gateway : address(0);
     }
 
     /// @notice Request `requestId` (all zero, status None, if it does not exist).
@@ -269,13 +278,14 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     /**
      * @notice Names the gateway that settles Brain `brainId`'s requests (zero: none, so nothing can
      * be settled and open requests wait for their deadline). Only the Brain's BasedAI wallet, while
-     * the Brain is active.
+     * the Brain is active. It lapses when the Brain's owner or wallet changes (BrainRegistry
+     * `configEpoch`): a new owner names its own.
      */
     function setGateway(uint256 brainId, address gateway) external {
         BrainRegistry.Brain memory b = registry.brain(brainId);
         if (!b.active) revert BrainNotActive(brainId);
         if (msg.sender != b.basedWallet) revert NotBrainWallet(brainId, msg.sender);
-        _gateways[brainId] = gateway;
+        _gateways[brainId] = GatewaySetting(gateway, registry.configEpoch(brainId));
         emit GatewaySet(brainId, gateway);
     }
 
@@ -358,7 +368,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         Request storage r = _requests[requestId];
         if (r.status != Status.Open) revert RequestNotOpen(requestId, r.status);
         uint256 brainId = r.brainId;
-        address gateway = _gateways[brainId];
+        address gateway = gatewayOf(brainId);
         if (msg.sender != gateway) revert NotGateway(brainId, msg.sender, gateway);
         if (block.timestamp > r.deadline) revert RequestExpired(requestId, r.deadline);
         if (completionUnits > r.maxCompletionUnits) {

@@ -8,6 +8,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {BrainGenerations} from "./BrainGenerations.sol";
 import {BrainRegistry} from "./BrainRegistry.sol";
 
 /// @notice Where the attested pruning order comes from (the Consensus contract).
@@ -123,13 +124,15 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
     /// @notice Blocks after registration during which a member cannot be replaced.
     uint64 public immunityPeriod;
 
-    mapping(uint256 brainId => mapping(uint256 uid => Member)) private _members;
+    /// @dev Per-Brain state is keyed by `BrainGenerations.key(brainId, generation)` (`bk`): a freed id
+    /// minted again (BrainRegistry `generation`) starts with no members.
+    mapping(uint256 brainKey => mapping(uint256 uid => Member)) private _members;
     /// @dev uid + 1 of an account in a Brain (0: not a member).
-    mapping(uint256 brainId => mapping(address account => uint16)) private _uidPlusOne;
-    mapping(uint256 brainId => uint256[WORDS]) private _validatorBits;
-    mapping(uint256 brainId => uint256[WORDS]) private _minerBits;
-    mapping(uint256 brainId => BrainCounts) private _counts;
-    mapping(uint256 brainId => mapping(uint256 uid => uint64)) private _lastRemovedAt;
+    mapping(uint256 brainKey => mapping(address account => uint16)) private _uidPlusOne;
+    mapping(uint256 brainKey => uint256[WORDS]) private _validatorBits;
+    mapping(uint256 brainKey => uint256[WORDS]) private _minerBits;
+    mapping(uint256 brainKey => BrainCounts) private _counts;
+    mapping(uint256 brainKey => mapping(uint256 uid => uint64)) private _lastRemovedAt;
 
     /// @notice Brain `brainId` is not active on this chain's mirror (deactivated or never mirrored).
     error BrainNotActive(uint256 brainId);
@@ -198,36 +201,42 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice The member at uid `uid` of Brain `brainId` (all zero if the slot is free).
     function member(uint256 brainId, uint16 uid) external view returns (Member memory) {
-        return _members[brainId][uid];
+        uint256 bk = _key(brainId);
+        return _members[bk][uid];
     }
 
     /// @notice `account`'s role and uid in Brain `brainId` (`Role.None` if not a member).
     function roleOf(uint256 brainId, address account) external view returns (Role role, uint16 uid) {
-        uint16 plusOne = _uidPlusOne[brainId][account];
+        uint256 bk = _key(brainId);
+        uint16 plusOne = _uidPlusOne[bk][account];
         if (plusOne == 0) return (Role.None, 0);
         uid = plusOne - 1;
-        role = _members[brainId][uid].role;
+        role = _members[bk][uid].role;
     }
 
     /// @notice The block in which uid `uid` of Brain `brainId` last lost its member (0: never).
     function lastRemovedAt(uint256 brainId, uint16 uid) external view returns (uint64) {
-        return _lastRemovedAt[brainId][uid];
+        uint256 bk = _key(brainId);
+        return _lastRemovedAt[bk][uid];
     }
 
     /// @notice Members of Brain `brainId` per role.
     function counts(uint256 brainId) external view returns (uint16 validators, uint16 miners) {
-        BrainCounts storage c = _counts[brainId];
+        uint256 bk = _key(brainId);
+        BrainCounts storage c = _counts[bk];
         return (c.validators, c.miners);
     }
 
     /// @notice The bitmap of Brain `brainId`'s miner uids (bit `uid % 256` of word `uid / 256`).
     function minerBitmap(uint256 brainId) external view returns (uint256[WORDS] memory) {
-        return _minerBits[brainId];
+        uint256 bk = _key(brainId);
+        return _minerBits[bk];
     }
 
     /// @notice The bitmap of Brain `brainId`'s validator uids.
     function validatorBitmap(uint256 brainId) external view returns (uint256[WORDS] memory) {
-        return _validatorBits[brainId];
+        uint256 bk = _key(brainId);
+        return _validatorBits[bk];
     }
 
     /**
@@ -238,7 +247,8 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
         uint256 brainId,
         Role role
     ) external view returns (uint16[] memory uids, Member[] memory list) {
-        BrainCounts storage c = _counts[brainId];
+        uint256 bk = _key(brainId);
+        BrainCounts storage c = _counts[bk];
         uint256 n =
             role == Role.Validator
                 ? c.validators
@@ -247,14 +257,14 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
                     : 0;
         uids = new uint16[](n);
         list = new Member[](n);
-        uint256[WORDS] storage bits = role == Role.Validator ? _validatorBits[brainId] : _minerBits[brainId];
+        uint256[WORDS] storage bits = role == Role.Validator ? _validatorBits[bk] : _minerBits[bk];
         uint256 k = 0;
         for (uint256 w = 0; w < WORDS && k < n; ++w) {
             uint256 word = bits[w];
             while (word != 0) {
                 uint256 uid = w * 256 + Math.log2(word & (~word + 1));
                 uids[k] = uint16(uid);
-                list[k] = _members[brainId][uid];
+                list[k] = _members[bk][uid];
                 ++k;
                 word &= word - 1;
             }
@@ -295,19 +305,21 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
         Registration calldata r,
         PruneHint[] calldata hints
     ) external nonReentrant returns (uint16 uid) {
-        uint256 fee = _checkRegistration(brainId, r);
-        uid = _admit(brainId, r.role, hints);
+        uint256 bk = _key(brainId);
+        uint256 fee = _checkRegistration(brainId, bk, r);
+        uid = _admit(brainId, bk, r.role, hints);
         emit MemberRegistered(brainId, uid, msg.sender, r.role, r.endpoint, r.device, r.storageGiB, fee);
         if (fee != 0) based.safeTransferFrom(msg.sender, registry.rewardRecipient(brainId), fee);
     }
 
     /// @notice The caller leaves Brain `brainId`; its uid is free again. Stake is not touched.
     function deregister(uint256 brainId) external {
-        uint16 plusOne = _uidPlusOne[brainId][msg.sender];
+        uint256 bk = _key(brainId);
+        uint16 plusOne = _uidPlusOne[bk][msg.sender];
         if (plusOne == 0) revert NotRegistered(brainId, msg.sender);
         uint16 uid = plusOne - 1;
-        Role role = _members[brainId][uid].role;
-        BrainCounts storage c = _counts[brainId];
+        Role role = _members[bk][uid].role;
+        BrainCounts storage c = _counts[bk];
         if (role == Role.Validator) --c.validators;
         else --c.miners;
         _remove(brainId, uid, role, msg.sender, false);
@@ -318,11 +330,12 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
      * must start at, and the epoch of that order.
      */
     function pruneCursor(uint256 brainId, Role role) external view returns (uint64 epoch, uint16 rank) {
+        uint256 bk = _key(brainId);
         bytes32 root;
         (epoch, root) = address(pruningOrderSource) == address(0)
             ? (uint64(0), bytes32(0))
             : pruningOrderSource.pruningOrder();
-        BrainCounts storage c = _counts[brainId];
+        BrainCounts storage c = _counts[bk];
         if (!_cursorValid(c, epoch, root)) return (epoch, 0);
         rank = role == Role.Validator ? c.pruneCursorValidators : c.pruneCursorMiners;
     }
@@ -347,33 +360,42 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
     // ─────────────────────────────────────────── Internals ───────────────────────────────────────────
 
     /// @dev Refuses a registration that breaks a rule; returns the fee it pays.
-    function _checkRegistration(uint256 brainId, Registration calldata r) private view returns (uint256 fee) {
+    function _checkRegistration(
+        uint256 brainId,
+        uint256 bk,
+        Registration calldata r
+    ) private view returns (uint256 fee) {
         if (r.role != Role.Validator && r.role != Role.Miner) revert InvalidRole();
         uint256 endpointLength = bytes(r.endpoint).length;
         if (endpointLength == 0 || endpointLength > MAX_ENDPOINT_LENGTH) {
             revert InvalidEndpoint(endpointLength, MAX_ENDPOINT_LENGTH);
         }
         if (!registry.isActive(brainId)) revert BrainNotActive(brainId);
-        uint16 existing = _uidPlusOne[brainId][msg.sender];
+        uint16 existing = _uidPlusOne[bk][msg.sender];
         if (existing != 0) revert AlreadyRegistered(brainId, msg.sender, existing - 1);
         fee = registry.registrationFee(brainId);
         if (fee > r.maxFee) revert FeeAboveMax(fee, r.maxFee);
     }
 
     /// @dev Gives the caller a uid for `role`: a free one, or a pruned member's when the role is full.
-    function _admit(uint256 brainId, Role role, PruneHint[] calldata hints) private returns (uint16 uid) {
-        BrainCounts storage c = _counts[brainId];
+    function _admit(
+        uint256 brainId,
+        uint256 bk,
+        Role role,
+        PruneHint[] calldata hints
+    ) private returns (uint16 uid) {
+        BrainCounts storage c = _counts[bk];
         bool full = role == Role.Validator ? c.validators >= MAX_VALIDATORS : c.miners >= MAX_MINERS;
         if (full) {
             uid = _prune(brainId, role, hints);
         } else {
-            uid = _lowestFreeUid(brainId);
+            uid = _lowestFreeUid(bk);
             if (role == Role.Validator) ++c.validators;
             else ++c.miners;
         }
-        _members[brainId][uid] = Member(msg.sender, uint64(block.number), role);
-        _uidPlusOne[brainId][msg.sender] = uid + 1;
-        _setBit(role == Role.Validator ? _validatorBits[brainId] : _minerBits[brainId], uid, true);
+        _members[bk][uid] = Member(msg.sender, uint64(block.number), role);
+        _uidPlusOne[bk][msg.sender] = uid + 1;
+        _setBit(role == Role.Validator ? _validatorBits[bk] : _minerBits[bk], uid, true);
     }
 
     /**
@@ -386,7 +408,7 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
             ? (uint64(0), bytes32(0))
             : pruningOrderSource.pruningOrder();
         if (root == bytes32(0)) revert NoPruningOrder(brainId, role);
-        BrainCounts storage c = _counts[brainId];
+        BrainCounts storage c = _counts[_key(brainId)];
         if (!_cursorValid(c, epoch, root)) {
             (c.pruneCursorEpoch, c.pruneCursorRoot) = (epoch, bytes16(root));
             (c.pruneCursorValidators, c.pruneCursorMiners) = (0, 0);
@@ -423,11 +445,16 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
     ) private view returns (HintState) {
         bytes32 leaf = pruneLeaf(brainId, role, h.rank, h.uid, h.account, h.registeredAt);
         if (!MerkleProof.verifyCalldata(h.proof, root, leaf)) revert InvalidPruneProof(index);
-        Member storage m = _members[brainId][h.uid];
+        Member storage m = _members[_key(brainId)][h.uid];
         if (m.account != h.account || m.registeredAt != h.registeredAt || m.role != role)
             return HintState.Stale;
         if (block.number < uint256(m.registeredAt) + immunityPeriod) return HintState.Immune;
         return HintState.Prunable;
+    }
+
+    /// @dev The storage key of Brain `brainId`'s current generation.
+    function _key(uint256 brainId) private view returns (uint256) {
+        return BrainGenerations.key(brainId, registry.generation(brainId));
     }
 
     function _cursorValid(BrainCounts storage c, uint64 epoch, bytes32 root) private view returns (bool) {
@@ -435,17 +462,18 @@ contract Network is Ownable2Step, ReentrancyGuardTransient {
     }
 
     function _remove(uint256 brainId, uint16 uid, Role role, address account, bool pruned) private {
-        delete _members[brainId][uid];
-        _lastRemovedAt[brainId][uid] = uint64(block.number);
-        delete _uidPlusOne[brainId][account];
-        _setBit(role == Role.Validator ? _validatorBits[brainId] : _minerBits[brainId], uid, false);
+        uint256 bk = _key(brainId);
+        delete _members[bk][uid];
+        _lastRemovedAt[bk][uid] = uint64(block.number);
+        delete _uidPlusOne[bk][account];
+        _setBit(role == Role.Validator ? _validatorBits[bk] : _minerBits[bk], uid, false);
         emit MemberRemoved(brainId, uid, account, pruned);
     }
 
     /// @dev The lowest uid held by neither role. There is always one: the caps sum to `MAX_UIDS`.
-    function _lowestFreeUid(uint256 brainId) private view returns (uint16) {
-        uint256[WORDS] storage v = _validatorBits[brainId];
-        uint256[WORDS] storage m = _minerBits[brainId];
+    function _lowestFreeUid(uint256 bk) private view returns (uint16) {
+        uint256[WORDS] storage v = _validatorBits[bk];
+        uint256[WORDS] storage m = _minerBits[bk];
         uint256 w = 0;
         uint256 taken = v[0] | m[0];
         while (taken == type(uint256).max) {

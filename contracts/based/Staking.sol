@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Arrays} from "@openzeppelin/contracts/utils/Arrays.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {BrainGenerations} from "./BrainGenerations.sol";
 import {BrainRegistry} from "./BrainRegistry.sol";
 import {Network} from "./Network.sol";
 
@@ -20,6 +21,10 @@ import {Network} from "./Network.sol";
  * (`countedStake`); a Brain is a GigaBrain while its stake is at least 0.5 % (`isGigaBrain`); a
  * validator is active while its stake is at least the 70th percentile (nearest rank) of its Brain's
  * validator stakes (`activeValidatorThreshold`, a view for reads only: it sorts up to 256 stakes).
+ *
+ * Stake is kept per generation of a Brain id (BrainRegistry `generation`): when a freed id is minted
+ * again the new Brain starts with no stake, and the old Brain's stakers unstake theirs with
+ * `unstakeAt` (its generation). Every function taking only a `brainId` means its current generation.
  */
 contract Staking is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -53,12 +58,13 @@ contract Staking is ReentrancyGuardTransient {
 
     /// @notice All BASED staked on the network (not counting unbonding amounts).
     uint256 public totalStake;
-    mapping(uint256 brainId => uint256) private _brainStake;
-    mapping(uint256 brainId => mapping(address validator => uint256)) private _validatorStake;
-    mapping(uint256 brainId => mapping(address validator => mapping(address staker => uint256)))
+    /// @dev Per-Brain state is keyed by `BrainGenerations.key(brainId, generation)`.
+    mapping(uint256 brainKey => uint256) private _brainStake;
+    mapping(uint256 brainKey => mapping(address validator => uint256)) private _validatorStake;
+    mapping(uint256 brainKey => mapping(address validator => mapping(address staker => uint256)))
         private _stakes;
     /// @dev take + 1 (0: never set, i.e. `DEFAULT_TAKE`).
-    mapping(uint256 brainId => mapping(address validator => uint16)) private _takePlusOne;
+    mapping(uint256 brainKey => mapping(address validator => uint16)) private _takePlusOne;
     mapping(address staker => Unbonding[]) private _queue;
     mapping(address staker => uint256) private _queueHead;
 
@@ -116,34 +122,44 @@ contract Staking is ReentrancyGuardTransient {
 
     /// @notice All stake in Brain `brainId` (to the Brain and to its validators).
     function brainStake(uint256 brainId) external view returns (uint256) {
-        return _brainStake[brainId];
+        return _brainStake[_key(brainId)];
     }
 
     /// @notice Stake delegated to `validator` in Brain `brainId` (its own included).
     function validatorStake(uint256 brainId, address validator) external view returns (uint256) {
-        return _validatorStake[brainId][validator];
+        return _validatorStake[_key(brainId)][validator];
     }
 
     /// @notice `staker`'s stake in Brain `brainId` through `validator` (zero: to the Brain itself).
     function stakeOf(uint256 brainId, address validator, address staker) external view returns (uint256) {
-        return _stakes[brainId][validator][staker];
+        return _stakes[_key(brainId)][validator][staker];
+    }
+
+    /// @notice `staker`'s stake in generation `generation` of Brain id `brainId` through `validator`.
+    function stakeOfAt(
+        uint256 brainId,
+        uint64 generation,
+        address validator,
+        address staker
+    ) external view returns (uint256) {
+        return _stakes[BrainGenerations.key(brainId, generation)][validator][staker];
     }
 
     /// @notice `validator`'s take in Brain `brainId`, in basis points.
     function takeOf(uint256 brainId, address validator) external view returns (uint16) {
-        uint16 plusOne = _takePlusOne[brainId][validator];
+        uint16 plusOne = _takePlusOne[_key(brainId)][validator];
         return plusOne == 0 ? DEFAULT_TAKE : plusOne - 1;
     }
 
     /// @notice The stake of Brain `brainId` that counts for rewards: at most 0.5 % of the total.
     function countedStake(uint256 brainId) external view returns (uint256) {
-        return Math.min(_brainStake[brainId], (totalStake * BRAIN_CAP_BPS) / BPS);
+        return Math.min(_brainStake[_key(brainId)], (totalStake * BRAIN_CAP_BPS) / BPS);
     }
 
     /// @notice Whether Brain `brainId` holds at least 0.5 % of all stake (exact: no rounding).
     function isGigaBrain(uint256 brainId) public view returns (bool) {
-        uint256 stake = _brainStake[brainId];
-        return stake != 0 && stake * BPS >= totalStake * BRAIN_CAP_BPS;
+        uint256 staked = _brainStake[_key(brainId)];
+        return staked != 0 && staked * BPS >= totalStake * BRAIN_CAP_BPS;
     }
 
     /**
@@ -155,7 +171,8 @@ contract Staking is ReentrancyGuardTransient {
         uint256 n = validators.length;
         if (n == 0) return 0;
         uint256[] memory stakes = new uint256[](n);
-        for (uint256 i = 0; i < n; ++i) stakes[i] = _validatorStake[brainId][validators[i].account];
+        uint256 k = _key(brainId);
+        for (uint256 i = 0; i < n; ++i) stakes[i] = _validatorStake[k][validators[i].account];
         return nearestRank(stakes, ACTIVE_PERCENTILE_BPS);
     }
 
@@ -166,7 +183,7 @@ contract Staking is ReentrancyGuardTransient {
     function isActiveValidator(uint256 brainId, address validator) external view returns (bool) {
         (Network.Role role, ) = network.roleOf(brainId, validator);
         if (role != Network.Role.Validator) return false;
-        uint256 stake_ = _validatorStake[brainId][validator];
+        uint256 stake_ = _validatorStake[_key(brainId)][validator];
         return stake_ != 0 && stake_ >= activeValidatorThreshold(brainId);
     }
 
@@ -197,13 +214,14 @@ contract Staking is ReentrancyGuardTransient {
     function stake(uint256 brainId, address validator, uint256 amount) external nonReentrant {
         if (amount == 0) revert InvalidAmount(amount);
         if (!registry.isActive(brainId)) revert BrainNotActive(brainId);
+        uint256 k = _key(brainId);
         if (validator != address(0)) {
             (Network.Role role, ) = network.roleOf(brainId, validator);
             if (role != Network.Role.Validator) revert NotAValidator(brainId, validator);
-            _validatorStake[brainId][validator] += amount;
+            _validatorStake[k][validator] += amount;
         }
-        _stakes[brainId][validator][msg.sender] += amount;
-        _brainStake[brainId] += amount;
+        _stakes[k][validator][msg.sender] += amount;
+        _brainStake[k] += amount;
         totalStake += amount;
         emit Staked(brainId, validator, msg.sender, amount);
         based.safeTransferFrom(msg.sender, address(this), amount);
@@ -215,16 +233,15 @@ contract Staking is ReentrancyGuardTransient {
      * Works whether or not the validator is still registered or the Brain still active.
      */
     function unstake(uint256 brainId, address validator, uint256 amount) external {
-        if (amount == 0 || amount > type(uint128).max) revert InvalidAmount(amount);
-        uint256 available = _stakes[brainId][validator][msg.sender];
-        if (available < amount) revert InsufficientStake(available, amount);
-        _stakes[brainId][validator][msg.sender] = available - amount;
-        if (validator != address(0)) _validatorStake[brainId][validator] -= amount;
-        _brainStake[brainId] -= amount;
-        totalStake -= amount;
-        uint64 releaseAt = uint64(block.timestamp) + unbondingPeriod;
-        _queue[msg.sender].push(Unbonding(uint128(amount), releaseAt));
-        emit Unstaked(brainId, validator, msg.sender, amount, releaseAt);
+        _unstake(brainId, registry.generation(brainId), validator, amount);
+    }
+
+    /**
+     * @notice `unstake` from generation `generation` of Brain id `brainId`: how the stakers of a
+     * Brain whose id was freed and minted again take their stake back.
+     */
+    function unstakeAt(uint256 brainId, uint64 generation, address validator, uint256 amount) external {
+        _unstake(brainId, generation, validator, amount);
     }
 
     /**
@@ -257,7 +274,28 @@ contract Staking is ReentrancyGuardTransient {
         if (take > MAX_TAKE) revert TakeTooHigh(take, MAX_TAKE);
         (Network.Role role, ) = network.roleOf(brainId, msg.sender);
         if (role != Network.Role.Validator) revert NotAValidator(brainId, msg.sender);
-        _takePlusOne[brainId][msg.sender] = take + 1;
+        _takePlusOne[_key(brainId)][msg.sender] = take + 1;
         emit TakeSet(brainId, msg.sender, take);
+    }
+
+    // ─────────────────────────────────────────── Internals ───────────────────────────────────────────
+
+    /// @dev The storage key of Brain `brainId`'s current generation.
+    function _key(uint256 brainId) private view returns (uint256) {
+        return BrainGenerations.key(brainId, registry.generation(brainId));
+    }
+
+    function _unstake(uint256 brainId, uint64 generation, address validator, uint256 amount) private {
+        if (amount == 0 || amount > type(uint128).max) revert InvalidAmount(amount);
+        uint256 k = BrainGenerations.key(brainId, generation);
+        uint256 available = _stakes[k][validator][msg.sender];
+        if (available < amount) revert InsufficientStake(available, amount);
+        _stakes[k][validator][msg.sender] = available - amount;
+        if (validator != address(0)) _validatorStake[k][validator] -= amount;
+        _brainStake[k] -= amount;
+        totalStake -= amount;
+        uint64 releaseAt = uint64(block.timestamp) + unbondingPeriod;
+        _queue[msg.sender].push(Unbonding(uint128(amount), releaseAt));
+        emit Unstaked(brainId, validator, msg.sender, amount, releaseAt);
     }
 }

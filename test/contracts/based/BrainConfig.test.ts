@@ -248,11 +248,16 @@ describe("BrainRegistry: owner configuration", function () {
     expect(await registry.zkMode(ID)).to.be.true;
   });
 
-  it("keeps the configuration apart from the mirror: a new snapshot does not reset it", async function () {
-    const { registry, alice, send, snap } = await loadFixture(deployConfigured);
+  it("keeps the configuration apart from the mirror: a snapshot with the same owner and wallet does not reset it", async function () {
+    const { registry, alice, bob, send, snap } = await loadFixture(deployConfigured);
     await registry.connect(alice).setSplit(ID, 4000, 3000, 3000);
-    await send(snap({ class: Number(Class.Reserved) }), 3n << 32n);
-    expect((await registry.brain(ID)).class).to.equal(Class.Reserved);
+    await send(snap(), 3n << 32n);
+    expect((await registry.brain(ID)).lastNonce).to.equal(3n << 32n);
     expect(await registry.split(ID)).to.deep.equal([4000n, 3000n, 3000n]);
+    // A new owner (security attack #4) gets a fresh Brain's configuration.
+    await expect(send(snap({ owner: bob.address, basedWallet: bob.address }), 4n << 32n))
+      .to.emit(registry, "ConfigReset")
+      .withArgs(ID, 1n);
+    expect(await registry.split(ID)).to.deep.equal([2500n, 3750n, 3750n]);
   });
 });

@@ -109,11 +109,11 @@ export async function deployEconomyWith(params: EconomyParams = { ...PARAMS }) {
   await inbox.setHandler(EPOCH_REPORT, await consensus.getAddress(), params.reportGas);
 
   let brainNonce = 1n;
-  /** Mirrors Brain `brainId` with this state (as a BRAIN_EVENT from "Ethereum"). */
+  /** Mirrors Brain `brainId` with this state (as a BRAIN_EVENT from "Ethereum"; owner = wallet unless set). */
   async function mirror(
     brainId: bigint,
     wallet: string,
-    over: { class?: bigint; unlockAt?: bigint; active?: boolean } = {},
+    over: { class?: bigint; unlockAt?: bigint; active?: boolean; owner?: string } = {},
   ) {
     await deliver(
       inbox,
@@ -124,7 +124,7 @@ export async function deployEconomyWith(params: EconomyParams = { ...PARAMS }) {
         kind: Kind.BRAIN_EVENT,
         payload: encodeBrainEvent({
           brainId,
-          owner: wallet,
+          owner: over.owner ?? wallet,
           class: Number(over.class ?? Class.Burn),
           unlockAt: over.unlockAt ?? 0n,
           basedWallet: wallet,
