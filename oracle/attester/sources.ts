@@ -63,7 +63,10 @@ export class StateUnavailableError extends Error {
     readonly blockNumber: bigint,
     cause: unknown,
   ) {
-    super(`the node has no state at block ${blockNumber}: ${String(cause).split("\n")[0]}`);
+    const lines = String(cause).split("\n");
+    // viem's first line is generic ("Missing or invalid parameters."): name the node's own words.
+    const said = lines.find((l) => PRUNED_STATE.test(l)) ?? lines[0];
+    super(`the node has no state at block ${blockNumber}: ${said?.trim()}`);
   }
 }
 

@@ -204,6 +204,7 @@ describe("oracle attester: finality (attack #7)", function () {
     });
     expect(lines[0]!.block).to.equal(Number(missed));
     expect(String(lines[0]!.what)).to.contain("Brain #7");
+    expect(String(lines[0]!.err)).to.contain("missing trie node");
     expect(attester.options.journal.cursor(31337)).to.equal((await head()) - 2n);
     await mine(3);
     expect(await attester.poll()).to.deep.equal([]);
