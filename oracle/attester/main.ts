@@ -10,7 +10,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainContext, basedDeployment } from "../../sdk/chain";
+import { type ChainContext, chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
 import { BasedError, errorLine } from "../../sdk/errors";
 import { FINALIZED, type Finality, describeFinality, finalitySchema, isZeroDepth } from "../finality";
@@ -53,7 +53,7 @@ export const attesterOptionsSchema = z
  * A chain configured `finalized` whose node answers but knows no such tag: refused at start, with
  * the fix, rather than a warning at every poll. An unreachable node is left to the poll's retries.
  */
-async function checkFinalizedTag(ctx: ReturnType<typeof chainContext>, flag: string): Promise<void> {
+export async function checkFinalizedTag(ctx: ChainContext, flag: string): Promise<void> {
   const tagged = await ctx.publicClient.getBlock({ blockTag: "finalized" }).then(
     () => true,
     (err: unknown) => err,

@@ -17,11 +17,13 @@ import pino from "pino";
 import { type Hex, createPublicClient, custom, defineChain, getAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Attester } from "../../../oracle/attester/attester";
+import { checkFinalizedTag } from "../../../oracle/attester/main";
 import { brainWatch, bridgeWatch } from "../../../oracle/attester/sources";
 import { FINALIZED } from "../../../oracle/finality";
 import { Journal } from "../../../oracle/signing/journal";
 import { decodeBrainEvent, decodeBridgeTransfer } from "../../../protocol/message";
 import type { ChainContext, ChainName } from "../../../sdk/chain";
+import { BasedError } from "../../../sdk/errors";
 import { BASED, deployBridges } from "../../contracts/bridge/fixture";
 import { PEPE, deployBrains } from "../../contracts/ethereum/helpers";
 import { tempDir } from "../../helpers/processes";
@@ -167,6 +169,33 @@ describe("oracle attester: finality (attack #7)", function () {
     expect(error?.message).to.contain("did not give its finalized block").and.contain("depth:N");
     await mine(3);
     expect(await make({ kind: "depth", depth: 3 }).poll()).to.have.lengthOf(1);
+  });
+
+  it("the attester service refuses to start on a node without the finalized tag, naming the flag to set", async () => {
+    const f = await burnAttester();
+    const eth = f.attester.options.watches[0]!.source;
+    const answering = (tag: boolean) =>
+      custom({
+        async request({ method, params }: { method: string; params?: unknown[] }) {
+          if (method === "eth_getBlockByNumber" && params?.[0] === "finalized" && !tag)
+            throw Object.assign(new Error("invalid block tag finalized"), { code: -32602 });
+          return network.provider.request({ method, params });
+        },
+      });
+    const down = custom({
+      request: () => Promise.reject(Object.assign(new Error("connection refused"), { code: -32603 })),
+    });
+    const on = (transport: ReturnType<typeof custom>) => ({
+      ...eth,
+      publicClient: createPublicClient({ chain: eth.chain, transport, batch: undefined }),
+    });
+    let refused: BasedError | undefined;
+    await checkFinalizedTag(on(answering(false)), "--based-finality").catch((e: BasedError) => (refused = e));
+    expect(refused).to.be.instanceOf(BasedError).and.include({ code: "InvalidConfig" });
+    expect(refused!.hint).to.contain("--based-finality depth:N");
+    await checkFinalizedTag(on(answering(true)), "--based-finality");
+    // An unreachable node is left to the poll's retries.
+    await checkFinalizedTag(on(down), "--based-finality");
   });
 
   it("an attester without archive state after downtime keeps going", async () => {
