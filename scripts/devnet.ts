@@ -339,9 +339,12 @@ async function main(): Promise<void> {
           o.stateDir,
           "--port",
           String(attesterPorts[i]),
-          "--finality-depth",
-          "0",
-          "--allow-zero-finality",
+          // Hardhat answers the `finalized` tag with its head: the devnet signs at depth 0, through
+          // the same code path as a real chain (docs/decisions.md "Finality").
+          "--ethereum-finality",
+          "finalized",
+          "--based-finality",
+          "finalized",
           "--poll-ms",
           "500",
           ...(o.epochReports ? [] : ["--no-epoch-reports"]),

@@ -1,12 +1,14 @@
 /**
- * The attester: follows the source chains `finalityDepth` blocks behind their heads, turns the
- * events it watches into messages, signs each for its destination inbox (EIP-712) and records
- * it in its journal before anyone can fetch the signature.
+ * The attester: follows each source chain up to its final block (its `finalized` block, or a
+ * configured depth under the head for a chain without the tag: ../finality.ts), turns the events
+ * it watches into messages, signs each for its destination inbox (EIP-712) and records it in its
+ * journal before anyone can fetch the signature.
  */
 import type { Address, Hex, LocalAccount } from "viem";
 import type { Logger } from "pino";
 import { messageInboxAbi } from "../../protocol/generated/abis";
 import { type Message, attestationTypedData, messageId } from "../../protocol/message";
+import { type Finality, describeFinality, finalBlock } from "../finality";
 import { type Inbox, inboxesByChain } from "../inbox";
 import { ConflictingMessageError, type Journal, type SignedEntry } from "../signing/journal";
 import type { Watch } from "./sources";
@@ -17,8 +19,8 @@ export type AttesterOptions = {
   watches: Watch[];
   /** The destination inboxes, one per chain. */
   inboxes: Inbox[];
-  /** Blocks a log must be buried under before it is signed. */
-  finalityDepth: number;
+  /** When a block of each source chain (by chain id) is final enough to sign its logs. */
+  finality: Map<number, Finality>;
   /** Where to start reading each source chain when the journal has no cursor. */
   startBlocks: Map<number, bigint>;
   /** Most blocks read per request. */
@@ -47,6 +49,8 @@ export class Attester {
   private readonly inboxes: Map<number, Inbox>;
   /** Membership by "chain:version" (a version's members never change). */
   private readonly membership = new Map<string, boolean>();
+  /** Chains whose `finalized` block was seen to be the head (warned once). */
+  private readonly headFinalized = new Set<number>();
 
   constructor(readonly options: AttesterOptions) {
     this.inboxes = inboxesByChain(options.inboxes);
@@ -67,11 +71,18 @@ export class Attester {
   }
 
   private async pollChain(chainId: number, watches: Watch[]): Promise<SignedEntry[]> {
-    const { journal, finalityDepth, log } = this.options;
+    const { journal, log } = this.options;
     const client = watches[0]!.source.publicClient;
-    // No cache: viem would otherwise serve the same head for its polling interval (4 s by default).
-    const head = await client.getBlockNumber({ cacheTime: 0 });
-    const safe = head - BigInt(finalityDepth);
+    const finality = this.options.finality.get(chainId);
+    if (!finality) throw new Error(`no finality configured for source chain ${chainId}`);
+    const { final: safe, head } = await finalBlock(client, finality);
+    if (finality.kind === "finalized" && safe === head && head > 0n && !this.headFinalized.has(chainId)) {
+      this.headFinalized.add(chainId);
+      log.warn(
+        { chainId, head },
+        "the chain reports its head as finalized (a development chain such as Hardhat): events are signed at depth 0",
+      );
+    }
     const cursor = journal.cursor(chainId) ?? (this.options.startBlocks.get(chainId) ?? 0n) - 1n;
     if (safe <= cursor) return [];
     const from = cursor + 1n;
@@ -85,7 +96,15 @@ export class Attester {
     const messages: Message[] = [];
     for (const w of watches) {
       const mine = logs.filter((l) => w.addresses.some((a) => a.toLowerCase() === l.address.toLowerCase()));
-      messages.push(...(await w.toMessages(mine)));
+      messages.push(
+        ...(await w.toMessages(mine, (skipped) =>
+          // Loud: this attester will never sign the event (docs/decisions.md "Finality").
+          log.error(
+            { chainId, finality: describeFinality(finality), ...skipped },
+            "event skipped: the node no longer has the state of its block (an archive node would)",
+          ),
+        )),
+      );
     }
     messages.sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
     const signed: SignedEntry[] = [];
@@ -102,8 +121,8 @@ export class Attester {
           outside.add(dst);
           continue;
         }
-        // Another message was signed under this (source, nonce) before (a reorg deeper than the
-        // finality depth): never sign the second one, but keep following the chain.
+        // Another message was signed under this (source, nonce) before (a reorg below the final
+        // block: a finality depth too small, or a finality failure of the chain): never sign the second one, but keep following the chain.
         if (!(err instanceof ConflictingMessageError)) throw err;
         log.error({ chainId, nonce: m.nonce, err: err.message }, "equivocation refused");
       }

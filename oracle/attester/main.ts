@@ -1,16 +1,19 @@
 /**
  * The attester service: `tsx oracle/attester/main.ts --state-dir <dir> [--deployments <file>]
- * [--port 7101] [--finality-depth 2] [--allow-zero-finality] [--poll-ms 1000]`, its key in
- * BASED_PRIVATE_KEY. The key is its identity in the attester set. Beside the watched events it
+ * [--port 7101] [--ethereum-finality finalized|depth:N] [--based-finality finalized|depth:N]
+ * [--allow-zero-finality] [--poll-ms 1000]`, its key in BASED_PRIVATE_KEY. Each chain's events
+ * are signed once their block is final: the chain's `finalized` block by default, a fixed depth
+ * for a chain without that tag (set explicitly; depth 0 only with --allow-zero-finality). The key is its identity in the attester set. Beside the watched events it
  * reports epochs (oracle/epoch/reporter.ts), keeping them in `<state-dir>/epochs-<address>/`.
  */
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { chainContext, basedDeployment } from "../../sdk/chain";
+import { type ChainContext, chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
-import { errorLine } from "../../sdk/errors";
+import { BasedError, errorLine } from "../../sdk/errors";
+import { FINALIZED, type Finality, describeFinality, finalitySchema, isZeroDepth } from "../finality";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { requireKey } from "../../service/requirements";
 import { EpochReporter } from "../epoch/reporter";
@@ -25,27 +28,66 @@ export const attesterOptionsSchema = z
   .object({
     port: z.coerce.number().int().min(0).max(65535).default(7101),
     stateDir: z.string().min(1),
-    finalityDepth: z.coerce.number().int().min(0).default(2),
-    /** Finality depth 0 signs events that a reorg could undo: allowed only when asked for (devnet). */
+    /** When an Ethereum block is final: its `finalized` block, or `depth:N` under the head. */
+    ethereumFinality: finalitySchema.default(FINALIZED),
+    /** The same for the BasedAI chain (`depth:N` if its node has no `finalized` tag). */
+    basedFinality: finalitySchema.default(FINALIZED),
+    /** Depth 0 signs events that a reorg could undo: allowed only when asked for (devnet). */
     allowZeroFinality: z.boolean().default(false),
     pollMs: z.coerce.number().int().min(50).default(1_000),
     /** Compute and sign epoch reports (`--no-epoch-reports` turns it off, for tests that sign their own). */
     epochReports: z.boolean().default(true),
   })
-  .refine((c) => c.finalityDepth > 0 || c.allowZeroFinality, {
-    message: "finality depth 0 needs --allow-zero-finality (devnet only)",
-    path: ["finalityDepth"],
+  .superRefine((c, ctx) => {
+    for (const key of ["ethereumFinality", "basedFinality"] as const) {
+      if (isZeroDepth(c[key]) && !c.allowZeroFinality)
+        ctx.addIssue({
+          code: "custom",
+          message: "depth:0 needs --allow-zero-finality (devnet only)",
+          path: [key],
+        });
+    }
   });
+
+/**
+ * A chain configured `finalized` whose node answers but knows no such tag: refused at start, with
+ * the fix, rather than a warning at every poll. An unreachable node is left to the poll's retries.
+ */
+export async function checkFinalizedTag(ctx: ChainContext, flag: string): Promise<void> {
+  const tagged = await ctx.publicClient.getBlock({ blockTag: "finalized" }).then(
+    () => true,
+    (err: unknown) => err,
+  );
+  if (tagged === true) return;
+  const answers = await ctx.publicClient.getBlockNumber({ cacheTime: 0 }).then(
+    () => true,
+    () => false,
+  );
+  if (!answers) return;
+  throw new BasedError(
+    "input",
+    "InvalidConfig",
+    `the ${ctx.name} node (chain ${ctx.chain.id}) has no "finalized" block: ${errorLine(tagged)}`,
+    `Give that chain an explicit depth: ${flag} depth:N (the number of blocks a reorg of it cannot reach).`,
+  );
+}
 
 export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSchema>> = {
   name: "attester",
   summary:
-    "An oracle attester: watches both chains past their finality depth, signs the attested messages\nand epoch reports, and serves its signatures over HTTP.",
+    "An oracle attester: watches both chains up to their final block (the chain's `finalized` block,\nor a fixed depth where the chain has no such tag), signs the attested messages and epoch reports,\nand serves its signatures over HTTP.",
   flags: {
     port: { type: "string", description: "HTTP port of its signatures (default 7101)" },
     "state-dir": { type: "string", description: "where its journal and epoch reports are kept" },
-    "finality-depth": { type: "string", description: "blocks an event must be buried under (default 2)" },
-    "allow-zero-finality": { type: "boolean", description: "allow finality depth 0 (devnet only)" },
+    "ethereum-finality": {
+      type: "string",
+      description: "finalized | depth:N: when an Ethereum event is signed (default finalized)",
+    },
+    "based-finality": {
+      type: "string",
+      description: "finalized | depth:N: the same for the BasedAI chain (default finalized)",
+    },
+    "allow-zero-finality": { type: "boolean", description: "allow depth:0 (devnet only)" },
     "poll-ms": { type: "string", description: "milliseconds between polls of the chains (default 1000)" },
     "no-epoch-reports": { type: "boolean", description: "do not compute and sign epoch reports" },
   },
@@ -72,7 +114,10 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
         { ctx: ethereum, address: ethInbox },
         { ctx: based, address: b.contracts.MessageInbox },
       ],
-      finalityDepth: options.finalityDepth,
+      finality: new Map<number, Finality>([
+        [e.chainId, options.ethereumFinality],
+        [b.chainId, options.basedFinality],
+      ]),
       startBlocks: new Map([
         [e.chainId, BigInt(e.startBlock)],
         [b.chainId, BigInt(b.startBlock)],
@@ -101,13 +146,23 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
         logs: new EconomyLogs(based.publicClient, economy, BigInt(b.startBlock)),
         chainId: BigInt(b.chainId),
       },
-      finalityDepth: options.finalityDepth,
+      finality: options.basedFinality,
       log: log.child({ part: "epochs" }),
     });
 
+    if (options.ethereumFinality.kind === "finalized")
+      await checkFinalizedTag(ethereum, "--ethereum-finality");
+    if (options.basedFinality.kind === "finalized") await checkFinalizedTag(based, "--based-finality");
     const server = attesterServer(attester, epochs);
     const address = await server.listen({ host: "127.0.0.1", port: options.port });
-    log.info({ address, finalityDepth: options.finalityDepth }, "attester listening");
+    log.info(
+      {
+        address,
+        ethereumFinality: describeFinality(options.ethereumFinality),
+        basedFinality: describeFinality(options.basedFinality),
+      },
+      "attester listening",
+    );
     setHealth(() => ({ address: account.address }));
 
     // Two loops: recomputing many epochs must not hold back the signing of watched events.

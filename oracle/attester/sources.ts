@@ -5,6 +5,12 @@
  * - Ethereum EthereumBridge `BridgeBurned` → BRIDGE_TRANSFER for the BasedAI chain;
  * - BasedAI BasedBridge `BridgeLocked` → BRIDGE_TRANSFER for Ethereum.
  * Every attester derives the same message from the same log, so their signatures add up.
+ *
+ * Bridge transfers come from the logs alone (nodes keep logs). A Brain snapshot reads the Brain's
+ * state at the event's block; a node without archive state (an attester back after a long
+ * downtime) may have pruned it. Reading it anywhere else would give another message than the other
+ * attesters', so the event is skipped with an error (`onSkipped`) and the attester goes on: the
+ * Brain's next event carries its full state (docs/decisions.md "Finality").
  */
 import {
   type Address,
@@ -33,9 +39,36 @@ export type Watch = {
   destination: ChainContext;
   /** Contracts whose logs this watch reads. */
   addresses: Address[];
-  /** Turns the logs of one block range into messages, in log order. */
-  toMessages(logs: Log[]): Promise<Message[]>;
+  /**
+   * Turns the logs of one block range into messages, in log order. An event whose message needs
+   * state the node no longer has is left out and handed to `onSkipped`.
+   */
+  toMessages(logs: Log[], onSkipped?: (event: SkippedEvent) => void): Promise<Message[]>;
 };
+
+/** An event no message was made of: the node pruned the state of its block. */
+export type SkippedEvent = { block: bigint; logIndex: number; what: string; err: string };
+
+/**
+ * What nodes answer to a read at a block whose state they pruned (geth: "missing trie node",
+ * "historical state … is not available"; Erigon, Nethermind, Besu and hosted RPCs: similar).
+ */
+const PRUNED_STATE =
+  /missing trie node|historical state|state (is )?not available|state unavailable|state histor|pruned|header not found|unknown block|old data not available/i;
+
+/** The node pruned the state a read at an old block asked for (it still answers at its head). */
+export class StateUnavailableError extends Error {
+  override name = "StateUnavailableError";
+  constructor(
+    readonly blockNumber: bigint,
+    cause: unknown,
+  ) {
+    const lines = String(cause).split("\n");
+    // viem's first line is generic ("Missing or invalid parameters."): name the node's own words.
+    const said = lines.find((l) => PRUNED_STATE.test(l)) ?? lines[0];
+    super(`the node has no state at block ${blockNumber}: ${said?.trim()}`);
+  }
+}
 
 type Logged = { blockNumber: bigint | null; logIndex: number | null };
 
@@ -50,14 +83,26 @@ export function brainWatch(ethereum: ChainContext, based: ChainContext, brainNFT
     source: ethereum,
     destination: based,
     addresses: [brainNFT],
-    async toMessages(logs) {
+    async toMessages(logs, onSkipped) {
       const events = parseEventLogs({ abi: brainNFTAbi, logs, strict: true }).filter(
         (e) => e.eventName === "Transfer" || e.eventName === "BasedWalletLinked",
       );
       const messages: Message[] = [];
       for (const e of events) {
         const id = e.eventName === "Transfer" ? e.args.tokenId : e.args.id;
-        const snapshot = await brainStateAt(ethereum.publicClient, brainNFT, id, e.blockNumber);
+        let snapshot: Awaited<ReturnType<typeof brainStateAt>>;
+        try {
+          snapshot = await brainStateAt(ethereum.publicClient, brainNFT, id, e.blockNumber);
+        } catch (err) {
+          if (!(err instanceof StateUnavailableError)) throw err;
+          onSkipped?.({
+            block: e.blockNumber,
+            logIndex: e.logIndex,
+            what: `BRAIN_EVENT of Brain #${id} (${e.eventName})`,
+            err: err.message,
+          });
+          continue;
+        }
         messages.push({
           srcChainId: BigInt(ethereum.chain.id),
           dstChainId: BigInt(based.chain.id),
@@ -95,7 +140,18 @@ async function brainStateAt(
       active: true,
     };
   } catch (err) {
-    if (!String(err).includes("ERC721NonexistentToken")) throw err;
+    if (!String(err).includes("ERC721NonexistentToken")) {
+      // Pruned state, if the node still answers at its head; anything else is retried.
+      if (
+        PRUNED_STATE.test(String(err)) &&
+        (await client.getCode({ address: brainNFT }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw new StateUnavailableError(blockNumber, err);
+      throw err;
+    }
     return {
       brainId: id,
       owner: zeroAddress,

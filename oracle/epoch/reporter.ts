@@ -1,6 +1,6 @@
 /**
  * The attester's epoch reporter (docs/architecture.md §3–4, docs/protocol.md "Epoch reports"). Once the
- * BasedAI chain's head is `finalityDepth` blocks past the end of the epoch Consensus expects next
+ * BasedAI chain's final block (../finality.ts) is past the end of the epoch Consensus expects next
  * (`nextEpoch`), it reads that epoch's snapshot (./snapshot.ts), runs the reward computation with
  * the state the previous epoch carried, keeps the result (./store.ts) and signs the EPOCH_REPORT
  * with the attester's key, through the attester's journal, so the relayer finds it on the
@@ -22,6 +22,7 @@ import { consensusAbi } from "../../protocol/generated/abis";
 import type { CarryState, EpochResult, EpochSnapshot } from "../consensus/epoch-types";
 import { EMPTY_CARRY, computeEpoch } from "../consensus/rewards";
 import type { Message } from "../../protocol/message";
+import { type Finality, finalBlock } from "../finality";
 import { ConflictingMessageError, type SignedEntry } from "../signing/journal";
 import { EconomyLogs, type SnapshotSource, readEpochSnapshot } from "./snapshot";
 import { type EpochStore, type StoredEpoch, storedEpochOf } from "./store";
@@ -113,8 +114,8 @@ export type EpochReporterOptions = {
   sign: (m: Message) => Promise<SignedEntry>;
   store: EpochStore;
   source: EpochSource;
-  /** Blocks the epoch's end must be buried under before its report is computed. */
-  finalityDepth: number;
+  /** When a block of the BasedAI chain is final: the epoch's last block must be before its report is computed. */
+  finality: Finality;
   log: Logger;
 };
 
@@ -152,12 +153,12 @@ export class EpochReporter {
   async poll(): Promise<SignedEntry | undefined> {
     const { client, contracts } = this.source;
     if (!this.options.store.ready) await this.checkStore();
-    const [head, next] = await Promise.all([
-      client.getBlockNumber({ cacheTime: 0 }),
+    const [{ final }, next] = await Promise.all([
+      finalBlock(client, this.options.finality),
       client.readContract({ address: contracts.Consensus, abi: consensusAbi, functionName: "nextEpoch" }),
     ]);
     if (this.signed === next) return undefined;
-    if (head - BigInt(this.options.finalityDepth) < (await this.endOf(next))) return undefined;
+    if (final < (await this.endOf(next))) return undefined;
 
     const stored = this.options.store.read(next) ?? (await this.computeNext(next));
     if (!stored) return undefined;
@@ -178,8 +179,8 @@ export class EpochReporter {
       return entry;
     } catch (err) {
       if (!(err instanceof ConflictingMessageError)) throw err;
-      // A different payload for this epoch was signed before (a reorganization deeper than the
-      // finality depth, or a state directory that lost its epochs): never sign a second one.
+      // A different payload for this epoch was signed before (a reorganization below the final
+      // block, or a state directory that lost its epochs): never sign a second one.
       this.signed = next;
       this.options.log.error({ epoch: next, err: err.message }, "epoch report equivocation refused");
       return undefined;

@@ -17,6 +17,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { Attester } from "../../oracle/attester/attester";
+import type { Finality } from "../../oracle/finality";
 import { bridgeWatch } from "../../oracle/attester/sources";
 import { Journal } from "../../oracle/signing/journal";
 import {
@@ -64,14 +65,17 @@ export async function bridgeSetup() {
   const start = BigInt(await ethers.provider.getBlockNumber());
   const ethInboxAddress = getAddress(await f.ethInbox.getAddress());
   const basedBridge = getAddress(await f.basedBridge.getAddress());
-  const makeAttester = (index: number, finalityDepth: number, dir = tempDir("attester")) => {
+  /** An attester of the fixture's set; `finality` is a depth, or a rule, for the BasedAI side (32323). */
+  const makeAttester = (index: number, finality: number | Finality, dir = tempDir("attester")) => {
     const wallet = f.attesters[index]!;
     return new Attester({
       account: privateKeyToAccount(wallet.privateKey as Hex),
       journal: new Journal(path.join(dir, `attester-${index}.jsonl`)),
       watches: [bridgeWatch(basedSide, ethSide, basedBridge, "to-ethereum")],
       inboxes: [{ ctx: ethSide, address: ethInboxAddress }],
-      finalityDepth,
+      finality: new Map([
+        [32323, typeof finality === "number" ? { kind: "depth", depth: finality } : finality],
+      ]),
       startBlocks: new Map([[32323, start]]),
       log,
     });

@@ -55,13 +55,28 @@ describe("service/shell: one start, config, log, health and shutdown for every s
     expect(configure(def, { flags: { brain: "3", register: false }, env }).options.register).to.equal(false);
     // The attester's --no-epoch-reports reaches its positive option.
     const attester = configure(attesterService, {
-      flags: { stateDir: "/tmp/a", noEpochReports: true, finalityDepth: "0", allowZeroFinality: true },
+      flags: {
+        stateDir: "/tmp/a",
+        noEpochReports: true,
+        ethereumFinality: "finalized",
+        basedFinality: "depth:0",
+        allowZeroFinality: true,
+      },
       env,
     });
-    expect(attester.options).to.include({ epochReports: false, allowZeroFinality: true, finalityDepth: 0 });
-    expect(configure(attesterService, { flags: { stateDir: "/tmp/a" }, env }).options.epochReports).to.equal(
-      true,
-    );
+    expect(attester.options).to.deep.include({
+      epochReports: false,
+      allowZeroFinality: true,
+      ethereumFinality: { kind: "finalized" },
+      basedFinality: { kind: "depth", depth: 0 },
+    });
+    const defaults = configure(attesterService, { flags: { stateDir: "/tmp/a" }, env }).options;
+    expect(defaults.epochReports).to.equal(true);
+    // Both chains default to their `finalized` block.
+    expect(defaults).to.deep.include({
+      ethereumFinality: { kind: "finalized" },
+      basedFinality: { kind: "finalized" },
+    });
   });
 
   it("a bad option is refused before anything starts, naming the flag or the variable it came from", () => {
@@ -76,6 +91,19 @@ describe("service/shell: one start, config, log, health and shutdown for every s
     const shared = refusal(() => configure(def, { flags: { brain: "3", redisUrl: "http://r" }, env }));
     expect(shared.message).to.contain("--redis-url");
     expect(refusal(() => configure(def, { flags: { brain: "1024" }, env })).message).to.contain("--brain");
+    // Attack #7: a finality rule is `finalized` or `depth:N`, and depth 0 needs its explicit flag.
+    const zero = refusal(() =>
+      configure(attesterService, { flags: { stateDir: "/a", basedFinality: "depth:0" }, env }),
+    );
+    expect(zero.message).to.contain("--based-finality: depth:0 needs --allow-zero-finality");
+    const bogus = refusal(() =>
+      configure(attesterService, { flags: { stateDir: "/a", ethereumFinality: "2" }, env }),
+    );
+    expect(bogus.message).to.contain("--ethereum-finality").and.contain('neither "finalized" nor "depth:N"');
+    expect(
+      configure(attesterService, { flags: { stateDir: "/a", basedFinality: "depth:12" }, env }).options
+        .basedFinality,
+    ).to.deep.equal({ kind: "depth", depth: 12 });
     // An option the service does not have is refused, not dropped.
     const stray = refusal(() => configure(def, { flags: { brain: "3", noEpochReports: true }, env }));
     expect(stray.message).to.contain("--no-epoch-reports is not an option of the probe");

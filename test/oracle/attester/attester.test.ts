@@ -168,7 +168,7 @@ describe("oracle attester: finality, signing and its HTTP server", function () {
         journal: new Journal(path.join(tempDir("attester"), "a.jsonl")),
         watches: [brainWatch(ethSide, basedSide, getAddress(b.brainAddr))],
         inboxes: [{ ctx: basedSide, address: getAddress(await f.basedInbox.getAddress()) }],
-        finalityDepth: 0,
+        finality: new Map([[31337, { kind: "depth", depth: 0 }]]),
         startBlocks: new Map([[31337, start]]),
         log,
       });

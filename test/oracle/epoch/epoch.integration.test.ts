@@ -128,7 +128,7 @@ describe("epoch store: what an attester keeps of each epoch", () => {
       sign: () => Promise.reject(new Error("nothing is signed here")),
       store,
       source: { client, contracts, logs: new EconomyLogs(client, contracts, 0n), chainId: 32323n },
-      finalityDepth: 0,
+      finality: { kind: "depth", depth: 0 },
       log: pino({ level: "silent" }),
     });
     expect(store.get(3n), "nothing is served before the check").to.equal(undefined);

@@ -47,7 +47,7 @@ describe("oracle attester journal: no equivocation, across restarts", () => {
       journal,
       inboxes,
       watches: [],
-      finalityDepth: 0,
+      finality: new Map(),
       startBlocks: new Map(),
       log: pino({ level: "silent" }),
     });
