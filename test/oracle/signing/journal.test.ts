@@ -40,7 +40,12 @@ describe("oracle attester journal: no equivocation, across restarts", () => {
   /** An attester around `journal` that signs for a known set version (no chain needed). */
   function attesterWith(journal: Journal) {
     const account = privateKeyToAccount(`0x${"11".repeat(32)}`);
-    const ctx = { chain: { id: 31337 } } as ChainContext;
+    // The destination's inbox as the attester reads it: set version 1, and this attester a member.
+    const publicClient = {
+      readContract: async ({ functionName }: { functionName: string }) =>
+        functionName === "isAttester" ? true : 1,
+    };
+    const ctx = { chain: { id: 31337 }, publicClient } as unknown as ChainContext;
     const inboxes = [{ ctx, address: getAddress(`0x${"12".repeat(20)}`) }];
     return new Attester({
       account,
