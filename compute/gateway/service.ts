@@ -7,7 +7,7 @@
  */
 import type { Logger } from "pino";
 import { errorLine } from "../../sdk/errors";
-import { type Address, type Hex, recoverTypedDataAddress, zeroAddress } from "viem";
+import { type Address, type Hex, getAddress, recoverTypedDataAddress, zeroAddress } from "viem";
 import { GatewayRefusal } from "./errors";
 import {
   type CloseSessionResult,
@@ -28,13 +28,21 @@ import {
   fromBase64,
   outputsHash,
   randomHex,
+  sessionClaimTypedData,
 } from "../../protocol/gateway";
 import { MinerQueues } from "./queues";
 import { type GatewayStore, type JobPayload, type JobRecord, type SessionRecord, median } from "./store";
 import { completionUnits, countsForUnits } from "./units";
 
 /** What ComputeMarket holds for a request, as far as the gateway needs it. */
-export type EscrowInfo = { brainId: number; open: boolean; promptUnits: number; maxCompletionUnits: number };
+export type EscrowInfo = {
+  brainId: number;
+  open: boolean;
+  /** The spending account that pays: it, or an app it authorized, signs the session's claim. */
+  account: Address;
+  promptUnits: number;
+  maxCompletionUnits: number;
+};
 
 export type Settle = (s: {
   requestId: string;
@@ -51,6 +59,10 @@ export type ServiceOptions = {
   isMember(address: Address, role: "miner" | "validator"): Promise<boolean>;
   settle?: Settle;
   escrowOf?(requestId: string): Promise<EscrowInfo>;
+  /** Whether `app` holds an allowance on `account` in ComputeMarket (so it may claim its requests). */
+  isApp?(account: Address, app: Address): Promise<boolean>;
+  /** Serve sessions without an escrow (devnet, `--free-sessions`); otherwise they are refused. */
+  freeSessions?: boolean;
   log: Logger;
   sessionTtlMs: number;
   blobTtlMs: number;
@@ -190,7 +202,15 @@ export class GatewayService {
       }
     }
     const requestId = body.requestId ?? null;
+    if (requestId === null && !this.o.freeSessions) {
+      throw new GatewayRefusal(
+        402,
+        "EscrowRequired",
+        "this gateway serves only paid sessions: open a ComputeMarket request for the prompt and name it (requestId, with its signed claim)",
+      );
+    }
     const escrow = requestId !== null ? await this.checkEscrow(requestId) : undefined;
+    if (requestId !== null) await this.checkClaim(body, requestId, escrow!);
 
     const now = Date.now();
     const miner = await this.leastLoaded(await this.liveMiners(now));
@@ -201,8 +221,17 @@ export class GatewayService {
         `no miner of Brain #${this.o.brainId} is online (none polled in the last ${Math.round(this.o.minerTimeoutMs / 1000)} s); retry shortly, or start one with \`based miner start --brain ${this.o.brainId}\``,
       );
     }
+    const sessionId = `s${randomHex(12)}`;
+    // Last, once nothing else can refuse: a refused session leaves its request free for another try.
+    if (requestId !== null && !(await this.store.claimRequest(requestId, sessionId))) {
+      throw new GatewayRefusal(
+        409,
+        "RequestInUse",
+        `request ${requestId} already backs a session: one request pays for one session (open another request)`,
+      );
+    }
     const s: SessionRecord = {
-      sessionId: `s${randomHex(12)}`,
+      sessionId,
       brainId: body.brainId,
       mode: body.mode,
       paramSet: body.mode === "encrypted" ? body.paramSet : null,
@@ -227,8 +256,64 @@ export class GatewayService {
     return this.view(s);
   }
 
-  private async checkEscrow(requestId: string): Promise<EscrowInfo | undefined> {
-    if (!this.o.escrowOf) return undefined;
+  /**
+   * The session's claim on `requestId`: an EIP-712 SessionClaim (ComputeMarket's domain) over the
+   * request, this Brain, the session's keys and an expiry, signed by the request's account or by
+   * an app holding an allowance on it.
+   */
+  private async checkClaim(body: OpenSession, requestId: string, escrow: EscrowInfo): Promise<void> {
+    const claim = body.claim;
+    if (!claim) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimRequired",
+        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
+      );
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimExpired",
+        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
+      );
+    }
+    let signer: Address = zeroAddress;
+    try {
+      signer = await recoverTypedDataAddress({
+        ...sessionClaimTypedData(this.o.delivery!.chainId, this.o.delivery!.computeMarket, {
+          requestId,
+          brainId: this.o.brainId,
+          mode: body.mode,
+          keys: body.mode === "encrypted" ? body.keys : undefined,
+          expiry: claim.expiry,
+        }),
+        signature: claim.signature,
+      });
+    } catch {
+      // malformed: refused below
+    }
+    const account = getAddress(escrow.account);
+    const owner =
+      signer !== zeroAddress &&
+      (signer === account || ((await this.o.isApp?.(account, signer).catch(() => false)) ?? false));
+    if (!owner) {
+      throw new GatewayRefusal(
+        403,
+        "NotRequestOwner",
+        `the claim is not signed by request ${requestId}'s account ${account} nor by an app it authorized (over this request, Brain #${this.o.brainId}, the session's mode and keys, and the expiry)`,
+      );
+    }
+  }
+
+  private async checkEscrow(requestId: string): Promise<EscrowInfo> {
+    if (!this.o.escrowOf || !this.o.delivery) {
+      throw new GatewayRefusal(
+        400,
+        "EscrowUnsupported",
+        "this gateway reads no ComputeMarket: it cannot check or settle requests (open the session without requestId, if it serves free sessions)",
+      );
+    }
     let e: EscrowInfo;
     try {
       e = await this.o.escrowOf(requestId);

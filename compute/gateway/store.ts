@@ -10,6 +10,9 @@ import { type Address, type Hex, getAddress } from "viem";
 import type { JobState, SessionKeys } from "../../protocol/gateway";
 import type { InferenceMode } from "../../protocol/schemas";
 
+/** How long a request stays bound to its session: past the longest deadline a request can have. */
+const REQUEST_CLAIM_TTL_MS = 2 * 86_400_000;
+
 export type SessionRecord = {
   sessionId: string;
   brainId: number;
@@ -100,6 +103,7 @@ export class GatewayStore {
   sessionKey = (id: string) => `${this.base}:session:${id}`;
   stepsKey = (id: string) => `${this.base}:session:${id}:steps`;
   closingKey = (id: string) => `${this.base}:session:${id}:closing`;
+  requestKey = (id: string) => `${this.base}:request:${id}`;
   jobKey = (id: string) => `${this.base}:job:${id}`;
   payloadKey = (id: string) => `${this.base}:job:${id}:payload`;
   resultKey = (id: string) => `${this.base}:job:${id}:result`;
@@ -217,6 +221,16 @@ export class GatewayStore {
       .zadd(this.minerSessionsKey(to), s.expiresAt, s.sessionId)
       .exec();
     s.miner = to;
+  }
+
+  /**
+   * Binds request `requestId` to session `sessionId`, once: false when it backs another session
+   * already. Kept past any request's deadline (ComputeMarket's MAX_DEADLINE is one day).
+   */
+  async claimRequest(requestId: string, sessionId: string): Promise<boolean> {
+    return (
+      (await this.redis.set(this.requestKey(requestId), sessionId, "PX", REQUEST_CLAIM_TTL_MS, "NX")) === "OK"
+    );
   }
 
   /** Marks the session closed once; false when it was closed (or being closed) already. */

@@ -75,6 +75,8 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
   before(async () => {
     gateway = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix,
       domain,
@@ -265,6 +267,8 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const limitedPrefix = `${prefix}-limited`;
     const limited = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix: limitedPrefix,
       domain,

@@ -24,6 +24,7 @@ import {
   expectedOutputs,
   newAccount,
   randomInput,
+  signedClaim,
   signerOf,
   startTestGateway,
   uniquePrefix,
@@ -76,13 +77,21 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
   };
   let keyHashes: { galois: string; relin: string };
   // ComputeMarket's requests as escrowOf reads them (in place of the chain).
+  const payer = newAccount();
   const escrow = (promptUnits: number, maxCompletionUnits: number, brainId = BRAIN) => ({
     brainId,
     open: true,
+    account: payer.address,
     promptUnits,
     maxCompletionUnits,
   });
-  const closedEscrow = { brainId: BRAIN, open: false, promptUnits: 0, maxCompletionUnits: 0 };
+  const closedEscrow = {
+    brainId: BRAIN,
+    open: false,
+    account: payer.address,
+    promptUnits: 0,
+    maxCompletionUnits: 0,
+  };
   const escrows = new Map([
     ["42", escrow(12, 100)],
     ["7", escrow(3, 10)],
@@ -122,13 +131,15 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     await deletePrefix(prefix);
   });
 
-  const openEncrypted = (requestId?: string) =>
+  const openEncrypted = async (requestId?: string) =>
     gw.client.openSession({
       brainId: BRAIN,
       mode: "encrypted",
       paramSet: "n8192",
       keys: keyHashes,
-      requestId,
+      ...(requestId !== undefined
+        ? { requestId, claim: await signedClaim(payer, requestId, "encrypted", keyHashes) }
+        : {}),
     });
 
   it("uploads evaluation keys once: a second putBlob finds them and sends nothing", async () => {
