@@ -155,10 +155,10 @@ export const sessionViewSchema = z.object({
   expiresAt: z.number().int(),
   requestId: requestIdSchema.nullable(),
   /**
-   * Compute units (a unit is a token): `prompt` as the escrow declared it (the gateway cannot see
-   * the prompt's length: prompts travel in padded buckets), `completion` counted by the gateway as
-   * generated tokens = single-row passes (jobs on step `L0.qkv@1` or `L0.h<k>.q@1` of the lowest k)
-   * + 1 once a prompt pass ran (its logits give the first token). Plain jobs: tokens returned.
+   * Compute units (a unit is one token row through the whole plan, bucket padding included),
+   * counted by the gateway from the completed jobs (compute/gateway/units.ts): `prompt` as
+   * ComputeMarket charges it (the escrow's), `completion` the rows beyond it — rows = Σ jobs ×
+   * bucket rows of the step that carried the most. Plain jobs: tokens returned.
    */
   units: z.object({ prompt: z.number().int(), completion: z.number().int() }),
   state: z.enum(["open", "closed"]),

@@ -32,7 +32,7 @@ import {
 } from "../../protocol/gateway";
 import { MinerQueues } from "./queues";
 import { type GatewayStore, type JobPayload, type JobRecord, type SessionRecord, median } from "./store";
-import { completionUnits, countsForUnits } from "./units";
+import { countsForUnits, sessionUnits } from "./units";
 
 /** What ComputeMarket holds for a request, as far as the gateway needs it. */
 export type EscrowInfo = {
@@ -349,7 +349,7 @@ export class GatewayService {
 
   private async units(s: SessionRecord): Promise<{ prompt: number; completion: number }> {
     const counts = await this.store.stepCounts(s.sessionId);
-    return { prompt: s.promptUnits, completion: completionUnits(counts, s.plainTokens) };
+    return sessionUnits(counts, s.promptUnits, s.plainTokens);
   }
 
   private async view(s: SessionRecord): Promise<SessionView> {

@@ -9,6 +9,7 @@ import {
   TestMiner,
   deletePrefix,
   newAccount,
+  randomInput,
   signedClaim,
   startTestGateway,
   uniquePrefix,
@@ -129,5 +130,29 @@ describe("gateway: escrows bound to sessions", function () {
       await free.close();
       await deletePrefix(freePrefix);
     }
+  });
+
+  it("attack: billing chosen by the client — units are counted from complete passes", async () => {
+    const id = newRequest(4, 100);
+    const s = await gw.client.openSession({
+      brainId: BRAIN,
+      mode: "encrypted",
+      paramSet: "n8192",
+      keys: { galois: null, relin: null },
+      requestId: id,
+      claim: await signedClaim(victim, id, "encrypted", { galois: null, relin: null }),
+    });
+    // 50 single-row passes labelled as prompt-bucket passes, plus one real one:
+    for (const step of [...Array.from({ length: 50 }, () => "L0.qkv@16"), "L0.qkv@1"]) {
+      const { jobId } = await gw.client.submitJob(s.sessionId, {
+        kind: "linear",
+        step,
+        inputs: [randomInput(16)],
+      });
+      await gw.client.waitForJob(jobId, 10_000);
+    }
+    // Every pass is billed for its rows, bucket padding included: 50 × 16 + 1 rows, whatever their labels.
+    const units = (await gw.client.getSession(s.sessionId)).units;
+    expect(units.prompt + units.completion).to.equal(50 * 16 + 1);
   });
 });
