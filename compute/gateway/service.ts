@@ -367,8 +367,12 @@ export class GatewayService {
 
   async submitJob(sessionId: string, body: SubmitJob): Promise<{ jobId: string }> {
     const s = await this.session(sessionId);
-    if (s.state === "closed") {
-      throw new GatewayRefusal(409, "SessionClosed", `session ${sessionId} is closed: open a new one`);
+    if (s.state === "closed" || s.expiresAt < Date.now()) {
+      throw new GatewayRefusal(
+        409,
+        "SessionClosed",
+        `session ${sessionId} is ${s.state === "closed" ? "closed" : "expired"}: open a new one`,
+      );
     }
     const wanted = s.mode === "encrypted" ? "linear" : "generate";
     if (body.kind !== wanted) {
@@ -457,7 +461,7 @@ export class GatewayService {
           "this gateway does not settle payments (it runs without a ComputeMarket); the escrow can be reclaimed after its deadline",
       };
     }
-    const last = s.lastJob ? await this.store.getResult(s.lastJob) : undefined;
+    const last = s.lastDelivery ?? (s.lastJob ? await this.store.getResult(s.lastJob) : undefined);
     if (!last) {
       return {
         txHash: null,
@@ -852,10 +856,34 @@ export class GatewayService {
         }
         if (counts.active === 0 && left === 0 && this.queues.hasWorker(m)) await this.queues.retire(m);
       }
+      await this.settleExpired(now);
     } catch (err) {
       this.o.log.warn({ err: errorLine(err) }, "failover round failed; retrying");
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /**
+   * Paid sessions that expired without a close are closed and settled as close does, for the work
+   * delivered (their last delivery): a client that walks away still pays for what ran, and cannot
+   * let the deadline pass to reclaim the whole escrow.
+   */
+  private async settleExpired(now: number): Promise<void> {
+    for (const id of await this.store.expiredPaidSessions(now)) {
+      if (this.closing) return;
+      // One gateway round takes each session once.
+      if ((await this.store.redis.zrem(this.store.paidSessionsKey(), id)) === 0) continue;
+      const s = await this.store.getSession(id);
+      if (!s || s.state === "closed" || s.requestId === null) continue;
+      if (!(await this.store.claimClose(id, this.o.sessionTtlMs))) continue;
+      await this.store.markClosed(s);
+      const units = await this.units(s);
+      const settlement = await this.settle(s, units.completion);
+      this.o.log.info(
+        { sessionId: id, units, settled: settlement.txHash, settleError: settlement.error },
+        "expired session settled",
+      );
     }
   }
 

@@ -11,6 +11,7 @@ import {
   newAccount,
   randomInput,
   signedClaim,
+  sleep,
   startTestGateway,
   uniquePrefix,
 } from "./helpers";
@@ -129,6 +130,49 @@ describe("gateway: escrows bound to sessions", function () {
     } finally {
       await free.close();
       await deletePrefix(freePrefix);
+    }
+  });
+
+  it("attack: an abandoned session is settled for the work delivered", async () => {
+    const shortPrefix = uniquePrefix("escrows-ttl");
+    const short = await startTestGateway(shortPrefix, { ...paidOptions, sessionTtlMs: 1_500 });
+    const m = new TestMiner(short.client);
+    short.members.miners.add(m.address);
+    try {
+      await m.polledOnce();
+      m.start();
+      const id = newRequest(4, 100);
+      const s = await short.client.openSession({
+        brainId: BRAIN,
+        mode: "plain",
+        requestId: id,
+        claim: await signedClaim(victim, id, "plain"),
+      });
+      const { jobId } = await short.client.submitJob(s.sessionId, {
+        kind: "generate",
+        tokens: [1, 2, 3],
+        maxTokens: 5,
+      });
+      const done = await short.client.waitForJob(jobId, 10_000);
+      expect(done.state).to.equal("completed");
+      // The client walks away without closing: the gateway settles once the session expires.
+      for (let i = 0; i < 60 && !short.settled.some((x) => x.requestId === id); i++) await sleep(100);
+      const settled = short.settled.find((x) => x.requestId === id);
+      expect(settled, "settled on expiry").to.not.equal(undefined);
+      expect(settled).to.include({
+        completionUnits: 5,
+        resultHash: done.result!.outputHash,
+        miner: m.address,
+      });
+      await expectRefusal(
+        short.client.submitJob(s.sessionId, { kind: "generate", tokens: [1], maxTokens: 1 }),
+        409,
+        "SessionClosed",
+      );
+    } finally {
+      await m.stop();
+      await short.close();
+      await deletePrefix(shortPrefix);
     }
   });
 
