@@ -110,6 +110,17 @@ export const sessionKeysSchema = z.strictObject({
 });
 export type SessionKeys = z.infer<typeof sessionKeysSchema>;
 
+/**
+ * Proof that whoever opens a session may spend its request: the request's account, or an app the
+ * account authorized in ComputeMarket, signs `SessionClaim` (EIP-712, `sessionClaimTypedData`).
+ */
+export const sessionClaimSchema = z.strictObject({
+  /** Unix seconds; the gateway refuses a claim past it or more than `LIMITS.maxSignatureLifetimeS` ahead. */
+  expiry: z.number().int().min(0),
+  signature: signatureSchema,
+});
+export type SessionClaim = z.infer<typeof sessionClaimSchema>;
+
 /** POST /v1/sessions */
 export const openSessionSchema = z.discriminatedUnion("mode", [
   z.strictObject({
@@ -117,13 +128,19 @@ export const openSessionSchema = z.discriminatedUnion("mode", [
     mode: z.literal("encrypted"),
     paramSet: paramSetSchema,
     keys: sessionKeysSchema,
-    /** The ComputeMarket escrow this session's work is paid from (absent: unpaid, devnet only). */
+    /**
+     * The ComputeMarket escrow this session's work is paid from. Absent: a free session, refused
+     * unless the gateway runs with `--free-sessions` (devnet).
+     */
     requestId: requestIdSchema.optional(),
+    /** With `requestId`: the signed claim on it (required). */
+    claim: sessionClaimSchema.optional(),
   }),
   z.strictObject({
     brainId: z.number().int().min(0).max(1023),
     mode: z.literal("plain"),
     requestId: requestIdSchema.optional(),
+    claim: sessionClaimSchema.optional(),
   }),
 ]);
 export type OpenSession = z.infer<typeof openSessionSchema>;
@@ -138,10 +155,10 @@ export const sessionViewSchema = z.object({
   expiresAt: z.number().int(),
   requestId: requestIdSchema.nullable(),
   /**
-   * Compute units (a unit is a token): `prompt` as the escrow declared it (the gateway cannot see
-   * the prompt's length: prompts travel in padded buckets), `completion` counted by the gateway as
-   * generated tokens = single-row passes (jobs on step `L0.qkv@1` or `L0.h<k>.q@1` of the lowest k)
-   * + 1 once a prompt pass ran (its logits give the first token). Plain jobs: tokens returned.
+   * Compute units (a unit is one token row through the whole plan, bucket padding included),
+   * counted by the gateway from the completed jobs (compute/gateway/units.ts): `prompt` as
+   * ComputeMarket charges it (the escrow's), `completion` the rows beyond it — rows = Σ jobs ×
+   * bucket rows of the step that carried the most. Plain jobs: tokens returned.
    */
   units: z.object({ prompt: z.number().int(), completion: z.number().int() }),
   state: z.enum(["open", "closed"]),
@@ -337,6 +354,52 @@ export const DELIVERY_TYPES = {
 
 export function deliveryDomain(chainId: number, computeMarket: Address) {
   return { name: "BasedAI ComputeMarket", version: "1", chainId, verifyingContract: computeMarket } as const;
+}
+
+export const SESSION_CLAIM_TYPES = {
+  SessionClaim: [
+    { name: "requestId", type: "uint256" },
+    { name: "brainId", type: "uint256" },
+    { name: "keys", type: "bytes32" },
+    { name: "expiry", type: "uint64" },
+  ],
+} as const;
+
+/**
+ * What a session's evaluation keys hash to in a claim: keccak256 of "<mode>:<galois>:<relin>"
+ * ("-" for a key the plan does not need; a plain session: "plain:-:-"). A claim names the keys so
+ * that one seen in transit opens no session with other keys.
+ */
+export function sessionKeysDigest(mode: "encrypted" | "plain", keys?: SessionKeys): Hex {
+  return keccak256(toHex(`${mode}:${keys?.galois ?? "-"}:${keys?.relin ?? "-"}`));
+}
+
+/**
+ * The EIP-712 typed data of a session claim, in ComputeMarket's domain (as Delivery): sign it
+ * with the request's account (or an app it authorized), e.g. `walletClient.signTypedData(…)`.
+ */
+export type SessionClaimFields = {
+  requestId: string;
+  brainId: number;
+  mode: "encrypted" | "plain";
+  /** The session's evaluation keys (encrypted sessions). */
+  keys?: SessionKeys;
+  /** Unix seconds. */
+  expiry: number;
+};
+
+export function sessionClaimTypedData(chainId: number, computeMarket: Address, c: SessionClaimFields) {
+  return {
+    domain: deliveryDomain(chainId, computeMarket),
+    types: SESSION_CLAIM_TYPES,
+    primaryType: "SessionClaim",
+    message: {
+      requestId: BigInt(c.requestId),
+      brainId: BigInt(c.brainId),
+      keys: sessionKeysDigest(c.mode, c.keys),
+      expiry: BigInt(c.expiry),
+    },
+  } as const;
 }
 
 /** Jobs without an escrow sign request id 0 (nothing can settle against it). */

@@ -185,6 +185,9 @@ async function startBrainServices(
       "20000",
       "--miner-timeout-ms",
       "15000",
+      // Validators' canaries open sessions without an escrow (they must look like users' prompts,
+      // and validators hold no spending account here), as does `based prompt --no-escrow`.
+      "--free-sessions",
     ],
     { ...env, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_BRAIN.gatewayAccount) },
     logFile("gateway"),

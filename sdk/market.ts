@@ -20,7 +20,8 @@ import {
 } from "./economy";
 import { BasedError } from "./errors";
 import { brainRegistryAbi, computeMarketAbi } from "../protocol/generated/abis";
-import { type ChainContext, signerOf } from "./chain";
+import { type ChainContext, requireWallet, signerOf } from "./chain";
+import { type SessionClaimFields, sessionClaimTypedData } from "../protocol/gateway";
 import { genericRefusal, type OnStep, type Revert, sendContractCall, eventOf } from "./contract-call";
 
 /** The longest a request may stay open, in seconds (the contract's MAX_DEADLINE). */
@@ -337,6 +338,16 @@ async function getRequestAt(
     completionPricePer1k: r.completionPricePer1k,
     ownerBps: r.ownerBps,
   };
+}
+
+/**
+ * Signs session claims with the context's account (sdk/prompt.ts `signClaim`): the gateway opens a
+ * session on a request only with its account's (or an authorized app's) SessionClaim signature.
+ */
+export function sessionClaimSigner(ctx: ChainContext): (claim: SessionClaimFields) => Promise<Hex> {
+  const wallet = requireWallet(ctx);
+  const market = computeMarketAddress(ctx);
+  return (claim) => wallet.signTypedData(sessionClaimTypedData(ctx.chain.id, market, claim));
 }
 
 /** Request `requestId` (status "none" when it does not exist). */

@@ -13,10 +13,13 @@
  * Browser-safe: the model comes in opened (zkllm/client.ts `openModel`) and the keys through
  * `openKeys`, so where they are kept (sdk/node/keystore.ts on a computer) is the caller's choice.
  */
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import {
   type CloseSessionResult,
   type JobView,
+  type SessionClaim,
+  type SessionClaimFields,
+  type SessionKeys,
   type SessionView,
   type SubmitJob,
   blobHash,
@@ -56,8 +59,14 @@ export type PromptOptions = {
   mode: InferenceMode;
   /** The user's CKKS keys for the plan (encrypted prompts need them): on a computer, sdk/node/keystore.ts. */
   openKeys?: OpenKeys;
-  /** The ComputeMarket request (decimal) that pays for this prompt's work. */
+  /** The ComputeMarket request (decimal) that pays for this prompt's work (one request, one session). */
   requestId?: string;
+  /**
+   * Signs the session's claim on `requestId` as the request's account or an app it authorized
+   * (sdk/market.ts `sessionClaimSigner`); required with `requestId`: the gateway refuses a paid
+   * session without it.
+   */
+  signClaim?: (claim: SessionClaimFields) => Promise<Hex>;
   /** Stop after this token (default: the tokenizer's <|endoftext|>, when it has one). */
   eosId?: number;
   /** Called for every generated token as soon as it is known, with the text it adds. */
@@ -320,13 +329,13 @@ async function runEncrypted(
     await upload();
 
     step("opening a session");
-    const open = () =>
+    const open = async () =>
       gateway.openSession({
         brainId: options.brainId,
         mode: "encrypted",
         paramSet,
         keys,
-        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+        ...(await paidBy(options, "encrypted", keys)),
       });
     let session: SessionView;
     try {
@@ -387,6 +396,34 @@ async function runEncrypted(
   }
 }
 
+/** How long a session claim is good for (the gateway takes at most LIMITS.maxSignatureLifetimeS). */
+const CLAIM_LIFETIME_S = 120;
+
+/** The request a session names and its signed claim on it (nothing for a free session). */
+async function paidBy(
+  options: PromptOptions,
+  mode: "encrypted" | "plain",
+  keys?: SessionKeys,
+): Promise<{ requestId?: string; claim?: SessionClaim }> {
+  if (options.requestId === undefined) return {};
+  if (!options.signClaim) {
+    throw new BasedError(
+      "input",
+      "NoClaimSigner",
+      `A prompt paid by request ${options.requestId} needs signClaim: the gateway opens a session on a request only with its account's signature.`,
+    );
+  }
+  const expiry = Math.floor(Date.now() / 1000) + CLAIM_LIFETIME_S;
+  const signature = await options.signClaim({
+    requestId: options.requestId,
+    brainId: options.brainId,
+    mode,
+    ...(keys ? { keys } : {}),
+    expiry,
+  });
+  return { requestId: options.requestId, claim: { expiry, signature } };
+}
+
 /** Uploads a key blob unless the gateway already holds it (content-addressed). */
 async function uploadOnce(
   gateway: GatewayClient,
@@ -419,7 +456,7 @@ async function runPlain(
   const session = await gateway.openSession({
     brainId: options.brainId,
     mode: "plain",
-    ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+    ...(await paidBy(options, "plain")),
   });
   let open = true;
   step(`session ${session.sessionId} open on miner ${session.miner}`);

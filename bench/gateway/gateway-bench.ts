@@ -309,6 +309,8 @@ async function runConfig(
   const members = new Set(minerKeys.map((k) => privateKeyToAccount(k).address));
   const gateway = await startGateway({
     port: 0,
+    // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+    freeSessions: true,
     brainId: BRAIN,
     redisUrl: REDIS_URL,
     prefix,

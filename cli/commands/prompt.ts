@@ -285,7 +285,9 @@ const prompt: Run = async (ctx, [text], options) => {
       maxTokens,
       mode,
       openKeys: lazy.keystore().keystoreKeys(settings.keystoreDir),
-      ...(escrow ? { requestId: escrow.requestId.toString() } : {}),
+      ...(escrow
+        ? { requestId: escrow.requestId.toString(), signClaim: lazy.market().sessionClaimSigner(based) }
+        : {}),
       signal: abort.signal,
       onStep,
       onToken: (_id, piece) => {
@@ -374,7 +376,10 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
       "--model <dir>",
       "the Brain's model, already on this machine (default: fetch its task model and check its hash)",
     )
-    .option("--no-escrow", "do not pay through ComputeMarket (a gateway that requires payment refuses)")
+    .option(
+      "--no-escrow",
+      "do not pay through ComputeMarket (only a gateway run with --free-sessions, like the devnet's, serves it)",
+    )
     .option(
       "--max-cost <BASED>",
       "the most BASED the escrow may take (default: the quote at the Brain's prices, shown before it is escrowed)",

@@ -1,10 +1,12 @@
 /**
  * A Brain's gateway service: `tsx compute/gateway/main.ts --brain <id> [--deployments <file>]
  * [--port 7200] [--host 127.0.0.1] [--redis-url redis://…] [--prefix based] [--lock-ms 60000]
- * [--miner-timeout-ms 45000] [--rate-limit 6000]`, with the key that settles payments in
- * BASED_PRIVATE_KEY (the account ComputeMarket names as the Brain's gateway). Membership comes
- * from the Network contract on the BasedAI chain; without ComputeMarket or without a key, sessions
- * are served but not settled. Logs one JSON line "gateway ready" with its url once it listens.
+ * [--miner-timeout-ms 45000] [--rate-limit 6000] [--free-sessions]`, with the key that settles
+ * payments in BASED_PRIVATE_KEY (the account ComputeMarket names as the Brain's gateway).
+ * Membership comes from the Network contract on the BasedAI chain. Sessions must name a
+ * ComputeMarket request claimed by its account (or an app it authorized); `--free-sessions`
+ * (devnet) also serves sessions without one. Without a key, paid sessions are served but not
+ * settled. Logs one JSON line "gateway ready" with its url once it listens.
  */
 import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -12,7 +14,7 @@ import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import { chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
-import { getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
+import { getAppAllowance, getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { type GatewayOptions, startGateway } from "./server";
@@ -30,6 +32,8 @@ export const gatewayOptionsSchema = z.object({
   minerTimeoutMs: z.coerce.number().int().min(100).optional(),
   /** Client requests per IP per minute (all client routes together). */
   rateLimit: z.coerce.number().int().min(1).optional(),
+  /** Serve sessions without a ComputeMarket request (devnet: validators' canaries, tests). */
+  freeSessions: z.boolean().default(false),
 });
 
 /** Membership answers are reused this long (every signed request asks). */
@@ -51,6 +55,10 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
     "lock-ms": { type: "string", description: "how long a miner holds a job before it moves on" },
     "miner-timeout-ms": { type: "string", description: "silence after which a miner counts as gone" },
     "rate-limit": { type: "string", description: "client requests per IP per minute" },
+    "free-sessions": {
+      type: "boolean",
+      description: "also serve sessions without a ComputeMarket request (devnet only: nobody pays)",
+    },
   },
   options: gatewayOptionsSchema,
   async run({ options: flags, config: shared, log: serviceLog, signal, setHealth }) {
@@ -86,7 +94,9 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
       lockMs: flags.lockMs,
       minerTimeoutMs: flags.minerTimeoutMs,
       rateLimit: flags.rateLimit ? { max: flags.rateLimit, timeWindowMs: 60_000 } : undefined,
+      freeSessions: flags.freeSessions,
     };
+    if (flags.freeSessions) log.warn("--free-sessions: sessions without an escrow are served unpaid");
 
     if (computeMarket) {
       options.delivery = { chainId: based.chainId, computeMarket };
@@ -95,10 +105,12 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
         return {
           brainId: r.brainId,
           open: r.status === "open",
+          account: r.account,
           promptUnits: r.promptUnits,
           maxCompletionUnits: r.maxCompletionUnits,
         };
       };
+      options.isApp = async (owner, app) => (await getAppAllowance(ctx, owner, app)) > 0n;
       if (account) {
         options.settle = async (s) => {
           const settled = await settleRequest(ctx, {
@@ -130,7 +142,7 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
       }
     } else {
       log.warn(
-        "the deployments have no ComputeMarket: Delivery signatures are not checked and nothing is settled",
+        "the deployments have no ComputeMarket: Delivery signatures are not checked, sessions naming a request are refused, and nothing is settled",
       );
     }
 

@@ -69,6 +69,10 @@ export type GatewayOptions = {
   }): Promise<Hex>;
   /** Reads a request's escrow (checked when a paid session opens; caps settled units). */
   escrowOf?(requestId: string): Promise<EscrowInfo>;
+  /** Whether `app` holds an allowance on `account` (apps may claim their accounts' requests). */
+  isApp?(account: Address, app: Address): Promise<boolean>;
+  /** Serve sessions without an escrow (devnet, `--free-sessions`). Default false: refused, 402. */
+  freeSessions?: boolean;
   logger?: Logger;
   /** An idle session (and its claim on a miner) ends after this long. Default 30 min. */
   sessionTtlMs?: number;
@@ -186,10 +190,11 @@ function checkInput(schema: z.ZodType, data: unknown, name: string): { value: un
 
 const STATUS_TEXT: Record<number, string> = {
   400: "invalid input (the message says which field and why)",
-  401: "missing, malformed, expired or wrong signature",
-  403: "the signer is not a member of the Brain in that role",
+  401: "missing, malformed, expired or wrong signature (or session claim)",
+  402: "no escrow: this gateway serves only sessions paid by a ComputeMarket request",
+  403: "the signer is not a member of the Brain in that role (or not the request's account or app)",
   404: "unknown or expired",
-  409: "conflict: replayed nonce, closed session, or a lock that is not yours",
+  409: "conflict: replayed nonce, closed session, a request that backs a session already, or a lock that is not yours",
   413: "body or job too large",
   415: "wrong content type",
   429: "rate limited (per client IP)",
@@ -324,6 +329,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     isMember: options.isMember,
     settle: options.settle,
     escrowOf: options.escrowOf,
+    isApp: options.isApp,
+    freeSessions: options.freeSessions ?? false,
     log,
     sessionTtlMs: options.sessionTtlMs ?? 30 * 60_000,
     blobTtlMs: options.blobTtlMs ?? 60 * 60_000,
@@ -710,9 +717,13 @@ async function buildApp(
           config: clientLimit,
           schema: {
             ...sessions,
-            summary: "Open a session; it sticks to the least loaded live miner",
+            summary:
+              "Open a session paid by a ComputeMarket request (claimed with the account's signature; one session per request); it sticks to the least loaded live miner",
             body: openSessionSchema,
-            response: { 201: json("the session", sessionViewSchema), ...refusals(400, 413, 415, 429, 503) },
+            response: {
+              201: json("the session", sessionViewSchema),
+              ...refusals(400, 401, 402, 403, 409, 413, 415, 429, 503),
+            },
           },
         },
         async (req, reply) => reply.code(201).send(await service.openSession(req.body)),

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "pino";
 import { errorLine } from "../../sdk/errors";
-import { type Address, type Hex, recoverTypedDataAddress, zeroAddress } from "viem";
+import { type Address, type Hex, getAddress, recoverTypedDataAddress, zeroAddress } from "viem";
 import { GatewayRefusal } from "./errors";
 import {
   type CloseSessionResult,
@@ -28,13 +28,21 @@ import {
   fromBase64,
   outputsHash,
   randomHex,
+  sessionClaimTypedData,
 } from "../../protocol/gateway";
 import { MinerQueues } from "./queues";
 import { type GatewayStore, type JobPayload, type JobRecord, type SessionRecord, median } from "./store";
-import { completionUnits, countsForUnits } from "./units";
+import { countsForUnits, sessionUnits } from "./units";
 
 /** What ComputeMarket holds for a request, as far as the gateway needs it. */
-export type EscrowInfo = { brainId: number; open: boolean; promptUnits: number; maxCompletionUnits: number };
+export type EscrowInfo = {
+  brainId: number;
+  open: boolean;
+  /** The spending account that pays: it, or an app it authorized, signs the session's claim. */
+  account: Address;
+  promptUnits: number;
+  maxCompletionUnits: number;
+};
 
 export type Settle = (s: {
   requestId: string;
@@ -51,6 +59,10 @@ export type ServiceOptions = {
   isMember(address: Address, role: "miner" | "validator"): Promise<boolean>;
   settle?: Settle;
   escrowOf?(requestId: string): Promise<EscrowInfo>;
+  /** Whether `app` holds an allowance on `account` in ComputeMarket (so it may claim its requests). */
+  isApp?(account: Address, app: Address): Promise<boolean>;
+  /** Serve sessions without an escrow (devnet, `--free-sessions`); otherwise they are refused. */
+  freeSessions?: boolean;
   log: Logger;
   sessionTtlMs: number;
   blobTtlMs: number;
@@ -190,7 +202,15 @@ export class GatewayService {
       }
     }
     const requestId = body.requestId ?? null;
+    if (requestId === null && !this.o.freeSessions) {
+      throw new GatewayRefusal(
+        402,
+        "EscrowRequired",
+        "this gateway serves only paid sessions: open a ComputeMarket request for the prompt and name it (requestId, with its signed claim)",
+      );
+    }
     const escrow = requestId !== null ? await this.checkEscrow(requestId) : undefined;
+    if (requestId !== null) await this.checkClaim(body, requestId, escrow!);
 
     const now = Date.now();
     const miner = await this.leastLoaded(await this.liveMiners(now));
@@ -201,8 +221,17 @@ export class GatewayService {
         `no miner of Brain #${this.o.brainId} is online (none polled in the last ${Math.round(this.o.minerTimeoutMs / 1000)} s); retry shortly, or start one with \`based miner start --brain ${this.o.brainId}\``,
       );
     }
+    const sessionId = `s${randomHex(12)}`;
+    // Last, once nothing else can refuse: a refused session leaves its request free for another try.
+    if (requestId !== null && !(await this.store.claimRequest(requestId, sessionId))) {
+      throw new GatewayRefusal(
+        409,
+        "RequestInUse",
+        `request ${requestId} already backs a session: one request pays for one session (open another request)`,
+      );
+    }
     const s: SessionRecord = {
-      sessionId: `s${randomHex(12)}`,
+      sessionId,
       brainId: body.brainId,
       mode: body.mode,
       paramSet: body.mode === "encrypted" ? body.paramSet : null,
@@ -227,8 +256,64 @@ export class GatewayService {
     return this.view(s);
   }
 
-  private async checkEscrow(requestId: string): Promise<EscrowInfo | undefined> {
-    if (!this.o.escrowOf) return undefined;
+  /**
+   * The session's claim on `requestId`: an EIP-712 SessionClaim (ComputeMarket's domain) over the
+   * request, this Brain, the session's keys and an expiry, signed by the request's account or by
+   * an app holding an allowance on it.
+   */
+  private async checkClaim(body: OpenSession, requestId: string, escrow: EscrowInfo): Promise<void> {
+    const claim = body.claim;
+    if (!claim) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimRequired",
+        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
+      );
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimExpired",
+        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
+      );
+    }
+    let signer: Address = zeroAddress;
+    try {
+      signer = await recoverTypedDataAddress({
+        ...sessionClaimTypedData(this.o.delivery!.chainId, this.o.delivery!.computeMarket, {
+          requestId,
+          brainId: this.o.brainId,
+          mode: body.mode,
+          keys: body.mode === "encrypted" ? body.keys : undefined,
+          expiry: claim.expiry,
+        }),
+        signature: claim.signature,
+      });
+    } catch {
+      // malformed: refused below
+    }
+    const account = getAddress(escrow.account);
+    const owner =
+      signer !== zeroAddress &&
+      (signer === account || ((await this.o.isApp?.(account, signer).catch(() => false)) ?? false));
+    if (!owner) {
+      throw new GatewayRefusal(
+        403,
+        "NotRequestOwner",
+        `the claim is not signed by request ${requestId}'s account ${account} nor by an app it authorized (over this request, Brain #${this.o.brainId}, the session's mode and keys, and the expiry)`,
+      );
+    }
+  }
+
+  private async checkEscrow(requestId: string): Promise<EscrowInfo> {
+    if (!this.o.escrowOf || !this.o.delivery) {
+      throw new GatewayRefusal(
+        400,
+        "EscrowUnsupported",
+        "this gateway reads no ComputeMarket: it cannot check or settle requests (open the session without requestId, if it serves free sessions)",
+      );
+    }
     let e: EscrowInfo;
     try {
       e = await this.o.escrowOf(requestId);
@@ -264,7 +349,7 @@ export class GatewayService {
 
   private async units(s: SessionRecord): Promise<{ prompt: number; completion: number }> {
     const counts = await this.store.stepCounts(s.sessionId);
-    return { prompt: s.promptUnits, completion: completionUnits(counts, s.plainTokens) };
+    return sessionUnits(counts, s.promptUnits, s.plainTokens);
   }
 
   private async view(s: SessionRecord): Promise<SessionView> {
@@ -282,8 +367,12 @@ export class GatewayService {
 
   async submitJob(sessionId: string, body: SubmitJob): Promise<{ jobId: string }> {
     const s = await this.session(sessionId);
-    if (s.state === "closed") {
-      throw new GatewayRefusal(409, "SessionClosed", `session ${sessionId} is closed: open a new one`);
+    if (s.state === "closed" || s.expiresAt < Date.now()) {
+      throw new GatewayRefusal(
+        409,
+        "SessionClosed",
+        `session ${sessionId} is ${s.state === "closed" ? "closed" : "expired"}: open a new one`,
+      );
     }
     const wanted = s.mode === "encrypted" ? "linear" : "generate";
     if (body.kind !== wanted) {
@@ -372,7 +461,7 @@ export class GatewayService {
           "this gateway does not settle payments (it runs without a ComputeMarket); the escrow can be reclaimed after its deadline",
       };
     }
-    const last = s.lastJob ? await this.store.getResult(s.lastJob) : undefined;
+    const last = s.lastDelivery ?? (s.lastJob ? await this.store.getResult(s.lastJob) : undefined);
     if (!last) {
       return {
         txHash: null,
@@ -767,10 +856,34 @@ export class GatewayService {
         }
         if (counts.active === 0 && left === 0 && this.queues.hasWorker(m)) await this.queues.retire(m);
       }
+      await this.settleExpired(now);
     } catch (err) {
       this.o.log.warn({ err: errorLine(err) }, "failover round failed; retrying");
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /**
+   * Paid sessions that expired without a close are closed and settled as close does, for the work
+   * delivered (their last delivery): a client that walks away still pays for what ran, and cannot
+   * let the deadline pass to reclaim the whole escrow.
+   */
+  private async settleExpired(now: number): Promise<void> {
+    for (const id of await this.store.expiredPaidSessions(now)) {
+      if (this.closing) return;
+      // One gateway round takes each session once.
+      if ((await this.store.redis.zrem(this.store.paidSessionsKey(), id)) === 0) continue;
+      const s = await this.store.getSession(id);
+      if (!s || s.state === "closed" || s.requestId === null) continue;
+      if (!(await this.store.claimClose(id, this.o.sessionTtlMs))) continue;
+      await this.store.markClosed(s);
+      const units = await this.units(s);
+      const settlement = await this.settle(s, units.completion);
+      this.o.log.info(
+        { sessionId: id, units, settled: settlement.txHash, settleError: settlement.error },
+        "expired session settled",
+      );
     }
   }
 

@@ -10,6 +10,14 @@ import { type Address, type Hex, getAddress } from "viem";
 import type { JobState, SessionKeys } from "../../protocol/gateway";
 import type { InferenceMode } from "../../protocol/schemas";
 
+/** How long a request stays bound to its session: past the longest deadline a request can have. */
+const REQUEST_CLAIM_TTL_MS = 2 * 86_400_000;
+/**
+ * A paid session's record outlives its idle expiry by this long, so the gateway can still settle
+ * it (with its last delivery) once it expires unclosed.
+ */
+export const SETTLE_GRACE_MS = 10 * 60_000;
+
 export type SessionRecord = {
   sessionId: string;
   brainId: number;
@@ -32,6 +40,8 @@ export type SessionRecord = {
   plainTokens: number;
   /** The session's most recently completed job (its result settles the escrow). */
   lastJob: string | null;
+  /** That job's delivery, kept with the session (the job's result expires sooner). */
+  lastDelivery?: { outputHash: Hex; signature: Hex; miner: Address } | null;
 };
 
 export type JobRecord = {
@@ -100,6 +110,9 @@ export class GatewayStore {
   sessionKey = (id: string) => `${this.base}:session:${id}`;
   stepsKey = (id: string) => `${this.base}:session:${id}:steps`;
   closingKey = (id: string) => `${this.base}:session:${id}:closing`;
+  requestKey = (id: string) => `${this.base}:request:${id}`;
+  /** Open paid sessions by expiry: those past it are settled by the failover monitor. */
+  paidSessionsKey = () => `${this.base}:paid-sessions`;
   jobKey = (id: string) => `${this.base}:job:${id}`;
   payloadKey = (id: string) => `${this.base}:job:${id}:payload`;
   resultKey = (id: string) => `${this.base}:job:${id}:result`;
@@ -171,7 +184,7 @@ export class GatewayStore {
         plainTokens: s.plainTokens,
         lastJob: str(s.lastJob),
       })
-      .pexpire(this.sessionKey(s.sessionId), ttlMs)
+      .pexpire(this.sessionKey(s.sessionId), ttlMs + (s.requestId !== null ? SETTLE_GRACE_MS : 0))
       .exec();
   }
 
@@ -193,19 +206,23 @@ export class GatewayStore {
       promptFromEscrow: h.promptFromEscrow === "1",
       plainTokens: Number(h.plainTokens ?? 0),
       lastJob: orNull(h.lastJob),
+      lastDelivery: h.lastDelivery ? (JSON.parse(h.lastDelivery) as SessionRecord["lastDelivery"]) : null,
     };
   }
 
   /** Extends an open session's life by `ttlMs` from now (its record, counters and miner slot). */
   async touchSession(s: SessionRecord, ttlMs: number, now = Date.now()): Promise<number> {
     const expiresAt = now + ttlMs;
-    await this.redis
+    const keep = ttlMs + (s.requestId !== null ? SETTLE_GRACE_MS : 0);
+    const m = this.redis
       .multi()
       .hset(this.sessionKey(s.sessionId), "expiresAt", expiresAt)
-      .pexpire(this.sessionKey(s.sessionId), ttlMs)
-      .pexpire(this.stepsKey(s.sessionId), ttlMs)
-      .zadd(this.minerSessionsKey(s.miner), expiresAt, s.sessionId)
-      .exec();
+      .pexpire(this.sessionKey(s.sessionId), keep)
+      .pexpire(this.stepsKey(s.sessionId), keep)
+      .zadd(this.minerSessionsKey(s.miner), expiresAt, s.sessionId);
+    if (s.requestId !== null) m.zadd(this.paidSessionsKey(), expiresAt, s.sessionId);
+    await m.exec();
+    s.expiresAt = expiresAt;
     return expiresAt;
   }
 
@@ -219,6 +236,16 @@ export class GatewayStore {
     s.miner = to;
   }
 
+  /**
+   * Binds request `requestId` to session `sessionId`, once: false when it backs another session
+   * already. Kept past any request's deadline (ComputeMarket's MAX_DEADLINE is one day).
+   */
+  async claimRequest(requestId: string, sessionId: string): Promise<boolean> {
+    return (
+      (await this.redis.set(this.requestKey(requestId), sessionId, "PX", REQUEST_CLAIM_TTL_MS, "NX")) === "OK"
+    );
+  }
+
   /** Marks the session closed once; false when it was closed (or being closed) already. */
   async claimClose(id: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.set(this.closingKey(id), "1", "PX", ttlMs, "NX")) === "OK";
@@ -229,8 +256,14 @@ export class GatewayStore {
       .multi()
       .hset(this.sessionKey(s.sessionId), "state", "closed")
       .zrem(this.minerSessionsKey(s.miner), s.sessionId)
+      .zrem(this.paidSessionsKey(), s.sessionId)
       .exec();
     s.state = "closed";
+  }
+
+  /** Paid sessions that expired unclosed (ids), oldest first. */
+  async expiredPaidSessions(now: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.paidSessionsKey(), "-inf", `(${now}`, "LIMIT", 0, limit);
   }
 
   async stepCounts(id: string): Promise<Record<string, number>> {
@@ -315,10 +348,18 @@ export class GatewayStore {
       .lpush(this.minerLatencyKey(result.miner), String(c.latencyMs))
       .ltrim(this.minerLatencyKey(result.miner), 0, LATENCY_WINDOW - 1);
     if (c.session && c.session.state === "open") {
-      m.hset(this.sessionKey(job.sessionId), "lastJob", job.jobId);
+      m.hset(this.sessionKey(job.sessionId), {
+        lastJob: job.jobId,
+        lastDelivery: JSON.stringify({
+          outputHash: result.outputHash,
+          signature: result.signature,
+          miner: result.miner,
+        }),
+      });
       if (c.countedStep) {
         m.hincrby(this.stepsKey(job.sessionId), c.countedStep, 1);
-        m.pexpire(this.stepsKey(job.sessionId), Math.max(1, c.session.expiresAt - Date.now()));
+        const grace = c.session.requestId !== null ? SETTLE_GRACE_MS : 0;
+        m.pexpire(this.stepsKey(job.sessionId), Math.max(1, c.session.expiresAt + grace - Date.now()));
       }
       if (c.plainTokens > 0) m.hincrby(this.sessionKey(job.sessionId), "plainTokens", c.plainTokens);
     }

@@ -19,7 +19,7 @@ import { epochOf, getEpochTiming } from "../../sdk/weights";
 import { DEVNET_ACCOUNTS, DEVNET_BRAIN, devnetPrivateKey } from "../../sdk/devnet";
 import { economyContracts } from "../../sdk/economy";
 import { GatewayClient } from "../../sdk/gateway-client";
-import { runPrompt } from "../../sdk/prompt";
+import { promptUnits, runPrompt } from "../../sdk/prompt";
 import { OnnxGpt2Runner, generateGreedy } from "../../zkllm/evaluator";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { waitFor } from "../helpers/oracle";
@@ -105,7 +105,12 @@ describe("Brain #3 on the devnet: encrypted prompts through the gateway, miners 
     const expected = await generateGreedy(runner.source(), tokenizer.encode(text), { maxTokens: 6, eosId });
     expect(out.ids).to.deep.equal(expected);
     expect(out.text).to.equal(tokenizer.decode(expected));
-    expect(out.units.completion).to.equal(expected.length);
+    // Rows through the plan: the prompt bucket (the escrow's prompt units), then one row per
+    // token after the first (which the prompt pass gives).
+    expect(out.units).to.deep.equal({
+      prompt: promptUnits(tokenizer.encode(text)),
+      completion: expected.length - 1,
+    });
     // Whether the Brain's plan is lossy (the shipped plan may be either), as `brain show` says too.
     expect(out.plan).to.deep.equal(modelPlanLossiness(SHIPPED_MODEL_DIR));
 

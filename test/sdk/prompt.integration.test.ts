@@ -12,7 +12,7 @@ import { runMiner } from "../../compute/miner/node";
 import { type GatewayDomain, randomHex } from "../../protocol/gateway";
 import { type RunningGateway, startGateway } from "../../compute/gateway/server";
 import { GatewayClient } from "../../sdk/gateway-client";
-import { type PromptResult, runPrompt } from "../../sdk/prompt";
+import { type PromptResult, promptUnits, runPrompt } from "../../sdk/prompt";
 import { OnnxGpt2Runner, generateGreedy } from "../../zkllm/evaluator";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { tempDir } from "../helpers/processes";
@@ -75,6 +75,8 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
   before(async () => {
     gateway = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix,
       domain,
@@ -146,7 +148,12 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       expect(streamed.map((s) => s.text).join("")).to.equal(result.text);
       expect(result.text).to.equal(tokenizer.decode(expected));
       expect(result.miners).to.deep.equal([minerAccount.address]);
-      expect(result.units.completion).to.equal(result.ids.length);
+      // A free session: every row through the plan is a completion unit — the prompt bucket (padding
+      // included), then one row per further token.
+      expect(result.units).to.deep.equal({
+        prompt: 0,
+        completion: promptUnits(result.promptIds) + result.ids.length - 1,
+      });
       expect(result.close.sessionId).to.equal(result.sessionId);
       expect((await client.getSession(result.sessionId)).state).to.equal("closed");
       expect(result.transfer!.requests).to.be.greaterThan(result.ids.length);
@@ -265,6 +272,8 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
     const limitedPrefix = `${prefix}-limited`;
     const limited = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix: limitedPrefix,
       domain,

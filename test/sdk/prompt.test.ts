@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { expect } from "chai";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
+import type { OpenSession, SessionClaimFields, SessionView } from "../../protocol/gateway";
 import { TokenText, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { freePort } from "../helpers/processes";
@@ -106,5 +107,40 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     );
     expect(err.code).to.equal("GatewayUnreachable");
     expect(err.hint).to.match(/npm run devnet|BASED_GATEWAY_URL/);
+  });
+
+  it("a paid prompt opens its session with the request's signed claim, and needs a signer for it", async () => {
+    const sent: OpenSession[] = [];
+    class Recording extends GatewayClient {
+      override openSession(body: OpenSession): Promise<SessionView> {
+        sent.push(body);
+        return Promise.reject(new BasedError("environment", "Stop", "stop here"));
+      }
+    }
+    const gateway = new Recording({ url: "http://127.0.0.1:1" });
+    const base = { gateway, brainId: BRAIN, model: SHIPPED, prompt: "The jury said", maxTokens: 2 } as const;
+    const unsigned = await refusal(() => runPrompt({ ...base, mode: "plain", requestId: "12" }));
+    expect(unsigned.code).to.equal("NoClaimSigner");
+    expect(sent).to.deep.equal([]);
+
+    const signed: SessionClaimFields[] = [];
+    const stopped = await refusal(() =>
+      runPrompt({
+        ...base,
+        mode: "plain",
+        requestId: "12",
+        signClaim: async (c) => {
+          signed.push(c);
+          return `0x${"11".repeat(65)}`;
+        },
+      }),
+    );
+    expect(stopped.code).to.equal("Stop");
+    expect(signed).to.have.length(1);
+    expect(signed[0]).to.include({ requestId: "12", brainId: BRAIN, mode: "plain" });
+    expect(sent[0]).to.deep.include({
+      requestId: "12",
+      claim: { expiry: signed[0]!.expiry, signature: `0x${"11".repeat(65)}` },
+    });
   });
 });

@@ -24,6 +24,7 @@ import {
   expectedOutputs,
   newAccount,
   randomInput,
+  signedClaim,
   signerOf,
   startTestGateway,
   uniquePrefix,
@@ -76,13 +77,21 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
   };
   let keyHashes: { galois: string; relin: string };
   // ComputeMarket's requests as escrowOf reads them (in place of the chain).
+  const payer = newAccount();
   const escrow = (promptUnits: number, maxCompletionUnits: number, brainId = BRAIN) => ({
     brainId,
     open: true,
+    account: payer.address,
     promptUnits,
     maxCompletionUnits,
   });
-  const closedEscrow = { brainId: BRAIN, open: false, promptUnits: 0, maxCompletionUnits: 0 };
+  const closedEscrow = {
+    brainId: BRAIN,
+    open: false,
+    account: payer.address,
+    promptUnits: 0,
+    maxCompletionUnits: 0,
+  };
   const escrows = new Map([
     ["42", escrow(12, 100)],
     ["7", escrow(3, 10)],
@@ -122,13 +131,15 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     await deletePrefix(prefix);
   });
 
-  const openEncrypted = (requestId?: string) =>
+  const openEncrypted = async (requestId?: string) =>
     gw.client.openSession({
       brainId: BRAIN,
       mode: "encrypted",
       paramSet: "n8192",
       keys: keyHashes,
-      requestId,
+      ...(requestId !== undefined
+        ? { requestId, claim: await signedClaim(payer, requestId, "encrypted", keyHashes) }
+        : {}),
     });
 
   it("uploads evaluation keys once: a second putBlob finds them and sends nothing", async () => {
@@ -225,7 +236,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     expect((await gw.client.getSession(first.sessionId)).miner).to.equal(first.miner);
   });
 
-  it("counts completion units from layer 0's single-row passes and settles the last delivery on close", async () => {
+  it("counts units as rows through the plan (the busiest step) and settles the last delivery on close", async () => {
     const session = await openEncrypted("42");
     expect(session.requestId).to.equal("42");
     const steps = [
@@ -247,18 +258,19 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
       last = await gw.client.waitForJob(jobId, 20_000);
       expect(last.state).to.equal("completed");
     }
-    // The prompt pass gives the first token, each L0.qkv@1 one more: 1 + 3. Prompt units are the escrow's.
+    // L0.qkv carried the most rows: 16 (the prompt bucket) + 3. Prompt units are the escrow's 12,
+    // completion units the other 7.
     expect((await gw.client.getSession(session.sessionId)).units).to.deep.equal({
       prompt: 12,
-      completion: 4,
+      completion: 7,
     });
 
     const closed = await gw.client.closeSession(session.sessionId);
-    expect(closed.units).to.deep.equal({ prompt: 12, completion: 4 });
+    expect(closed.units).to.deep.equal({ prompt: 12, completion: 7 });
     expect(closed.settlement).to.deep.equal({ requestId: "42", txHash: `0x${"ab".repeat(32)}`, error: null });
     expect(gw.settled.at(-1)).to.deep.equal({
       requestId: "42",
-      completionUnits: 4,
+      completionUnits: 7,
       resultHash: last!.result!.outputHash,
       signature: last!.result!.signature,
       miner: last!.result!.miner,
@@ -294,7 +306,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
       await gw.client.waitForJob(jobId, 20_000);
     }
     const closed = await gw.client.closeSession(capped.sessionId);
-    expect(closed.units.completion).to.equal(4);
+    expect(closed.units.completion).to.equal(17);
     expect(closed.settlement!.txHash).to.not.equal(null);
     expect(gw.settled.at(-1)).to.include({ requestId: "5", completionUnits: 2 });
 

@@ -17,7 +17,9 @@ import {
   encodeTokens,
   fromBase64,
   outputsHash,
+  type SessionKeys,
   randomHex,
+  sessionClaimTypedData,
   signedRequestMessage,
   toBase64,
 } from "../../../protocol/gateway";
@@ -78,6 +80,8 @@ export async function startTestGateway(
     },
     lockMs: 1_000,
     minerTimeoutMs: 1_500,
+    // Most suites open sessions without escrow; escrows.test.ts checks the default (refused).
+    freeSessions: true,
     ...extra,
   });
   return { ...running, members, settled, client: new GatewayClient({ url: running.url, timeoutMs: 10_000 }) };
@@ -218,3 +222,23 @@ export async function signedHeaders(
 
 /** Random ciphertext-like bytes as a job input. */
 export const randomInput = (n = 256) => toBase64(crypto.getRandomValues(new Uint8Array(n)));
+
+/** A claim on `requestId` signed by `signer` (the request's account, an app, or an attacker). */
+export async function signedClaim(
+  signer: PrivateKeyAccount,
+  requestId: string,
+  mode: "encrypted" | "plain",
+  keys?: SessionKeys,
+  expiry = Math.floor(Date.now() / 1000) + 120,
+): Promise<{ expiry: number; signature: Hex }> {
+  const signature = await signer.signTypedData(
+    sessionClaimTypedData(DELIVERY.chainId, DELIVERY.computeMarket, {
+      requestId,
+      brainId: BRAIN,
+      mode,
+      keys,
+      expiry,
+    }),
+  );
+  return { expiry, signature };
+}

@@ -127,6 +127,8 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
   before(async () => {
     gateway = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix,
       domain: DOMAIN,

@@ -62,6 +62,8 @@ describe("validator canaries and rounds against a real gateway and miners", func
     members.add(validator.address);
     gateway = await startGateway({
       port: 0,
+      // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+      freeSessions: true,
       brainId: BRAIN,
       prefix,
       domain: DOMAIN,

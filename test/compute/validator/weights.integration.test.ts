@@ -350,6 +350,8 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
       };
       gateway = await startGateway({
         port: 0,
+        // Free sessions (no ComputeMarket here): the gateway refuses them by default.
+        freeSessions: true,
         brainId: BRAIN,
         prefix,
         domain,

@@ -1,0 +1,202 @@
+import { expect } from "chai";
+import type { Address } from "viem";
+import type { EscrowInfo } from "../../../compute/gateway/service";
+import type { OpenSession } from "../../../protocol/gateway";
+import { GatewayError } from "../../../sdk/gateway-client";
+import {
+  BRAIN,
+  type TestGateway,
+  TestMiner,
+  deletePrefix,
+  newAccount,
+  randomInput,
+  signedClaim,
+  sleep,
+  startTestGateway,
+  uniquePrefix,
+} from "./helpers";
+
+async function expectRefusal(p: Promise<unknown>, status: number, code: string): Promise<GatewayError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(GatewayError);
+    const e = err as GatewayError;
+    expect({ status: e.status, code: e.code }, e.message).to.deep.equal({ status, code });
+    return e;
+  }
+  throw new Error(`expected a ${status} ${code} refusal`);
+}
+
+/**
+ * Security attacks #2 (escrows are not bound to sessions) and #3 (billing chosen by the client),
+ * each as the attack it is: a victim's request billed by a stranger, one request backing many
+ * sessions, free sessions, abandoned sessions never settled, and units the client picks.
+ */
+describe("gateway: escrows bound to sessions", function () {
+  this.timeout(60_000);
+  const prefix = uniquePrefix("escrows");
+  const victim = newAccount();
+  const app = newAccount();
+  const attacker = newAccount();
+  let requestIds = 100;
+  const escrows = new Map<string, EscrowInfo>();
+  /** A fresh open request of the victim's account. */
+  const newRequest = (promptUnits = 4, maxCompletionUnits = 100): string => {
+    const id = String(requestIds++);
+    escrows.set(id, { brainId: BRAIN, open: true, account: victim.address, promptUnits, maxCompletionUnits });
+    return id;
+  };
+  const allowances = new Map<string, bigint>([[`${victim.address}:${app.address}`, 10n ** 18n]]);
+  let gw: TestGateway;
+  let miner: TestMiner;
+  const paidOptions = {
+    freeSessions: false,
+    escrowOf: async (id: string): Promise<EscrowInfo> =>
+      escrows.get(id) ?? {
+        brainId: BRAIN,
+        open: false,
+        account: victim.address,
+        promptUnits: 0,
+        maxCompletionUnits: 0,
+      },
+    isApp: async (account: Address, a: Address) => (allowances.get(`${account}:${a}`) ?? 0n) > 0n,
+  };
+
+  before(async () => {
+    gw = await startTestGateway(prefix, paidOptions);
+    miner = new TestMiner(gw.client);
+    gw.members.miners.add(miner.address);
+    await miner.polledOnce();
+    miner.start();
+  });
+
+  after(async () => {
+    await miner?.stop();
+    await gw?.close();
+    await deletePrefix(prefix);
+  });
+
+  const openPlain = (body: Partial<OpenSession> = {}) =>
+    gw.client.openSession({ brainId: BRAIN, mode: "plain", ...body } as OpenSession);
+
+  it("attack: a session opened on a victim's request is refused", async () => {
+    const id = newRequest();
+    // Naming the request alone, as anyone who reads the chain can:
+    await expectRefusal(openPlain({ requestId: id }), 401, "ClaimRequired");
+    // Signing it with one's own key:
+    await expectRefusal(
+      openPlain({ requestId: id, claim: await signedClaim(attacker, id, "plain") }),
+      403,
+      "NotRequestOwner",
+    );
+    // Replaying the victim's claim for other keys (a claim names the session's keys):
+    const encrypted = await signedClaim(victim, id, "encrypted", { galois: "a".repeat(64), relin: null });
+    await expectRefusal(openPlain({ requestId: id, claim: encrypted }), 403, "NotRequestOwner");
+    // An expired claim:
+    const old = await signedClaim(victim, id, "plain", undefined, Math.floor(Date.now() / 1000) - 1);
+    await expectRefusal(openPlain({ requestId: id, claim: old }), 401, "ClaimExpired");
+    // None of this used the request up: the account opens its session, and an app it authorized can too.
+    const own = await openPlain({ requestId: id, claim: await signedClaim(victim, id, "plain") });
+    expect(own.requestId).to.equal(id);
+    const other = newRequest();
+    const byApp = await openPlain({ requestId: other, claim: await signedClaim(app, other, "plain") });
+    expect(byApp.requestId).to.equal(other);
+  });
+
+  it("attack: one request backs one session", async () => {
+    const id = newRequest();
+    const claim = await signedClaim(victim, id, "plain");
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => openPlain({ requestId: id, claim })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).to.have.length(1);
+    for (const r of results) {
+      if (r.status === "rejected") expect((r.reason as GatewayError).code).to.equal("RequestInUse");
+    }
+    await expectRefusal(openPlain({ requestId: id, claim }), 409, "RequestInUse");
+  });
+
+  it("attack: a session without escrow is refused (unless --free-sessions)", async () => {
+    await expectRefusal(openPlain(), 402, "EscrowRequired");
+    const freePrefix = uniquePrefix("escrows-free");
+    const free = await startTestGateway(freePrefix, { freeSessions: true });
+    const m = new TestMiner(free.client);
+    free.members.miners.add(m.address);
+    try {
+      await m.polledOnce();
+      const s = await free.client.openSession({ brainId: BRAIN, mode: "plain" });
+      expect(s.requestId).to.equal(null);
+    } finally {
+      await free.close();
+      await deletePrefix(freePrefix);
+    }
+  });
+
+  it("attack: an abandoned session is settled for the work delivered", async () => {
+    const shortPrefix = uniquePrefix("escrows-ttl");
+    const short = await startTestGateway(shortPrefix, { ...paidOptions, sessionTtlMs: 1_500 });
+    const m = new TestMiner(short.client);
+    short.members.miners.add(m.address);
+    try {
+      await m.polledOnce();
+      m.start();
+      const id = newRequest(4, 100);
+      const s = await short.client.openSession({
+        brainId: BRAIN,
+        mode: "plain",
+        requestId: id,
+        claim: await signedClaim(victim, id, "plain"),
+      });
+      const { jobId } = await short.client.submitJob(s.sessionId, {
+        kind: "generate",
+        tokens: [1, 2, 3],
+        maxTokens: 5,
+      });
+      const done = await short.client.waitForJob(jobId, 10_000);
+      expect(done.state).to.equal("completed");
+      // The client walks away without closing: the gateway settles once the session expires.
+      for (let i = 0; i < 60 && !short.settled.some((x) => x.requestId === id); i++) await sleep(100);
+      const settled = short.settled.find((x) => x.requestId === id);
+      expect(settled, "settled on expiry").to.not.equal(undefined);
+      expect(settled).to.include({
+        completionUnits: 5,
+        resultHash: done.result!.outputHash,
+        miner: m.address,
+      });
+      await expectRefusal(
+        short.client.submitJob(s.sessionId, { kind: "generate", tokens: [1], maxTokens: 1 }),
+        409,
+        "SessionClosed",
+      );
+    } finally {
+      await m.stop();
+      await short.close();
+      await deletePrefix(shortPrefix);
+    }
+  });
+
+  it("attack: billing chosen by the client — units are counted from complete passes", async () => {
+    const id = newRequest(4, 100);
+    const s = await gw.client.openSession({
+      brainId: BRAIN,
+      mode: "encrypted",
+      paramSet: "n8192",
+      keys: { galois: null, relin: null },
+      requestId: id,
+      claim: await signedClaim(victim, id, "encrypted", { galois: null, relin: null }),
+    });
+    // 50 single-row passes labelled as prompt-bucket passes, plus one real one:
+    for (const step of [...Array.from({ length: 50 }, () => "L0.qkv@16"), "L0.qkv@1"]) {
+      const { jobId } = await gw.client.submitJob(s.sessionId, {
+        kind: "linear",
+        step,
+        inputs: [randomInput(16)],
+      });
+      await gw.client.waitForJob(jobId, 10_000);
+    }
+    // Every pass is billed for its rows, bucket padding included: 50 × 16 + 1 rows, whatever their labels.
+    const units = (await gw.client.getSession(s.sessionId)).units;
+    expect(units.prompt + units.completion).to.equal(50 * 16 + 1);
+  });
+});
