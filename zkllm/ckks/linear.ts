@@ -227,7 +227,13 @@ export function planLinear(options: PlanLinearOptions): LinearPlanStep {
   const chunkChoices =
     options.chunk !== undefined ? [options.chunk] : pow2sUpTo(Math.min(S, nextPow2(inFeatures)));
   let best:
-    | { layout: LinearLayout; outputs: LinearOutput[]; estimate: LinearEstimate; score: number; spread: boolean }
+    | {
+        layout: LinearLayout;
+        outputs: LinearOutput[];
+        estimate: LinearEstimate;
+        score: number;
+        spread: boolean;
+      }
     | undefined;
   for (const p of chunkChoices) {
     if (!isPow2(p) || p > S) invalid(`${options.id}: chunk ${p} must be a power of two ≤ ${S}.`);
