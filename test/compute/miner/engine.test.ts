@@ -152,8 +152,16 @@ describe("compute/miner/engine: the miner runs gateway jobs on the Brain's model
     expect(params.message).to.contain("n8192-q100");
     const count = await refusal(linearItem(step, [...inputs, ...inputs], hash));
     expect(count.code).to.equal("BadRequest");
-    expect(count.message).to.contain("takes 1 input ciphertexts; got 2");
-    const garbage = await refusal(linearItem(step, [new Uint8Array(64).fill(7)], hash));
+    expect(count.message).to.contain(
+      `takes ${step.inputCiphertexts} input ciphertexts; got ${2 * step.inputCiphertexts}`,
+    );
+    const garbage = await refusal(
+      linearItem(
+        step,
+        inputs.map(() => new Uint8Array(64).fill(7)),
+        hash,
+      ),
+    );
     expect(garbage.code).to.equal("MalformedBlob");
 
     const [y] = client.decryptLinearOutputs(
