@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { Address } from "viem";
 import type { EscrowInfo } from "../../../compute/gateway/service";
 import type { OpenSession } from "../../../protocol/gateway";
-import { GatewayError } from "../../../sdk/gateway-client";
+import type { GatewayError } from "../../../sdk/gateway-client";
 import {
   BRAIN,
   type TestGateway,
@@ -12,21 +12,10 @@ import {
   randomInput,
   signedClaim,
   sleep,
+  expectRefusal,
   startTestGateway,
   uniquePrefix,
 } from "./helpers";
-
-async function expectRefusal(p: Promise<unknown>, status: number, code: string): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(GatewayError);
-    const e = err as GatewayError;
-    expect({ status: e.status, code: e.code }, e.message).to.deep.equal({ status, code });
-    return e;
-  }
-  throw new Error(`expected a ${status} ${code} refusal`);
-}
 
 /**
  * Security attacks #2 (escrows are not bound to sessions) and #3 (billing chosen by the client),

@@ -13,7 +13,6 @@ import {
   outputsHash,
   toBase64,
 } from "../../../protocol/gateway";
-import { GatewayError } from "../../../sdk/gateway-client";
 import {
   BRAIN,
   DELIVERY,
@@ -26,6 +25,7 @@ import {
   randomInput,
   signedClaim,
   signerOf,
+  expectRefusal,
   startTestGateway,
   uniquePrefix,
 } from "./helpers";
@@ -45,18 +45,6 @@ async function readEvents(url: string, jobId: string): Promise<{ event: string; 
         view: JSON.parse(dataLine!.slice("data: ".length)),
       };
     });
-}
-
-async function expectRefusal(p: Promise<unknown>, status: number, code: string): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(GatewayError);
-    const e = err as GatewayError;
-    expect({ status: e.status, code: e.code }, e.message).to.deep.equal({ status, code });
-    return e;
-  }
-  throw new Error(`expected a ${status} ${code} refusal`);
 }
 
 /**

@@ -3,6 +3,7 @@
  * in-memory set (in place of the Network contract's `roleOf`), and miners that are real
  * `GatewayClient` pollers with their own keys, computing something trivial but checkable.
  */
+import { expect } from "chai";
 import { deleteRedisPrefix } from "../../../compute/gateway/redis-prefix";
 import { type Address, type Hex, getAddress } from "viem";
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -25,7 +26,7 @@ import {
 } from "../../../protocol/gateway";
 import { sha256Hex } from "../../../protocol/hash";
 import { type GatewayOptions, type RunningGateway, startGateway } from "../../../compute/gateway/server";
-import { GatewayClient, type SignerOptions } from "../../../sdk/gateway-client";
+import { GatewayClient, GatewayError, type SignerOptions } from "../../../sdk/gateway-client";
 
 export const REDIS_URL = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 export const BRAIN = 3;
@@ -241,4 +242,21 @@ export async function signedClaim(
     }),
   );
   return { expiry, signature };
+}
+
+/** Awaits `p`, which must fail with a GatewayError of this status and code; returns the error. */
+export async function expectRefusal(
+  p: Promise<unknown>,
+  status: number,
+  code: string,
+): Promise<GatewayError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(GatewayError);
+    const e = err as GatewayError;
+    expect({ status: e.status, code: e.code }, e.message).to.deep.equal({ status, code });
+    return e;
+  }
+  throw new Error(`expected a ${status} ${code} refusal`);
 }
