@@ -655,8 +655,8 @@ async function buildApp(
               "send the blob's bytes as application/octet-stream",
             );
           }
-          if ((await service.store.blobBytesOf(req.ip)) + req.body.length > blobQuota)
-            throw quotaRefusal(await service.store.blobBytesOf(req.ip));
+          const used = await service.store.blobBytesOf(req.ip);
+          if (used + req.body.length > blobQuota) throw quotaRefusal(used);
           const stored = await service.putBlob(req.params.hash, req.body);
           await service.store.addBlobBytes(req.ip, req.body.length, blobWindowMs);
           return reply.code(201).send(stored);
