@@ -48,14 +48,17 @@ export function devnetPrivateKey(index: number): `0x${string}` {
 /**
  * The devnet's economy parameters (the Based Ignition module's, scaled down so a demo sees epochs):
  * 30-block epochs (5 minutes of 10-second blocks), 60 blocks of immunity, 60 seconds of unbonding,
- * a 5-block challenge window and 10 BASED bond. Mainnet defaults are in ECONOMY_DEFAULTS.
+ * a 5-block challenge window, a bond of 10 % of the epoch's emission (at least 10 BASED) and 60
+ * blocks for the attesters to answer a challenge. Mainnet defaults are in ECONOMY_DEFAULTS.
  */
 export const DEVNET_ECONOMY = {
   tempo: 30,
   immunityPeriod: 60,
   unbondingPeriod: 60,
   challengeWindow: 5,
-  challengeBond: 10n * 10n ** 18n,
+  challengeTimeout: 60,
+  minChallengeBond: 10n * 10n ** 18n,
+  challengeBondBps: 1_000,
 } as const;
 
 /**

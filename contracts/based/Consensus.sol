@@ -29,10 +29,12 @@ import {Network, IPruningOrderSource} from "./Network.sol";
  * format, the pruning order of every Brain's members, a hash of every input, and per-Brain totals
  * that must sum to the epoch's emission. Accepting it makes Emission mint exactly
  * `emissionBetween(start, end)` here. The report is final after `challengeWindow` blocks unless
- * someone posts a different result for the same inputs hash (with a bond); a challenged report is
- * final only when the attesters sign a revision, which returns the bond if it agrees with the
- * challenger and burns it otherwise. Accounts claim from final reports with Merkle proofs, once per
- * epoch each.
+ * someone posts a different result for the same inputs hash with a bond that grows with the
+ * emission it freezes (`challengeBondOf`). The attesters answer a challenge with a revision, final
+ * at once, which returns the bond if it agrees with the challenger and burns it otherwise; a
+ * challenge no revision answers within `challengeTimeout` blocks lapses: the report is final as it
+ * stands and the bond is burned (`settleLapsedChallenge`), so no challenge freezes an epoch for
+ * good. Accounts claim from final reports with Merkle proofs, once per epoch each.
  */
 contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -56,7 +58,8 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         uint256[] brainTotals;
     }
 
-    /// @notice An accepted report.
+    /// @notice An accepted report. `finalizesAt`: while pending, the end of its challenge window;
+    /// while challenged, the block from which it is final without a revision.
     struct Report {
         bytes32 rewardsRoot;
         bytes32 pruningRoot;
@@ -64,10 +67,23 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         bytes32 challengedRoot;
         uint256 amount;
         uint256 claimed;
+        uint256 bond;
         address challenger;
         uint64 finalizesAt;
         uint32 revision;
         Status status;
+    }
+
+    /// @notice How reports are disputed (constructor argument).
+    struct ChallengeRules {
+        /// Blocks after a report's acceptance during which it can be challenged.
+        uint64 window;
+        /// Blocks after a challenge within which a revision must settle it.
+        uint64 timeout;
+        /// The smallest bond, in BASED.
+        uint256 minBond;
+        /// The bond as a fraction of the epoch's emission, in basis points (at most 10,000).
+        uint16 bondBps;
     }
 
     /// @notice A validator's pending commitment.
@@ -102,8 +118,13 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     uint64 public immutable genesisBlock;
     /// @notice Blocks after a report's acceptance during which it can be challenged.
     uint64 public immutable challengeWindow;
-    /// @notice BASED a challenger puts up.
-    uint256 public immutable challengeBond;
+    /// @notice Blocks after a challenge within which a revision must settle it; after them the report
+    /// is final as it stands and the bond is lost.
+    uint64 public immutable challengeTimeout;
+    /// @notice The smallest challenge bond (BASED).
+    uint256 public immutable minChallengeBond;
+    /// @notice The challenge bond as basis points of the challenged epoch's emission.
+    uint16 public immutable challengeBondBps;
     /// @notice The most weights one reveal may set.
     uint16 public maxWeights;
     /// @notice The next epoch whose report is expected.
@@ -166,6 +187,10 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     error InvalidMaxWeights(uint16 value);
     /// @notice The tempo must be positive.
     error InvalidTempo();
+    /// @notice The challenge timeout must be positive and the bond's basis points at most 10,000.
+    error InvalidChallengeRules();
+    /// @notice Epoch `epoch` has no challenge past its timeout (`lapsesAt`; 0: none open).
+    error NoLapsedChallenge(uint64 epoch, uint64 lapsesAt);
 
     /// @notice A validator (uid `uid`) of Brain `brainId` committed `hash` in epoch `epoch`.
     event WeightsCommitted(
@@ -197,13 +222,23 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         bytes32 totalsHash
     );
     /// @notice A report was consumed without effect: `reason` is the selector of `EpochNotOver` (it came
-    /// before its epoch ended), `UnexpectedRevision` (no open challenge for it to settle) or
-    /// `WrongReportNonce` (its nonce is not its epoch and revision).
+    /// before its epoch ended), `UnexpectedRevision` (no open challenge for it to settle: none, one
+    /// past its timeout, or another revision number) or `WrongReportNonce` (its nonce is not its
+    /// epoch and revision).
     event ReportRejected(uint64 indexed epoch, uint32 revision, bytes4 reason);
-    /// @notice `challenger` disputed epoch `epoch`'s report with `root`.
-    event ReportChallenged(uint64 indexed epoch, address indexed challenger, bytes32 root);
+    /// @notice `challenger` disputed epoch `epoch`'s report with `root`, bonding `bond`; without a
+    /// revision the report is final from block `lapsesAt`.
+    event ReportChallenged(
+        uint64 indexed epoch,
+        address indexed challenger,
+        bytes32 root,
+        uint256 bond,
+        uint64 lapsesAt
+    );
     /// @notice The challenge of epoch `epoch` was settled; `upheld` if the revision took its root.
     event ChallengeResolved(uint64 indexed epoch, address indexed challenger, bool upheld);
+    /// @notice The challenge of epoch `epoch` got no revision in time: the report stood and `bond` burned.
+    event ChallengeLapsed(uint64 indexed epoch, address indexed challenger, uint256 bond);
     /// @notice `account` received `amount` from epoch `epoch`.
     event Claimed(uint64 indexed epoch, address indexed account, uint256 amount);
     /// @notice Reveals may set at most `value` weights.
@@ -215,8 +250,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
      * @param emission_ The Emission contract (its genesis block starts epoch 0).
      * @param network_ The Network.
      * @param tempo_ Blocks per epoch.
-     * @param challengeWindow_ Blocks during which a report can be challenged.
-     * @param challengeBond_ BASED a challenger puts up.
+     * @param challenge_ Window, timeout and bond of challenges.
      * @param maxWeights_ The most weights per reveal.
      * @param owner_ Governance: sets `maxWeights`.
      */
@@ -226,20 +260,22 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         Emission emission_,
         Network network_,
         uint64 tempo_,
-        uint64 challengeWindow_,
-        uint256 challengeBond_,
+        ChallengeRules memory challenge_,
         uint16 maxWeights_,
         address owner_
     ) MessageHandler(inbox_, basedChainId, Messages.EPOCH_REPORT) Ownable(owner_) {
         if (address(emission_) == address(0) || address(network_) == address(0)) revert ZeroAddress();
         if (tempo_ == 0) revert InvalidTempo();
+        if (challenge_.timeout == 0 || challenge_.bondBps > 10_000) revert InvalidChallengeRules();
         based = IERC20(address(emission_.based()));
         emission = emission_;
         network = network_;
         tempo = tempo_;
         genesisBlock = emission_.genesisBlock();
-        challengeWindow = challengeWindow_;
-        challengeBond = challengeBond_;
+        challengeWindow = challenge_.window;
+        challengeTimeout = challenge_.timeout;
+        minChallengeBond = challenge_.minBond;
+        challengeBondBps = challenge_.bondBps;
         _setMaxWeights(maxWeights_);
     }
 
@@ -284,10 +320,19 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         return _reports[epoch];
     }
 
-    /// @notice Whether epoch `epoch`'s report is final (claimable).
+    /// @notice Whether epoch `epoch`'s report is final (claimable): settled, past its window
+    /// unchallenged, or challenged and past the timeout without a revision.
     function isFinal(uint64 epoch) public view returns (bool) {
         Report storage r = _reports[epoch];
-        return r.status == Status.Settled || (r.status == Status.Pending && block.number >= r.finalizesAt);
+        return r.status == Status.Settled || (r.status != Status.None && block.number >= r.finalizesAt);
+    }
+
+    /// @notice The bond a challenge of epoch `epoch`'s report takes: `challengeBondBps` of its
+    /// emission, at least `minChallengeBond`, so the price of freezing an epoch grows with what it
+    /// freezes.
+    function challengeBondOf(uint64 epoch) public view returns (uint256) {
+        uint256 scaled = (_reports[epoch].amount * challengeBondBps) / 10_000;
+        return scaled > minChallengeBond ? scaled : minChallengeBond;
     }
 
     /// @notice Whether `account` claimed epoch `epoch`.
@@ -301,7 +346,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         if (next == 0) return (0, bytes32(0));
         epoch = next - 1;
         Report storage r = _reports[epoch];
-        if (r.status == Status.Challenged) return (epoch, bytes32(0));
+        if (r.status == Status.Challenged && block.number < r.finalizesAt) return (epoch, bytes32(0));
         root = r.pruningRoot;
     }
 
@@ -346,18 +391,38 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
 
     /**
      * @notice Disputes epoch `epoch`'s pending report within its window: the caller posts a different
-     * rewards root for the same inputs hash and a bond of `challengeBond` BASED (approved here).
+     * rewards root for the same inputs hash and a bond of `challengeBondOf(epoch)` BASED (approved
+     * here). The attesters have `challengeTimeout` blocks to settle it with a revision.
      */
     function challenge(uint64 epoch, bytes32 inputsHash, bytes32 rewardsRoot) external nonReentrant {
         Report storage r = _reports[epoch];
         if (r.status != Status.Pending || block.number >= r.finalizesAt) revert ChallengeClosed(epoch);
         if (inputsHash != r.inputsHash) revert InputsHashMismatch(r.inputsHash, inputsHash);
         if (rewardsRoot == r.rewardsRoot) revert SameResult();
+        uint256 bond = challengeBondOf(epoch);
+        uint64 lapsesAt = uint64(block.number) + challengeTimeout;
         r.status = Status.Challenged;
         r.challenger = msg.sender;
         r.challengedRoot = rewardsRoot;
-        emit ReportChallenged(epoch, msg.sender, rewardsRoot);
-        if (challengeBond != 0) based.safeTransferFrom(msg.sender, address(this), challengeBond);
+        r.bond = bond;
+        r.finalizesAt = lapsesAt;
+        emit ReportChallenged(epoch, msg.sender, rewardsRoot, bond, lapsesAt);
+        if (bond != 0) based.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /**
+     * @notice Closes a challenge that no revision settled within `challengeTimeout`: the report stands
+     * and the bond is burned (anyone may call it; claims do not wait for it).
+     */
+    function settleLapsedChallenge(uint64 epoch) external nonReentrant {
+        Report storage r = _reports[epoch];
+        if (r.status != Status.Challenged || block.number < r.finalizesAt) {
+            revert NoLapsedChallenge(epoch, r.status == Status.Challenged ? r.finalizesAt : 0);
+        }
+        r.status = Status.Settled;
+        uint256 bond = r.bond;
+        emit ChallengeLapsed(epoch, r.challenger, bond);
+        if (bond != 0) based.safeTransfer(BURN_ADDRESS, bond);
     }
 
     /// @notice Pays `amount` to `account` from final epoch `epoch` (anyone may submit it).
@@ -412,15 +477,18 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
             emission.release(end);
         } else {
             // Consumed as well: a revision settles only the challenge open when it arrives, so a
-            // stale one cannot be retried to settle a later challenge.
-            if (r.status != Status.Challenged || p.revision != r.revision + 1) {
+            // stale one cannot be retried to settle a later challenge. Past the timeout the report
+            // is final and may already be claimed from: a revision must not change it then.
+            if (
+                r.status != Status.Challenged || block.number >= r.finalizesAt || p.revision != r.revision + 1
+            ) {
                 return _reject(p, UnexpectedRevision.selector);
             }
             if (sum != r.amount) revert TotalsMismatch(sum, r.amount);
             r.status = Status.Settled;
             bool upheld = p.rewardsRoot == r.challengedRoot;
             emit ChallengeResolved(p.epoch, r.challenger, upheld);
-            if (challengeBond != 0) based.safeTransfer(upheld ? r.challenger : BURN_ADDRESS, challengeBond);
+            if (r.bond != 0) based.safeTransfer(upheld ? r.challenger : BURN_ADDRESS, r.bond);
         }
         r.revision = p.revision;
         r.rewardsRoot = p.rewardsRoot;

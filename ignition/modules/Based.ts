@@ -15,7 +15,8 @@ import {
  * `ethereumChainId` [31337], `basedChainId` [32323] (the inbox trusts its own chain for epoch
  * reports), `governance`, `guardian` [account 0], the bridge limits `maxTransfer`,
  * `bucketCapacity`, `bucketRate`, and the economy's `genesisBlock` [0], `tempo`,
- * `immunityPeriod`, `unbondingPeriod`, `challengeWindow`, `challengeBond`, `maxWeights`
+ * `immunityPeriod`, `unbondingPeriod`, `challengeWindow`, `challengeTimeout`, `minChallengeBond`,
+ * `challengeBondBps`, `maxWeights`
  * (ECONOMY_DEFAULTS). Emission holds BASED's minter role. ComputeMarket (spending accounts and
  * prompt escrow) reads prices from the BrainRegistry and miners from the Network.
  */
@@ -61,8 +62,12 @@ export default buildModule("Based", (m) => {
     emission,
     network,
     m.getParameter("tempo", ECONOMY_DEFAULTS.tempo),
-    m.getParameter("challengeWindow", ECONOMY_DEFAULTS.challengeWindow),
-    m.getParameter("challengeBond", ECONOMY_DEFAULTS.challengeBond),
+    {
+      window: m.getParameter("challengeWindow", ECONOMY_DEFAULTS.challengeWindow),
+      timeout: m.getParameter("challengeTimeout", ECONOMY_DEFAULTS.challengeTimeout),
+      minBond: m.getParameter("minChallengeBond", ECONOMY_DEFAULTS.minChallengeBond),
+      bondBps: m.getParameter("challengeBondBps", ECONOMY_DEFAULTS.challengeBondBps),
+    },
     m.getParameter("maxWeights", ECONOMY_DEFAULTS.maxWeights),
     governance,
   ]);

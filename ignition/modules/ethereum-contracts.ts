@@ -18,14 +18,18 @@ export const REPORT_HANDLER_GAS_LIMIT = 2_000_000;
  * Economy defaults (docs/architecture.md §3), overridable as parameters of the Based module: an epoch is
  * 360 blocks (an hour of 10-second blocks), members are immune for 4,096 blocks (subtensor's
  * default), unstaked BASED waits 7 days, a report can be challenged for 180 blocks with a bond of
- * 100 BASED, and a reveal may set up to 1,792 weights (every miner of a full Brain).
+ * 10 % of the epoch's emission and at least 100 BASED (360 BASED in the first year), a challenge
+ * the attesters do not answer within 720 blocks (two epochs) lapses, and a reveal may set up to
+ * 1,792 weights (every miner of a full Brain). docs/decisions.md, "Challenges", has the reasoning.
  */
 export const ECONOMY_DEFAULTS = {
   tempo: 360,
   immunityPeriod: 4_096,
   unbondingPeriod: 7 * 24 * 60 * 60,
   challengeWindow: 180,
-  challengeBond: 100n * 10n ** 18n,
+  challengeTimeout: 720,
+  minChallengeBond: 100n * 10n ** 18n,
+  challengeBondBps: 1_000,
   maxWeights: 1_792,
 };
 

@@ -3963,14 +3963,31 @@ export const consensusAbi = [
         "type": "uint64"
       },
       {
-        "internalType": "uint64",
-        "name": "challengeWindow_",
-        "type": "uint64"
-      },
-      {
-        "internalType": "uint256",
-        "name": "challengeBond_",
-        "type": "uint256"
+        "components": [
+          {
+            "internalType": "uint64",
+            "name": "window",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "timeout",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint256",
+            "name": "minBond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint16",
+            "name": "bondBps",
+            "type": "uint16"
+          }
+        ],
+        "internalType": "struct Consensus.ChallengeRules",
+        "name": "challenge_",
+        "type": "tuple"
       },
       {
         "internalType": "uint16",
@@ -4067,6 +4084,11 @@ export const consensusAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "InvalidChallengeRules",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint16",
@@ -4133,6 +4155,22 @@ export const consensusAbi = [
       }
     ],
     "name": "NoCommit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "lapsesAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "NoLapsedChallenge",
     "type": "error"
   },
   {
@@ -4382,6 +4420,31 @@ export const consensusAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      }
+    ],
+    "name": "ChallengeLapsed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "challenger",
+        "type": "address"
+      },
+      {
+        "indexed": false,
         "internalType": "bool",
         "name": "upheld",
         "type": "bool"
@@ -4535,6 +4598,18 @@ export const consensusAbi = [
         "internalType": "bytes32",
         "name": "root",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "lapsesAt",
+        "type": "uint64"
       }
     ],
     "name": "ReportChallenged",
@@ -4710,12 +4785,44 @@ export const consensusAbi = [
   },
   {
     "inputs": [],
-    "name": "challengeBond",
+    "name": "challengeBondBps",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "challengeBondOf",
     "outputs": [
       {
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "challengeTimeout",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -5106,6 +5213,19 @@ export const consensusAbi = [
   },
   {
     "inputs": [],
+    "name": "minChallengeBond",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "network",
     "outputs": [
       {
@@ -5224,6 +5344,11 @@ export const consensusAbi = [
             "type": "uint256"
           },
           {
+            "internalType": "uint256",
+            "name": "bond",
+            "type": "uint256"
+          },
+          {
             "internalType": "address",
             "name": "challenger",
             "type": "address"
@@ -5308,6 +5433,19 @@ export const consensusAbi = [
       }
     ],
     "name": "setMaxWeights",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "settleLapsedChallenge",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

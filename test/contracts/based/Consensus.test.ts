@@ -939,30 +939,95 @@ describe("Consensus", function () {
       const f = await loadFixture(reported);
       const { consensus, based, challenger, p } = f;
       const root = hash("challenger's root");
+      // An epoch emits 200 BASED here: 10 % of it is below the floor, so the bond is the floor.
+      expect(await consensus.challengeBondOf(0n)).to.equal(PARAMS.minChallengeBond);
       const tx = consensus.connect(challenger).challenge(0n, p.inputsHash, root);
-      await expect(tx).to.emit(consensus, "ReportChallenged").withArgs(0n, challenger.address, root);
+      const at = BigInt(await ethers.provider.getBlockNumber()) + 1n;
+      await expect(tx)
+        .to.emit(consensus, "ReportChallenged")
+        .withArgs(0n, challenger.address, root, PARAMS.minChallengeBond, at + PARAMS.challengeTimeout);
       await expect(tx).to.changeTokenBalances(
         based,
         [challenger.address, await consensus.getAddress()],
-        [-PARAMS.challengeBond, PARAMS.challengeBond],
+        [-PARAMS.minChallengeBond, PARAMS.minChallengeBond],
       );
       const r = await consensus.report(0n);
       expect(r.status).to.equal(Status.Challenged);
       expect(r.challenger).to.equal(challenger.address);
       expect(r.challengedRoot).to.equal(root);
       expect(r.rewardsRoot).to.equal(p.rewardsRoot);
+      expect(r.bond).to.equal(PARAMS.minChallengeBond);
+      expect(r.finalizesAt).to.equal(at + PARAMS.challengeTimeout);
     });
 
-    it("a challenged report does not finalize, however long one waits", async function () {
+    it("the bond grows with the emission it freezes: challengeBondBps of the epoch's emission, at least minChallengeBond", async function () {
+      // 75 % of an epoch's 200 BASED: 150 BASED, above the 100 BASED floor.
+      const f = await deployEconomyWith({ ...PARAMS, challengeBondBps: 7_500 });
+      expect(await f.consensus.challengeBondOf(0n)).to.equal(PARAMS.minChallengeBond); // no report: floor
+      const { p } = await accept(f, 0n);
+      const amount = await emissionOf(f, 0n);
+      const bond = (amount * 7_500n) / 10_000n;
+      expect(bond > PARAMS.minChallengeBond).to.equal(true);
+      expect(await f.consensus.challengeBondOf(0n)).to.equal(bond);
+      await f.based.connect(f.bob).approve(await f.consensus.getAddress(), bond);
+      const tx = f.consensus.connect(f.bob).challenge(0n, p.inputsHash, hash("x"));
+      await expect(tx).to.changeTokenBalance(f.based, f.bob.address, -bond);
+      // A revision rejecting it burns exactly the bond that was taken.
+      await expect(f.deliverReport({ ...p, revision: 1 })).to.changeTokenBalance(f.based, BURN, bond);
+    });
+
+    it("attack: one challenge freezes an epoch forever — without a revision within challengeTimeout the report is final as it stands, claims and the pruning order return, the bond is burned, a late revision changes nothing", async function () {
       const f = await loadFixture(reported);
-      const { consensus, tree, alice } = f;
-      await consensus.connect(f.challenger).challenge(0n, f.p.inputsHash, hash("other"));
-      await mine(1_000);
-      expect(await consensus.isFinal(0n)).to.equal(false);
+      const { consensus, based, tree, alice, challenger, p } = f;
+      await consensus.connect(challenger).challenge(0n, p.inputsHash, hash("griefer's root"));
+      const lapsesAt = (await consensus.report(0n)).finalizesAt;
       const { amount, proof } = proofOf(tree, addr(alice));
+
+      // Until the timeout the report is frozen, and so is the pruning order.
+      expect(await consensus.pruningOrder()).to.deep.equal([0n, ZERO_HASH]);
+      await nextBlockIs(lapsesAt - 2n);
       await expect(consensus.claim(0n, alice.address, amount, proof))
         .to.be.revertedWithCustomError(consensus, "ReportNotFinal")
         .withArgs(0n);
+      await expect(consensus.settleLapsedChallenge(0n))
+        .to.be.revertedWithCustomError(consensus, "NoLapsedChallenge")
+        .withArgs(0n, lapsesAt);
+
+      // From the timeout on: final, claimable, pruning order back (no one needs to settle first).
+      await expect(consensus.claim(0n, alice.address, amount, proof))
+        .to.emit(consensus, "Claimed")
+        .withArgs(0n, alice.address, amount);
+      expect(await consensus.isFinal(0n)).to.equal(true);
+      expect(await consensus.pruningOrder()).to.deep.equal([0n, p.pruningRoot]);
+
+      // A revision arriving now must not rewrite a report that is being claimed from.
+      await expectRejected(
+        f,
+        { ...p, revision: 1, rewardsRoot: hash("griefer's root") },
+        "UnexpectedRevision",
+      );
+      expect((await consensus.report(0n)).rewardsRoot).to.equal(p.rewardsRoot);
+
+      // Anyone closes it: the bond is burned, once.
+      const tx = consensus.connect(f.bob).settleLapsedChallenge(0n);
+      await expect(tx)
+        .to.emit(consensus, "ChallengeLapsed")
+        .withArgs(0n, challenger.address, PARAMS.minChallengeBond);
+      await expect(tx).to.changeTokenBalances(
+        based,
+        [challenger.address, BURN, await consensus.getAddress()],
+        [0n, PARAMS.minChallengeBond, -PARAMS.minChallengeBond],
+      );
+      expect((await consensus.report(0n)).status).to.equal(Status.Settled);
+      await expect(consensus.settleLapsedChallenge(0n))
+        .to.be.revertedWithCustomError(consensus, "NoLapsedChallenge")
+        .withArgs(0n, 0n);
+      // The rest of the epoch is still claimable; the bond never pays a claim.
+      const bob = proofOf(tree, addr(f.bob));
+      await expect(consensus.claim(0n, f.bob.address, bob.amount, bob.proof)).to.emit(consensus, "Claimed");
+      await expect(consensus.settleLapsedChallenge(3n))
+        .to.be.revertedWithCustomError(consensus, "NoLapsedChallenge")
+        .withArgs(3n, 0n);
     });
 
     it("refuses a challenge after the window, of a missing report, or a second one (ChallengeClosed)", async function () {
@@ -1044,7 +1109,7 @@ describe("Consensus", function () {
       await expect(tx).to.changeTokenBalances(
         based,
         [challenger.address, consensusAddr],
-        [PARAMS.challengeBond, -PARAMS.challengeBond],
+        [PARAMS.minChallengeBond, -PARAMS.minChallengeBond],
       );
       expect(await based.totalSupply()).to.equal(supply);
       const r = await consensus.report(0n);
@@ -1076,7 +1141,7 @@ describe("Consensus", function () {
       await expect(tx).to.changeTokenBalances(
         based,
         [challenger.address, BURN, await consensus.getAddress()],
-        [0n, PARAMS.challengeBond, -PARAMS.challengeBond],
+        [0n, PARAMS.minChallengeBond, -PARAMS.minChallengeBond],
       );
       expect(await consensus.BURN_ADDRESS()).to.equal(BURN);
       expect((await consensus.report(0n)).status).to.equal(Status.Settled);
@@ -1146,14 +1211,22 @@ describe("Consensus", function () {
       expect(await consensus.handledKind()).to.equal(EPOCH_REPORT);
       expect(await consensus.EPOCH_REPORT()).to.equal(EPOCH_REPORT);
       expect(await consensus.challengeWindow()).to.equal(PARAMS.challengeWindow);
-      expect(await consensus.challengeBond()).to.equal(PARAMS.challengeBond);
+      expect(await consensus.challengeTimeout()).to.equal(PARAMS.challengeTimeout);
+      expect(await consensus.minChallengeBond()).to.equal(PARAMS.minChallengeBond);
+      expect(await consensus.challengeBondBps()).to.equal(PARAMS.challengeBondBps);
       expect(await consensus.owner()).to.equal(f.admin.address);
       expect(await f.based.balanceOf(f.alice.address)).to.equal(FUNDING);
     });
 
-    it("refuses a zero tempo (InvalidTempo), zero addresses (ZeroAddress) and maxWeights 0", async function () {
+    it("refuses a zero tempo (InvalidTempo), zero addresses (ZeroAddress), a zero challenge timeout or a bond above 100 % (InvalidChallengeRules) and maxWeights 0", async function () {
       const f = await loadFixture(deployEconomy);
       const factory = await ethers.getContractFactory("Consensus");
+      const rules = {
+        window: PARAMS.challengeWindow,
+        timeout: PARAMS.challengeTimeout,
+        minBond: PARAMS.minChallengeBond,
+        bondBps: PARAMS.challengeBondBps,
+      };
       const args = async (over: Record<number, unknown>) => {
         const base: unknown[] = [
           await f.inbox.getAddress(),
@@ -1161,8 +1234,7 @@ describe("Consensus", function () {
           await f.emission.getAddress(),
           await f.network.getAddress(),
           PARAMS.tempo,
-          PARAMS.challengeWindow,
-          PARAMS.challengeBond,
+          rules,
           PARAMS.maxWeights,
           f.admin.address,
         ];
@@ -1178,7 +1250,16 @@ describe("Consensus", function () {
           factory.deploy(...(await args({ [i]: ethers.ZeroAddress }))),
         ).to.be.revertedWithCustomError(factory, "ZeroAddress");
       }
-      await expect(factory.deploy(...(await args({ 7: 0 }))))
+      for (const bad of [
+        { ...rules, timeout: 0n },
+        { ...rules, bondBps: 10_001 },
+      ]) {
+        await expect(factory.deploy(...(await args({ 5: bad })))).to.be.revertedWithCustomError(
+          factory,
+          "InvalidChallengeRules",
+        );
+      }
+      await expect(factory.deploy(...(await args({ 6: 0 }))))
         .to.be.revertedWithCustomError(factory, "InvalidMaxWeights")
         .withArgs(0);
       const ok = (await factory.deploy(...(await args({ 4: 1n })))) as unknown as Consensus;
@@ -1186,7 +1267,7 @@ describe("Consensus", function () {
     });
 
     it("works with a tempo of one block and no bond", async function () {
-      const f = await deployEconomyWith({ ...PARAMS, tempo: 1n, challengeBond: 0n });
+      const f = await deployEconomyWith({ ...PARAMS, tempo: 1n, minChallengeBond: 0n, challengeBondBps: 0 });
       const current = await f.consensus.currentEpoch();
       expect(current).to.equal(BigInt(await ethers.provider.getBlockNumber()) - f.genesisBlock);
       const { p } = await accept(f, 0n);

@@ -35,13 +35,17 @@ export const BASED = (n: bigint | number): bigint => BigInt(n) * 10n ** 18n;
 export const FUNDING = BASED(1_000_000);
 export const EPOCH_REPORT = 6;
 
-/** Small parameters: epochs of 20 blocks, 50 blocks of immunity, 1 hour unbonding, 10-block window. */
+/** Small parameters: epochs of 20 blocks, 50 blocks of immunity, 1 hour unbonding, 10-block window,
+ * 30 blocks to answer a challenge, a bond of 10 % of the epoch's emission and at least 100 BASED (the
+ * floor: an epoch emits 200 BASED). */
 export const PARAMS = {
   tempo: 20n,
   immunityPeriod: 50n,
   unbondingPeriod: 3_600n,
   challengeWindow: 10n,
-  challengeBond: BASED(100),
+  challengeTimeout: 30n,
+  minChallengeBond: BASED(100),
+  challengeBondBps: 1_000,
   maxWeights: 1_792,
   reportGas: 2_000_000n,
 } as const;
@@ -97,8 +101,12 @@ export async function deployEconomyWith(params: EconomyParams = { ...PARAMS }) {
     await emission.getAddress(),
     await network.getAddress(),
     params.tempo,
-    params.challengeWindow,
-    params.challengeBond,
+    {
+      window: params.challengeWindow,
+      timeout: params.challengeTimeout,
+      minBond: params.minChallengeBond,
+      bondBps: params.challengeBondBps,
+    },
     params.maxWeights,
     admin.address,
   ])) as unknown as Consensus;

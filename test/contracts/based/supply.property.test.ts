@@ -23,13 +23,13 @@ const CHALLENGED = 2n;
 
 type Action =
   | { kind: "mine"; blocks: number }
-  | { kind: "report"; split: number }
+  | { kind: "report"; split: number; overpay: boolean }
   | { kind: "retry" }
   | { kind: "stake"; who: number; brainId: number; amount: bigint }
   | { kind: "unstake"; who: number; brainId: number }
   | { kind: "withdraw"; who: number }
   | { kind: "claim" }
-  | { kind: "challenge"; upheld: boolean };
+  | { kind: "challenge"; outcome: "upheld" | "rejected" | "lapsed" };
 
 const who = fc.integer({ min: 0, max: 11 });
 const brainId = fc.constantFrom(1, 2, 3);
@@ -40,7 +40,12 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     weight: 5,
-    arbitrary: fc.record({ kind: fc.constant("report" as const), split: fc.integer({ min: 0, max: 100 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant("report" as const),
+      split: fc.integer({ min: 0, max: 100 }),
+      // A wrong tree that sums to more than the emission: claims must still stop at the emission.
+      overpay: fc.boolean(),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("retry" as const) }) },
   {
@@ -55,7 +60,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unstake" as const), who, brainId }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), who }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("claim" as const) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("challenge" as const), upheld: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("challenge" as const),
+      outcome: fc.constantFrom("upheld" as const, "rejected" as const, "lapsed" as const),
+    }),
+  },
 );
 
 /** The test's memory of one run: every tree it built (by root) and the messages that failed. */
@@ -102,7 +113,7 @@ async function step(run: Run, a: Action) {
       const epoch = await f.consensus.nextEpoch();
       const [start, end] = await f.consensus.epochBounds(epoch);
       const amount = emissionBetween(start, end);
-      const tree = await treeOf(run, amount, a.split);
+      const tree = await treeOf(run, a.overpay ? (amount * 5n) / 4n : amount, a.split);
       const p: ReportPayload = {
         epoch,
         revision: 0,
@@ -154,6 +165,13 @@ async function step(run: Run, a: Action) {
         for (const [, [account]] of tree.entries()) {
           if (await f.consensus.claimed(epoch, account)) continue;
           const { amount, proof } = rewardProof(tree, account as Address)!;
+          const r = await f.consensus.report(epoch);
+          if (r.claimed + amount > r.amount) {
+            await expect(f.consensus.claim(epoch, account, amount, proof))
+              .to.be.revertedWithCustomError(f.consensus, "ClaimExceedsEmission")
+              .withArgs(epoch);
+            continue;
+          }
           await f.consensus.claim(epoch, account, amount, proof);
         }
       }
@@ -169,10 +187,17 @@ async function step(run: Run, a: Action) {
       const alternative = await treeOf(run, r.amount, 97);
       if (alternative.root === r.rewardsRoot) return;
       await f.consensus.connect(signer(7)).challenge(epoch, r.inputsHash, alternative.root);
+      if (a.outcome === "lapsed") {
+        // No revision: final as reported once the timeout passes; the bond waits to be burned.
+        await mine(PARAMS.challengeTimeout);
+        expect(await f.consensus.isFinal(epoch)).to.equal(true);
+        if (run.reports % 2 === 0) await f.consensus.settleLapsedChallenge(epoch);
+        return;
+      }
       await f.deliverReport({
         epoch,
         revision: 1,
-        rewardsRoot: (a.upheld ? alternative.root : r.rewardsRoot) as Hex,
+        rewardsRoot: (a.outcome === "upheld" ? alternative.root : r.rewardsRoot) as Hex,
         pruningRoot: r.pruningRoot as Hex,
         inputsHash: r.inputsHash as Hex,
         brainIds: [7],
@@ -199,18 +224,23 @@ async function checkSupply(f: Economy) {
   const next = await f.consensus.nextEpoch();
   expect(mintedUpTo).to.equal((await f.consensus.epochBounds(next))[0]);
 
-  // Consensus holds exactly the unclaimed emission of the reported epochs plus open bonds.
+  // Consensus holds exactly the unclaimed emission of the reported epochs plus open bonds, and
+  // no epoch paid out more than its emission, whatever its tree said.
+  const claims = await f.consensus.queryFilter(f.consensus.filters.Claimed());
   let owed = 0n;
   for (let epoch = 0n; epoch < next; epoch++) {
     const r = await f.consensus.report(epoch);
+    const paid = claims.filter((c) => c.args.epoch === epoch).reduce((sum, c) => sum + c.args.amount, 0n);
+    expect(paid, `claims of epoch ${epoch}`).to.equal(r.claimed);
+    expect(paid <= r.amount, `epoch ${epoch} paid ${paid} of ${r.amount}`).to.equal(true);
     owed += r.amount - r.claimed;
-    if (r.status === CHALLENGED) owed += PARAMS.challengeBond;
+    if (r.status === CHALLENGED) owed += r.bond;
   }
   expect(await f.based.balanceOf(await f.consensus.getAddress())).to.equal(owed);
 }
 
 describe("BASED supply (property)", function () {
-  it("never exceeds the emission so far plus the initial funding, whatever happens", async function () {
+  it("never exceeds the emission so far plus the initial funding, and no epoch pays out more than its emission, whatever happens (wrong trees, challenges upheld, rejected or lapsed)", async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 4, maxLength: 16 }), async (actions) => {
         const f = await loadFixture(deployEconomy);
