@@ -76,12 +76,12 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
 
     /// @notice How reports are disputed (constructor argument).
     struct ChallengeRules {
+        /// The smallest bond, in BASED.
+        uint256 minBond;
         /// Blocks after a report's acceptance during which it can be challenged.
         uint64 window;
         /// Blocks after a challenge within which a revision must settle it.
         uint64 timeout;
-        /// The smallest bond, in BASED.
-        uint256 minBond;
         /// The bond as a fraction of the epoch's emission, in basis points (at most 10,000).
         uint16 bondBps;
     }

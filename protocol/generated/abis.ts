@@ -3965,6 +3965,11 @@ export const consensusAbi = [
       {
         "components": [
           {
+            "internalType": "uint256",
+            "name": "minBond",
+            "type": "uint256"
+          },
+          {
             "internalType": "uint64",
             "name": "window",
             "type": "uint64"
@@ -3973,11 +3978,6 @@ export const consensusAbi = [
             "internalType": "uint64",
             "name": "timeout",
             "type": "uint64"
-          },
-          {
-            "internalType": "uint256",
-            "name": "minBond",
-            "type": "uint256"
           },
           {
             "internalType": "uint16",
