@@ -15,6 +15,12 @@
  *   with a warning; the report cannot go out before it does. When catching up on epochs the chain
  *   already accepted, such an epoch hands the carried state on unchanged (every attester does the
  *   same, so they still agree) and the disagreement with the accepted report is logged.
+ * - Challenges: each poll reads the `ReportChallenged` logs of the final blocks (only the last
+ *   `challengeTimeout` of them can hold one still open), computes each challenged epoch again from
+ *   the chain and signs the result as the next revision: the same root re-affirms the report (the
+ *   bond burns), another one replaces it. The revision replaces the epoch's file, so it is what the
+ *   attester serves and what a restart signs again. A challenge this attester cannot answer (the
+ *   computation refuses the epoch) is left to lapse: the report then stands as it was.
  */
 import { BlockNotFoundError, type Hex } from "viem";
 import type { Logger } from "pino";
@@ -25,7 +31,10 @@ import type { Message } from "../../protocol/message";
 import { type Finality, finalBlock } from "../finality";
 import { ConflictingMessageError, type SignedEntry } from "../signing/journal";
 import { EconomyLogs, type SnapshotSource, readEpochSnapshot } from "./snapshot";
-import { type EpochStore, type StoredEpoch, storedEpochOf } from "./store";
+import { type EpochStore, type StoredEpoch, revisedEpoch, storedEpochOf } from "./store";
+
+/** Consensus.Status.Challenged. */
+const CHALLENGED = 2;
 
 export type ComputeEpoch = (snapshot: EpochSnapshot, carry: CarryState) => Promise<EpochResult>;
 
@@ -126,6 +135,14 @@ export class EpochReporter {
   private refused?: { epoch: bigint; read: ReadEpoch; error: string };
   private bounds?: { genesis: bigint; tempo: bigint };
   private source: EpochSource;
+  /** Blocks a challenge stays open without a revision (Consensus' immutable). */
+  private challengeTimeout?: bigint;
+  /** The last final block whose challenges were read. */
+  private challengesReadTo?: bigint;
+  /** Epochs with a challenge seen and not yet found settled or lapsed. */
+  private readonly challenged = new Set<bigint>();
+  /** Revisions signed by this process, as `epoch:revision`. */
+  private readonly answered = new Set<string>();
 
   constructor(readonly options: EpochReporterOptions) {
     this.source = options.source;
@@ -157,6 +174,7 @@ export class EpochReporter {
       finalBlock(client, this.options.finality),
       client.readContract({ address: contracts.Consensus, abi: consensusAbi, functionName: "nextEpoch" }),
     ]);
+    await this.answerChallenges(final);
     if (this.signed === next) return undefined;
     if (final < (await this.endOf(next))) return undefined;
 
@@ -185,6 +203,121 @@ export class EpochReporter {
       this.options.log.error({ epoch: next, err: err.message }, "epoch report equivocation refused");
       return undefined;
     }
+  }
+
+  /**
+   * Signs a revision for every open challenge seen in the final blocks. A failure here is logged
+   * and retried at the next poll: it must never hold back the next epoch's report.
+   */
+  private async answerChallenges(final: bigint): Promise<void> {
+    const { client, contracts } = this.source;
+    const consensus = { address: contracts.Consensus, abi: consensusAbi } as const;
+    try {
+      this.challengeTimeout ??= await client.readContract({ ...consensus, functionName: "challengeTimeout" });
+      // A challenge older than the timeout has lapsed: only the last `timeout` final blocks can hold
+      // an open one, however long this attester was down.
+      const earliest = final > this.challengeTimeout ? final - this.challengeTimeout : 0n;
+      const from =
+        this.challengesReadTo === undefined || this.challengesReadTo < earliest
+          ? earliest
+          : this.challengesReadTo + 1n;
+      if (from <= final) {
+        const events = await client.getContractEvents({
+          ...consensus,
+          eventName: "ReportChallenged",
+          fromBlock: from,
+          toBlock: final,
+          strict: true,
+        });
+        for (const e of events) this.challenged.add(e.args.epoch);
+        this.challengesReadTo = final;
+      }
+      for (const epoch of [...this.challenged].sort((a, b) => (a < b ? -1 : 1))) {
+        const [report, head] = await Promise.all([
+          client.readContract({ ...consensus, functionName: "report", args: [epoch] }),
+          client.getBlockNumber({ cacheTime: 0 }),
+        ]);
+        if (report.status !== CHALLENGED || head >= report.finalizesAt) {
+          this.challenged.delete(epoch);
+          continue;
+        }
+        const revision = report.revision + 1;
+        const key = `${epoch}:${revision}`;
+        if (this.answered.has(key)) continue;
+        const stored = await this.revisionOf(epoch, revision, report.rewardsRoot);
+        if (!stored) continue;
+        this.answered.add(key);
+        try {
+          await this.options.sign(stored.message);
+        } catch (err) {
+          if (!(err instanceof ConflictingMessageError)) {
+            this.answered.delete(key);
+            throw err;
+          }
+          this.options.log.error({ epoch, revision, err: err.message }, "revision equivocation refused");
+          continue;
+        }
+        this.options.log.info(
+          {
+            epoch,
+            revision,
+            id: stored.messageId,
+            rewardsRoot: stored.report.rewardsRoot,
+            reaffirmed: stored.report.rewardsRoot.toLowerCase() === report.rewardsRoot.toLowerCase(),
+            upholdsChallenge: stored.report.rewardsRoot.toLowerCase() === report.challengedRoot.toLowerCase(),
+            lapsesAt: report.finalizesAt,
+          },
+          "signed a revision answering a challenge",
+        );
+      }
+    } catch (err) {
+      this.options.log.warn(
+        { err: (err as Error).message },
+        "answering challenges failed; retrying at the next poll",
+      );
+    }
+  }
+
+  /**
+   * Epoch `epoch` computed again from the chain, as revision `revision` of its report, and kept; the
+   * stored one if this process already made that revision (a restart). Undefined if the
+   * computation refuses the epoch.
+   */
+  private async revisionOf(
+    epoch: bigint,
+    revision: number,
+    acceptedRoot: Hex,
+  ): Promise<StoredEpoch | undefined> {
+    const { store, log } = this.options;
+    const stored = store.read(epoch);
+    if (stored?.report.revision === revision) return stored;
+    const carry = await this.carryBefore(epoch);
+    // The forward-only log cache has gone past this epoch: read it with a fresh one, for this once.
+    const source = this.source.logs.canRead((await this.endOf(epoch)) - 1n)
+      ? this.source
+      : {
+          ...this.source,
+          logs: new EconomyLogs(this.source.client, this.source.contracts, this.source.logs.startBlock),
+        };
+    let fresh: StoredEpoch;
+    try {
+      fresh = await computeEpochFromChain(source, epoch, carry);
+    } catch (err) {
+      log.warn(
+        { epoch, err: (err as Error).message },
+        "a challenged epoch cannot be computed again; without a revision its report stands once the challenge lapses",
+      );
+      return undefined;
+    }
+    if (fresh.report.rewardsRoot.toLowerCase() !== acceptedRoot.toLowerCase()) {
+      log.warn(
+        { epoch, accepted: acceptedRoot, computed: fresh.report.rewardsRoot },
+        "the challenged report differs from this epoch computed again: the revision replaces it",
+      );
+    }
+    const revised = revisedEpoch(this.source.chainId, fresh, revision);
+    store.revise(revised);
+    return revised;
   }
 
   /** Computes and keeps epoch `epoch` (the one Consensus expects), or undefined if it is refused. */

@@ -4,7 +4,8 @@
  * rewards and pruning trees (StandardMerkleTree dumps, served to claimants and registrants), the
  * reward lines and the carried state the next epoch starts from. A file is written whole (temporary
  * file, fsync, rename) before the report is signed, and a report is only ever signed from its file,
- * so a restart signs the same bytes again and never a second payload for the same epoch.
+ * so a restart signs the same bytes again and never a second payload for the same epoch and
+ * revision. A revision (the answer to a challenge) replaces its epoch's file the same way.
  *
  * Each file also records the hash of the epoch's last block: the chain it was computed from. The
  * reporter checks the newest file against the chain when it starts (a block hash commits to every
@@ -46,7 +47,7 @@ export type StoredEpoch = {
   carry: CarryState;
 };
 
-/** The EPOCH_REPORT message of revision 0 of `report` on the BasedAI chain `chainId`. */
+/** The EPOCH_REPORT message of `report` (its nonce names the epoch and revision) on the BasedAI chain `chainId`. */
 export function reportMessage(chainId: bigint, report: ReportPayload): Message {
   return {
     srcChainId: chainId,
@@ -86,6 +87,16 @@ export function storedEpochOf(
     brainStats: result.brainStats,
     carry: result.carry,
   };
+}
+
+/**
+ * Epoch `e` as revision `revision` of its report (the answer to a challenge): the same result under
+ * the revision's number, nonce and message id.
+ */
+export function revisedEpoch(chainId: bigint, e: StoredEpoch, revision: number): StoredEpoch {
+  const report: ReportPayload = { ...e.report, revision };
+  const message = reportMessage(chainId, report);
+  return { ...e, report, message, messageId: messageId(message) };
 }
 
 // ──────────────────────────────────────────── JSON ────────────────────────────────────────────
@@ -271,6 +282,24 @@ export class EpochStore {
   write(e: StoredEpoch): void {
     const file = this.file(e.epoch);
     if (fs.existsSync(file)) throw new Error(`${file} exists: an epoch is computed once`);
+    this.writeFile(file, e);
+  }
+
+  /**
+   * Replaces epoch `e.epoch` with a later revision of its report (what the attester signs to answer a
+   * challenge, and serves from then on), whole and durably like `write`.
+   */
+  revise(e: StoredEpoch): void {
+    const current = this.read(e.epoch);
+    if (current && current.report.revision >= e.report.revision) {
+      throw new Error(
+        `epoch ${e.epoch} is stored at revision ${current.report.revision}: revision ${e.report.revision} does not replace it`,
+      );
+    }
+    this.writeFile(this.file(e.epoch), e);
+  }
+
+  private writeFile(file: string, e: StoredEpoch): void {
     const tmp = `${file}.tmp`;
     const fd = fs.openSync(tmp, "w");
     try {
