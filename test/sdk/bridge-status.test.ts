@@ -4,12 +4,14 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { type Hex, createPublicClient, custom, defineChain, getAddress, zeroAddress } from "viem";
-import { type BridgeContext, getBridgeStatus } from "../../sdk/bridge";
+import { type BridgeContext, getBridgeStatus, waitForBridgeTransfer } from "../../sdk/bridge";
+import { BasedError } from "../../sdk/errors";
 import type { ChainContext, ChainName } from "../../sdk/chain";
 import type { Deployments } from "../../sdk/deployments";
 import type { SignaturesResponseJson } from "../../protocol/attester";
 import { type Message as ProtocolMessage, messageToJson } from "../../protocol/message";
 import { statusLines } from "../../cli/commands/bridge";
+import { hintFor } from "../../cli/ui/hints";
 import { toJson } from "../../cli/ui/output";
 import { type Bridges, deployBridges } from "../contracts/bridge/fixture";
 import {
@@ -216,5 +218,44 @@ describe("sdk bridge status on an in-process chain", function () {
     expect(refused.state).to.equal("superseded");
     expect(refused.destination?.chain).to.equal("the BasedAI chain");
     expect(refused.destination?.supersededBy).to.equal(messageId(burn(1n)));
+  });
+
+  it("waiting for a sent transfer stops at once when another message took its nonce (refused, not a timeout)", async function () {
+    const f = await loadFixture(deployBridges);
+    const ctx = await bridgeContext(f, 0);
+    const nonce = (13n << 32n) | 0n;
+    const holder = transfer(f, nonce, 5n);
+    await f.relay(holder);
+    const mine = transfer(f, nonce, 7n);
+    const id = messageId(mine) as Hex;
+    const started = Date.now();
+    const err = await waitForBridgeTransfer(
+      ctx,
+      {
+        direction: "to-ethereum",
+        messageId: id,
+        message: mine as ProtocolMessage,
+        sender: getAddress(f.alice.address),
+        recipient: getAddress(f.bob.address),
+        amount: 7n,
+        sourceChainId: Number(BASED_CHAIN),
+        destinationChainId: Number(LOCAL_CHAIN),
+        sourceTransactionHash: `0x${"11".repeat(32)}`,
+        sourceBlockNumber: 13n,
+        destinationFromBlock: 0n,
+      },
+      { timeoutMs: 30_000, pollMs: 50 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).to.be.below(10_000);
+    expect(err).to.be.instanceOf(BasedError);
+    const refused = err as BasedError;
+    expect(refused.kind).to.equal("refused");
+    expect(refused.code).to.equal("BridgeMessageSuperseded");
+    expect(refused.message).to.include(messageId(holder));
+    expect(refused.details?.supersededBy).to.equal(messageId(holder));
+    expect(hintFor(refused)).to.include(`based bridge status ${messageId(holder)}`);
   });
 });
