@@ -405,9 +405,12 @@ function explainBridgeRevert(revert: Revert, symbol: string): BasedError {
  * - `pending`: the attesters see it, fewer than the threshold signed so far;
  * - `signed`: enough signatures; waiting for a relayer to deliver it;
  * - `waiting`: delivered, but the destination could not act yet (rate limit, pause); relayers retry it;
- * - `executed`: done, exactly once.
+ * - `executed`: done, exactly once;
+ * - `superseded`: never delivered, and it never will be: the destination inbox already delivered
+ *   another message (`destination.supersededBy`) under the same source chain and nonce (one source
+ *   event, one message; the inbox refuses this one with `NonceAlreadyUsed`), whatever was signed.
  */
-export type BridgeState = "unknown" | "pending" | "signed" | "waiting" | "executed";
+export type BridgeState = "unknown" | "pending" | "signed" | "waiting" | "executed" | "superseded";
 export type InboxStatus = "none" | "failed" | "executed";
 const INBOX_STATUS: readonly InboxStatus[] = ["none", "failed", "executed"];
 
@@ -437,6 +440,10 @@ export type BridgeStatus = {
     transactionHash?: Hash;
     /** Why a delivered message has not executed yet (decoded handler error). */
     waitingReason?: string;
+    /** The id of the other message the inbox delivered under this message's (source chain, nonce). */
+    supersededBy?: Hex;
+    /** What `superseded` means for this message and what to do about it. */
+    supersededReason?: string;
   };
 };
 
@@ -582,6 +589,12 @@ export async function getBridgeStatus(
       status.destination.transactionHash = executed?.transactionHash ?? undefined;
     } else if (inboxStatus === "failed") {
       status.destination.waitingReason = await waitingReason(destination, id, fromBlock, status.transfer);
+    } else if (message) {
+      const holder = await messageAtNonce(destination, message);
+      if (holder !== undefined && holder.toLowerCase() !== id.toLowerCase()) {
+        status.destination.supersededBy = holder;
+        status.destination.supersededReason = supersededReason(destination, message, holder);
+      }
     }
   } else {
     status.signatures.attesters = answers.map((a) => ({
@@ -597,12 +610,39 @@ export async function getBridgeStatus(
       ? "executed"
       : status.destination?.status === "failed"
         ? "waiting"
-        : status.signatures.valid >= threshold
-          ? "signed"
-          : message
-            ? "pending"
-            : "unknown";
+        : status.destination?.supersededBy !== undefined
+          ? "superseded"
+          : status.signatures.valid >= threshold
+            ? "signed"
+            : message
+              ? "pending"
+              : "unknown";
   return status;
+}
+
+/**
+ * The id of the message `e`'s inbox delivered under `m`'s (source chain, nonce space, nonce), or
+ * undefined when none was (EPOCH_REPORT's nonces are Consensus's: the inbox records none).
+ */
+async function messageAtNonce(e: BridgeEnd, m: Message): Promise<Hex | undefined> {
+  if (m.kind === MessageKind.EPOCH_REPORT) return undefined;
+  const holder = await e.ctx.publicClient.readContract({
+    address: e.inbox,
+    abi: messageInboxAbi,
+    functionName: "messageAt",
+    args: [m.srcChainId, m.kind, m.nonce],
+  });
+  return BigInt(holder) === 0n ? undefined : holder;
+}
+
+function supersededReason(e: BridgeEnd, m: Message, holder: Hex): string {
+  return (
+    `the inbox on ${e.chainName} already delivered another message (${holder}) under the same source chain ` +
+    `${m.srcChainId} and nonce ${m.nonce} (one source event, one message), so it refuses this one ` +
+    `(NonceAlreadyUsed) and will never execute it, whoever relays it. Check what ${holder} carries: if it ` +
+    `is not this transfer, the attesters signed two payloads for one event; report it to the bridge's ` +
+    `guardian (relaying or re-signing this message cannot help)`
+  );
 }
 
 async function judgeAnswer(
@@ -726,13 +766,27 @@ export async function waitForBridgeTransfer(
       });
       options.onProgress?.(last);
       if (last.state === "executed") return last;
+      if (last.state === "superseded") throw supersededError(sent, last);
     } catch (err) {
+      if (err instanceof BasedError && err.code === "BridgeMessageSuperseded") throw err;
       // A chain that hiccups mid-wait is no reason to give up before the deadline.
       if (Date.now() > deadline) throw err;
     }
     if (Date.now() > deadline) throw timeoutError(sent, last, timeoutMs, ctx.attesterUrls);
     await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
   }
+}
+
+/** A sent transfer whose nonce another message took: waiting longer cannot help. */
+function supersededError(sent: SentTransfer, last: BridgeStatus): BasedError {
+  const holder = last.destination?.supersededBy;
+  return new BasedError(
+    "refused",
+    "BridgeMessageSuperseded",
+    `Message ${sent.messageId} will never execute: ${last.destination?.supersededReason ?? "another message took its nonce"}.`,
+    `Look up message ${holder} to see what was delivered instead of your transfer (tx ${sent.sourceTransactionHash}).`,
+    { messageId: sent.messageId, ...(holder ? { supersededBy: holder } : {}) },
+  );
 }
 
 function timeoutError(

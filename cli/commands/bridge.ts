@@ -63,6 +63,8 @@ function progressText(status: BridgeStatus, attesters: number): string {
       return `delivered; waiting: ${status.destination?.waitingReason ?? "the handler failed"}`;
     case "executed":
       return "executed";
+    case "superseded":
+      return `refused: another message (${status.destination?.supersededBy ?? "?"}) took its nonce`;
   }
 }
 
@@ -80,7 +82,8 @@ function transferJson(sent: SentTransfer) {
   };
 }
 
-function statusLines(s: BridgeStatus): string[] {
+/** The human form of `based bridge status` (the `--json` form is the status itself). */
+export function statusLines(s: BridgeStatus): string[] {
   const inbox = (name: string, status: string) => `  ${name.padEnd(16)} ${status}`;
   const lines = [`Message ${s.messageId}: ${s.state}`];
   if (s.message) {
@@ -108,6 +111,13 @@ function statusLines(s: BridgeStatus): string[] {
   lines.push(inbox("Ethereum inbox", s.inboxes.ethereum), inbox("BasedAI inbox", s.inboxes.based));
   if (s.destination?.transactionHash) lines.push(`  executed in tx   ${s.destination.transactionHash}`);
   if (s.destination?.waitingReason) lines.push(`  waiting          ${s.destination.waitingReason}`);
+  if (s.destination?.supersededBy) {
+    lines.push(
+      `  superseded by    ${s.destination.supersededBy}`,
+      `  refused          ${s.destination.supersededReason ?? "another message was delivered under its nonce"}`,
+      `  next             \`based bridge status ${s.destination.supersededBy}\` shows what was delivered instead`,
+    );
+  }
   if (s.state === "unknown") {
     lines.push(
       "  (no attester or inbox knows this id yet: a transfer appears once its source block is final; check the id otherwise)",

@@ -44,6 +44,11 @@ const HINTS: Record<string, Hint> = {
     d.messageId === undefined
       ? undefined
       : `${err.hint ?? ""} Follow it with \`based bridge status ${d.messageId}\`.`.trim(),
+  BridgeMessageSuperseded: needs(
+    ["supersededBy"],
+    (d) =>
+      `See what was delivered instead with \`based bridge status ${d.supersededBy}\`; if it is not your transfer, report it to the bridge's guardian.`,
+  ),
   // Membership
   NoPruningOrder: () =>
     "A full role admits a new member only by replacing one; wait for the next epoch report, then pass its --pruning-tree.",
