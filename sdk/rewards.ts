@@ -364,12 +364,8 @@ export async function challengeReport(
   onStep?.("check", `reading epoch ${epoch}'s report`);
   const report = await getEpochReport(ctx, epoch);
   assertChallengeable(report, rewardsRoot);
-  const bond = await ctx.publicClient.readContract({
-    address: consensus,
-    abi: consensusAbi,
-    functionName: "challengeBondOf",
-    args: [BigInt(epoch)],
-  });
+  // challengeBondOf depends on the epoch's emission only, fixed when its report was accepted.
+  const bond = report.challengeBond;
   await ensureBased(ctx, { address: consensus, name: "Consensus" }, bond, "this challenge's bond", onStep);
   const receipt = await sendContractCall(
     ctx,
