@@ -575,7 +575,7 @@ export function explainConsensusError(revert: Revert): BasedError {
             "refused",
             name,
             `Epoch ${String(args[0])}'s report has no open challenge to settle (never challenged, answered by a revision, or already settled).`,
-            "Nothing is bonded on it; there is nothing to do.",
+            "Nothing to do: Consensus holds no bond for it.",
             { epoch: String(args[0]) },
           )
         : new BasedError(

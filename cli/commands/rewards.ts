@@ -185,7 +185,7 @@ Example:
               `Challenged epoch ${epoch}'s report with root ${done.rewardsRoot}`,
               `  challenger   ${done.challenger}`,
               `  bond         ${BASED(done.bond)} (returned if the attesters' revision takes your root, burned otherwise)`,
-              `  answer by    the attesters have until block ${done.lapsesAt} to answer with a revision; without one the report is final as reported from block ${done.lapsesAt} and the bond is burned`,
+              `  lapses at    block ${done.lapsesAt}: the attesters have until then to answer with a revision; without one the report is final as reported and the bond is burned`,
               `  tx ${done.transactionHash}`,
             ].join("\n"),
           );
@@ -271,7 +271,7 @@ export function reportBond(r: EpochReport): string {
       ? `none (a challenge bonds ${BASED(r.challengeBond)}, before block ${r.finalizesAt})`
       : "none";
   }
-  if (r.status === "settled") return `${BASED(r.bond)} (settled)`;
+  if (r.status === "settled") return `${BASED(r.bond)} (settled: returned or burned)`;
   return r.final
     ? `${BASED(r.bond)} (to be burned: no revision came)`
     : `${BASED(r.bond)} (returned if the revision takes the challenger's root, burned otherwise)`;
