@@ -5,12 +5,18 @@
  * amounts and proofs come from a tree dump, or from the attesters that computed the epoch
  * (`GET /epochs/:epoch/rewards/:address`); either way they are checked against the root the chain
  * accepted, so an attester cannot make a claimant send a bad claim.
+ *
+ * During its window a pending report can be challenged (`challengeReport`): the challenger posts a
+ * different rewards root for the same inputs and bonds `challengeBondOf(epoch)` BASED. The
+ * attesters answer with a revision, final at once (the bond returns if it takes the challenger's
+ * root, else it burns); without one within the challenge timeout the report is final as it stands,
+ * and anyone burns the bond with `settleLapsedChallenge`.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, type Hash, type Hex, getAddress } from "viem";
 import { rewardProofResponseSchema } from "../protocol/attester";
 import { type RewardsTree, rewardProof } from "../protocol/report";
-import { BASED, economyContracts, loadTreeDump } from "./economy";
+import { BASED, basedTransferRefusal, economyContracts, ensureBased, loadTreeDump } from "./economy";
 import { BasedError } from "./errors";
 import { consensusAbi } from "../protocol/generated/abis";
 import { type ChainContext, signerOf } from "./chain";
@@ -23,7 +29,7 @@ export type ReportStatus = (typeof REPORT_STATUSES)[number];
 export type EpochReport = {
   epoch: number;
   status: ReportStatus;
-  /** Claimable: settled, or pending past its challenge window. */
+  /** Claimable: settled, pending past its challenge window, or challenged past its lapse block. */
   final: boolean;
   /** The epoch's emission (wei of BASED) and how much was claimed. */
   amount: bigint;
@@ -32,9 +38,22 @@ export type EpochReport = {
   pruningRoot: Hex;
   inputsHash: Hex;
   revision: number;
-  /** BasedAI-chain block from which a pending report is final. */
+  /**
+   * BasedAI-chain block from which the report is final without anyone acting: while pending, the
+   * end of its challenge window (it can be challenged before it); while challenged, the block at
+   * which the challenge lapses (`lapsesAt`) if no revision settled it before.
+   */
   finalizesAt: number;
+  /** While challenged: the block from which it is final as reported without a revision (= finalizesAt); else null. */
+  lapsesAt: number | null;
+  /** Who challenged it (kept after the challenge is settled); null if never challenged. */
   challenger: Address | null;
+  /** The root the challenger posted; null if never challenged. */
+  challengedRoot: Hex | null;
+  /** The challenge's bond (wei of BASED), kept after it is settled; 0 if never challenged. */
+  bond: bigint;
+  /** What a challenge of this report bonds (`challengeBondOf`): a share of its emission, at least the minimum. */
+  challengeBond: bigint;
   /** The epoch's blocks: [startBlock, endBlock). */
   startBlock: number;
   endBlock: number;
@@ -51,16 +70,19 @@ export async function getEpochReport(ctx: ChainContext, epoch: number): Promise<
   const block = await ctx.publicClient.getBlockNumber();
   const read = { address: consensus, abi: consensusAbi, blockNumber: block } as const;
   const e = BigInt(epoch);
-  const [report, final, [startBlock, endBlock], currentEpoch, nextEpoch] = await Promise.all([
+  const [report, final, [startBlock, endBlock], currentEpoch, nextEpoch, challengeBond] = await Promise.all([
     ctx.publicClient.readContract({ ...read, functionName: "report", args: [e] }),
     ctx.publicClient.readContract({ ...read, functionName: "isFinal", args: [e] }),
     ctx.publicClient.readContract({ ...read, functionName: "epochBounds", args: [e] }),
     ctx.publicClient.readContract({ ...read, functionName: "currentEpoch" }),
     ctx.publicClient.readContract({ ...read, functionName: "nextEpoch" }),
+    ctx.publicClient.readContract({ ...read, functionName: "challengeBondOf", args: [e] }),
   ]);
+  const status = REPORT_STATUSES[report.status] ?? "none";
+  const challenger = isZero(report.challenger) ? null : report.challenger;
   return {
     epoch,
-    status: REPORT_STATUSES[report.status] ?? "none",
+    status,
     final,
     amount: report.amount,
     claimed: report.claimed,
@@ -69,7 +91,11 @@ export async function getEpochReport(ctx: ChainContext, epoch: number): Promise<
     inputsHash: report.inputsHash,
     revision: report.revision,
     finalizesAt: Number(report.finalizesAt),
-    challenger: /^0x0+$/.test(report.challenger) ? null : report.challenger,
+    lapsesAt: status === "challenged" ? Number(report.finalizesAt) : null,
+    challenger,
+    challengedRoot: challenger === null ? null : report.challengedRoot,
+    bond: report.bond,
+    challengeBond,
     startBlock: Number(startBlock),
     endBlock: Number(endBlock),
     currentBlock: Number(block),
@@ -77,6 +103,8 @@ export async function getEpochReport(ctx: ChainContext, epoch: number): Promise<
     nextEpoch: Number(nextEpoch),
   };
 }
+
+const isZero = (hex: Hex) => /^0x0+$/.test(hex);
 
 /** A rewards tree (`rewardsTree(...)` of protocol/report.ts) from its JSON dump. */
 export function loadRewardsTree(json: unknown): RewardsTree {
@@ -155,6 +183,13 @@ export type RewardRow = {
   amount: bigint | null;
   claimed: boolean;
   rewardsRoot: Hex | null;
+  /**
+   * Block from which the report is final without anyone acting: the end of its challenge window
+   * while pending, the lapse block while challenged; null without a report or once settled.
+   */
+  finalizesAt: number | null;
+  /** While challenged: the block from which the report is final as reported without a revision; else null. */
+  lapsesAt: number | null;
 };
 
 /**
@@ -194,6 +229,8 @@ export async function listRewards(
         amount: reward?.amount ?? null,
         claimed,
         rewardsRoot: accepted ?? reward?.rewardsRoot ?? null,
+        finalizesAt: status === "pending" || status === "challenged" ? Number(report.finalizesAt) : null,
+        lapsesAt: status === "challenged" ? Number(report.finalizesAt) : null,
       };
     }),
   );
@@ -290,6 +327,160 @@ export async function claimReward(
   return { epoch, account, amount: event.args.amount, transactionHash: receipt.transactionHash };
 }
 
+/** A challenge posted by `challengeReport`. */
+export type Challenged = {
+  epoch: number;
+  challenger: Address;
+  /** The rewards root the challenger says is right. */
+  rewardsRoot: Hex;
+  /** Wei of BASED bonded: returned if the attesters' revision takes `rewardsRoot`, burned otherwise. */
+  bond: bigint;
+  /** Without a revision before this block, the report is final as reported and the bond burns. */
+  lapsesAt: number;
+  transactionHash: Hash;
+};
+
+/**
+ * Challenges epoch `epoch`'s pending report with `rewardsRoot` (a different result for the same
+ * inputs), bonding `challengeBondOf(epoch)` BASED from the signer (approved to Consensus first when
+ * the allowance is short). Refused before anything is sent when there is no report, its window
+ * has closed (or it is challenged or settled already), the root is the report's own, or the signer
+ * holds less than the bond.
+ */
+export async function challengeReport(
+  ctx: ChainContext,
+  options: { epoch: number; rewardsRoot: Hex; onStep?: OnStep },
+): Promise<Challenged> {
+  const { epoch, onStep } = options;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(options.rewardsRoot)) {
+    throw new BasedError(
+      "input",
+      "InvalidRoot",
+      `Invalid rewards root ${options.rewardsRoot}: expected 32 bytes as 0x-prefixed hex.`,
+    );
+  }
+  const rewardsRoot = options.rewardsRoot.toLowerCase() as Hex;
+  const consensus = economyContracts(ctx).Consensus;
+  onStep?.("check", `reading epoch ${epoch}'s report`);
+  const report = await getEpochReport(ctx, epoch);
+  assertChallengeable(report, rewardsRoot);
+  // challengeBondOf depends on the epoch's emission only, fixed when its report was accepted.
+  const bond = report.challengeBond;
+  await ensureBased(ctx, { address: consensus, name: "Consensus" }, bond, "this challenge's bond", onStep);
+  const receipt = await sendContractCall(
+    ctx,
+    {
+      address: consensus,
+      abi: consensusAbi,
+      functionName: "challenge",
+      args: [BigInt(epoch), report.inputsHash, rewardsRoot],
+    },
+    {
+      explain: explainConsensusError,
+      label: `the challenge of epoch ${epoch}'s report (bond ${BASED(bond)})`,
+      onStep,
+    },
+  );
+  const event = eventOf(receipt, consensusAbi, "ReportChallenged");
+  return {
+    epoch,
+    challenger: event.args.challenger,
+    rewardsRoot: event.args.root,
+    bond: event.args.bond,
+    lapsesAt: Number(event.args.lapsesAt),
+    transactionHash: receipt.transactionHash,
+  };
+}
+
+/** Refuses a challenge Consensus would refuse: no report, window closed, same root. */
+function assertChallengeable(r: EpochReport, rewardsRoot: Hex): void {
+  const epoch = String(r.epoch);
+  switch (r.status) {
+    case "none":
+      throw new BasedError(
+        "refused",
+        "NoReport",
+        `Epoch ${r.epoch} has no report to challenge (Consensus expects epoch ${r.nextEpoch}'s report next; the chain is at block ${r.currentBlock}).`,
+        "A report can be challenged during its window once the attesters' report is accepted.",
+        { epoch },
+      );
+    case "challenged":
+      throw new BasedError(
+        "refused",
+        "ChallengeClosed",
+        `Epoch ${r.epoch}'s report is challenged already (by ${r.challenger}): ${r.final ? `the challenge lapsed at block ${r.finalizesAt} and the report is final as reported` : `the attesters have until block ${r.finalizesAt} to answer with a revision`}.`,
+        "One challenge per report; the attesters' revision settles it.",
+        { epoch, closedAt: String(r.finalizesAt) },
+      );
+    case "settled":
+      throw new BasedError(
+        "refused",
+        "ChallengeClosed",
+        `Epoch ${r.epoch}'s report was settled by a revision: it is final and can no longer be challenged.`,
+        "A settled report is claimed from as it stands.",
+        { epoch },
+      );
+    default:
+  }
+  // The transaction lands in the next block at the earliest: the window covers blocks before finalizesAt.
+  if (r.currentBlock + 1 >= r.finalizesAt) {
+    throw new BasedError(
+      "refused",
+      "ChallengeClosed",
+      `Epoch ${r.epoch}'s challenge window closed at block ${r.finalizesAt} (the chain is at block ${r.currentBlock}): the report is final as it stands.`,
+      "A report can be challenged only during its window; a final one is claimed from as it stands.",
+      { epoch, closedAt: String(r.finalizesAt) },
+    );
+  }
+  if (rewardsRoot.toLowerCase() === r.rewardsRoot.toLowerCase()) {
+    throw explainConsensusError({ name: "SameResult", args: [] });
+  }
+}
+
+/** A lapsed challenge closed by `settleLapsedChallenge`. */
+export type LapsedChallengeSettled = {
+  epoch: number;
+  /** Wei of BASED burned. */
+  bond: bigint;
+  transactionHash: Hash;
+};
+
+/**
+ * Closes epoch `epoch`'s challenge that no revision answered before its lapse block: the report
+ * stands (it is final already) and the challenger's bond is burned. Anyone may send it.
+ */
+export async function settleLapsedChallenge(
+  ctx: ChainContext,
+  epoch: number,
+  options: { onStep?: OnStep } = {},
+): Promise<LapsedChallengeSettled> {
+  const { onStep } = options;
+  onStep?.("check", `reading epoch ${epoch}'s report`);
+  const r = await getEpochReport(ctx, epoch);
+  if (r.status !== "challenged") {
+    throw explainConsensusError({ name: "NoLapsedChallenge", args: [BigInt(epoch), 0n] });
+  }
+  if (r.currentBlock + 1 < r.finalizesAt) {
+    throw explainConsensusError({ name: "NoLapsedChallenge", args: [BigInt(epoch), BigInt(r.finalizesAt)] });
+  }
+  const receipt = await sendContractCall(
+    ctx,
+    {
+      address: economyContracts(ctx).Consensus,
+      abi: consensusAbi,
+      functionName: "settleLapsedChallenge",
+      args: [BigInt(epoch)],
+    },
+    {
+      explain: explainConsensusError,
+      label: `settling epoch ${epoch}'s lapsed challenge`,
+      onStep,
+    },
+  );
+  const event = eventOf(receipt, consensusAbi, "ChallengeLapsed");
+  return { epoch, bond: event.args.bond, transactionHash: receipt.transactionHash };
+}
+
 /** Refuses a claim on a report that is missing, pending its window, or challenged. */
 function assertClaimable(r: EpochReport): void {
   if (r.final) return;
@@ -314,8 +505,9 @@ function assertClaimable(r: EpochReport): void {
       throw new BasedError(
         "refused",
         "ReportChallenged",
-        `Epoch ${r.epoch}'s report is challenged: it becomes final when the attesters sign a revision.`,
-        "Claim once the revision is accepted, with its rewards tree.",
+        `Epoch ${r.epoch}'s report is challenged: it becomes final when the attesters' revision is accepted, or at block ${r.finalizesAt} without one (the chain is at block ${r.currentBlock}).`,
+        `Claim once the revision is accepted (with its rewards tree), or from block ${r.finalizesAt} as reported, about ${Math.max(1, r.finalizesAt - r.currentBlock)} block(s) from now.`,
+        { epoch: String(r.epoch), finalizesAt: String(r.finalizesAt) },
       );
   }
 }
@@ -353,6 +545,50 @@ export function explainConsensusError(revert: Revert): BasedError {
         `Paying this claim would pay out more than epoch ${String(args[0])}'s emission: the report's tree is wrong.`,
         "Challenge the report, or wait for a revision.",
       );
+    case "ChallengeClosed":
+      return new BasedError(
+        "refused",
+        name,
+        `Epoch ${String(args[0])}'s report can no longer be challenged: it has no report yet, its challenge window has passed, it is already challenged, or it was settled.`,
+        "Read the epoch's report: a report challenged already waits for the attesters' revision; a final one is claimed from as it stands.",
+        { epoch: String(args[0]) },
+      );
+    case "InputsHashMismatch":
+      return new BasedError(
+        "refused",
+        name,
+        `The challenge names inputs hash ${String(args[1])}, but the report's is ${String(args[0])}: a challenge disputes the result of the same inputs.`,
+        "Compute the rewards root from the report's inputs and challenge with its inputs hash.",
+        { inputsHash: String(args[0]) },
+      );
+    case "SameResult":
+      return new BasedError(
+        "refused",
+        name,
+        "The challenge posts the report's own rewards root: there is nothing to dispute.",
+        "Challenge only with the different rewards root you computed for the epoch.",
+      );
+    case "NoLapsedChallenge": {
+      const lapsesAt = args[1] as bigint;
+      return lapsesAt === 0n
+        ? new BasedError(
+            "refused",
+            name,
+            `Epoch ${String(args[0])}'s report has no open challenge to settle (never challenged, answered by a revision, or already settled).`,
+            "Nothing to do: Consensus holds no bond for it.",
+            { epoch: String(args[0]) },
+          )
+        : new BasedError(
+            "refused",
+            name,
+            `Epoch ${String(args[0])}'s challenge has not lapsed: the attesters may answer it before block ${lapsesAt}.`,
+            `Settle it from block ${lapsesAt} if no revision came by then.`,
+            { epoch: String(args[0]), lapsesAt: String(lapsesAt) },
+          );
+    }
+    case "ERC20InsufficientBalance":
+    case "ERC20InsufficientAllowance":
+      return basedTransferRefusal(name);
     default:
       return genericRefusal("Consensus", revert);
   }

@@ -99,6 +99,22 @@ const HINTS: Record<string, Hint> = {
     d.epoch !== undefined && d.finalizesAt === undefined
       ? `Check it with \`based rewards show --epoch ${d.epoch}\` and claim once it is final.`
       : undefined,
+  ReportChallenged: needs(
+    ["epoch", "finalizesAt"],
+    (d) =>
+      `Follow it with \`based rewards show --epoch ${d.epoch}\`; claim once the revision is accepted, or from block ${d.finalizesAt} as reported.`,
+  ),
+  ChallengeClosed: needs(
+    ["epoch"],
+    (d) =>
+      `\`based rewards show --epoch ${d.epoch}\` shows the report's state; a final report is claimed from as it stands (\`based rewards claim --epoch ${d.epoch}\`).`,
+  ),
+  SameResult: () => "Pass --root with the different rewards root you computed for the epoch.",
+  NoLapsedChallenge: needs(
+    ["epoch", "lapsesAt"],
+    (d) =>
+      `Run \`based rewards settle --epoch ${d.epoch}\` from block ${d.lapsesAt} if no revision came by then (\`based rewards show --epoch ${d.epoch}\`).`,
+  ),
   // Compute market
   InsufficientBalance: (d, err) => {
     if (d.action === "open" && d.needed !== undefined && d.balance !== undefined) {
