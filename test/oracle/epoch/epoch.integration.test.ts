@@ -15,7 +15,7 @@ import {
   rewardsTree,
 } from "../../../protocol/report";
 import { EpochReporter } from "../../../oracle/epoch/reporter";
-import { EpochStore, storedEpochOf } from "../../../oracle/epoch/store";
+import { EpochStore, revisedEpoch, storedEpochOf } from "../../../oracle/epoch/store";
 import { EconomyLogs, type SnapshotSource } from "../../../oracle/epoch/snapshot";
 import { type Message, MessageKind, messageId } from "../../../protocol/message";
 import { jsonRpc } from "../../../scripts/devnet/network";
@@ -30,6 +30,7 @@ import {
 } from "../../../sdk/devnet";
 import { brainRegistryAbi, consensusAbi, messageInboxAbi } from "../../../protocol/generated/abis";
 import { registerMember } from "../../../sdk/network";
+import { challengeReport } from "../../../sdk/rewards";
 import { stakeBased } from "../../../sdk/staking";
 import { waitFor } from "../../helpers/oracle";
 import { type RunningDevnet, basedAsync, runNode, startDevnet, tempDir } from "../../helpers/processes";
@@ -103,6 +104,24 @@ describe("epoch store: what an attester keeps of each epoch", () => {
     json.report.brainTotals = ["13"];
     fs.writeFileSync(file, JSON.stringify(json));
     expect(() => new EpochStore(dir).read(4n)).to.throw(/inconsistent/);
+  });
+
+  it("a revision replaces its epoch's file under a higher revision only, with its own nonce and id", async () => {
+    const dir = tempDir("based-epochs");
+    const first = storedEpochOf(32323n, await result(6n, true), block(209n));
+    const store = new EpochStore(dir);
+    store.write(first);
+    const revised = revisedEpoch(32323n, first, 1);
+    expect(revised.report).to.deep.equal({ ...first.report, revision: 1 });
+    expect(revised.message.nonce).to.equal(reportNonce(6n, 1));
+    expect(revised.messageId).to.not.equal(first.messageId);
+    expect(() => store.revise(first)).to.throw(/revision 0 does not replace it/);
+    store.revise(revised);
+    const back = new EpochStore(dir).read(6n)!;
+    expect(back.report.revision).to.equal(1);
+    expect(back.messageId).to.equal(revised.messageId);
+    expect(back.rewardsTree.root).to.equal(first.rewardsTree.root);
+    expect(() => new EpochStore(dir).revise(revised)).to.throw(/revision 1 does not replace it/);
   });
 
   it("the reporter drops epochs computed from another chain before it serves or uses any", async () => {
@@ -403,5 +422,105 @@ describe("epoch reports: computed by the attesters from the chain, delivered, cl
       args: [messageId(message)],
     });
     expect(inboxStatus).to.equal(2); // Executed
+  });
+
+  it("attack: one challenge freezes an epoch — the attesters answer it with a revision, based rewards list shows it challenged meanwhile, and claims work again", async () => {
+    const DEAD = "0x000000000000000000000000000000000000dEaD";
+    const asDev = await connectBased(
+      { deployments: readDeployments(devnet.deploymentsFile), privateKey: devnetPrivateKey(0) },
+      { withAccount: true },
+    );
+    // Hold the chain still: blocks come only when this test mines them, so the challenge lands
+    // inside the 5-block window and the revision only when the test lets it.
+    await rpc("evm_setIntervalMining", [0]);
+    let target = 0n;
+    let bond = 0n;
+    let account: Address = labs.address;
+    let burnedBefore = 0n;
+    try {
+      target = await consensus("nextEpoch");
+      const [genesis, tempo] = await Promise.all([consensus("genesisBlock"), consensus("tempo")]);
+      await mineTo(genesis + (target + 1n) * tempo);
+      const accepted = await waitFor(
+        `epoch ${target}'s report on the chain`,
+        async () => {
+          await rpc("evm_mine");
+          const r = await consensus("report", [target]);
+          return r.status !== 0 && r;
+        },
+        120_000,
+        300,
+      );
+      const tree = (await fetchJson(`${attesterUrls[0]}/epochs/${target}/rewards`)).body;
+      const earner = (tree.values as { value: [Address, string] }[]).find((v) => BigInt(v.value[1]) > 0n);
+      expect(earner, "someone earns in the challenged epoch").to.not.equal(undefined);
+      account = earner!.value[0];
+      burnedBefore = await basedBalance(DEAD);
+
+      await rpc("evm_setAutomine", [true]);
+      const challenged = await challengeReport(asDev, {
+        epoch: Number(target),
+        rewardsRoot: keccak256(toHex("a griefer's root")),
+      }).finally(() => rpc("evm_setAutomine", [false]));
+      bond = challenged.bond;
+      // 10 % of the epoch's emission, at least the floor.
+      const emission = (await client().readContract({
+        address: contracts().Consensus,
+        abi: consensusAbi,
+        functionName: "report",
+        args: [target],
+      })) as { amount: bigint; status: number };
+      expect(emission.status).to.equal(2); // Challenged
+      const scaled = (emission.amount * BigInt(DEVNET_ECONOMY.challengeBondBps)) / 10_000n;
+      expect(bond).to.equal(
+        scaled > DEVNET_ECONOMY.minChallengeBond ? scaled : DEVNET_ECONOMY.minChallengeBond,
+      );
+      expect(accepted.rewardsRoot).to.not.equal(keccak256(toHex("a griefer's root")));
+
+      // Frozen: the CLI says so, and a claim is refused with what to wait for.
+      const [list, claim] = await Promise.all([
+        based(["rewards", "list", "--address", account, "--json"], env),
+        based(["rewards", "claim", "--epoch", String(target), "--address", account, "--json"], env),
+      ]);
+      expect(list.status, list.stdout + list.stderr).to.equal(0);
+      const row = (list.json.rewards as { rows: Json[] }).rows.find((r) => r.epoch === Number(target));
+      expect(row).to.include({ status: "challenged", final: false });
+      const human = await based(["rewards", "list", "--address", account], env);
+      expect(human.stdout).to.match(new RegExp(`epoch ${target}\\s+.*challenged`));
+      expect(claim.status).to.equal(3);
+      expect((claim.json.error as Json).code).to.equal("ReportChallenged");
+    } finally {
+      await rpc("evm_setIntervalMining", [1000]);
+    }
+
+    // The attesters computed the epoch again and re-affirmed it: revision 1, the same root, settled.
+    const settled = await waitFor(
+      `epoch ${target}'s revision`,
+      async () => {
+        const r = (await client().readContract({
+          address: contracts().Consensus,
+          abi: consensusAbi,
+          functionName: "report",
+          args: [target],
+        })) as { status: number; revision: number; rewardsRoot: Hex };
+        return r.status === 3 && r;
+      },
+      60_000,
+      500,
+    );
+    expect(settled.revision).to.equal(1);
+    expect((await basedBalance(DEAD)) - burnedBefore).to.equal(bond);
+    const served = (await fetchJson(`${attesterUrls[1]}/epochs/${target}/rewards`)).body.report as Json;
+    expect(served).to.include({ revision: 1, rewardsRoot: settled.rewardsRoot });
+
+    const before = await basedBalance(account);
+    const claimed = await based(
+      ["rewards", "claim", "--epoch", String(target), "--address", account, "--json"],
+      env,
+    );
+    expect(claimed.status, claimed.stdout + claimed.stderr).to.equal(0);
+    expect((await basedBalance(account)) - before).to.equal(
+      BigInt((claimed.json.claimed as Json).amount as string),
+    );
   });
 });
