@@ -215,6 +215,8 @@ export const closeSessionResultSchema = z.object({
       requestId: requestIdSchema,
       txHash: lowercaseBytes32Schema.nullable(),
       error: z.string().nullable(),
+      /** True when no job completed and the gateway refunded the whole escrow (txHash: the refund). */
+      refunded: z.boolean().optional(),
     })
     .nullable(),
 });

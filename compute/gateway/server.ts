@@ -67,6 +67,11 @@ export type GatewayOptions = {
     signature: Hex;
     miner: Address;
   }): Promise<Hex>;
+  /**
+   * Refunds a request's whole escrow to its account (ComputeMarket `refund`) when its session ends
+   * with no job completed; returns the transaction hash. Unset: such an escrow waits for its deadline.
+   */
+  refund?(s: { requestId: string }): Promise<Hex>;
   /** Reads a request's escrow (checked when a paid session opens; caps settled units). */
   escrowOf?(requestId: string): Promise<EscrowInfo>;
   /** Whether `app` holds an allowance on `account` (apps may claim their accounts' requests). */
@@ -328,6 +333,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     delivery: options.delivery,
     isMember: options.isMember,
     settle: options.settle,
+    refund: options.refund,
     escrowOf: options.escrowOf,
     isApp: options.isApp,
     freeSessions: options.freeSessions ?? false,
@@ -765,7 +771,8 @@ async function buildApp(
           config: clientLimit,
           schema: {
             ...sessions,
-            summary: "Close a session; with an escrow, settle it with the last delivered result",
+            summary:
+              "Close a session; with an escrow, settle it with the last delivered result (refund it in full when no job was run)",
             params: sessionParams,
             response: {
               200: json("units and settlement", closeSessionResultSchema),
