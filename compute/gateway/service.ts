@@ -10,6 +10,7 @@ import { errorLine } from "../../sdk/errors";
 import { type Address, type Hex, getAddress, recoverTypedDataAddress, zeroAddress } from "viem";
 import { GatewayRefusal } from "./errors";
 import {
+  type BlobClaim,
   type CloseSessionResult,
   DELIVERY_TYPES,
   type GatewayDomain,
@@ -19,6 +20,8 @@ import {
   type OpenSession,
   type PostResult,
   type Sample,
+  type SessionClaim,
+  type SessionKeys,
   type SessionView,
   type SubmitJob,
   type WorkItem,
@@ -215,7 +218,10 @@ export class GatewayService {
       );
     }
     const escrow = requestId !== null ? await this.checkEscrow(requestId) : undefined;
-    if (requestId !== null) await this.checkClaim(body, requestId, escrow!);
+    if (requestId !== null) {
+      const claimed = body.mode === "encrypted" ? body.keys : undefined;
+      await this.checkClaim({ requestId, mode: body.mode, keys: claimed, claim: body.claim }, escrow!);
+    }
 
     const now = Date.now();
     const miner = await this.leastLoaded(await this.liveMiners(now));
@@ -266,31 +272,19 @@ export class GatewayService {
    * request, this Brain, the session's keys and an expiry, signed by the request's account or by
    * an app holding an allowance on it.
    */
-  private async checkClaim(body: OpenSession, requestId: string, escrow: EscrowInfo): Promise<void> {
-    const claim = body.claim;
-    if (!claim) {
-      throw new GatewayRefusal(
-        401,
-        "ClaimRequired",
-        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
-      );
-    }
-    const now = Math.floor(Date.now() / 1000);
-    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
-      throw new GatewayRefusal(
-        401,
-        "ClaimExpired",
-        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
-      );
-    }
+  private async checkClaim(
+    c: { requestId: string; mode: "encrypted" | "plain"; keys?: SessionKeys; claim?: SessionClaim },
+    escrow: EscrowInfo,
+  ): Promise<void> {
+    const { requestId, claim } = this.timelyClaim(c);
     let signer: Address = zeroAddress;
     try {
       signer = await recoverTypedDataAddress({
         ...sessionClaimTypedData(this.o.delivery!.chainId, this.o.delivery!.computeMarket, {
           requestId,
           brainId: this.o.brainId,
-          mode: body.mode,
-          keys: body.mode === "encrypted" ? body.keys : undefined,
+          mode: c.mode,
+          keys: c.mode === "encrypted" ? c.keys : undefined,
           expiry: claim.expiry,
         }),
         signature: claim.signature,
@@ -309,6 +303,48 @@ export class GatewayService {
         `the claim is not signed by request ${requestId}'s account ${account} nor by an app it authorized (over this request, Brain #${this.o.brainId}, the session's mode and keys, and the expiry)`,
       );
     }
+  }
+
+  /**
+   * A paid upload of blob `hash` (checked before its body is read): the blob must be one of the
+   * keys of the session the claim is for, the request open and this Brain's, and the claim signed
+   * by the request's account or an app it authorized, exactly as a session open checks it. The
+   * cheap checks come first: a stranger's upload costs no chain read.
+   */
+  async checkBlobClaim(hash: string, c: BlobClaim): Promise<void> {
+    this.timelyClaim(c);
+    if (!keyHashes(c.keys).includes(hash)) {
+      throw new GatewayRefusal(
+        403,
+        "BlobNotClaimed",
+        `blob ${hash} is not one of the keys the claim names (${c.keys.galois ?? "-"}:${c.keys.relin ?? "-"}): sign the claim over the session's keys, this blob among them`,
+      );
+    }
+    await this.checkClaim({ ...c, mode: "encrypted" }, await this.checkEscrow(c.requestId));
+  }
+
+  /** The claim of a paid session, present and within its lifetime. */
+  private timelyClaim(c: { requestId: string; claim?: SessionClaim }): {
+    requestId: string;
+    claim: SessionClaim;
+  } {
+    const { requestId, claim } = c;
+    if (!claim) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimRequired",
+        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
+      );
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimExpired",
+        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
+      );
+    }
+    return { requestId, claim };
   }
 
   private async checkEscrow(requestId: string): Promise<EscrowInfo> {
