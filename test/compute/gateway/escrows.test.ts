@@ -5,6 +5,7 @@ import type { OpenSession } from "../../../protocol/gateway";
 import type { GatewayError } from "../../../sdk/gateway-client";
 import {
   BRAIN,
+  FAILING_REQUEST,
   type TestGateway,
   TestMiner,
   deletePrefix,
@@ -212,6 +213,18 @@ describe("gateway: escrows bound to sessions", function () {
     });
     expect(gw.refunded).to.include(id);
     expect(gw.settled.map((x) => x.requestId)).to.not.include(id);
+    // A refund the chain refuses is reported, not thrown: the escrow waits for its deadline.
+    escrows.set(FAILING_REQUEST, {
+      brainId: BRAIN,
+      open: true,
+      account: victim.address,
+      promptUnits: 4,
+      maxCompletionUnits: 8,
+    });
+    const failing = await gw.client.closeSession((await openPaid(FAILING_REQUEST)).sessionId);
+    expect(failing.settlement).to.deep.include({ requestId: FAILING_REQUEST, txHash: null });
+    expect(failing.settlement!.error).to.match(/its refund failed \(execution reverted: RequestNotOpen/);
+    expect(gw.refunded).to.not.include(FAILING_REQUEST);
   });
 
   it("a paid session that expires before any job is refunded at once, not at the deadline", async () => {
