@@ -36,6 +36,12 @@ export const LIMITS = {
   maxWaitMs: 30_000,
   /** How far in the future a signed request's expiry may lie. */
   maxSignatureLifetimeS: 300,
+  /**
+   * Blob bytes a paid gateway stores per ComputeMarket request (within a blob lifetime): one key
+   * set is at most two blobs (Galois and relinearization keys) of at most `maxBlobBytes` each,
+   * and twice that lets a client send the set again when it expired before its session opened.
+   */
+  maxBlobBytesPerRequest: 4 * 64 * 1024 * 1024,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -120,6 +126,70 @@ export const sessionClaimSchema = z.strictObject({
   signature: signatureSchema,
 });
 export type SessionClaim = z.infer<typeof sessionClaimSchema>;
+
+/**
+ * Headers of a blob upload to a paid gateway (one without `--free-sessions`): the open request
+ * the blob is for, the keys of the session it will open (`<galois>:<relin>`, "-" for a key the
+ * plan does not need; the blob must be one of them) and that session's claim (`SessionClaim`
+ * over the request, this Brain, those keys and the expiry), checked before the body is read. The
+ * bytes count against the request's quota (`LIMITS.maxBlobBytesPerRequest`).
+ */
+export const BLOB_CLAIM_HEADERS = {
+  requestId: "x-based-request-id",
+  keys: "x-based-claim-keys",
+  expiry: "x-based-claim-expiry",
+  signature: "x-based-claim-signature",
+} as const;
+
+/** What a paid blob upload names: the request, the session's keys and its claim. */
+export type BlobClaim = { requestId: string; keys: SessionKeys; claim: SessionClaim };
+
+/** The headers that carry `c` on `PUT /v1/blobs/:hash`. */
+export function blobClaimHeaders(c: BlobClaim): Record<string, string> {
+  return {
+    [BLOB_CLAIM_HEADERS.requestId]: c.requestId,
+    [BLOB_CLAIM_HEADERS.keys]: `${c.keys.galois ?? "-"}:${c.keys.relin ?? "-"}`,
+    [BLOB_CLAIM_HEADERS.expiry]: String(c.claim.expiry),
+    [BLOB_CLAIM_HEADERS.signature]: c.claim.signature,
+  };
+}
+
+const blobClaimHeadersSchema = z.object({
+  [BLOB_CLAIM_HEADERS.requestId]: requestIdSchema,
+  [BLOB_CLAIM_HEADERS.keys]: z
+    .string()
+    .regex(/^([0-9a-f]{64}|-):([0-9a-f]{64}|-)$/, "expected <galois>:<relin>, sha256 hex or '-'"),
+  [BLOB_CLAIM_HEADERS.expiry]: z.string().regex(/^[0-9]{1,12}$/, "expected unix seconds"),
+  [BLOB_CLAIM_HEADERS.signature]: signatureSchema,
+});
+
+/**
+ * The blob claim in request headers: undefined when none of its headers is there, an error
+ * message when they are there but incomplete or malformed.
+ */
+export function parseBlobClaimHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): BlobClaim | { error: string } | undefined {
+  const names = Object.values(BLOB_CLAIM_HEADERS);
+  if (names.every((n) => headers[n] === undefined)) return undefined;
+  const r = blobClaimHeadersSchema.safeParse(headers);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return {
+      error: `header ${String(i.path[0])}: ${headers[String(i.path[0])] === undefined ? "missing" : i.message}`,
+    };
+  }
+  const h = r.data;
+  const [galois, relin] = h[BLOB_CLAIM_HEADERS.keys].split(":").map((k) => (k === "-" ? null : k)) as [
+    string | null,
+    string | null,
+  ];
+  return {
+    requestId: h[BLOB_CLAIM_HEADERS.requestId],
+    keys: { galois, relin },
+    claim: { expiry: Number(h[BLOB_CLAIM_HEADERS.expiry]), signature: h[BLOB_CLAIM_HEADERS.signature] },
+  };
+}
 
 /** POST /v1/sessions */
 export const openSessionSchema = z.discriminatedUnion("mode", [
@@ -215,6 +285,8 @@ export const closeSessionResultSchema = z.object({
       requestId: requestIdSchema,
       txHash: lowercaseBytes32Schema.nullable(),
       error: z.string().nullable(),
+      /** True when no job completed and the gateway refunded the whole escrow (txHash: the refund). */
+      refunded: z.boolean().optional(),
     })
     .nullable(),
 });

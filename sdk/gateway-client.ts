@@ -19,6 +19,8 @@ import {
   type SessionView,
   type SubmitJob,
   type WorkItem,
+  type BlobClaim,
+  blobClaimHeaders,
   blobHash,
   closeSessionResultSchema,
   jobViewSchema,
@@ -88,13 +90,17 @@ export class GatewayClient {
     return true;
   }
 
-  /** Uploads a content-addressed blob unless the gateway has it; returns its hash. */
-  async putBlob(bytes: Uint8Array): Promise<string> {
+  /**
+   * Uploads a content-addressed blob unless the gateway has it; returns its hash. A paid gateway
+   * (one without `--free-sessions`) stores only blobs that name an open request and carry the
+   * claim of the session they are keys of (`claim`: its keys must include this blob).
+   */
+  async putBlob(bytes: Uint8Array, claim?: BlobClaim): Promise<string> {
     const hash = blobHash(bytes);
     if (await this.hasBlob(hash)) return hash;
     const res = await this.fetch("PUT", `/blobs/${hash}`, {
       body: bytes,
-      headers: { "content-type": "application/octet-stream" },
+      headers: { "content-type": "application/octet-stream", ...(claim ? blobClaimHeaders(claim) : {}) },
     });
     await this.check(res);
     return hash;

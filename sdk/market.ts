@@ -288,8 +288,8 @@ export async function getAppAllowance(ctx: ChainContext, account: Address, app: 
 
 // ──────────────────────────────────────────── requests ────────────────────────────────────────────
 
-export type RequestStatus = "none" | "open" | "settled" | "reclaimed";
-const STATUSES: readonly RequestStatus[] = ["none", "open", "settled", "reclaimed"];
+export type RequestStatus = "none" | "open" | "settled" | "reclaimed" | "refunded";
+const STATUSES: readonly RequestStatus[] = ["none", "open", "settled", "reclaimed", "refunded"];
 
 /** A request as ComputeMarket holds it (status "none" and zeros: it does not exist). */
 export type ComputeRequest = {
@@ -574,6 +574,44 @@ export async function reclaimRequest(
   };
 }
 
+export type RefundedRequest = {
+  requestId: bigint;
+  account: Address;
+  brainId: number;
+  /** The whole escrow, back in the account's free balance. */
+  amount: bigint;
+  txHash: Hash;
+};
+
+/**
+ * Returns the whole escrow of an open request its gateway served nothing for (a session refused,
+ * or closed or expired before any job completed) to its account's free balance at once, deadline
+ * or not. Only the Brain's gateway may.
+ */
+export async function refundRequest(
+  ctx: ChainContext,
+  requestId: bigint,
+  options: { onStep?: OnStep } = {},
+): Promise<RefundedRequest> {
+  const receipt = await sendContractCall(
+    ctx,
+    { address: computeMarketAddress(ctx), abi: computeMarketAbi, functionName: "refund", args: [requestId] },
+    {
+      explain: (r) => explainMarketError(r, "refund", { requestId }),
+      label: `refunding request ${requestId}`,
+      onStep: options.onStep,
+    },
+  );
+  const event = eventOf(receipt, computeMarketAbi, "Refunded");
+  return {
+    requestId,
+    account: event.args.account,
+    brainId: Number(event.args.brainId),
+    amount: event.args.escrow,
+    txHash: receipt.transactionHash,
+  };
+}
+
 // ───────────────────────────────────────────── gateways ─────────────────────────────────────────────
 
 /** The gateway that settles Brain `brainId`'s requests, or null when none is set. */
@@ -618,7 +656,7 @@ export async function setBrainGateway(
 
 /** What the refused call was doing (for the hint). */
 export type MarketAction =
-  "deposit" | "withdraw" | "authorize" | "open" | "settle" | "reclaim" | "setGateway";
+  "deposit" | "withdraw" | "authorize" | "open" | "settle" | "reclaim" | "refund" | "setGateway";
 
 /** Turns a ComputeMarket custom error into a message that says what to do. */
 export function explainMarketError(
@@ -708,7 +746,7 @@ export function explainMarketError(
         name,
         (args[2] as Address) === zeroAddress
           ? `Brain #${s(0)} has no gateway, so nothing can settle its requests.`
-          : `Only Brain #${s(0)}'s gateway ${s(2)} may settle its requests; ${s(1)} is not it.`,
+          : `Only Brain #${s(0)}'s gateway ${s(2)} may ${action === "refund" ? "refund" : "settle"} its requests; ${s(1)} is not it.`,
         "The Brain's wallet names its gateway in ComputeMarket.",
         { brainId: s(0), gateway: s(2) },
       );

@@ -17,6 +17,7 @@ import type { Address, Hex } from "viem";
 import {
   type CloseSessionResult,
   type JobView,
+  type BlobClaim,
   type SessionClaim,
   type SessionClaimFields,
   type SessionKeys,
@@ -316,14 +317,24 @@ async function runEncrypted(
   let sessionId: string | undefined;
   try {
     let keysUploaded = 0;
-    const keys = { galois: null as string | null, relin: null as string | null };
+    const hashOf = (blob: Uint8Array | null | undefined) => (blob ? blobHash(blob) : null);
+    const keys = { galois: hashOf(keystore.evalKeys.galois), relin: hashOf(keystore.evalKeys.relin) };
+    // A paid session's claim names its keys and is signed before they go up: a paid gateway
+    // stores keys only for an open request, with its claim. It is signed again only when it is
+    // about to run out (large keys take a while to upload).
+    let paid = await paidBy(options, "encrypted", keys);
+    const claimed = async () => {
+      const left = (paid.claim?.expiry ?? Infinity) - Math.floor(Date.now() / 1000);
+      if (left < CLAIM_MARGIN_S) paid = await paidBy(options, "encrypted", keys);
+      return paid;
+    };
     const upload = async () => {
       for (const kind of ["galois", "relin"] as const) {
         const blob = keystore.evalKeys[kind];
         if (!blob) continue;
-        const { hash, uploaded } = await uploadOnce(gateway, blob, kind, step);
-        keys[kind] = hash;
-        if (uploaded) keysUploaded += blob.length;
+        const { requestId, claim } = await claimed();
+        const blobClaim = requestId !== undefined && claim ? { requestId, keys, claim } : undefined;
+        if (await uploadOnce(gateway, blob, kind, step, blobClaim)) keysUploaded += blob.length;
       }
     };
     await upload();
@@ -335,7 +346,7 @@ async function runEncrypted(
         mode: "encrypted",
         paramSet,
         keys,
-        ...(await paidBy(options, "encrypted", keys)),
+        ...(await claimed()),
       });
     let session: SessionView;
     try {
@@ -398,6 +409,8 @@ async function runEncrypted(
 
 /** How long a session claim is good for (the gateway takes at most LIMITS.maxSignatureLifetimeS). */
 const CLAIM_LIFETIME_S = 120;
+/** A claim with less left than this is signed again before it is sent. */
+const CLAIM_MARGIN_S = 30;
 
 /** The request a session names and its signed claim on it (nothing for a free session). */
 async function paidBy(
@@ -424,20 +437,23 @@ async function paidBy(
   return { requestId: options.requestId, claim: { expiry, signature } };
 }
 
-/** Uploads a key blob unless the gateway already holds it (content-addressed). */
+/**
+ * Uploads a key blob unless the gateway already holds it (content-addressed); whether it did.
+ * `claim` (paid sessions) names the request and carries the session's claim over its keys.
+ */
 async function uploadOnce(
   gateway: GatewayClient,
   blob: Uint8Array,
   kind: "galois" | "relin",
   step: (detail: string) => void,
-): Promise<{ hash: string; uploaded: boolean }> {
-  const hash = blobHash(blob);
-  if (await gateway.hasBlob(hash)) return { hash, uploaded: false };
+  claim?: BlobClaim,
+): Promise<boolean> {
+  if (await gateway.hasBlob(blobHash(blob))) return false;
   step(
     `uploading keys (${kind === "galois" ? "Galois" : "relinearization"}, ${(blob.length / 2 ** 20).toFixed(1)} MiB)`,
   );
-  await gateway.putBlob(blob);
-  return { hash, uploaded: true };
+  await gateway.putBlob(blob, claim);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -183,6 +183,8 @@ function costLines(cost: Cost | null): string[] {
       `           paid ${BASED(cost.paid!)} (miner ${BASED(cost.minerPay!)}, Brain owner ${BASED(cost.ownerCut!)})`,
     );
     lines.push(`           refunded ${BASED(cost.refunded!)}`);
+  } else if (cost.status === "refunded") {
+    lines.push(`           refunded in full (${BASED(cost.escrowed)}): the gateway ran no job for it`);
   } else {
     lines.push(
       `           not settled (${cost.settlementError ?? cost.status}): the whole escrow returns to your account after ${isoTime(cost.deadline)}`,

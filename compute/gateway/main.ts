@@ -14,7 +14,7 @@ import { z } from "zod";
 import { DEFAULT_GATEWAY_PORT } from "../../protocol/gateway";
 import { chainContext, basedDeployment } from "../../sdk/chain";
 import { chainSettings } from "../../sdk/node/config";
-import { getAppAllowance, getBrainGateway, getRequest, settleRequest } from "../../sdk/market";
+import { getAppAllowance, getBrainGateway, getRequest, refundRequest, settleRequest } from "../../sdk/market";
 import { getMembership } from "../../sdk/network";
 import { type ServiceDefinition, serviceMain } from "../../service/shell";
 import { type GatewayOptions, startGateway } from "./server";
@@ -129,6 +129,14 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
             "request settled",
           );
           return settled.txHash;
+        };
+        options.refund = async (s) => {
+          const refunded = await refundRequest(ctx, BigInt(s.requestId));
+          log.info(
+            { requestId: s.requestId, txHash: refunded.txHash, amount: refunded.amount.toString() },
+            "request refunded (no job completed)",
+          );
+          return refunded.txHash;
         };
         const named = await getBrainGateway(ctx, flags.brain).catch(() => undefined);
         if (named !== undefined && named !== account.address) {

@@ -23,6 +23,7 @@ import {
   DEFAULT_REDIS_URL,
   type GatewayDomain,
   type JobView,
+  BLOB_CLAIM_HEADERS,
   LIMITS,
   SIGNATURE_HEADERS,
   closeSessionResultSchema,
@@ -37,6 +38,7 @@ import {
   sampleSchema,
   sessionIdSchema,
   sessionViewSchema,
+  parseBlobClaimHeaders,
   sha256HexSchema,
   submitJobSchema,
   workItemSchema,
@@ -67,6 +69,11 @@ export type GatewayOptions = {
     signature: Hex;
     miner: Address;
   }): Promise<Hex>;
+  /**
+   * Refunds a request's whole escrow to its account (ComputeMarket `refund`) when its session ends
+   * with no job completed; returns the transaction hash. Unset: such an escrow waits for its deadline.
+   */
+  refund?(s: { requestId: string }): Promise<Hex>;
   /** Reads a request's escrow (checked when a paid session opens; caps settled units). */
   escrowOf?(requestId: string): Promise<EscrowInfo>;
   /** Whether `app` holds an allowance on `account` (apps may claim their accounts' requests). */
@@ -97,8 +104,17 @@ export type GatewayOptions = {
    * requests are refused unread (429) for the rest of the minute. Default 20.
    */
   maxSignatureFailures?: number;
-  /** Blob bytes one client IP may upload per blob lifetime (`blobTtlMs`). Default 256 MiB. */
+  /**
+   * Blob bytes one client IP may upload per blob lifetime (`blobTtlMs`) to a `freeSessions`
+   * gateway. Default 256 MiB.
+   */
   blobQuotaBytes?: number;
+  /**
+   * Blob bytes one ComputeMarket request may have uploaded per blob lifetime to a paid gateway
+   * (one without `freeSessions`), where every upload names an open request and its claim.
+   * Default `LIMITS.maxBlobBytesPerRequest`.
+   */
+  blobQuotaPerRequestBytes?: number;
 };
 
 export type RunningGateway = { url: string; app: FastifyInstance; close(): Promise<void> };
@@ -108,6 +124,8 @@ export { GatewayRefusal } from "./errors";
 declare module "fastify" {
   interface FastifyRequest {
     rawBody?: Buffer;
+    /** Whose blob quota an upload counts against (an IP, or `request:<id>` on a paid gateway). */
+    blobPayer: string | null;
     /** Who signed the request: set by a signed route's preValidation hook. */
     signer: Address | null;
   }
@@ -328,6 +346,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     delivery: options.delivery,
     isMember: options.isMember,
     settle: options.settle,
+    refund: options.refund,
     escrowOf: options.escrowOf,
     isApp: options.isApp,
     freeSessions: options.freeSessions ?? false,
@@ -388,6 +407,7 @@ async function buildApp(
   // time on every answer and change them (unknown keys stripped, transforms applied).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.decorateRequest("signer", null);
+  app.decorateRequest("blobPayer", null);
   app.addHook("preValidation", async (req) => {
     if (req.body === undefined && req.routeOptions.schema?.body !== undefined) req.body = NO_BODY;
   });
@@ -492,12 +512,21 @@ async function buildApp(
   const failures = new FailureBudget(options.maxSignatureFailures ?? 20, 60_000);
   const blobQuota = options.blobQuotaBytes ?? 256 * 1024 * 1024;
   const blobWindowMs = options.blobTtlMs ?? 60 * 60_000;
-  const quotaRefusal = (used: number) =>
-    new GatewayRefusal(
-      429,
-      "BlobQuotaExceeded",
-      `this address uploaded ${used} blob bytes in the last ${blobWindowMs / 60_000} min; at most ${blobQuota} are kept per address: reuse the keys already uploaded (HEAD /v1/blobs/:hash) or retry later`,
-    );
+  const paidBlobs = !(options.freeSessions ?? false);
+  const requestBlobQuota = options.blobQuotaPerRequestBytes ?? LIMITS.maxBlobBytesPerRequest;
+  const quotaRefusal = (payer: string, used: number) =>
+    payer.startsWith("request:")
+      ? new GatewayRefusal(
+          429,
+          "BlobQuotaExceeded",
+          `${payer.replace(":", " ")} has had ${used} blob bytes uploaded in the last ${blobWindowMs / 60_000} min; at most ${requestBlobQuota} (one key set, twice) are kept per request: reuse the keys already uploaded (HEAD /v1/blobs/:hash), or open another request`,
+        )
+      : new GatewayRefusal(
+          429,
+          "BlobQuotaExceeded",
+          `this address uploaded ${used} blob bytes in the last ${blobWindowMs / 60_000} min; at most ${blobQuota} are kept per address: reuse the keys already uploaded (HEAD /v1/blobs/:hash) or retry later`,
+        );
+  const quotaOf = (payer: string) => (payer.startsWith("request:") ? requestBlobQuota : blobQuota);
 
   const serviceTag = { tags: ["service"] };
   app.get(
@@ -620,17 +649,64 @@ async function buildApp(
 
       // -- blobs ------------------------------------------------------------------------------
 
+      /**
+       * A paid gateway's blob upload, before its body is read: it must name an open request and
+       * carry its session's claim over keys that include this blob (protocol BLOB_CLAIM_HEADERS,
+       * checked as a session open checks its claim). Returns the quota the bytes count against.
+       * Refused uploads count against the IP's failure budget, as refused signed requests do.
+       */
+      const blobClaimed = async (req: FastifyRequest, reply: FastifyReply): Promise<string> => {
+        const wait = failures.retryAfterS(req.ip);
+        if (wait > 0) {
+          void reply.header("retry-after", wait);
+          throw new GatewayRefusal(
+            429,
+            "TooManyFailures",
+            `too many refused uploads from this address; retry in ${wait} s with a claim signed by the request's account`,
+          );
+        }
+        try {
+          const claim = parseBlobClaimHeaders(req.headers);
+          if (claim === undefined) {
+            throw new GatewayRefusal(
+              402,
+              "EscrowRequired",
+              `this gateway stores blobs only for paid sessions: name the open ComputeMarket request (${BLOB_CLAIM_HEADERS.requestId}) and its session's claim over keys that include this blob (${BLOB_CLAIM_HEADERS.keys}, ${BLOB_CLAIM_HEADERS.expiry}, ${BLOB_CLAIM_HEADERS.signature}; protocol/gateway.ts blobClaimHeaders)`,
+            );
+          }
+          if ("error" in claim) {
+            throw new GatewayRefusal(
+              401,
+              "ClaimRequired",
+              `the upload's claim headers are incomplete or malformed (${claim.error}): send all of ${Object.values(BLOB_CLAIM_HEADERS).join(", ")} (protocol/gateway.ts blobClaimHeaders)`,
+            );
+          }
+          const { hash } = req.params as { hash: string };
+          if (!sha256HexSchema.safeParse(hash).success) {
+            throw new GatewayRefusal(400, "BadRequest", `${hash} is not a blob hash (sha256, lowercase hex)`);
+          }
+          await service.checkBlobClaim(hash, claim);
+          return `request:${claim.requestId}`;
+        } catch (err) {
+          return failed(req, err);
+        }
+      };
+
       const blobs = { tags: ["blobs"] };
       v1.put(
         "/blobs/:hash",
         {
           bodyLimit: LIMITS.maxBlobBytes,
           config: clientLimit,
-          // Before the body is read: what this client already uploaded plus what it announces.
-          onRequest: async (req) => {
+          // Before the body is read: on a paid gateway, the request and claim the upload names; then
+          // what its payer (the request, or on a free gateway the IP) already uploaded plus what it announces.
+          onRequest: async (req, reply) => {
+            req.blobPayer = paidBlobs ? await blobClaimed(req, reply) : req.ip;
             const announced = Number(req.headers["content-length"] ?? 0);
-            const used = await service.store.blobBytesOf(req.ip);
-            if (used + (Number.isFinite(announced) ? announced : 0) > blobQuota) throw quotaRefusal(used);
+            const used = await service.store.blobBytesOf(req.blobPayer);
+            if (used + (Number.isFinite(announced) ? announced : 0) > quotaOf(req.blobPayer)) {
+              throw quotaRefusal(req.blobPayer, used);
+            }
           },
           schema: {
             ...blobs,
@@ -643,11 +719,12 @@ async function buildApp(
                 "stored (or already there: its lifetime is renewed)",
                 z.object({ hash: sha256HexSchema, bytes: z.number().int() }),
               ),
-              ...refusals(400, 413, 415, 429, 503),
+              ...refusals(400, 401, 402, 403, 413, 415, 429, 503),
             },
           },
         },
         async (req, reply) => {
+          const payer = req.blobPayer ?? req.ip;
           if (!Buffer.isBuffer(req.body)) {
             throw new GatewayRefusal(
               415,
@@ -655,10 +732,10 @@ async function buildApp(
               "send the blob's bytes as application/octet-stream",
             );
           }
-          const used = await service.store.blobBytesOf(req.ip);
-          if (used + req.body.length > blobQuota) throw quotaRefusal(used);
+          const used = await service.store.blobBytesOf(payer);
+          if (used + req.body.length > quotaOf(payer)) throw quotaRefusal(payer, used);
           const stored = await service.putBlob(req.params.hash, req.body);
-          await service.store.addBlobBytes(req.ip, req.body.length, blobWindowMs);
+          await service.store.addBlobBytes(payer, req.body.length, blobWindowMs);
           return reply.code(201).send(stored);
         },
       );
@@ -765,7 +842,8 @@ async function buildApp(
           config: clientLimit,
           schema: {
             ...sessions,
-            summary: "Close a session; with an escrow, settle it with the last delivered result",
+            summary:
+              "Close a session; with an escrow, settle it with the last delivered result (refund it in full when no job was run)",
             params: sessionParams,
             response: {
               200: json("units and settlement", closeSessionResultSchema),

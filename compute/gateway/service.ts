@@ -10,6 +10,7 @@ import { errorLine } from "../../sdk/errors";
 import { type Address, type Hex, getAddress, recoverTypedDataAddress, zeroAddress } from "viem";
 import { GatewayRefusal } from "./errors";
 import {
+  type BlobClaim,
   type CloseSessionResult,
   DELIVERY_TYPES,
   type GatewayDomain,
@@ -19,6 +20,8 @@ import {
   type OpenSession,
   type PostResult,
   type Sample,
+  type SessionClaim,
+  type SessionKeys,
   type SessionView,
   type SubmitJob,
   type WorkItem,
@@ -52,12 +55,17 @@ export type Settle = (s: {
   miner: Address;
 }) => Promise<Hex>;
 
+/** ComputeMarket `refund`: the whole escrow of a request served nothing back to its account. */
+export type Refund = (s: { requestId: string }) => Promise<Hex>;
+
 export type ServiceOptions = {
   brainId: number;
   domain: GatewayDomain;
   delivery?: { chainId: number; computeMarket: Address };
   isMember(address: Address, role: "miner" | "validator"): Promise<boolean>;
   settle?: Settle;
+  /** Refunds a paid session's escrow when it ends with no job completed (none: it waits for its deadline). */
+  refund?: Refund;
   escrowOf?(requestId: string): Promise<EscrowInfo>;
   /** Whether `app` holds an allowance on `account` in ComputeMarket (so it may claim its requests). */
   isApp?(account: Address, app: Address): Promise<boolean>;
@@ -210,7 +218,10 @@ export class GatewayService {
       );
     }
     const escrow = requestId !== null ? await this.checkEscrow(requestId) : undefined;
-    if (requestId !== null) await this.checkClaim(body, requestId, escrow!);
+    if (requestId !== null) {
+      const claimed = body.mode === "encrypted" ? body.keys : undefined;
+      await this.checkClaim({ requestId, mode: body.mode, keys: claimed, claim: body.claim }, escrow!);
+    }
 
     const now = Date.now();
     const miner = await this.leastLoaded(await this.liveMiners(now));
@@ -261,31 +272,19 @@ export class GatewayService {
    * request, this Brain, the session's keys and an expiry, signed by the request's account or by
    * an app holding an allowance on it.
    */
-  private async checkClaim(body: OpenSession, requestId: string, escrow: EscrowInfo): Promise<void> {
-    const claim = body.claim;
-    if (!claim) {
-      throw new GatewayRefusal(
-        401,
-        "ClaimRequired",
-        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
-      );
-    }
-    const now = Math.floor(Date.now() / 1000);
-    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
-      throw new GatewayRefusal(
-        401,
-        "ClaimExpired",
-        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
-      );
-    }
+  private async checkClaim(
+    c: { requestId: string; mode: "encrypted" | "plain"; keys?: SessionKeys; claim?: SessionClaim },
+    escrow: EscrowInfo,
+  ): Promise<void> {
+    const { requestId, claim } = this.timelyClaim(c);
     let signer: Address = zeroAddress;
     try {
       signer = await recoverTypedDataAddress({
         ...sessionClaimTypedData(this.o.delivery!.chainId, this.o.delivery!.computeMarket, {
           requestId,
           brainId: this.o.brainId,
-          mode: body.mode,
-          keys: body.mode === "encrypted" ? body.keys : undefined,
+          mode: c.mode,
+          keys: c.mode === "encrypted" ? c.keys : undefined,
           expiry: claim.expiry,
         }),
         signature: claim.signature,
@@ -304,6 +303,48 @@ export class GatewayService {
         `the claim is not signed by request ${requestId}'s account ${account} nor by an app it authorized (over this request, Brain #${this.o.brainId}, the session's mode and keys, and the expiry)`,
       );
     }
+  }
+
+  /**
+   * A paid upload of blob `hash` (checked before its body is read): the blob must be one of the
+   * keys of the session the claim is for, the request open and this Brain's, and the claim signed
+   * by the request's account or an app it authorized, exactly as a session open checks it. The
+   * cheap checks come first: a stranger's upload costs no chain read.
+   */
+  async checkBlobClaim(hash: string, c: BlobClaim): Promise<void> {
+    this.timelyClaim(c);
+    if (!keyHashes(c.keys).includes(hash)) {
+      throw new GatewayRefusal(
+        403,
+        "BlobNotClaimed",
+        `blob ${hash} is not one of the keys the claim names (${c.keys.galois ?? "-"}:${c.keys.relin ?? "-"}): sign the claim over the session's keys, this blob among them`,
+      );
+    }
+    await this.checkClaim({ ...c, mode: "encrypted" }, await this.checkEscrow(c.requestId));
+  }
+
+  /** The claim of a paid session, present and within its lifetime. */
+  private timelyClaim(c: { requestId: string; claim?: SessionClaim }): {
+    requestId: string;
+    claim: SessionClaim;
+  } {
+    const { requestId, claim } = c;
+    if (!claim) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimRequired",
+        `a session paid by request ${requestId} needs its claim: a SessionClaim signed by the request's account (or an app it authorized), protocol/gateway.ts sessionClaimTypedData`,
+      );
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claim.expiry < now || claim.expiry > now + LIMITS.maxSignatureLifetimeS) {
+      throw new GatewayRefusal(
+        401,
+        "ClaimExpired",
+        `the claim's expiry ${claim.expiry} must lie ahead, at most ${LIMITS.maxSignatureLifetimeS} s (now ${now}): sign a fresh one`,
+      );
+    }
+    return { requestId, claim };
   }
 
   private async checkEscrow(requestId: string): Promise<EscrowInfo> {
@@ -420,6 +461,8 @@ export class GatewayService {
       activeAt: null,
       completedAt: null,
     };
+    // Counted before a miner can see it: a close that finds no job submitted may refund the escrow.
+    await this.store.countSubmitted(sessionId);
     await this.store.createJob(job, payload, this.o.sessionTtlMs);
     await this.store.touchSession(s, this.o.sessionTtlMs, now);
     await this.store.keepBlobs(keyHashes(s.keys), this.o.sessionTtlMs);
@@ -444,16 +487,27 @@ export class GatewayService {
       settlement = { requestId: s.requestId, ...(await this.settle(s, units.completion)) };
     }
     this.o.log.info(
-      { sessionId: id, units, settled: settlement?.txHash ?? null, settleError: settlement?.error ?? null },
+      {
+        sessionId: id,
+        units,
+        settled: settlement?.txHash ?? null,
+        refunded: settlement?.refunded ?? false,
+        settleError: settlement?.error ?? null,
+      },
       "session closed",
     );
     return { sessionId: id, units, settlement };
   }
 
+  /**
+   * Settles the closed paid session `s` for `completion` units with its last delivery; a session
+   * in which no job ever completed is refunded in full instead (nothing was served, so nothing is
+   * owed), so the account need not wait for the deadline.
+   */
   private async settle(
     s: SessionRecord,
     completion: number,
-  ): Promise<{ txHash: Hex | null; error: string | null }> {
+  ): Promise<{ txHash: Hex | null; error: string | null; refunded?: boolean }> {
     if (!this.o.settle) {
       return {
         txHash: null,
@@ -461,12 +515,25 @@ export class GatewayService {
           "this gateway does not settle payments (it runs without a ComputeMarket); the escrow can be reclaimed after its deadline",
       };
     }
-    const last = s.lastDelivery ?? (s.lastJob ? await this.store.getResult(s.lastJob) : undefined);
+    // Read again now that it is marked closed: no delivery lands in a closed session.
+    const fresh = (await this.store.getSession(s.sessionId)) ?? s;
+    const last =
+      fresh.lastDelivery ?? (fresh.lastJob ? await this.store.getResult(fresh.lastJob) : undefined);
+    if (!last && fresh.lastJob === null) {
+      // Refund only when no job can still deliver: every job submitted failed (or none was). A job
+      // a miner still holds could hand the client its result after a refund (work for nothing).
+      const jobs = await this.store.jobCounts(s.sessionId);
+      if (jobs.submitted === jobs.failed) return this.refund(s);
+      return {
+        txHash: null,
+        error: `no job of this session completed yet, and ${jobs.submitted - jobs.failed} were still queued or running when it closed, so there is neither a delivery to settle nor a refund; the escrow can be reclaimed after its deadline`,
+      };
+    }
     if (!last) {
       return {
         txHash: null,
         error:
-          "no job of this session completed (or its result expired), so there is no delivery to settle; the escrow can be reclaimed after its deadline",
+          "this session's last result expired, so there is no delivery to settle; the escrow can be reclaimed after its deadline",
       };
     }
     let units = completion;
@@ -490,6 +557,29 @@ export class GatewayService {
     } catch (err) {
       this.o.log.warn({ sessionId: s.sessionId, err: errorLine(err) }, "settlement failed");
       return { txHash: null, error: `settlement failed: ${errorLine(err)}` };
+    }
+  }
+
+  /** Refunds the whole escrow of paid session `s`, which no job of completed. */
+  private async refund(
+    s: SessionRecord,
+  ): Promise<{ txHash: Hex | null; error: string | null; refunded?: boolean }> {
+    if (!this.o.refund) {
+      return {
+        txHash: null,
+        error:
+          "no job of this session completed, so there is no delivery to settle, and this gateway cannot refund; the escrow can be reclaimed after its deadline",
+      };
+    }
+    try {
+      const txHash = await this.o.refund({ requestId: s.requestId! });
+      return { txHash, error: null, refunded: true };
+    } catch (err) {
+      this.o.log.warn({ sessionId: s.sessionId, err: errorLine(err) }, "refund failed");
+      return {
+        txHash: null,
+        error: `no job of this session completed and its refund failed (${errorLine(err)}); the escrow can be reclaimed after its deadline`,
+      };
     }
   }
 
@@ -528,6 +618,7 @@ export class GatewayService {
       this.o.resultTtlMs,
     );
     await this.store.redis.del(this.store.payloadKey(j.jobId));
+    await this.store.countFailed(j.sessionId, j.jobId);
     this.notify(`job:${j.jobId}`);
     this.o.log.warn({ jobId: j.jobId, sessionId: j.sessionId, error }, "job failed");
   }
@@ -881,8 +972,14 @@ export class GatewayService {
       const units = await this.units(s);
       const settlement = await this.settle(s, units.completion);
       this.o.log.info(
-        { sessionId: id, units, settled: settlement.txHash, settleError: settlement.error },
-        "expired session settled",
+        {
+          sessionId: id,
+          units,
+          settled: settlement.txHash,
+          refunded: settlement.refunded ?? false,
+          settleError: settlement.error,
+        },
+        settlement.refunded ? "expired session refunded" : "expired session settled",
       );
     }
   }

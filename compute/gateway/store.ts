@@ -261,6 +261,27 @@ export class GatewayStore {
     s.state = "closed";
   }
 
+  /**
+   * Counts a job submitted to session `id` (before it is queued), in the session's own hash: a
+   * close that reads the count after marking the session closed sees every job a miner may take.
+   */
+  async countSubmitted(id: string): Promise<void> {
+    await this.redis.eval(COUNT_IF_EXISTS, 1, this.sessionKey(id), "jobsSubmitted");
+  }
+
+  /** Counts job `jobId` of session `sessionId` as failed, once however often it is failed. */
+  async countFailed(sessionId: string, jobId: string): Promise<void> {
+    if ((await this.redis.hsetnx(this.jobKey(jobId), "failCounted", "1")) === 1) {
+      await this.redis.eval(COUNT_IF_EXISTS, 1, this.sessionKey(sessionId), "jobsFailed");
+    }
+  }
+
+  /** Jobs submitted to session `id`, and how many of them failed (terminally: no result ever). */
+  async jobCounts(id: string): Promise<{ submitted: number; failed: number }> {
+    const [submitted, failed] = await this.redis.hmget(this.sessionKey(id), "jobsSubmitted", "jobsFailed");
+    return { submitted: Number(submitted ?? 0), failed: Number(failed ?? 0) };
+  }
+
   /** Paid sessions that expired unclosed (ids), oldest first. */
   async expiredPaidSessions(now: number, limit = 100): Promise<string[]> {
     return this.redis.zrangebyscore(this.paidSessionsKey(), "-inf", `(${now}`, "LIMIT", 0, limit);
@@ -458,6 +479,9 @@ function encodeJob(j: Partial<JobRecord>): Record<string, string> {
   for (const [k, v] of Object.entries(j)) out[k] = str(v as string | number | null | undefined);
   return out;
 }
+
+/** HINCRBY KEYS[1] ARGV[1] 1 when the hash exists (an expired session is not brought back). */
+const COUNT_IF_EXISTS = `if redis.call("exists", KEYS[1]) == 1 then return redis.call("hincrby", KEYS[1], ARGV[1], 1) end return 0`;
 
 function decodeJob(h: Record<string, string>): JobRecord {
   return {

@@ -21,7 +21,9 @@ import {Network} from "./Network.sol";
  * `Delivery(requestId, resultHash)` signature: the cost of the units used (never more than the
  * escrow) is split between the Brain owner (the Brain's owner share of its emission split, rounded
  * down) and the miner (the rest), and what is left of the escrow returns to the account. A request
- * not settled by its deadline can be reclaimed in full by anyone, to the account.
+ * not settled by its deadline can be reclaimed in full by anyone, to the account. The gateway may
+ * instead refund a request it did no work for (its session was refused, or closed or expired before
+ * any job completed) at once, in full, to the account.
  *
  * Prices and the owner share are copied into the request when it opens, so a later change of the
  * Brain's configuration never touches an open request. Quality is enforced statistically (canaries
@@ -36,7 +38,8 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         None,
         Open,
         Settled,
-        Reclaimed
+        Reclaimed,
+        Refunded
     }
 
     /**
@@ -46,7 +49,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
      *  slot 2: [escrow:96][brainId:64][promptUnits:32][maxCompletionUnits:32][completionUnits:32]
      * @param account The spending account that pays (and gets refunds).
      * @param deadline Unix seconds: settlement up to it, reclaim after it.
-     * @param status Open, Settled or Reclaimed.
+     * @param status Open, Settled, Reclaimed or Refunded.
      * @param ownerBps The Brain owner's share of the cost (basis points) when the request opened.
      * @param promptPricePer1k The Brain's prompt price (wei of BASED per 1,000 units) when it opened.
      * @param completionPricePer1k The Brain's completion price when it opened.
@@ -125,7 +128,8 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     error InvalidDeadline(uint64 deadline, uint256 nowTs, uint256 latest);
     /// @notice Request `requestId` is `status`, not Open.
     error RequestNotOpen(uint256 requestId, Status status);
-    /// @notice Only the gateway of Brain `brainId` (`gateway`; zero: none set) may settle its requests.
+    /// @notice Only the gateway of Brain `brainId` (`gateway`; zero: none set) may settle or refund its
+    /// requests.
     error NotGateway(uint256 brainId, address caller, address gateway);
     /// @notice Request `requestId`'s deadline `deadline` has passed: it can only be reclaimed.
     error RequestExpired(uint256 requestId, uint64 deadline);
@@ -172,6 +176,14 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     );
     /// @notice Request `requestId` expired unsettled; its `escrow` went back to `account`.
     event Reclaimed(uint256 indexed requestId, address indexed account, uint256 escrow);
+    /// @notice Brain `brainId`'s gateway refunded request `requestId` unserved; its `escrow` went back
+    /// to `account`.
+    event Refunded(
+        uint256 indexed requestId,
+        address indexed account,
+        uint256 indexed brainId,
+        uint256 escrow
+    );
 
     /**
      * @param based_ BASED.
@@ -394,6 +406,26 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 escrow = r.escrow;
         _balances[account] += escrow;
         emit Reclaimed(requestId, account, escrow);
+    }
+
+    /**
+     * @notice Returns the whole escrow of open request `requestId` to its account's free balance at
+     * once, before or after its deadline: the gateway served nothing for it (its session was refused,
+     * or closed or expired before any job completed). Only the Brain's current gateway, which alone
+     * knows whether work was delivered: the account or its app could otherwise take the work and
+     * cancel the payment. The request ends Refunded, so it can be neither settled nor reclaimed.
+     */
+    function refund(uint256 requestId) external nonReentrant {
+        Request storage r = _requests[requestId];
+        if (r.status != Status.Open) revert RequestNotOpen(requestId, r.status);
+        uint256 brainId = r.brainId;
+        address gateway = gatewayOf(brainId);
+        if (msg.sender != gateway) revert NotGateway(brainId, msg.sender, gateway);
+        r.status = Status.Refunded;
+        address account = r.account;
+        uint256 escrow = r.escrow;
+        _balances[account] += escrow;
+        emit Refunded(requestId, account, brainId, escrow);
     }
 
     // ─────────────────────────────────────────── Internals ───────────────────────────────────────────

@@ -3334,6 +3334,37 @@ export const computeMarketAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "Refunded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "requestId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
         "internalType": "uint32",
         "name": "promptUnits",
         "type": "uint32"
@@ -3855,6 +3886,19 @@ export const computeMarketAbi = [
       }
     ],
     "name": "reclaim",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "requestId",
+        "type": "uint256"
+      }
+    ],
+    "name": "refund",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -2,7 +2,14 @@ import fs from "node:fs";
 import { expect } from "chai";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
-import type { OpenSession, SessionClaimFields, SessionView } from "../../protocol/gateway";
+import {
+  type BlobClaim,
+  type OpenSession,
+  type SessionClaimFields,
+  type SessionView,
+  blobHash,
+} from "../../protocol/gateway";
+import type { CkksClient } from "../../zkllm/ckks/client";
 import { TokenText, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { freePort } from "../helpers/processes";
@@ -142,5 +149,55 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
       requestId: "12",
       claim: { expiry: signed[0]!.expiry, signature: `0x${"11".repeat(65)}` },
     });
+  });
+
+  it("a paid encrypted prompt signs its claim over the keys first, uploads them with it and opens the session with the same claim", async () => {
+    const uploads: { hash: string; claim?: BlobClaim }[] = [];
+    const sent: OpenSession[] = [];
+    class Recording extends GatewayClient {
+      override hasBlob(): Promise<boolean> {
+        return Promise.resolve(false);
+      }
+      override putBlob(bytes: Uint8Array, claim?: BlobClaim): Promise<string> {
+        uploads.push({ hash: blobHash(bytes), ...(claim ? { claim } : {}) });
+        return Promise.resolve(blobHash(bytes));
+      }
+      override openSession(body: OpenSession): Promise<SessionView> {
+        sent.push(body);
+        return Promise.reject(new BasedError("environment", "Stop", "stop here"));
+      }
+    }
+    const [galois, relin] = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])];
+    const signed: SessionClaimFields[] = [];
+    const stopped = await refusal(() =>
+      runPrompt({
+        gateway: new Recording({ url: "http://127.0.0.1:1" }),
+        brainId: BRAIN,
+        model: SHIPPED,
+        prompt: "The jury said",
+        maxTokens: 2,
+        mode: "encrypted",
+        requestId: "12",
+        openKeys: async () => ({
+          client: { delete() {} } as unknown as CkksClient,
+          evalKeys: { galois, relin },
+        }),
+        signClaim: async (c) => {
+          signed.push(c);
+          return `0x${"11".repeat(65)}`;
+        },
+      }),
+    );
+    expect(stopped.code).to.equal("Stop");
+    const keys = { galois: blobHash(galois), relin: blobHash(relin) };
+    // One signature, over the session's keys, used for both uploads and the session.
+    expect(signed).to.have.length(1);
+    expect(signed[0]).to.deep.include({ requestId: "12", brainId: BRAIN, mode: "encrypted", keys });
+    const claim = { expiry: signed[0]!.expiry, signature: `0x${"11".repeat(65)}` };
+    expect(uploads).to.deep.equal([
+      { hash: keys.galois, claim: { requestId: "12", keys, claim } },
+      { hash: keys.relin, claim: { requestId: "12", keys, claim } },
+    ]);
+    expect(sent[0]).to.deep.include({ mode: "encrypted", keys, requestId: "12", claim });
   });
 });

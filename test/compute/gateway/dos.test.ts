@@ -1,12 +1,24 @@
 import { expect } from "chai";
 import http from "node:http";
 import { BoundedMap, FailureBudget } from "../../../compute/gateway/bounded";
-import { randomHex } from "../../../protocol/gateway";
+import type { Address } from "viem";
+import type { EscrowInfo } from "../../../compute/gateway/service";
+import {
+  type BlobClaim,
+  LIMITS,
+  type SessionKeys,
+  blobClaimHeaders,
+  randomHex,
+} from "../../../protocol/gateway";
 import { sha256Hex } from "../../../protocol/hash";
 import {
+  BRAIN,
   type TestGateway,
+  TestMiner,
   deletePrefix,
+  expectRefusal,
   newAccount,
+  signedClaim,
   signedHeaders,
   startTestGateway,
   uniquePrefix,
@@ -111,7 +123,7 @@ describe("gateway denial of service: nothing large is read before it is allowed"
     expect(blocked.body.message).to.match(/retry in \d+ s/);
   });
 
-  it("attack: anonymous blob uploads are bounded per address (BlobQuotaExceeded), checked before the body is read", async () => {
+  it("attack: anonymous blob uploads to a --free-sessions gateway are bounded per address (BlobQuotaExceeded), checked before the body is read", async () => {
     const g = await start({ blobQuotaBytes: 5_000 });
     const put = (bytes: Uint8Array) =>
       fetch(`${g.url}/v1/blobs/${sha256Hex(bytes)}`, {
@@ -158,5 +170,187 @@ describe("gateway denial of service: nothing large is read before it is allowed"
     expect(budget.retryAfterS("a", 1_000)).to.equal(0);
     for (let i = 0; i < 100; i++) budget.fail(`ip${i}`, 20);
     expect(budget.retryAfterS("a", 20)).to.equal(0);
+  });
+});
+
+describe("gateway denial of service: a paid gateway stores blobs only for an open request's claim", function () {
+  this.timeout(60_000);
+  const account = newAccount();
+  const attacker = newAccount();
+  const escrows = new Map<string, EscrowInfo>();
+  let nextRequest = 500;
+  const newRequest = (): string => {
+    const id = String(nextRequest++);
+    escrows.set(id, {
+      brainId: BRAIN,
+      open: true,
+      account: account.address,
+      promptUnits: 4,
+      maxCompletionUnits: 8,
+    });
+    return id;
+  };
+  const reads: string[] = [];
+  const paid = {
+    freeSessions: false,
+    escrowOf: async (id: string): Promise<EscrowInfo> => {
+      reads.push(id);
+      return (
+        escrows.get(id) ?? {
+          brainId: BRAIN,
+          open: false,
+          account: account.address,
+          promptUnits: 0,
+          maxCompletionUnits: 0,
+        }
+      );
+    },
+    isApp: async (_account: Address, _app: Address) => false,
+  };
+  const started: { g: TestGateway; prefix: string }[] = [];
+  const start = async (extra: Parameters<typeof startTestGateway>[1] = {}) => {
+    const prefix = uniquePrefix("dos-paid");
+    const g = await startTestGateway(prefix, { ...paid, ...extra });
+    started.push({ g, prefix });
+    return g;
+  };
+  after(async () => {
+    for (const { g, prefix } of started) {
+      await g.close();
+      await deletePrefix(prefix);
+    }
+  });
+
+  const blob = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+  const keysOf = (galois: Uint8Array, relin?: Uint8Array): SessionKeys => ({
+    galois: sha256Hex(galois),
+    relin: relin ? sha256Hex(relin) : null,
+  });
+  const claimFor = async (requestId: string, keys: SessionKeys, by = account): Promise<BlobClaim> => ({
+    requestId,
+    keys,
+    claim: await signedClaim(by, requestId, "encrypted", keys),
+  });
+  const put = (g: TestGateway, bytes: Uint8Array, headers: Record<string, string> = {}) =>
+    fetch(`${g.url}/v1/blobs/${sha256Hex(bytes)}`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream", ...headers },
+      body: bytes,
+    });
+  const codeOf = async (res: Response) => ({
+    status: res.status,
+    error: ((await res.json()) as { error: string }).error,
+  });
+
+  it("attack: an anonymous upload is refused before its body is read (402 EscrowRequired), and so are a bare request id (401) and a stranger's claim (403)", async () => {
+    const g = await start();
+    const hash = "ab".repeat(32);
+    const path = `/v1/blobs/${hash}`;
+    const octets = { "content-type": "application/octet-stream" };
+    const anonymous = await answerBeforeBody(g.url, path, octets, 64 * MiB);
+    expect(anonymous.status).to.equal(402);
+    expect(anonymous.body.error).to.equal("EscrowRequired");
+    expect(anonymous.body.message).to.match(/x-based-request-id/);
+    const id = newRequest();
+    const bare = await answerBeforeBody(g.url, path, { ...octets, "x-based-request-id": id }, 64 * MiB);
+    expect(bare.status).to.equal(401);
+    expect(bare.body.error).to.equal("ClaimRequired");
+    expect(reads, "refused without a chain read").to.deep.equal([]);
+    const keys: SessionKeys = { galois: hash, relin: null };
+    const strangers = blobClaimHeaders(await claimFor(id, keys, attacker));
+    const stranger = await answerBeforeBody(g.url, path, { ...octets, ...strangers }, 64 * MiB);
+    expect(stranger.status).to.equal(403);
+    expect(stranger.body.error).to.equal("NotRequestOwner");
+    // A request that is not open (unknown, settled, reclaimed or refunded) stores nothing either.
+    const closed = blobClaimHeaders(await claimFor("77", keys));
+    const notOpen = await answerBeforeBody(g.url, path, { ...octets, ...closed }, 64 * MiB);
+    expect(notOpen.status).to.equal(400);
+    expect(notOpen.body.error).to.equal("EscrowInvalid");
+    expect((await fetch(`${g.url}${path}`, { method: "HEAD" })).status).to.equal(404);
+  });
+
+  it("attack: a claim over other keys uploads nothing — neither another blob under it, nor this one with its keys rewritten", async () => {
+    const g = await start();
+    const id = newRequest();
+    const [key, other] = [blob(2_000), blob(2_000)];
+    const claim = await claimFor(id, keysOf(key));
+    const wrongBlob = await codeOf(await put(g, other, blobClaimHeaders(claim)));
+    expect(wrongBlob).to.deep.equal({ status: 403, error: "BlobNotClaimed" });
+    expect(reads, "refused without a chain read").to.not.include(id);
+    // Naming this blob among the keys breaks the signature, which covers them.
+    const rewritten = { ...claim, keys: keysOf(key, other) };
+    const forged = await codeOf(await put(g, other, blobClaimHeaders(rewritten)));
+    expect(forged).to.deep.equal({ status: 403, error: "NotRequestOwner" });
+    // An expired claim, and one with a header missing:
+    const old = {
+      ...claim,
+      claim: await signedClaim(account, id, "encrypted", claim.keys, Math.floor(Date.now() / 1000) - 1),
+    };
+    expect(await codeOf(await put(g, key, blobClaimHeaders(old)))).to.deep.equal({
+      status: 401,
+      error: "ClaimExpired",
+    });
+    const partial: Record<string, string> = blobClaimHeaders(claim);
+    delete partial["x-based-claim-signature"];
+    expect(await codeOf(await put(g, key, partial))).to.deep.equal({ status: 401, error: "ClaimRequired" });
+    expect((await fetch(`${g.url}/v1/blobs/${sha256Hex(other)}`, { method: "HEAD" })).status).to.equal(404);
+    expect((await fetch(`${g.url}/v1/blobs/${sha256Hex(key)}`, { method: "HEAD" })).status).to.equal(404);
+  });
+
+  it("honest flow: the account signs its session's claim first, uploads both keys with it and opens the session with the same claim", async () => {
+    const g = await start();
+    const m = new TestMiner(g.client);
+    g.members.miners.add(m.address);
+    await m.polledOnce();
+    const id = newRequest();
+    const [galois, relin] = [blob(3_000), blob(1_000)];
+    const keys = keysOf(galois, relin);
+    const claim = await claimFor(id, keys);
+    expect(await g.client.putBlob(galois, claim)).to.equal(keys.galois);
+    expect(await g.client.putBlob(relin, claim)).to.equal(keys.relin);
+    const session = await g.client.openSession({
+      brainId: BRAIN,
+      mode: "encrypted",
+      paramSet: "n8192",
+      keys,
+      requestId: id,
+      claim: claim.claim,
+    });
+    expect(session.requestId).to.equal(id);
+    // Without the claim, the client's upload is refused as any anonymous one.
+    await expectRefusal(g.client.putBlob(blob(100)), 402, "EscrowRequired");
+  });
+
+  it("attack: one request's claim stores at most its quota, checked before the body is read; other requests have their own", async () => {
+    const g = await start({ blobQuotaPerRequestBytes: 5_000, blobQuotaBytes: 1_000 });
+    const id = newRequest();
+    const [galois, relin] = [blob(3_000), blob(3_000)];
+    const claim = await claimFor(id, keysOf(galois, relin));
+    // The per-IP quota of free gateways (1,000 bytes here) does not apply: the request pays.
+    expect((await put(g, galois, blobClaimHeaders(claim))).status).to.equal(201);
+    const over = await put(g, relin, blobClaimHeaders(claim));
+    const body = (await over.json()) as { error: string; message: string };
+    expect({ status: over.status, error: body.error }).to.deep.equal({
+      status: 429,
+      error: "BlobQuotaExceeded",
+    });
+    expect(body.message).to.match(new RegExp(`request ${id} has had 3000 blob bytes`));
+    // Announced larger than what is left: refused before the bytes are read.
+    const big = await answerBeforeBody(
+      g.url,
+      `/v1/blobs/${claim.keys.relin}`,
+      { "content-type": "application/octet-stream", ...blobClaimHeaders(claim) },
+      64 * MiB,
+    );
+    expect(big.status).to.equal(429);
+    expect(big.body.error).to.equal("BlobQuotaExceeded");
+    // Another request (from the same address) has its own quota.
+    const second = newRequest();
+    const claim2 = await claimFor(second, keysOf(relin));
+    expect((await put(g, relin, blobClaimHeaders(claim2))).status).to.equal(201);
+  });
+
+  it("the default quota per request is one key set of the largest blobs, twice", () => {
+    expect(LIMITS.maxBlobBytesPerRequest).to.equal(2 * 2 * LIMITS.maxBlobBytes);
   });
 });

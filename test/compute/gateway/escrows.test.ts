@@ -5,6 +5,7 @@ import type { OpenSession } from "../../../protocol/gateway";
 import type { GatewayError } from "../../../sdk/gateway-client";
 import {
   BRAIN,
+  FAILING_REQUEST,
   type TestGateway,
   TestMiner,
   deletePrefix,
@@ -39,6 +40,8 @@ describe("gateway: escrows bound to sessions", function () {
   const allowances = new Map<string, bigint>([[`${victim.address}:${app.address}`, 10n ** 18n]]);
   let gw: TestGateway;
   let miner: TestMiner;
+  /** Requests whose jobs the shared miner takes and holds without answering (a job still running). */
+  const holdFor = new Set<string>();
   const paidOptions = {
     freeSessions: false,
     escrowOf: async (id: string): Promise<EscrowInfo> =>
@@ -54,7 +57,9 @@ describe("gateway: escrows bound to sessions", function () {
 
   before(async () => {
     gw = await startTestGateway(prefix, paidOptions);
-    miner = new TestMiner(gw.client);
+    miner = new TestMiner(gw.client, (item) =>
+      item.requestId !== null && holdFor.has(item.requestId) ? "hold" : "answer",
+    );
     gw.members.miners.add(miner.address);
     await miner.polledOnce();
     miner.start();
@@ -187,5 +192,137 @@ describe("gateway: escrows bound to sessions", function () {
     // Every pass is billed for its rows, bucket padding included: 50 × 16 + 1 rows, whatever their labels.
     const units = (await gw.client.getSession(s.sessionId)).units;
     expect(units.prompt + units.completion).to.equal(50 * 16 + 1);
+  });
+  const openPaid = async (id: string, g: TestGateway = gw) =>
+    g.client.openSession({
+      brainId: BRAIN,
+      mode: "plain",
+      requestId: id,
+      claim: await signedClaim(victim, id, "plain"),
+    });
+
+  it("a paid session closed before any job refunds its whole escrow at once", async () => {
+    const id = newRequest();
+    const s = await openPaid(id);
+    const closed = await gw.client.closeSession(s.sessionId);
+    expect(closed.settlement).to.deep.equal({
+      requestId: id,
+      txHash: `0x${"cd".repeat(32)}`,
+      error: null,
+      refunded: true,
+    });
+    expect(gw.refunded).to.include(id);
+    expect(gw.settled.map((x) => x.requestId)).to.not.include(id);
+    // A refund the chain refuses is reported, not thrown: the escrow waits for its deadline.
+    escrows.set(FAILING_REQUEST, {
+      brainId: BRAIN,
+      open: true,
+      account: victim.address,
+      promptUnits: 4,
+      maxCompletionUnits: 8,
+    });
+    const failing = await gw.client.closeSession((await openPaid(FAILING_REQUEST)).sessionId);
+    expect(failing.settlement).to.deep.include({ requestId: FAILING_REQUEST, txHash: null });
+    expect(failing.settlement!.error).to.match(/its refund failed \(execution reverted: RequestNotOpen/);
+    expect(gw.refunded).to.not.include(FAILING_REQUEST);
+  });
+
+  it("a paid session that expires before any job is refunded at once, not at the deadline", async () => {
+    const shortPrefix = uniquePrefix("escrows-refund-ttl");
+    const short = await startTestGateway(shortPrefix, { ...paidOptions, sessionTtlMs: 1_000 });
+    const m = new TestMiner(short.client);
+    short.members.miners.add(m.address);
+    try {
+      await m.polledOnce();
+      const id = newRequest();
+      await openPaid(id, short);
+      for (let i = 0; i < 60 && !short.refunded.includes(id); i++) await sleep(100);
+      expect(short.refunded, "refunded on expiry").to.include(id);
+      expect(short.settled).to.have.length(0);
+    } finally {
+      await short.close();
+      await deletePrefix(shortPrefix);
+    }
+  });
+
+  it("attack: closing a session while its job runs, to get the result and the refund — no refund", async () => {
+    const id = newRequest();
+    holdFor.add(id);
+    const s = await openPaid(id);
+    const { jobId } = await gw.client.submitJob(s.sessionId, {
+      kind: "generate",
+      tokens: [1, 2],
+      maxTokens: 3,
+    });
+    for (let i = 0; i < 50 && !miner.taken.some((t) => t.jobId === jobId); i++) await sleep(50);
+    expect(
+      miner.taken.some((t) => t.jobId === jobId),
+      "the miner holds the job",
+    ).to.equal(true);
+    const closed = await gw.client.closeSession(s.sessionId);
+    expect(closed.settlement).to.deep.include({ requestId: id, txHash: null });
+    expect(closed.settlement!.refunded ?? false).to.equal(false);
+    expect(closed.settlement!.error).to.match(/still queued or running/);
+    expect(gw.refunded).to.not.include(id);
+    // A job submitted but not yet taken counts the same: it could still deliver.
+    const queued = newRequest();
+    const q = await openPaid(queued);
+    miner.paused = true;
+    try {
+      await gw.client.submitJob(q.sessionId, { kind: "generate", tokens: [1], maxTokens: 1 });
+      const c = await gw.client.closeSession(q.sessionId);
+      expect(c.settlement!.refunded ?? false).to.equal(false);
+      expect(gw.refunded).to.not.include(queued);
+    } finally {
+      miner.paused = false;
+    }
+  });
+
+  it("a paid session whose jobs all failed is refunded; one with a delivered job still settles, never refunds", async () => {
+    const failPrefix = uniquePrefix("escrows-refund-failed");
+    const g = await startTestGateway(failPrefix, { ...paidOptions, maxAttempts: 1 });
+    const holder = new TestMiner(g.client, () => "hold");
+    g.members.miners.add(holder.address);
+    try {
+      await holder.polledOnce();
+      holder.start();
+      const id = newRequest();
+      const s = await openPaid(id, g);
+      const { jobId } = await g.client.submitJob(s.sessionId, {
+        kind: "generate",
+        tokens: [1],
+        maxTokens: 1,
+      });
+      const failed = await g.client.waitForJob(jobId, 10_000);
+      expect(failed.state).to.equal("failed");
+      const closed = await g.client.closeSession(s.sessionId);
+      expect(closed.settlement).to.deep.include({ requestId: id, refunded: true, error: null });
+      expect(g.refunded).to.deep.equal([id]);
+    } finally {
+      await holder.stop();
+      await g.close();
+      await deletePrefix(failPrefix);
+    }
+
+    const worked = newRequest();
+    const s = await openPaid(worked);
+    const { jobId } = await gw.client.submitJob(s.sessionId, {
+      kind: "generate",
+      tokens: [1, 2],
+      maxTokens: 3,
+    });
+    const done = await gw.client.waitForJob(jobId, 10_000);
+    expect(done.state).to.equal("completed");
+    const closed = await gw.client.closeSession(s.sessionId);
+    expect(closed.settlement).to.deep.equal({
+      requestId: worked,
+      txHash: `0x${"ab".repeat(32)}`,
+      error: null,
+    });
+    expect(gw.settled.find((x) => x.requestId === worked)).to.include({
+      completionUnits: 3,
+      resultHash: done.result!.outputHash,
+    });
+    expect(gw.refunded).to.not.include(worked);
   });
 });

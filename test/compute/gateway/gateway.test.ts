@@ -272,14 +272,19 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     );
   });
 
-  it("closes an unpaid session without settling, and a paid one with no delivery with a reason", async () => {
+  it("closes an unpaid session without settling, and refunds a paid one in which no job ran", async () => {
     const unpaid = await openEncrypted();
     expect((await gw.client.closeSession(unpaid.sessionId)).settlement).to.equal(null);
     const before = gw.settled.length;
     const idle = await openEncrypted("7");
     const closed = await gw.client.closeSession(idle.sessionId);
-    expect(closed.settlement!.txHash).to.equal(null);
-    expect(closed.settlement!.error).to.match(/no job of this session completed/);
+    expect(closed.settlement).to.deep.equal({
+      requestId: "7",
+      txHash: `0x${"cd".repeat(32)}`,
+      error: null,
+      refunded: true,
+    });
+    expect(gw.refunded).to.include("7");
     expect(gw.settled.length).to.equal(before);
   });
 

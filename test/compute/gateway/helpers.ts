@@ -56,6 +56,8 @@ export type TestGateway = RunningGateway & {
   members: Members;
   client: GatewayClient;
   settled: Array<Parameters<NonNullable<GatewayOptions["settle"]>>[0]>;
+  /** Request ids the gateway refunded (ComputeMarket `refund`), in order. */
+  refunded: string[];
 };
 
 /** A gateway on a unique prefix with short locks and timeouts, so failover happens in seconds. */
@@ -65,6 +67,7 @@ export async function startTestGateway(
   members: Members = { miners: new Set(), validators: new Set() },
 ): Promise<TestGateway> {
   const settled: TestGateway["settled"] = [];
+  const refunded: TestGateway["refunded"] = [];
   const running = await startGateway({
     port: 0,
     brainId: BRAIN,
@@ -79,13 +82,24 @@ export async function startTestGateway(
       settled.push(s);
       return `0x${"ab".repeat(32)}` as Hex;
     },
+    refund: async ({ requestId }) => {
+      if (requestId === FAILING_REQUEST) throw new Error(`execution reverted: RequestNotOpen(${requestId})`);
+      refunded.push(requestId);
+      return `0x${"cd".repeat(32)}` as Hex;
+    },
     lockMs: 1_000,
     minerTimeoutMs: 1_500,
     // Most suites open sessions without escrow; escrows.test.ts checks the default (refused).
     freeSessions: true,
     ...extra,
   });
-  return { ...running, members, settled, client: new GatewayClient({ url: running.url, timeoutMs: 10_000 }) };
+  return {
+    ...running,
+    members,
+    settled,
+    refunded,
+    client: new GatewayClient({ url: running.url, timeoutMs: 10_000 }),
+  };
 }
 
 export const signerOf = (account: PrivateKeyAccount): SignerOptions => ({ account, domain: DOMAIN });

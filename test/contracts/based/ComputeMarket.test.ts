@@ -25,7 +25,7 @@ const DEPOSIT = BASED(1_000);
 const ANY_COST = ethers.MaxUint256;
 /** secp256k1's group order: s and n − s are both valid, OZ accepts only the low one. */
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-const Status = { None: 0n, Open: 1n, Settled: 2n, Reclaimed: 3n } as const;
+const Status = { None: 0n, Open: 1n, Settled: 2n, Reclaimed: 3n, Refunded: 4n } as const;
 
 /** Hardhat's signers are the devnet mnemonic's accounts: the miners sign with viem, as miners do. */
 const signerKey = (index: number) => privateKeyToAccount(devnetPrivateKey(index));
@@ -730,6 +730,115 @@ describe("ComputeMarket", function () {
     });
   });
 
+  describe("refund", function () {
+    it("the gateway returns the whole escrow to the account's free balance at once, before the deadline or after it; Refunded", async function () {
+      const { market, based, user, gateway, open } = await loadFixture(deployMarket);
+      const early = await open();
+      const late = await open();
+      const escrowOf = async (id: bigint) => (await market.getRequest(id)).escrow;
+      const [earlyEscrow, lateEscrow] = [await escrowOf(early.requestId), await escrowOf(late.requestId)];
+      expect(earlyEscrow).to.be.greaterThan(0n);
+      const free = await market.balanceOf(user.address);
+      const tx = await market.connect(gateway).refund(early.requestId);
+      await expect(tx)
+        .to.emit(market, "Refunded")
+        .withArgs(early.requestId, user.address, BRAIN, earlyEscrow);
+      // Within the market: no token moves, the free balance goes up by exactly the escrow.
+      await expect(tx).to.changeTokenBalances(based, [market, gateway, user], [0n, 0n, 0n]);
+      expect(await market.balanceOf(user.address)).to.equal(free + earlyEscrow);
+      expect(await market.balanceOf(gateway.address)).to.equal(0n);
+      expect((await time.latest()) < early.deadline).to.equal(true);
+      const r = await market.getRequest(early.requestId);
+      expect(r.status).to.equal(Status.Refunded);
+      expect(r.escrow).to.equal(earlyEscrow); // the record keeps what it held
+      // After the deadline the gateway may still refund (sooner than waiting for someone to reclaim).
+      await time.increaseTo(late.deadline + 1n);
+      await expect(market.connect(gateway).refund(late.requestId))
+        .to.emit(market, "Refunded")
+        .withArgs(late.requestId, user.address, BRAIN, lateEscrow);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+    });
+
+    it("attack: the user cancels after receiving work — only the Brain's current gateway may refund", async function () {
+      const { market, carol, bob, user, app, gateway, stranger, open } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      await market.connect(user).authorize(app.address, ethers.MaxUint256);
+      const { requestId: byApp } = await open({ by: app });
+      // The account, the app that opened it, the Brain's wallet, a stranger: none is the gateway.
+      for (const caller of [user, app, carol, stranger]) {
+        for (const id of [requestId, byApp]) {
+          await expect(market.connect(caller).refund(id))
+            .to.be.revertedWithCustomError(market, "NotGateway")
+            .withArgs(BRAIN, caller.address, gateway.address);
+        }
+      }
+      // The gateway of another Brain is not this one's.
+      await market.connect(bob).setGateway(OTHER_BRAIN, stranger.address);
+      await expect(market.connect(stranger).refund(requestId))
+        .to.be.revertedWithCustomError(market, "NotGateway")
+        .withArgs(BRAIN, stranger.address, gateway.address);
+      // A replaced gateway, and a Brain without one, refund nothing.
+      await market.connect(carol).setGateway(BRAIN, ethers.ZeroAddress);
+      await expect(market.connect(gateway).refund(requestId))
+        .to.be.revertedWithCustomError(market, "NotGateway")
+        .withArgs(BRAIN, gateway.address, ethers.ZeroAddress);
+      await market.connect(carol).setGateway(BRAIN, app.address);
+      await expect(market.connect(gateway).refund(requestId))
+        .to.be.revertedWithCustomError(market, "NotGateway")
+        .withArgs(BRAIN, gateway.address, app.address);
+      expect((await market.getRequest(requestId)).status).to.equal(Status.Open);
+      await expect(market.connect(app).refund(requestId)).to.emit(market, "Refunded"); // the new gateway may
+    });
+
+    it("attack: a refund is never repeated, never follows a settlement or a reclaim, and a refunded request can be neither settled nor reclaimed", async function () {
+      const { market, user, gateway, open, sign } = await loadFixture(deployMarket);
+      const refunded = await open();
+      const settled = await open();
+      const reclaimed = await open();
+      await market.connect(gateway).refund(refunded.requestId);
+      const free = await market.balanceOf(user.address);
+      await expect(market.connect(gateway).refund(refunded.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(refunded.requestId, Status.Refunded);
+      await expect(
+        market.connect(gateway).settle(refunded.requestId, 1, RESULT, await sign(refunded.requestId, RESULT)),
+      )
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(refunded.requestId, Status.Refunded);
+      await market
+        .connect(gateway)
+        .settle(settled.requestId, 1, RESULT, await sign(settled.requestId, RESULT));
+      await expect(market.connect(gateway).refund(settled.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(settled.requestId, Status.Settled);
+      await time.increaseTo(reclaimed.deadline + 1n);
+      await expect(market.reclaim(refunded.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(refunded.requestId, Status.Refunded);
+      await market.reclaim(reclaimed.requestId);
+      await expect(market.connect(gateway).refund(reclaimed.requestId))
+        .to.be.revertedWithCustomError(market, "RequestNotOpen")
+        .withArgs(reclaimed.requestId, Status.Reclaimed);
+      for (const id of [0n, 77n]) {
+        await expect(market.connect(gateway).refund(id))
+          .to.be.revertedWithCustomError(market, "RequestNotOpen")
+          .withArgs(id, Status.None);
+      }
+      // None of the refused calls moved anything; the settlement's refund and the reclaim did.
+      const cost = await market.quote(PROMPT_PRICE, COMPLETION_PRICE, 10, 1);
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT - cost);
+      expect(free).to.equal(DEPOSIT - 2n * (await market.getRequest(settled.requestId)).escrow);
+    });
+
+    it("a Brain deactivated after the request opened: its gateway still refunds at once", async function () {
+      const { market, carol, gateway, user, mirror, open } = await loadFixture(deployMarket);
+      const { requestId } = await open();
+      await mirror(BRAIN, carol.address, { active: false });
+      await expect(market.connect(gateway).refund(requestId)).to.emit(market, "Refunded");
+      expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
+    });
+  });
+
   describe("properties", function () {
     it("the escrow rule on-chain equals quoteEscrow over the whole range of prices and units", async function () {
       const { market } = await loadFixture(deployMarket);
@@ -815,7 +924,7 @@ describe("ComputeMarket", function () {
       );
     });
 
-    it("over random sequences of deposits, withdrawals, requests (own and by apps), settlements, reclaims and time, no BASED is created or lost", async function () {
+    it("over random sequences of deposits, withdrawals, requests (own and by apps), settlements, reclaims, refunds and time, no BASED is created or lost", async function () {
       type Op =
         | { kind: "deposit"; amount: bigint }
         | { kind: "withdraw"; amount: bigint }
@@ -823,6 +932,7 @@ describe("ComputeMarket", function () {
         | { kind: "open"; byApp: boolean; promptUnits: number; maxCompletionUnits: number; slack: bigint }
         | { kind: "settle"; pick: number; used: number }
         | { kind: "reclaim"; pick: number }
+        | { kind: "refund"; pick: number; byGateway: boolean }
         | { kind: "time"; seconds: number };
       const opArb: fc.Arbitrary<Op> = fc.oneof(
         fc.record({ kind: fc.constant("deposit" as const), amount: fc.bigInt({ min: 1n, max: BASED(50) }) }),
@@ -844,6 +954,7 @@ describe("ComputeMarket", function () {
           used: fc.double({ min: 0, max: 1, noNaN: true }),
         }),
         fc.record({ kind: fc.constant("reclaim" as const), pick: fc.nat() }),
+        fc.record({ kind: fc.constant("refund" as const), pick: fc.nat(), byGateway: fc.boolean() }),
         fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 900 }) }),
       );
       await fc.assert(
@@ -932,6 +1043,20 @@ describe("ComputeMarket", function () {
                 expect((await market.balanceOf(user.address)) - freeBefore).to.equal(open.get(id)!.escrow);
                 open.delete(id);
               }
+            } else if (op.kind === "refund" && open.size > 0) {
+              const id = [...open.keys()][op.pick % open.size]!;
+              const freeBefore = await market.balanceOf(user.address);
+              const before = await paid();
+              // Only the gateway refunds, at any time while open, exactly the escrow, to the account.
+              expect(await ok(market.connect(op.byGateway ? gateway : user).refund(id))).to.equal(
+                op.byGateway,
+              );
+              expect((await paid()) - before).to.equal(0n);
+              if (op.byGateway) {
+                expect((await market.balanceOf(user.address)) - freeBefore).to.equal(open.get(id)!.escrow);
+                open.delete(id);
+                expect(await ok(market.connect(gateway).refund(id))).to.equal(false);
+              } else expect(await market.balanceOf(user.address)).to.equal(freeBefore);
             } else if (op.kind === "time") await time.increase(op.seconds);
             await check();
           }
