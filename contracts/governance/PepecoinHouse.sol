@@ -102,7 +102,8 @@ contract PepecoinHouse is ReentrancyGuardTransient {
         if (pepecoin_ == address(0)) revert ZeroAddress();
         pepecoin = IERC20(pepecoin_);
         governor = IPepecoinHouseGovernor(msg.sender);
-        vetoQuorum = vetoQuorum_;
+        // Checked here so that a later lock cannot fail on the cast.
+        vetoQuorum = SafeCast.toUint128(vetoQuorum_);
         emit VetoQuorumSet(vetoQuorum_);
     }
 

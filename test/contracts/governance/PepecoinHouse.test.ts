@@ -210,4 +210,13 @@ describe("PepecoinHouse", function () {
       "VoteNotOver",
     );
   });
+
+  it("refuses a zero token or a quorum beyond 128 bits at deployment", async function () {
+    const { house, labs } = await loadFixture(withPepe);
+    const factory = await ethers.getContractFactory("PepecoinHouse");
+    await expect(factory.deploy(ethers.ZeroAddress, 1n)).to.be.revertedWithCustomError(house, "ZeroAddress");
+    await expect(factory.deploy(labs.address, 1n << 128n))
+      .to.be.revertedWithCustomError(house, "SafeCastOverflowedUintDowncast")
+      .withArgs(128, 1n << 128n);
+  });
 });
