@@ -30,9 +30,11 @@ library Messages {
     uint8 internal constant BRAIN_EVENT = 1;
     /// @notice A bridge lock or burn. Payload: `(address sender, address recipient, uint256 amount)`.
     uint8 internal constant BRIDGE_TRANSFER = 2;
-    /// @notice The GigaBrains of an epoch (BasedAI → Ethereum). Payload: a later issue.
+    /// @notice The GigaBrains (≥ 0.5 % of all stake) at a BasedAI block (BasedAI → Ethereum, GigaBrainSets).
+    /// Payload: `(uint64 basedBlock, uint16[] brainIds)`, ids strictly ascending, each below 1024.
     uint8 internal constant GIGABRAIN_SET = 3;
-    /// @notice A governance parameter change (Ethereum → BasedAI). Payload: a later issue.
+    /// @notice A governance call (Ethereum → BasedAI): GovernanceOutbox's `GovernanceCallSent`, for
+    /// GovernanceCallReceiver. Payload: `(uint64 dstChainId, address target, uint256 value, bytes data, bytes32 salt)`.
     uint8 internal constant GOVERNANCE_CALL = 4;
     /// @notice A new attester set, handled by the inbox itself.
     /// Payload: `(uint32 newVersion, address[] newAttesters)`, sorted ascending.
