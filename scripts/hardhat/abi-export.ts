@@ -5,7 +5,12 @@ import { TASK_COMPILE } from "hardhat/builtin-tasks/task-names";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 /** Source folders whose contracts off-chain code (viem) talks to. */
-const EXPORTED_SOURCE_DIRS = ["contracts/ethereum/", "contracts/based/", "contracts/messaging/"];
+const EXPORTED_SOURCE_DIRS = [
+  "contracts/ethereum/",
+  "contracts/based/",
+  "contracts/messaging/",
+  "contracts/governance/",
+];
 /** The devnet stand-ins the SDK calls; the other contracts/test mocks serve the tests only. */
 const EXPORTED_TEST_CONTRACTS = ["contracts/test/TestPepecoin.sol:TestPepecoin"];
 export const GENERATED_ABIS_FILE = "protocol/generated/abis.ts";
