@@ -27,7 +27,10 @@ export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 export type Message = {
   srcChainId: bigint;
   dstChainId: bigint;
-  /** `(blockNumber << 32) | logIndex` of the source event. */
+  /**
+   * `(blockNumber << 32) | logIndex` of the source event; kinds no event makes number themselves
+   * (EPOCH_REPORT: `reportNonce`, GIGABRAIN_SET: `gigaBrainSetNonce`, ATTESTER_SET: the new version).
+   */
   nonce: bigint;
   kind: MessageKind;
   payload: Hex;

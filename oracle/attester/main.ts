@@ -5,6 +5,9 @@
  * are signed once their block is final: the chain's `finalized` block by default, a fixed depth
  * for a chain without that tag (set explicitly; depth 0 only with --allow-zero-finality). The key is its identity in the attester set. Beside the watched events it
  * reports epochs (oracle/epoch/reporter.ts), keeping them in `<state-dir>/epochs-<address>/`.
+ * When the deployments file names them on Ethereum, it also signs governance calls
+ * (`GovernanceOutbox` → GOVERNANCE_CALL) and GigaBrain sets (`GigaBrainSets` ← GIGABRAIN_SET,
+ * oracle/gigabrain/reporter.ts).
  */
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,7 +25,8 @@ import { EpochStore } from "../epoch/store";
 import { Journal } from "../signing/journal";
 import { Attester } from "./attester";
 import { attesterServer } from "./server";
-import { brainWatch, bridgeWatch } from "./sources";
+import { GigaBrainReporter } from "../gigabrain/reporter";
+import { brainWatch, bridgeWatch, governanceWatch } from "./sources";
 
 export const attesterOptionsSchema = z
   .object({
@@ -126,6 +130,10 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
         brainWatch(ethereum, based, e.contracts.BrainNFT),
         bridgeWatch(ethereum, based, ethBridge, "to-based"),
         bridgeWatch(based, ethereum, b.contracts.BasedBridge, "to-ethereum"),
+        // Only where the deployment has the governance contracts (named exactly so).
+        ...(e.contracts.GovernanceOutbox
+          ? [governanceWatch(ethereum, based, e.contracts.GovernanceOutbox)]
+          : []),
       ],
       log,
     });
@@ -150,6 +158,22 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
       log: log.child({ part: "epochs" }),
     });
 
+    const gigaBrainSets = e.contracts.GigaBrainSets;
+    const gigaBrains = gigaBrainSets
+      ? new GigaBrainReporter({
+          sign: (m) => attester.sign(m),
+          based: {
+            client: based.publicClient,
+            chainId: BigInt(b.chainId),
+            contracts: economy,
+            startBlock: BigInt(b.startBlock),
+          },
+          ethereum: { client: ethereum.publicClient, chainId: BigInt(e.chainId), gigaBrainSets },
+          finality: options.basedFinality,
+          log: log.child({ part: "gigabrains" }),
+        })
+      : undefined;
+
     if (options.ethereumFinality.kind === "finalized")
       await checkFinalizedTag(ethereum, "--ethereum-finality");
     if (options.basedFinality.kind === "finalized") await checkFinalizedTag(based, "--based-finality");
@@ -160,6 +184,8 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
         address,
         ethereumFinality: describeFinality(options.ethereumFinality),
         basedFinality: describeFinality(options.basedFinality),
+        governanceCalls: e.contracts.GovernanceOutbox !== undefined,
+        gigaBrainSets: gigaBrains !== undefined,
       },
       "attester listening",
     );
@@ -180,6 +206,7 @@ export const attesterService: ServiceDefinition<z.infer<typeof attesterOptionsSc
       await Promise.all([
         loop("poll", () => attester.poll()),
         options.epochReports ? loop("epoch report", () => reporter.poll()) : Promise.resolve(),
+        gigaBrains ? loop("GigaBrain set", () => gigaBrains.poll()) : Promise.resolve(),
       ]);
     } finally {
       await server.close();

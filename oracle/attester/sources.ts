@@ -3,7 +3,8 @@
  * - Ethereum BrainNFT `Transfer` (mint, transfer, deactivation) and `BasedWalletLinked` →
  *   BRAIN_EVENT with the Brain's full state at that block, for the BasedAI chain;
  * - Ethereum EthereumBridge `BridgeBurned` → BRIDGE_TRANSFER for the BasedAI chain;
- * - BasedAI BasedBridge `BridgeLocked` → BRIDGE_TRANSFER for Ethereum.
+ * - BasedAI BasedBridge `BridgeLocked` → BRIDGE_TRANSFER for Ethereum;
+ * - Ethereum GovernanceOutbox `GovernanceCallSent` → GOVERNANCE_CALL for the BasedAI chain.
  * Every attester derives the same message from the same log, so their signatures add up.
  *
  * Bridge transfers come from the logs alone (nodes keep logs). A Brain snapshot reads the Brain's
@@ -21,7 +22,13 @@ import {
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import { basedBridgeAbi, brainNFTAbi, ethereumBridgeAbi } from "../../protocol/generated/abis";
+import {
+  basedBridgeAbi,
+  brainNFTAbi,
+  ethereumBridgeAbi,
+  governanceOutboxAbi,
+} from "../../protocol/generated/abis";
+import { encodeGovernanceCall } from "../../protocol/governance";
 import {
   type BridgeDirection,
   type Message,
@@ -201,6 +208,38 @@ export function bridgeWatch(
         nonce: nonceOf(e),
         kind: MessageKind.BRIDGE_TRANSFER,
         payload: encodeBridgeTransfer(e.args),
+      }));
+    },
+  };
+}
+
+/**
+ * Ethereum GovernanceOutbox `GovernanceCallSent` → GOVERNANCE_CALL messages for the BasedAI chain
+ * (docs/protocol.md "Governance calls"): the payload is the event's fields in order, the nonce the
+ * log's position, like every event watch. The event's own `dstChainId` goes into the payload as
+ * emitted (the receiver refuses a call made for another chain), and the message goes to `based`.
+ */
+export function governanceWatch(ethereum: ChainContext, based: ChainContext, outbox: Address): Watch {
+  if (ethereum.name !== "ethereum" || based.name !== "based") {
+    throw new Error(`governance calls go from ethereum to based, not from ${ethereum.name} to ${based.name}`);
+  }
+  return {
+    source: ethereum,
+    destination: based,
+    addresses: [outbox],
+    async toMessages(logs) {
+      const events = parseEventLogs({
+        abi: governanceOutboxAbi,
+        logs,
+        eventName: "GovernanceCallSent",
+        strict: true,
+      });
+      return events.map((e) => ({
+        srcChainId: BigInt(ethereum.chain.id),
+        dstChainId: BigInt(based.chain.id),
+        nonce: nonceOf(e),
+        kind: MessageKind.GOVERNANCE_CALL,
+        payload: encodeGovernanceCall(e.args),
       }));
     },
   };
