@@ -1427,7 +1427,7 @@ export function explainGovernanceError(revert: Revert): BasedError {
       return new BasedError(
         "refused",
         name,
-        `Brain #${a[0]} is not a GigaBrain in the set in force at ${date(args[1])}${name === "NotGigaBrain" ? " (a vote counts the proposal's snapshot set; a proposal the current one)" : ""}.`,
+        `Brain #${a[0]} is not a GigaBrain in the set in force at ${date(args[1])} (a vote counts the set of the proposal's vote start, a new proposal the current set).`,
         "Only Brains with at least 0.5 % of all BasedAI stake when the set was taken are GigaBrains; list the current set.",
         { brainId: a[0]!, timepoint: a[1]! },
       );
