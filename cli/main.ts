@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import packageJson from "../package.json";
 import { registerAccountCommands } from "./commands/account";
 import { registerBrainCommands } from "./commands/brain";
+import { registerGovCommands } from "./commands/gov";
 import { registerBridgeCommands } from "./commands/bridge";
 import { registerMinerCommands } from "./commands/miner";
 import { registerModelCommands } from "./commands/model";
@@ -66,6 +67,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerNetworkCommands(program, wrap);
   registerStakeCommands(program, wrap);
   registerRewardsCommands(program, wrap);
+  registerGovCommands(program, wrap);
   registerAccountCommands(program, wrap);
   registerPromptCommands(program, wrap);
   registerMinerCommands(program, wrap);

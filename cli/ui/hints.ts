@@ -115,6 +115,70 @@ const HINTS: Record<string, Hint> = {
     (d) =>
       `Run \`based rewards settle --epoch ${d.epoch}\` from block ${d.lapsesAt} if no revision came by then (\`based rewards show --epoch ${d.epoch}\`).`,
   ),
+  // Governance
+  NoGovernance: () =>
+    "Point BASED_DEPLOYMENTS at a deployments file written after the governance contracts were deployed.",
+  InvalidCall: () =>
+    'Pass --call "<contract>.<function>(<args>)" with a contract of the deployments file, e.g. --call "PepecoinHouse.setVetoQuorum(2000000e18)".',
+  NoCalls: () => 'Pass at least one --call "<contract>.<function>(<args>)".',
+  ProposalExists: () => "Pass another --title: a proposal's id is the hash of its calls and its description.",
+  NotLabsProposer: () =>
+    "In the first year only Based Labs' proposer proposes; after it, a GigaBrain's owner proposes with `based gov propose … --brain <id>`.",
+  OptimisticPeriodOver: () =>
+    "Pass --brain <id> of a GigaBrain you own (`based gov gigabrains` lists the current set).",
+  OptimisticPeriodActive: () =>
+    "Leave out --brain: in the optimistic first year only Based Labs' proposer proposes.",
+  NotGigaBrain: (d) =>
+    `\`based gov gigabrains\` lists the current set; a vote counts the set of the proposal's vote start${d.brainId === undefined ? "" : `, and Brain #${d.brainId} was not in it`}.`,
+  NotBrainOwner: needs(
+    ["brainId", "owner"],
+    (d) => `Sign with the key of ${d.owner}, Brain #${d.brainId}'s owner (BASED_PRIVATE_KEY).`,
+  ),
+  BrainAlreadyVoted: needs(
+    ["proposalId"],
+    (d) => `Nothing to do: its vote is counted (\`based gov show ${d.proposalId}\`).`,
+  ),
+  VoteNotOpen: needs(
+    ["proposalId"],
+    (d) => `\`based gov show ${d.proposalId}\` says when its vote starts; try again from then.`,
+  ),
+  VoteClosed: needs(
+    ["proposalId"],
+    (d) =>
+      `\`based gov show ${d.proposalId}\` shows its outcome; locked PEPE comes back with \`based gov unlock ${d.proposalId}\`.`,
+  ),
+  VoteNotOver: needs(
+    ["proposalId"],
+    (d) =>
+      `Unlock after its vote ends (\`based gov show ${d.proposalId}\` says when): \`based gov unlock ${d.proposalId}\`.`,
+  ),
+  NothingLocked: needs(
+    ["proposalId"],
+    (d) => `\`based gov show ${d.proposalId} --address <you>\` shows what you locked.`,
+  ),
+  ProposalNotFound: () => "`based gov list` lists the proposals and their ids.",
+  WrongProposalState: needs(["proposalId", "state"], (d) => {
+    const next: Record<string, string> = {
+      pending: `wait for its vote (\`based gov show ${d.proposalId}\`)`,
+      active: `wait for the end of its vote (\`based gov show ${d.proposalId}\`)`,
+      succeeded: `queue it first: \`based gov queue ${d.proposalId}\``,
+      queued: `execute it after its eta: \`based gov execute ${d.proposalId}\``,
+    };
+    return `It is ${d.state}: ${next[d.state ?? ""] ?? `nothing more can be done with it (\`based gov show ${d.proposalId}\`)`}.`;
+  }),
+  GovernorUnableToCancel: () =>
+    "Only the proposer cancels, while the proposal is pending or its vote is active.",
+  NotReady: (d) =>
+    d.proposalId !== undefined
+      ? `Run \`based gov execute ${d.proposalId}\` after its eta (\`based gov show ${d.proposalId}\`).`
+      : d.operationId !== undefined
+        ? `Run \`based gov execute-based ${d.operationId}\` once ready (\`based gov based-call ${d.operationId}\`).`
+        : undefined,
+  OperationUnknown: needs(
+    ["operationId"],
+    (d) =>
+      `Follow it with \`based gov based-call ${d.operationId}\`; the attesters deliver it a few blocks after the Ethereum execution.`,
+  ),
   // Compute market
   InsufficientBalance: (d, err) => {
     if (d.action === "open" && d.needed !== undefined && d.balance !== undefined) {
