@@ -11,8 +11,15 @@ const EXPORTED_SOURCE_DIRS = [
   "contracts/messaging/",
   "contracts/governance/",
 ];
-/** The devnet stand-ins the SDK calls; the other contracts/test mocks serve the tests only. */
-const EXPORTED_TEST_CONTRACTS = ["contracts/test/TestPepecoin.sol:TestPepecoin"];
+/**
+ * Contracts outside those folders that off-chain code calls: the devnet's Pepecoin stand-in (the
+ * other contracts/test mocks serve the tests only) and OpenZeppelin's TimelockController, which
+ * governance deploys as is on both chains.
+ */
+const EXPORTED_OTHER_CONTRACTS = [
+  "contracts/test/TestPepecoin.sol:TestPepecoin",
+  "@openzeppelin/contracts/governance/TimelockController.sol:TimelockController",
+];
 export const GENERATED_ABIS_FILE = "protocol/generated/abis.ts";
 
 function exportName(contractName: string): string {
@@ -25,7 +32,7 @@ export async function renderAbis(hre: HardhatRuntimeEnvironment): Promise<string
   const names = await hre.artifacts.getAllFullyQualifiedNames();
   const picked = names
     .filter(
-      (fq) => EXPORTED_SOURCE_DIRS.some((dir) => fq.startsWith(dir)) || EXPORTED_TEST_CONTRACTS.includes(fq),
+      (fq) => EXPORTED_SOURCE_DIRS.some((dir) => fq.startsWith(dir)) || EXPORTED_OTHER_CONTRACTS.includes(fq),
     )
     .sort((a, b) => a.localeCompare(b));
   const parts = [

@@ -258,7 +258,8 @@ describe("sdk/governance: proposals, GigaBrain votes, PEPE locks, queue and exec
     const based = ctxOf(deployments, f.frank.address, "based");
     const calls = [
       parseGovernanceCall(deployments, "PepecoinHouse.setVetoQuorum(2000000e18)"),
-      parseGovernanceCall(deployments, "BasedGuardian.changeThreshold(3)"),
+      // The BasedAI timelock may change its own delay (and nothing but itself may).
+      parseGovernanceCall(deployments, "BasedTimelock.updateDelay(7200)"),
     ];
     const { proposalId } = await propose(labs, { title: "raise the veto", calls });
     await refusal(queueProposal(frank, proposalId), "WrongProposalState");
@@ -274,7 +275,7 @@ describe("sdk/governance: proposals, GigaBrain votes, PEPE locks, queue and exec
     expect(await f.house.vetoQuorum()).to.equal(PEPE(2_000_000));
     expect(done.basedCalls).to.have.length(1);
     const sent = done.basedCalls[0]!;
-    expect(sent).to.include({ contract: "BasedGuardian", function: "changeThreshold(uint256)" });
+    expect(sent).to.include({ contract: "BasedTimelock", function: "updateDelay(uint256)" });
     expect(await f.outbox.sent(sent.callHash)).to.equal(true);
 
     const shown = await getProposal(labs, proposalId);
@@ -286,7 +287,7 @@ describe("sdk/governance: proposals, GigaBrain votes, PEPE locks, queue and exec
     });
     expect(shown.actions.map((a) => [a.chain, a.contract, a.function])).to.deep.equal([
       ["ethereum", "PepecoinHouse", "setVetoQuorum(uint256)"],
-      ["based", "BasedGuardian", "changeThreshold(uint256)"],
+      ["based", "BasedTimelock", "updateDelay(uint256)"],
     ]);
     expect(shown.actions[1]!.based!.operationId).to.equal(sent.operationId);
     expect(shown.actions[0]!.args).to.deep.equal([PEPE(2_000_000)]);
@@ -310,14 +311,16 @@ describe("sdk/governance: proposals, GigaBrain votes, PEPE locks, queue and exec
     const waiting = await getBasedCall(based, sent.operationId);
     expect(waiting).to.include({
       status: "waiting",
-      contract: "BasedGuardian",
-      function: "changeThreshold(uint256)",
+      contract: "BasedTimelock",
+      function: "updateDelay(uint256)",
     });
     await refusal(executeBasedCall(based, sent.operationId), "NotReady");
     await time.increaseTo(waiting.readyAt! + 1);
     expect((await getBasedCall(based, sent.operationId)).status).to.equal("ready");
-    // The build exports no TimelockController ABI yet (scripts/hardhat/abi-export.ts): said plainly.
-    await refusal(executeBasedCall(based, sent.operationId), "NoTimelockAbi");
+    await executeBasedCall(based, sent.operationId);
+    expect((await getBasedCall(based, sent.operationId)).status).to.equal("done");
+    expect(await f.basedTimelock.getMinDelay()).to.equal(7_200n);
+    await refusal(executeBasedCall(based, sent.operationId), "OperationClosed");
 
     const list = await listProposals(labs);
     expect(list.map((p) => [p.proposalId, p.state, p.title])).to.deep.equal([
