@@ -35,7 +35,7 @@ Exit codes: 0 done, 1 unexpected failure, 2 bad input or config, 3 refused by a 
 
 Start here: \`npm run devnet\` in one terminal, then \`based brain mint --burn\` in another.
 On the BasedAI chain: \`based brain config <id>\` (as the Brain's wallet), \`based register\`,
-\`based stake add\`, \`based rewards claim\`.`;
+\`based stake add\`, \`based rewards claim\`. Governance (GigaBrains and PEPE holders): \`based gov list\`.`;
 
 /** Builds the `based` program (exported so tests can inspect it without a process). */
 export function buildProgram(setExitCode: (code: number) => void): Command {
