@@ -298,7 +298,7 @@ export function parseGovernanceCall(
       throw invalidCall(
         raw,
         `${contract} is deployed on both chains`,
-        "Say which: --chain based|ethereum, or prefix the call with based: or ethereum:.",
+        "Say which chain (based or ethereum), or prefix the call with based: or ethereum:.",
       );
     chain = onBased ? "based" : "ethereum";
   }

@@ -131,7 +131,7 @@ describe("based gov: --call parsing, flags and help", () => {
     const ambiguous = refused(() =>
       parseGovernanceCall(deployments, "MessageInbox.setHandler(1, Staking, 5)"),
     );
-    expect(ambiguous.hint).to.include("--chain");
+    expect(ambiguous.hint).to.include("Say which chain (based or ethereum)");
     const inbox = parseGovernanceCall(deployments, "MessageInbox.setHandler(3, Staking, 1000000)", "based");
     expect(inbox).to.deep.include({
       chain: "based",
