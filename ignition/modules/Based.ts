@@ -5,6 +5,9 @@ import {
   BRIDGE_TRANSFER,
   ECONOMY_DEFAULTS,
   EPOCH_REPORT,
+  GOVERNANCE_CALL,
+  GOVERNANCE_DEFAULTS,
+  GOVERNANCE_HANDLER_GAS_LIMIT,
   HANDLER_GAS_LIMIT,
   REPORT_HANDLER_GAS_LIMIT,
 } from "./ethereum-contracts";
@@ -19,6 +22,11 @@ import {
  * `challengeBondBps`, `maxWeights`
  * (ECONOMY_DEFAULTS). Emission holds BASED's minter role. ComputeMarket (spending accounts and
  * prompt escrow) reads prices from the BrainRegistry and miners from the Network.
+ *
+ * Governance on this chain: the BasedTimelock (delay `basedTimelockDelay`, GOVERNANCE_DEFAULTS;
+ * its only proposer is the GovernanceCallReceiver, the inbox's GOVERNANCE_CALL handler for calls
+ * from Ethereum's GovernanceOutbox; anyone executes; the BasedGuardian cancels) and the
+ * BasedGuardian multisig (`guardianOwners`, required, and `guardianThreshold` [2]).
  */
 export default buildModule("Based", (m) => {
   const deployer = m.getAccount(0);
@@ -78,6 +86,58 @@ export default buildModule("Based", (m) => {
   const bound = m.call(network, "bindPruningOrderSource", [consensus]);
   m.call(network, "transferOwnership", [governance], { after: [bound] });
 
+  // ── Governance calls from Ethereum ──
+  const basedGuardian = m.contract(
+    "GuardianMultisig",
+    [
+      m.getParameter<string[]>("guardianOwners"),
+      m.getParameter("guardianThreshold", GOVERNANCE_DEFAULTS.guardianThreshold),
+    ],
+    { id: "BasedGuardian" },
+  );
+  // Open executors (address 0); the deployer administers only until the roles below are granted.
+  const basedTimelock = m.contract(
+    "TimelockController",
+    [
+      m.getParameter("basedTimelockDelay", GOVERNANCE_DEFAULTS.basedTimelockDelay),
+      [],
+      ["0x0000000000000000000000000000000000000000"],
+      deployer,
+    ],
+    { id: "BasedTimelock" },
+  );
+  const governanceCallReceiver = m.contract("GovernanceCallReceiver", [
+    messageInbox,
+    ethereumChainId,
+    basedTimelock,
+  ]);
+  const timelockRole = (role: string) =>
+    m.staticCall(basedTimelock, role, [], 0, { id: `BasedTimelock_${role}` });
+  const receiverProposes = m.call(
+    basedTimelock,
+    "grantRole",
+    [timelockRole("PROPOSER_ROLE"), governanceCallReceiver],
+    { id: "BasedTimelock_grant_receiver_PROPOSER_ROLE" },
+  );
+  const guardianCancels = m.call(
+    basedTimelock,
+    "grantRole",
+    [timelockRole("CANCELLER_ROLE"), basedGuardian],
+    {
+      id: "BasedTimelock_grant_guardian_CANCELLER_ROLE",
+    },
+  );
+  m.call(basedTimelock, "renounceRole", [timelockRole("DEFAULT_ADMIN_ROLE"), deployer], {
+    id: "BasedTimelock_renounce_admin",
+    after: [receiverProposes, guardianCancels],
+  });
+  const governanceHandler = m.call(
+    messageInbox,
+    "setHandler",
+    [GOVERNANCE_CALL, governanceCallReceiver, GOVERNANCE_HANDLER_GAS_LIMIT],
+    { id: "handler_governance_call" },
+  );
+
   const bridgeHandler = m.call(
     messageInbox,
     "setHandler",
@@ -96,7 +156,7 @@ export default buildModule("Based", (m) => {
     { id: "handler_report" },
   );
   m.call(messageInbox, "transferOwnership", [governance], {
-    after: [bridgeHandler, brainHandler, reportHandler],
+    after: [bridgeHandler, brainHandler, reportHandler, governanceHandler],
   });
   return {
     basedToken,
@@ -108,5 +168,8 @@ export default buildModule("Based", (m) => {
     emission,
     consensus,
     computeMarket,
+    basedTimelock,
+    governanceCallReceiver,
+    basedGuardian,
   };
 });

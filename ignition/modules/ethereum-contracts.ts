@@ -6,6 +6,8 @@ type Pepecoin = ContractFuture<string>;
 /** Handler kinds and gas limits (docs/protocol.md). */
 export const BRAIN_EVENT = 1;
 export const BRIDGE_TRANSFER = 2;
+export const GIGABRAIN_SET = 3;
+export const GOVERNANCE_CALL = 4;
 export const EPOCH_REPORT = 6;
 export const HANDLER_GAS_LIMIT = 200_000;
 /**
@@ -13,6 +15,29 @@ export const HANDLER_GAS_LIMIT = 200_000;
  * a full network (docs/benchmarks.md), so 2M leaves room.
  */
 export const REPORT_HANDLER_GAS_LIMIT = 2_000_000;
+/** GIGABRAIN_SET and GOVERNANCE_CALL handlers (a governance call may do a lot): 1M gas. */
+export const GOVERNANCE_HANDLER_GAS_LIMIT = 1_000_000;
+
+const DAY = 24 * 60 * 60;
+/**
+ * GigaBrain governance defaults (docs/governance.md), overridable as parameters: a proposal's vote
+ * opens a day after it is made (`votingDelay`), lasts 7 days (`votingPeriod`), is extended by 2
+ * days when the outcome flips late (`voteExtension`), a passed proposal may be queued for 14 days
+ * (`gracePeriod`), the Pepecoin house vetoes with 1,000,000 PEPE locked against (`vetoQuorum`,
+ * about 0.75 % of Pepecoin's 133.7 M supply; governance changes it), and each chain's timelock
+ * holds a passed proposal 2 days (`ethereumTimelockDelay`, `basedTimelockDelay`) — time to see it
+ * and react, and for the BasedAI guardian to cancel. The guardians are 2-of-N GuardianMultisigs.
+ */
+export const GOVERNANCE_DEFAULTS = {
+  votingDelay: DAY,
+  votingPeriod: 7 * DAY,
+  voteExtension: 2 * DAY,
+  gracePeriod: 14 * DAY,
+  vetoQuorum: 1_000_000n * 10n ** 18n,
+  ethereumTimelockDelay: 2 * DAY,
+  basedTimelockDelay: 2 * DAY,
+  guardianThreshold: 2,
+};
 
 /**
  * Economy defaults (docs/architecture.md §3), overridable as parameters of the Based module: an epoch is
@@ -48,14 +73,18 @@ export const BRIDGE_DEFAULTS = {
 
 /**
  * The Ethereum side shared by every deployment: BrainNFT on the given Pepecoin, wBASED, the
- * message inbox and the EthereumBridge. Parameters (defaults in brackets):
- * - `labs`: receiver of the reserved Brains #0–#6 and #47 [account 0]
- * - `governance`: owner/admin of WrappedBased, the inbox and the bridge — the GigaBrain timelock
- *   once it exists [account 0]
+ * message inbox, the EthereumBridge and GigaBrain governance (GigaBrainSets, the
+ * GigaBrainGovernor and its PepecoinHouse, the EthereumTimelock, the GovernanceOutbox and the
+ * EthereumGuardian multisig). Parameters (defaults in brackets):
+ * - `labs`: receiver of the reserved Brains #0–#6 and #47, and the governor's Labs proposer [account 0]
+ * - `governance`: owner/admin of WrappedBased, the inbox and the bridge [account 0]
  * - `guardian`: may pause the bridge [account 0]
  * - `attesters`: the initial attester set, ascending (required)
  * - `basedChainId`: the BasedAI chain the inbox trusts [32323]
  * - `maxTransfer`, `bucketCapacity`, `bucketRate`: bridge limits
+ * - `guardianOwners` (required), `guardianThreshold` [2]: the EthereumGuardian multisig
+ * - `votingDelay`, `votingPeriod`, `voteExtension`, `gracePeriod` (seconds), `vetoQuorum` (PEPE
+ *   wei), `ethereumTimelockDelay` (seconds): GOVERNANCE_DEFAULTS
  */
 export function deployEthereumContracts(m: IgnitionModuleBuilder, pepecoin: Pepecoin) {
   const deployer = m.getAccount(0);
@@ -83,11 +112,74 @@ export function deployEthereumContracts(m: IgnitionModuleBuilder, pepecoin: Pepe
   ]);
   const setBridge = m.call(wrappedBased, "setBridge", [ethereumBridge]);
   const setHandler = m.call(messageInbox, "setHandler", [BRIDGE_TRANSFER, ethereumBridge, HANDLER_GAS_LIMIT]);
+
+  // ── GigaBrain governance ──
+  const gigaBrainSets = m.contract("GigaBrainSets", [messageInbox, basedChainId]);
+  const setsHandler = m.call(
+    messageInbox,
+    "setHandler",
+    [GIGABRAIN_SET, gigaBrainSets, GOVERNANCE_HANDLER_GAS_LIMIT],
+    { id: "EthereumInbox_handler_gigabrain_set" },
+  );
+  const ethereumGuardian = m.contract(
+    "GuardianMultisig",
+    [
+      m.getParameter<string[]>("guardianOwners"),
+      m.getParameter("guardianThreshold", GOVERNANCE_DEFAULTS.guardianThreshold),
+    ],
+    { id: "EthereumGuardian" },
+  );
+  // The deployer administers the timelock only until the governor holds its roles, then renounces.
+  const ethereumTimelock = m.contract(
+    "TimelockController",
+    [m.getParameter("ethereumTimelockDelay", GOVERNANCE_DEFAULTS.ethereumTimelockDelay), [], [], deployer],
+    { id: "EthereumTimelock" },
+  );
+  const gigaBrainGovernor = m.contract("GigaBrainGovernor", [
+    brainNFT,
+    gigaBrainSets,
+    pepecoin,
+    ethereumTimelock,
+    labs,
+    m.getParameter("votingDelay", GOVERNANCE_DEFAULTS.votingDelay),
+    m.getParameter("votingPeriod", GOVERNANCE_DEFAULTS.votingPeriod),
+    m.getParameter("voteExtension", GOVERNANCE_DEFAULTS.voteExtension),
+    m.getParameter("gracePeriod", GOVERNANCE_DEFAULTS.gracePeriod),
+    m.getParameter("vetoQuorum", GOVERNANCE_DEFAULTS.vetoQuorum),
+  ]);
+  const pepecoinHouse = m.contractAt(
+    "PepecoinHouse",
+    m.staticCall(gigaBrainGovernor, "pepecoinHouse", [], 0, { id: "GigaBrainGovernor_pepecoinHouse" }),
+  );
+  const timelockRole = (role: string) =>
+    m.staticCall(ethereumTimelock, role, [], 0, { id: `EthereumTimelock_${role}` });
+  const governorRoles = (["PROPOSER_ROLE", "CANCELLER_ROLE", "EXECUTOR_ROLE"] as const).map((role) =>
+    m.call(ethereumTimelock, "grantRole", [timelockRole(role), gigaBrainGovernor], {
+      id: `EthereumTimelock_grant_governor_${role}`,
+    }),
+  );
+  m.call(ethereumTimelock, "renounceRole", [timelockRole("DEFAULT_ADMIN_ROLE"), deployer], {
+    id: "EthereumTimelock_renounce_admin",
+    after: governorRoles,
+  });
+  const governanceOutbox = m.contract("GovernanceOutbox", [ethereumTimelock, basedChainId]);
+
   // Hand the admin roles to governance only after the wiring above is done.
   m.call(wrappedBased, "transferOwnership", [governance], { after: [setBridge] });
   m.call(messageInbox, "transferOwnership", [governance], {
-    after: [setHandler],
+    after: [setHandler, setsHandler],
     id: "EthereumInbox_handover",
   });
-  return { brainNFT, wrappedBased, messageInbox, ethereumBridge };
+  return {
+    brainNFT,
+    wrappedBased,
+    messageInbox,
+    ethereumBridge,
+    gigaBrainSets,
+    gigaBrainGovernor,
+    pepecoinHouse,
+    ethereumTimelock,
+    governanceOutbox,
+    ethereumGuardian,
+  };
 }

@@ -47,9 +47,12 @@ describe("Bridge limits as deployed (Ignition defaults)", function () {
   async function deployDefaults() {
     const attesters = attesterWallets(4, "limits");
     const members = attesters.map((a) => a.address);
-    const based = await hre.ignition.deploy(BasedModule, { parameters: { Based: { attesters: members } } });
+    const guardianOwners = (await ethers.getSigners()).slice(7, 10).map((s) => s.address);
+    const based = await hre.ignition.deploy(BasedModule, {
+      parameters: { Based: { attesters: members, guardianOwners } },
+    });
     const eth = await hre.ignition.deploy(EthereumDevnetModule, {
-      parameters: { EthereumDevnet: { attesters: members } },
+      parameters: { EthereumDevnet: { attesters: members, guardianOwners } },
     });
     const at = async <T>(name: string, contract: { getAddress(): Promise<string> }) =>
       (await ethers.getContractAt(name, await contract.getAddress())) as unknown as T;
