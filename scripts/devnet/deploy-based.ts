@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const guardianOwners = DEVNET_GUARDIAN_ACCOUNTS.map((i) => signers[i]!.address);
   const deployed = await hre.ignition.deploy(BasedDevnetModule, {
     parameters: {
-      Based: {
+      BasedDevnet: {
         attesters,
         ethereumChainId: 31337,
         basedChainId: DEVNET_BASED.chainId,
