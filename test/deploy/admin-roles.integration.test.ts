@@ -6,7 +6,8 @@
  * against all devnet accounts too — is a contract (an address with code), or the zero address
  * for a timelock's open EXECUTOR_ROLE. Then the holders are the intended ones: the timelocks own
  * and administer, the guardian multisigs pause and cancel, the governor and the governance
- * receiver propose, Emission (and the devnet faucet) mint, nobody administers BASED.
+ * receiver propose, Emission (and the devnet faucet) mint, nobody administers BASED. Last, a
+ * change made the only way left: a Labs proposal through the governor and the EthereumTimelock.
  */
 import { expect } from "chai";
 import {
@@ -14,15 +15,29 @@ import {
   type Hex,
   type PublicClient,
   createPublicClient,
+  createWalletClient,
+  encodeAbiParameters,
+  encodeFunctionData,
   getAddress,
   http,
   keccak256,
   parseAbi,
+  parseAbiParameters,
+  parseEther,
   toHex,
   zeroAddress,
 } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
-import { DEVNET_GOVERNANCE, DEVNET_GUARDIAN_ACCOUNTS, DEVNET_MNEMONIC } from "../../sdk/devnet";
+import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
+import { ethereumBridgeAbi, gigaBrainGovernorAbi } from "../../protocol/generated/abis";
+import { jsonRpc } from "../../scripts/devnet/network";
+import {
+  DEVNET_ACCOUNTS,
+  DEVNET_GOVERNANCE,
+  DEVNET_GUARDIAN_ACCOUNTS,
+  DEVNET_MNEMONIC,
+  devnetPrivateKey,
+} from "../../sdk/devnet";
 import { readDeployments } from "../../sdk/node/deployments-file";
 import { type RunningDevnet, startDevnet } from "../helpers/processes";
 
@@ -235,5 +250,92 @@ describe("devnet deployment: no EOA holds an admin role", function () {
       expect(await client.readContract({ address, abi: ABI, functionName: "owners" })).to.deep.equal(owners);
       expect(await client.readContract({ address, abi: ABI, functionName: "threshold" })).to.equal(2n);
     }
+  });
+
+  it("a change goes through governance: a Labs proposal passes (optimistic, no Against), waits in the EthereumTimelock and sets the bridge's rate limit; the deployer cannot", async () => {
+    const bridge = e.EthereumBridge!;
+    const deployer = createWalletClient({
+      account: privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.dev)),
+      transport: http(devnet.rpcUrl),
+      chain: hardhat,
+    });
+    let refused = false;
+    try {
+      await deployer.writeContract({
+        address: bridge,
+        abi: ethereumBridgeAbi,
+        functionName: "setRateLimit",
+        args: [1n, 1n],
+      });
+    } catch {
+      refused = true;
+    }
+    expect(refused, "the deployer changed the bridge's limits").to.equal(true);
+
+    const labs = createWalletClient({
+      account: privateKeyToAccount(devnetPrivateKey(DEVNET_ACCOUNTS.labs)),
+      transport: http(devnet.rpcUrl),
+      chain: hardhat,
+    });
+    const governor = e.GigaBrainGovernor!;
+    const [capacity, rate] = [parseEther("7000"), parseEther("0.5")];
+    const targets = [bridge];
+    const values = [0n];
+    const calldatas = [
+      encodeFunctionData({ abi: ethereumBridgeAbi, functionName: "setRateLimit", args: [capacity, rate] }),
+    ];
+    const description = "Raise the Ethereum bridge's inbound bucket (devnet test)";
+    const descriptionHash = keccak256(toHex(description));
+    const send = async (functionName: "propose" | "queue" | "execute") => {
+      const args =
+        functionName === "propose"
+          ? ([targets, values, calldatas, description] as const)
+          : ([targets, values, calldatas, descriptionHash] as const);
+      const hash = await labs.writeContract({
+        address: governor,
+        abi: gigaBrainGovernorAbi,
+        functionName,
+        args: args as never,
+      });
+      const receipt = await eth.waitForTransactionReceipt({ hash });
+      expect(receipt.status, functionName).to.equal("success");
+    };
+    const wait = async (seconds: number) => {
+      await jsonRpc(devnet.rpcUrl, "evm_increaseTime", [seconds]);
+      await jsonRpc(devnet.rpcUrl, "evm_mine", []);
+    };
+    const state = () =>
+      eth.readContract({
+        address: governor,
+        abi: gigaBrainGovernorAbi,
+        functionName: "state",
+        args: [
+          BigInt(
+            keccak256(
+              // hashProposal(targets, values, calldatas, descriptionHash), as the governor computes it.
+              encodeAbiParameters(parseAbiParameters("address[], uint256[], bytes[], bytes32"), [
+                targets,
+                values,
+                calldatas,
+                descriptionHash,
+              ]),
+            ),
+          ),
+        ],
+      });
+    await send("propose");
+    await wait(DEVNET_GOVERNANCE.votingDelay + DEVNET_GOVERNANCE.votingPeriod + 2);
+    expect(await state()).to.equal(4); // Succeeded
+    await send("queue");
+    expect(await state()).to.equal(5); // Queued
+    await wait(DEVNET_GOVERNANCE.ethereumTimelockDelay + 1);
+    await send("execute");
+    expect(await state()).to.equal(7); // Executed
+    const bucket = await eth.readContract({
+      address: bridge,
+      abi: ethereumBridgeAbi,
+      functionName: "inboundBucket",
+    });
+    expect([bucket.capacity, bucket.rate]).to.deep.equal([capacity, rate]);
   });
 });
