@@ -3,7 +3,8 @@
  *
  * - Ethereum: a Hardhat node on 127.0.0.1:8545 (chain id 31337, a block per transaction);
  * - the BasedAI chain: a Hardhat node on 127.0.0.1:9545 (chain id 32323, 10-second blocks);
- * - both sides deployed with Ignition; devnet accounts #0–#4 get PEPE and BASED;
+ * - both sides deployed with Ignition, GigaBrain governance included; every admin role ends with a
+ *   timelock or a guardian multisig (docs/governance.md); devnet accounts #0–#4 get PEPE and BASED;
  * - four attesters (devnet accounts 10–13, HTTP 7101–7104; threshold 3) and a relayer (account 14);
  * - the deployments file that the SDK, the `based` command and the services read.
  * It prints what it started and runs until Ctrl-C (or SIGTERM), then stops everything and removes
@@ -43,6 +44,8 @@ import {
   DEVNET_BRAIN,
   DEVNET_ETHEREUM,
   DEVNET_ECONOMY,
+  DEVNET_GOVERNANCE,
+  DEVNET_GUARDIAN_ACCOUNTS,
   DEVNET_PEPE_PER_ACCOUNT,
   DEVNET_RELAYER_ACCOUNT,
   devnetPrivateKey,
@@ -402,6 +405,9 @@ async function main(): Promise<void> {
       `    Staking       ${b.Staking}`,
       `    Consensus     ${b.Consensus}  (epochs of ${DEVNET_ECONOMY.tempo} blocks; Emission ${b.Emission})`,
       `    ComputeMarket ${b.ComputeMarket}  (spending accounts, prompt escrow)`,
+      `  Governance      GigaBrainGovernor ${e.GigaBrainGovernor} (labs proposes; votes of ${DEVNET_GOVERNANCE.votingPeriod / 60} min)`,
+      `    Timelocks     ${e.EthereumTimelock} / ${b.BasedTimelock} (${DEVNET_GOVERNANCE.ethereumTimelockDelay} s): every admin role, none with a key`,
+      `    Guardians     ${e.EthereumGuardian} / ${b.BasedGuardian} (2-of-3 of accounts ${DEVNET_GUARDIAN_ACCOUNTS.join(", ")})`,
       ...(o.brainServices
         ? [
             `  Brain #3        the shipped model (zkllm/models/brain-gpt2-tiny), ZK on; gateway http://127.0.0.1:${o.gatewayPort}`,

@@ -30,6 +30,26 @@ export const DEVNET_ACCOUNTS = {
   labs: 1,
 } as const;
 
+/**
+ * Devnet GigaBrain governance (docs/governance.md): the same contracts as a public deployment with
+ * minutes instead of days — the vote opens 60 s after a proposal, lasts 5 minutes (extended by 60 s
+ * on a late flip), a passed proposal may be queued for 10 minutes, each timelock waits 60 s — and
+ * a veto quorum of 1,000,000 PEPE (a tenth of a funded account's PEPE). Both guardians
+ * (EthereumGuardian, BasedGuardian) are 2-of-3 GuardianMultisigs owned by devnet accounts 7, 8
+ * and 9. The Labs proposer is the labs account.
+ */
+export const DEVNET_GOVERNANCE = {
+  votingDelay: 60,
+  votingPeriod: 5 * 60,
+  voteExtension: 60,
+  gracePeriod: 10 * 60,
+  vetoQuorum: 1_000_000n * 10n ** 18n,
+  ethereumTimelockDelay: 60,
+  basedTimelockDelay: 60,
+  guardianThreshold: 2,
+} as const;
+export const DEVNET_GUARDIAN_ACCOUNTS = [7, 8, 9] as const;
+
 /** PEPE the devnet faucet gives each of the first `DEVNET_FUNDED_ACCOUNTS` accounts. */
 export const DEVNET_PEPE_PER_ACCOUNT = 10_000_000n * 10n ** 18n;
 export const DEVNET_FUNDED_ACCOUNTS = 5;

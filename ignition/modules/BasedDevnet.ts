@@ -1,14 +1,18 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import BasedModule from "./Based";
+import type { NamedArtifactContractDeploymentFuture } from "@nomicfoundation/ignition-core";
+import { deployBasedContracts } from "./based-contracts";
 
-/** The BasedAI chain on devnet: the Based module plus an open BASED faucet holding the minter role. */
+/**
+ * The BasedAI chain on devnet: the Based deployment (based-contracts.ts, same parameters) plus an
+ * open BASED faucet (`faucetMaxPerCall` [1,000,000 BASED]) holding the minter role, granted before
+ * the deployer renounces BASED's admin role.
+ */
 export default buildModule("BasedDevnet", (m) => {
-  const based = m.useModule(BasedModule);
-  const faucet = m.contract("DevnetBasedFaucet", [
-    based.basedToken,
-    m.getParameter("faucetMaxPerCall", 10n ** 24n),
-  ]);
-  const minterRole = m.staticCall(based.basedToken, "MINTER_ROLE");
-  m.call(based.basedToken, "grantRole", [minterRole, faucet]);
+  let faucet: NamedArtifactContractDeploymentFuture<"DevnetBasedFaucet"> | undefined;
+  const based = deployBasedContracts(m, (basedToken) => {
+    faucet = m.contract("DevnetBasedFaucet", [basedToken, m.getParameter("faucetMaxPerCall", 10n ** 24n)]);
+    return [faucet];
+  });
+  if (!faucet) throw new Error("the BASED faucet was not deployed");
   return { ...based, faucet };
 });

@@ -14,6 +14,8 @@ import {
   DEVNET_BRAIN,
   DEVNET_ECONOMY,
   DEVNET_FUNDED_ACCOUNTS,
+  DEVNET_GOVERNANCE,
+  DEVNET_GUARDIAN_ACCOUNTS,
 } from "../../sdk/devnet";
 import { addressOf, devnetEnv, freshDeploymentId } from "./deploy-common";
 
@@ -21,9 +23,19 @@ async function main(): Promise<void> {
   const { out, attesters, rpcUrl } = devnetEnv(hre);
   const { deploymentId, discard } = freshDeploymentId(hre, "based", rpcUrl);
   const startBlock = await hre.ethers.provider.getBlockNumber();
+  const signers = await hre.ethers.getSigners();
+  const guardianOwners = DEVNET_GUARDIAN_ACCOUNTS.map((i) => signers[i]!.address);
   const deployed = await hre.ignition.deploy(BasedDevnetModule, {
     parameters: {
-      Based: { attesters, ethereumChainId: 31337, basedChainId: DEVNET_BASED.chainId, ...DEVNET_ECONOMY },
+      BasedDevnet: {
+        attesters,
+        ethereumChainId: 31337,
+        basedChainId: DEVNET_BASED.chainId,
+        ...DEVNET_ECONOMY,
+        guardianOwners,
+        guardianThreshold: DEVNET_GOVERNANCE.guardianThreshold,
+        basedTimelockDelay: DEVNET_GOVERNANCE.basedTimelockDelay,
+      },
     },
     deploymentId,
   });
@@ -39,9 +51,11 @@ async function main(): Promise<void> {
     Consensus: await addressOf(deployed.consensus),
     ComputeMarket: await addressOf(deployed.computeMarket),
     DevnetBasedFaucet: await addressOf(deployed.faucet),
+    BasedTimelock: await addressOf(deployed.basedTimelock),
+    GovernanceCallReceiver: await addressOf(deployed.governanceCallReceiver),
+    BasedGuardian: await addressOf(deployed.basedGuardian),
   };
   const faucet = await hre.ethers.getContractAt("DevnetBasedFaucet", contracts.DevnetBasedFaucet);
-  const signers = await hre.ethers.getSigners();
   for (const signer of signers.slice(0, DEVNET_FUNDED_ACCOUNTS)) {
     await (await faucet.drip(signer.address, DEVNET_BASED_PER_ACCOUNT)).wait();
   }

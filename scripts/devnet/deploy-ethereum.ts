@@ -11,7 +11,13 @@ import hre from "hardhat";
 import type { Address } from "viem";
 import EthereumModule from "../../ignition/modules/Ethereum";
 import EthereumDevnetModule from "../../ignition/modules/EthereumDevnet";
-import { DEVNET_ACCOUNTS, DEVNET_FUNDED_ACCOUNTS, DEVNET_PEPE_PER_ACCOUNT } from "../../sdk/devnet";
+import {
+  DEVNET_ACCOUNTS,
+  DEVNET_FUNDED_ACCOUNTS,
+  DEVNET_GOVERNANCE,
+  DEVNET_GUARDIAN_ACCOUNTS,
+  DEVNET_PEPE_PER_ACCOUNT,
+} from "../../sdk/devnet";
 import { addressOf, devnetEnv, freshDeploymentId } from "./deploy-common";
 
 async function main(): Promise<void> {
@@ -22,7 +28,8 @@ async function main(): Promise<void> {
   const { deploymentId, discard } = freshDeploymentId(hre, "ethereum", rpcUrl);
 
   const startBlock = await hre.ethers.provider.getBlockNumber();
-  const params = { labs, attesters, basedChainId: 32323 };
+  const guardianOwners = DEVNET_GUARDIAN_ACCOUNTS.map((i) => signers[i]!.address);
+  const params = { labs, attesters, basedChainId: 32323, guardianOwners, ...DEVNET_GOVERNANCE };
   const deployed = pepecoinAddress
     ? await hre.ignition.deploy(EthereumModule, {
         parameters: { Ethereum: { ...params, pepecoin: pepecoinAddress } },
@@ -40,6 +47,12 @@ async function main(): Promise<void> {
     WrappedBased: await addressOf(deployed.wrappedBased),
     MessageInbox: await addressOf(deployed.messageInbox),
     EthereumBridge: await addressOf(deployed.ethereumBridge),
+    GigaBrainSets: await addressOf(deployed.gigaBrainSets),
+    GigaBrainGovernor: await addressOf(deployed.gigaBrainGovernor),
+    PepecoinHouse: await addressOf(deployed.pepecoinHouse),
+    EthereumTimelock: await addressOf(deployed.ethereumTimelock),
+    GovernanceOutbox: await addressOf(deployed.governanceOutbox),
+    EthereumGuardian: await addressOf(deployed.ethereumGuardian),
   };
 
   if (!pepecoinAddress) {

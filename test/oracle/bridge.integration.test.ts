@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type Address, type Hex, erc20Abi, parseEther, zeroAddress } from "viem";
+import { type Address, type Hex, createWalletClient, erc20Abi, http, parseEther, zeroAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deactivateBrain, getBrain, mintBrainByBurn, mintBrainByStake } from "../../sdk/brain";
 import {
@@ -307,7 +307,16 @@ describe("oracle: bridge and Brain mirror with real attester and relayer process
   });
 
   it("a transfer over the rate limit waits on the destination and is delivered after the refill", async () => {
-    const governance = net.ethereum.wallet(0);
+    // Only the EthereumTimelock may change the limits (docs/governance.md): the test plays a passed
+    // proposal by impersonating it on the devnet node instead of voting for 10 minutes.
+    const timelock = net.deployments.ethereum.contracts.EthereumTimelock!;
+    await net.ethereum.rpc("hardhat_impersonateAccount", [timelock]);
+    await net.ethereum.rpc("hardhat_setBalance", [timelock, "0xde0b6b3a7640000"]);
+    const governance = createWalletClient({
+      account: timelock,
+      chain: net.ethereum.client.chain,
+      transport: http(net.ethereum.rpcUrl),
+    });
     const setLimit = async (capacity: bigint, rate: bigint) => {
       const hash = await governance.writeContract({
         address: tokens.ethBridge,
