@@ -29,7 +29,14 @@ import {
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
-import { ethereumBridgeAbi, gigaBrainGovernorAbi } from "../../protocol/generated/abis";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  brainRegistryAbi,
+  consensusAbi,
+  ethereumBridgeAbi,
+  gigaBrainGovernorAbi,
+} from "../../protocol/generated/abis";
 import { jsonRpc } from "../../scripts/devnet/network";
 import {
   DEVNET_ACCOUNTS,
@@ -39,7 +46,8 @@ import {
   devnetPrivateKey,
 } from "../../sdk/devnet";
 import { readDeployments } from "../../sdk/node/deployments-file";
-import { type RunningDevnet, startDevnet } from "../helpers/processes";
+import { waitFor } from "../helpers/oracle";
+import { type CliResult, type RunningDevnet, basedAsync, startDevnet, tempDir } from "../helpers/processes";
 
 const ABI = parseAbi([
   "function owner() view returns (address)",
@@ -337,5 +345,104 @@ describe("devnet deployment: no EOA holds an admin role", function () {
       functionName: "inboundBucket",
     });
     expect([bucket.capacity, bucket.rate]).to.deep.equal([capacity, rate]);
+  });
+  it("cross-chain, with based gov: stake makes Brain #3 a GigaBrain on Ethereum (attested GIGABRAIN_SET); its vote passes a proposal that changes Consensus.maxWeights on the BasedAI chain through an attested GOVERNANCE_CALL and the BasedAI timelock", async () => {
+    const configFile = path.join(tempDir("based-config"), "config.json");
+    fs.writeFileSync(configFile, JSON.stringify({ logLevel: "silent" }));
+    const env = { BASED_DEPLOYMENTS: devnet.deploymentsFile, BASED_CONFIG: configFile };
+    const asLabs = { ...env, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_ACCOUNTS.labs) };
+    const asDev = { ...env, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_ACCOUNTS.dev) };
+    const ok = (r: CliResult, what: string) => {
+      expect(r.status, `${what}: ${r.stdout}${r.stderr}`).to.equal(0);
+      return r.json;
+    };
+    const later = async (rpcUrl: string, seconds: number) => {
+      await jsonRpc(rpcUrl, "evm_increaseTime", [seconds]);
+      await jsonRpc(rpcUrl, "evm_mine", []);
+    };
+
+    // Brain #3, mirrored from Ethereum, gets the only stake on the BasedAI chain: 100 % ≥ 0.5 %.
+    await waitFor(
+      "Brain #3 mirrored on the BasedAI chain",
+      () =>
+        based.readContract({
+          address: b.BrainRegistry!,
+          abi: brainRegistryAbi,
+          functionName: "isActive",
+          args: [3n],
+        }),
+      90_000,
+      500,
+    );
+    ok(await basedAsync(["stake", "add", "--brain", "3", "--amount", "100", "--json"], asDev), "stake add");
+    // The attesters sign the set at the next epoch's end (30 one-second blocks) and relay it.
+    const set = await waitFor(
+      "Brain #3 in the GigaBrain set on Ethereum",
+      async () => {
+        const r = await basedAsync(["gov", "gigabrains", "--json"], env);
+        const g = r.json.gigaBrains as { brainIds: number[]; basedBlock: number } | undefined;
+        return r.status === 0 && g?.brainIds.map(Number).includes(3) && g;
+      },
+      120_000,
+      2_000,
+    );
+    expect(set.brainIds.map(Number)).to.deep.equal([3]);
+
+    const proposed = ok(
+      await basedAsync(
+        [
+          "gov",
+          "propose",
+          "--title",
+          "Lower Consensus.maxWeights (devnet cross-chain test)",
+          "--call",
+          "Consensus.setMaxWeights(1000)",
+          "--json",
+        ],
+        asLabs,
+      ),
+      "gov propose",
+    );
+    const id = String((proposed.proposal as Record<string, unknown>).proposalId);
+    await later(devnet.rpcUrl, DEVNET_GOVERNANCE.votingDelay + 1);
+    ok(await basedAsync(["gov", "vote", id, "for", "--brain", "3", "--json"], asLabs), "gov vote");
+    const twice = await basedAsync(["gov", "vote", id, "against", "--brain", "3", "--json"], asLabs);
+    expect(twice.status).to.equal(3);
+    expect((twice.json.error as Record<string, string>).code).to.equal("BrainAlreadyVoted");
+    await later(devnet.rpcUrl, DEVNET_GOVERNANCE.votingPeriod + 1);
+    const shown = ok(await basedAsync(["gov", "show", id, "--json"], env), "gov show").proposal as {
+      state: string;
+      gigaBrains: { for: number | string; electorate: number | string };
+    };
+    expect(shown.state).to.equal("succeeded");
+    expect(Number(shown.gigaBrains.for)).to.equal(1);
+    expect(Number(shown.gigaBrains.electorate)).to.equal(1);
+
+    ok(await basedAsync(["gov", "queue", id, "--json"], env), "gov queue");
+    await later(devnet.rpcUrl, DEVNET_GOVERNANCE.ethereumTimelockDelay + 1);
+    const executed = ok(await basedAsync(["gov", "execute", id, "--json"], env), "gov execute").executed as {
+      basedCalls: { operationId: Hex }[];
+    };
+    expect(executed.basedCalls).to.have.length(1);
+    const op = executed.basedCalls[0]!.operationId;
+
+    // The attesters sign the GOVERNANCE_CALL, the relayer delivers it, the BasedAI timelock holds it.
+    await waitFor(
+      "the GOVERNANCE_CALL scheduled in the BasedAI timelock",
+      async () => {
+        const r = await basedAsync(["gov", "based-call", op, "--json"], env);
+        const status = (r.json.operation as { status?: string } | undefined)?.status;
+        return status === "waiting" || status === "ready";
+      },
+      90_000,
+      1_000,
+    );
+    const early = await basedAsync(["gov", "execute-based", op, "--json"], env);
+    expect(early.status).to.equal(3);
+    await later(devnet.basedRpcUrl, DEVNET_GOVERNANCE.basedTimelockDelay + 1);
+    ok(await basedAsync(["gov", "execute-based", op, "--json"], env), "gov execute-based");
+    expect(
+      await based.readContract({ address: b.Consensus!, abi: consensusAbi, functionName: "maxWeights" }),
+    ).to.equal(1000);
   });
 });
