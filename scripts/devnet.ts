@@ -1,7 +1,7 @@
 /**
  * `npm run devnet`: a whole local BasedAI network with embedded defaults.
  *
- * - Ethereum: a Hardhat node on 127.0.0.1:8545 (chain id 31337, a block per transaction);
+ * - Ethereum: a Hardhat node on 127.0.0.1:8545 (chain id 31337, a block per transaction and an empty one every 12 s);
  * - the BasedAI chain: a Hardhat node on 127.0.0.1:9545 (chain id 32323, 10-second blocks);
  * - both sides deployed with Ignition, GigaBrain governance included; every admin role ends with a
  *   timelock or a guardian multisig (docs/governance.md); devnet accounts #0–#4 get PEPE and BASED;
@@ -34,7 +34,7 @@ import { addressSchema } from "../protocol/schemas";
 import { readDeployments } from "../sdk/node/deployments-file";
 import { devnetRedisPrefix, prepareDevnetBrain } from "./devnet/brain-services";
 import { Children, exited } from "./devnet/children";
-import { startBasedClock, writeDevnetDeployments } from "./devnet/network";
+import { startBasedClock, startEthereumClock, writeDevnetDeployments } from "./devnet/network";
 import {
   DEVNET_ACCOUNTS,
   DEVNET_ATTESTER_ACCOUNTS,
@@ -330,7 +330,7 @@ async function main(): Promise<void> {
     if (codes.some((c) => c !== 0)) throw new Error(`deployment failed: see ${logFile("deploy")}`);
 
     writeDevnetDeployments(deploymentsFile, { ethereum: ethOut, based: basedOut }, attesters);
-    await startBasedClock(basedRpc, o.basedBlockTime);
+    await Promise.all([startBasedClock(basedRpc, o.basedBlockTime), startEthereumClock(ethRpc, 12)]);
 
     const oracleEnv = { BASED_LOG_LEVEL: process.env.BASED_LOG_LEVEL ?? "info" };
     attesterKeys.forEach((key, i) =>
@@ -392,7 +392,7 @@ async function main(): Promise<void> {
     [
       "",
       "BasedAI devnet is running.",
-      `  Ethereum        ${d.ethereum.rpcUrl}  chain 31337, a block per transaction`,
+      `  Ethereum        ${d.ethereum.rpcUrl}  chain 31337, a block per transaction and one every 12 s`,
       `    Pepecoin      ${e.Pepecoin}${d.ethereum.testPepecoin ? "  (TestPepecoin, open faucet)" : ""}`,
       `    BrainNFT      ${e.BrainNFT}`,
       `    WrappedBased  ${e.WrappedBased}`,

@@ -37,6 +37,15 @@ export function writeDevnetDeployments(
   return deployments;
 }
 
+/**
+ * Ethereum keeps a block per transaction and also gets one every `slotSeconds` (Ethereum's slot):
+ * without empty blocks its clock stood still between transactions, and what reads the time of the
+ * latest block (a governor's vote opening, a timelock's eta) waited for someone's transaction.
+ */
+export async function startEthereumClock(ethRpc: string, slotSeconds: number): Promise<void> {
+  await jsonRpc(ethRpc, "evm_setIntervalMining", [Math.round(slotSeconds * 1000)]);
+}
+
 /** Deployed with a block per transaction (fast); from now on the BasedAI chain keeps its own time. */
 export async function startBasedClock(basedRpc: string, blockTimeSeconds: number): Promise<void> {
   await jsonRpc(basedRpc, "evm_setAutomine", [false]);
