@@ -116,15 +116,17 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     uint64 public immutable tempo;
     /// @notice The first block of epoch 0 (Emission's genesis).
     uint64 public immutable genesisBlock;
+    /// @notice The smallest challenge bond (BASED). Governance sets the challenge rules
+    /// (`setChallengeRules`); a report keeps the window, and a challenge the bond and timeout, it
+    /// started with.
+    uint256 public minChallengeBond;
     /// @notice Blocks after a report's acceptance during which it can be challenged.
-    uint64 public immutable challengeWindow;
+    uint64 public challengeWindow;
     /// @notice Blocks after a challenge within which a revision must settle it; after them the report
     /// is final as it stands and the bond is lost.
-    uint64 public immutable challengeTimeout;
-    /// @notice The smallest challenge bond (BASED).
-    uint256 public immutable minChallengeBond;
+    uint64 public challengeTimeout;
     /// @notice The challenge bond as basis points of the challenged epoch's emission.
-    uint16 public immutable challengeBondBps;
+    uint16 public challengeBondBps;
     /// @notice The most weights one reveal may set.
     uint16 public maxWeights;
     /// @notice The next epoch whose report is expected.
@@ -243,6 +245,9 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     event Claimed(uint64 indexed epoch, address indexed account, uint256 amount);
     /// @notice Reveals may set at most `value` weights.
     event MaxWeightsSet(uint16 value);
+    /// @notice Challenges now have a window of `window` blocks, `timeout` blocks for a revision and a
+    /// bond of `bondBps` of the epoch's emission, at least `minBond`.
+    event ChallengeRulesSet(uint64 window, uint64 timeout, uint256 minBond, uint16 bondBps);
 
     /**
      * @param inbox_ The BasedAI chain's MessageInbox.
@@ -252,7 +257,7 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
      * @param tempo_ Blocks per epoch.
      * @param challenge_ Window, timeout and bond of challenges.
      * @param maxWeights_ The most weights per reveal.
-     * @param owner_ Governance: sets `maxWeights`.
+     * @param owner_ Governance: sets `maxWeights` and the challenge rules.
      */
     constructor(
         address inbox_,
@@ -266,16 +271,12 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
     ) MessageHandler(inbox_, basedChainId, Messages.EPOCH_REPORT) Ownable(owner_) {
         if (address(emission_) == address(0) || address(network_) == address(0)) revert ZeroAddress();
         if (tempo_ == 0) revert InvalidTempo();
-        if (challenge_.timeout == 0 || challenge_.bondBps > 10_000) revert InvalidChallengeRules();
         based = IERC20(address(emission_.based()));
         emission = emission_;
         network = network_;
         tempo = tempo_;
         genesisBlock = emission_.genesisBlock();
-        challengeWindow = challenge_.window;
-        challengeTimeout = challenge_.timeout;
-        minChallengeBond = challenge_.minBond;
-        challengeBondBps = challenge_.bondBps;
+        _setChallengeRules(challenge_);
         _setMaxWeights(maxWeights_);
     }
 
@@ -450,6 +451,12 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
         _setMaxWeights(value);
     }
 
+    /// @notice Sets the challenge window, timeout and bond for reports accepted and challenges made
+    /// from now on (a timeout of at least one block, a bond of at most 100 % of the emission).
+    function setChallengeRules(ChallengeRules calldata rules) external onlyOwner {
+        _setChallengeRules(rules);
+    }
+
     // ─────────────────────────────────────────── Internals ───────────────────────────────────────────
 
     /// @dev EPOCH_REPORT: a first report (revision 0) of the next epoch, or a revision settling a challenge.
@@ -565,6 +572,15 @@ contract Consensus is MessageHandler, IPruningOrderSource, Ownable2Step, Reentra
             if (i != 0 && brainIds[i] <= brainIds[i - 1]) revert MalformedTotals();
             sum += totals[i];
         }
+    }
+
+    function _setChallengeRules(ChallengeRules memory rules) private {
+        if (rules.timeout == 0 || rules.bondBps > 10_000) revert InvalidChallengeRules();
+        minChallengeBond = rules.minBond;
+        challengeWindow = rules.window;
+        challengeTimeout = rules.timeout;
+        challengeBondBps = rules.bondBps;
+        emit ChallengeRulesSet(rules.window, rules.timeout, rules.minBond, rules.bondBps);
     }
 
     function _setMaxWeights(uint16 value) private {

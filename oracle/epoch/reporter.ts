@@ -135,8 +135,6 @@ export class EpochReporter {
   private refused?: { epoch: bigint; read: ReadEpoch; error: string };
   private bounds?: { genesis: bigint; tempo: bigint };
   private source: EpochSource;
-  /** Blocks a challenge stays open without a revision (Consensus' immutable). */
-  private challengeTimeout?: bigint;
   /** The last final block whose challenges were read. */
   private challengesReadTo?: bigint;
   /** Epochs with a challenge seen and not yet found settled or lapsed. */
@@ -213,10 +211,11 @@ export class EpochReporter {
     const { client, contracts } = this.source;
     const consensus = { address: contracts.Consensus, abi: consensusAbi } as const;
     try {
-      this.challengeTimeout ??= await client.readContract({ ...consensus, functionName: "challengeTimeout" });
+      // Read every poll: governance may change it (a challenge keeps the lapse block it started with).
+      const timeout = await client.readContract({ ...consensus, functionName: "challengeTimeout" });
       // A challenge older than the timeout has lapsed: only the last `timeout` final blocks can hold
       // an open one, however long this attester was down.
-      const earliest = final > this.challengeTimeout ? final - this.challengeTimeout : 0n;
+      const earliest = final > timeout ? final - timeout : 0n;
       const from =
         this.challengesReadTo === undefined || this.challengesReadTo < earliest
           ? earliest

@@ -5501,6 +5501,37 @@ export const consensusAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "window",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "timeout",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "minBond",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "bondBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "ChallengeRulesSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": true,
         "internalType": "uint64",
         "name": "epoch",
@@ -6466,6 +6497,41 @@ export const consensusAbi = [
       }
     ],
     "stateMutability": "pure",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "minBond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "window",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "timeout",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint16",
+            "name": "bondBps",
+            "type": "uint16"
+          }
+        ],
+        "internalType": "struct Consensus.ChallengeRules",
+        "name": "rules",
+        "type": "tuple"
+      }
+    ],
+    "name": "setChallengeRules",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {

@@ -976,6 +976,46 @@ describe("Consensus", function () {
       await expect(f.deliverReport({ ...p, revision: 1 })).to.changeTokenBalance(f.based, BURN, bond);
     });
 
+    it("governance sets the challenge rules (owner only, checked); a report keeps the window and a challenge the bond and timeout it started with", async function () {
+      const f = await loadFixture(reported);
+      const { consensus, challenger, p } = f;
+      const rules = { window: 40n, timeout: 90n, minBond: BASED(150), bondBps: 2_000 };
+      await expect(consensus.connect(f.bob).setChallengeRules(rules))
+        .to.be.revertedWithCustomError(consensus, "OwnableUnauthorizedAccount")
+        .withArgs(f.bob.address);
+      for (const bad of [
+        { ...rules, timeout: 0n },
+        { ...rules, bondBps: 10_001 },
+      ]) {
+        await expect(consensus.setChallengeRules(bad)).to.be.revertedWithCustomError(
+          consensus,
+          "InvalidChallengeRules",
+        );
+      }
+      // Epoch 0 was accepted under the old window: its finality does not move.
+      const before = (await consensus.report(0n)).finalizesAt;
+      await expect(consensus.setChallengeRules(rules))
+        .to.emit(consensus, "ChallengeRulesSet")
+        .withArgs(40n, 90n, BASED(150), 2_000);
+      expect([
+        await consensus.challengeWindow(),
+        await consensus.challengeTimeout(),
+        await consensus.minChallengeBond(),
+        await consensus.challengeBondBps(),
+      ]).to.deep.equal([40n, 90n, BASED(150), 2_000n]);
+      expect((await consensus.report(0n)).finalizesAt).to.equal(before);
+      // A challenge now takes the new floor (20 % of 200 BASED is below it) and the new timeout.
+      const tx = consensus.connect(challenger).challenge(0n, p.inputsHash, hash("x"));
+      await expect(tx).to.changeTokenBalance(f.based, challenger.address, -BASED(150));
+      const at = BigInt((await (await tx).wait())!.blockNumber);
+      const r = await consensus.report(0n);
+      expect([r.bond, r.finalizesAt]).to.deep.equal([BASED(150), at + 90n]);
+      // Changing the rules again leaves the open challenge as it was.
+      await consensus.setChallengeRules({ ...rules, timeout: 5n, minBond: BASED(1) });
+      expect((await consensus.report(0n)).finalizesAt).to.equal(at + 90n);
+      await expect(f.deliverReport({ ...p, revision: 1 })).to.changeTokenBalance(f.based, BURN, BASED(150));
+    });
+
     it("attack: one challenge freezes an epoch forever — without a revision within challengeTimeout the report is final as it stands, claims and the pruning order return, the bond is burned, a late revision changes nothing", async function () {
       const f = await loadFixture(reported);
       const { consensus, based, tree, alice, challenger, p } = f;
