@@ -8,7 +8,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { type Address, decodeFunctionData, parseEther } from "viem";
-import { buildProgram } from "../../cli/main";
 import { basedCallState, parseProposalId, proposalLines } from "../../cli/commands/gov";
 import { hintFor } from "../../cli/ui/hints";
 import { governanceOutboxAbi } from "../../protocol/generated/abis";
@@ -22,6 +21,8 @@ import {
   parseGovernanceCall,
   proposalActions,
 } from "../../sdk/governance";
+import { buildProgram } from "../../cli/main";
+import { basedInProcess } from "../helpers/cli";
 import { tempDir } from "../helpers/processes";
 
 type Json = Record<string, unknown>;
@@ -73,27 +74,11 @@ const DEPLOYMENTS = {
 } as const;
 const deployments = DEPLOYMENTS as unknown as Deployments;
 
-/** Runs `based <args> --json` in this process; returns the exit code and the JSON it printed. */
-async function based(args: string[]): Promise<{ status: number; json: Json }> {
-  const dir = tempDir("gov-cli");
-  const file = path.join(dir, "deployments.json");
+/** Runs `based <args> --json` in this process against a deployments file of DEPLOYMENTS. */
+function based(args: string[]) {
+  const file = path.join(tempDir("gov-cli"), "deployments.json");
   fs.writeFileSync(file, JSON.stringify(DEPLOYMENTS));
-  const config = path.join(dir, "config.json");
-  fs.writeFileSync(config, JSON.stringify({ logLevel: "silent", deploymentsFile: file }));
-  let status = 0;
-  const program = buildProgram((code) => (status = code));
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "based", ...args, "--json", "--config", config]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return { status, json: JSON.parse(out) as Json };
+  return basedInProcess(args, { deploymentsFile: file });
 }
 
 function refused(fn: () => unknown): BasedError {

@@ -3,37 +3,17 @@
  * before anything connects (exit code 2), and what `rewards list` and `rewards show` say of a
  * challenged report. The end-to-end path runs against the devnet (economy-cli integration test).
  */
-import fs from "node:fs";
-import path from "node:path";
 import { expect } from "chai";
 import { type Hex, parseEther } from "viem";
-import { buildProgram } from "../../cli/main";
 import { reportBond, reportState, rewardRowState } from "../../cli/commands/rewards";
 import { hintFor } from "../../cli/ui/hints";
 import { type EpochReport, type RewardRow, explainConsensusError } from "../../sdk/rewards";
-import { tempDir } from "../helpers/processes";
+import { buildProgram } from "../../cli/main";
+import { basedInProcess } from "../helpers/cli";
 
 type Json = Record<string, unknown>;
 
-/** Runs `based <args> --json` in this process; returns the exit code and the JSON it printed. */
-async function based(args: string[]): Promise<{ status: number; json: Json }> {
-  const config = path.join(tempDir("rewards-cli"), "config.json");
-  fs.writeFileSync(config, JSON.stringify({ logLevel: "silent" }));
-  let status = 0;
-  const program = buildProgram((code) => (status = code));
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "based", ...args, "--json", "--config", config]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return { status, json: JSON.parse(out) as Json };
-}
+const based = (args: string[]) => basedInProcess(args);
 
 const ROOT = `0x${"ab".repeat(32)}`;
 
