@@ -1,14 +1,5 @@
 import { expect } from "chai";
-import { network } from "hardhat";
-import {
-  type Address,
-  createPublicClient,
-  createWalletClient,
-  custom,
-  defineChain,
-  erc20Abi,
-  parseEther,
-} from "viem";
+import { type Address, erc20Abi, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import artifact from "../../artifacts/contracts/test/TestPepecoin.sol/TestPepecoin.json";
 import { brainNFTAbi, testPepecoinAbi } from "../../protocol/generated/abis";
@@ -16,39 +7,10 @@ import type { ChainContext } from "../../sdk/chain";
 import { ensureAllowance, sendContractCall } from "../../sdk/contract-call";
 import { devnetPrivateKey } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
+import { inProcessContext, refusal } from "../helpers/in-process";
 
-/** A context on Hardhat's in-process chain, signing with devnet account `index`. */
-function inProcess(index: number): ChainContext {
-  const chain = defineChain({
-    id: 31337,
-    name: "in-process",
-    nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: ["http://in-process"] } },
-  });
-  const transport = custom(network.provider);
-  return {
-    name: "ethereum",
-    deployments: undefined as never,
-    chain,
-    publicClient: createPublicClient({ chain, transport }),
-    walletClient: createWalletClient({
-      chain,
-      transport,
-      account: privateKeyToAccount(devnetPrivateKey(index)),
-    }),
-    usingDevnetKey: false,
-  };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<BasedError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(BasedError);
-    return err as BasedError;
-  }
-  expect.fail("expected a refusal");
-}
+/** A context on the in-process chain, signing with devnet account `index`. */
+const inProcess = (index: number) => inProcessContext({ signer: index });
 
 describe("sdk/contract-call: one typed way to send, one approval step", function () {
   const alice = inProcess(1);

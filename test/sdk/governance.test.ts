@@ -5,12 +5,10 @@
  * BasedAI timelock, list and show. Refusals are checked to send nothing.
  */
 import { expect } from "chai";
-import { network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { type Address, createPublicClient, createWalletClient, custom, defineChain } from "viem";
+import { type Address } from "viem";
 import type { ChainContext, ChainName } from "../../sdk/chain";
 import type { Deployments } from "../../sdk/deployments";
-import { BasedError } from "../../sdk/errors";
 import {
   cancelProposal,
   castVote,
@@ -31,13 +29,7 @@ import {
 } from "../../sdk/governance";
 import { PARAMS, PEPE, YEAR, deployGovernance } from "../contracts/governance/fixture";
 import { ETH_CHAIN, Kind, LOCAL_CHAIN, deliver } from "../contracts/messaging/messages";
-
-const chain = defineChain({
-  id: 31337,
-  name: "in-process",
-  nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: ["http://in-process"] } },
-});
+import { inProcessContext, refusal } from "../helpers/in-process";
 
 /** The fixture with a Deployments object naming its contracts (both chains are the one network). */
 async function deployed() {
@@ -83,28 +75,8 @@ async function deployed() {
 }
 
 /** A context for `name` on the in-process chain, signing as Hardhat account `account`. */
-function ctxOf(deployments: Deployments, account: string, name: ChainName = "ethereum"): ChainContext {
-  const transport = custom(network.provider);
-  return {
-    name,
-    deployments,
-    chain,
-    publicClient: createPublicClient({ chain, transport, cacheTime: 0 }),
-    walletClient: createWalletClient({ chain, transport, account: account as Address }),
-    usingDevnetKey: false,
-  };
-}
-
-async function refusal(promise: Promise<unknown>, code: string): Promise<BasedError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(BasedError);
-    expect((err as BasedError).code, (err as Error).message).to.equal(code);
-    return err as BasedError;
-  }
-  expect.fail(`expected a refusal ${code}`);
-}
+const ctxOf = (deployments: Deployments, account: string, name: ChainName = "ethereum"): ChainContext =>
+  inProcessContext({ signer: account as Address, name, deployments });
 
 const nonce = (ctx: ChainContext) =>
   ctx.publicClient.getTransactionCount({ address: ctx.walletClient!.account.address });

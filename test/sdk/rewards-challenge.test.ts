@@ -4,26 +4,12 @@
  * approves exactly its bond, and reports the lapse block; a lapsed challenge's bond is burned.
  */
 import { expect } from "chai";
-import { network } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
-import {
-  type Address,
-  type Hex,
-  createPublicClient,
-  createWalletClient,
-  custom,
-  defineChain,
-  erc20Abi,
-  keccak256,
-  toHex,
-} from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Address, type Hex, erc20Abi, keccak256, toHex } from "viem";
 import { emissionBetween } from "../../oracle/consensus/emission";
 import { rewardsTree } from "../../protocol/report";
 import type { ChainContext } from "../../sdk/chain";
 import type { Deployments } from "../../sdk/deployments";
-import { devnetPrivateKey } from "../../sdk/devnet";
-import { BasedError } from "../../sdk/errors";
 import {
   challengeReport,
   claimReward,
@@ -33,6 +19,7 @@ import {
   settleLapsedChallenge,
 } from "../../sdk/rewards";
 import { BASED, PARAMS, deployEconomy } from "../contracts/based/economy-fixture";
+import { inProcessContext, refusal } from "../helpers/in-process";
 
 const BURN: Address = "0x000000000000000000000000000000000000dEaD";
 /** A devnet account the fixture neither funds nor approves to Consensus. */
@@ -40,13 +27,6 @@ const CHALLENGER = 12;
 
 /** A context on the in-process chain for the fixture's contracts, signing with devnet account `index`. */
 function inProcess(contracts: Record<string, Address>, index: number): ChainContext {
-  const chain = defineChain({
-    id: 31337,
-    name: "in-process",
-    nativeCurrency: { name: "BASED", symbol: "BASED", decimals: 18 },
-    rpcUrls: { default: { http: ["http://in-process"] } },
-  });
-  const transport = custom(network.provider);
   const deployments = {
     version: 1,
     network: "in-process",
@@ -54,29 +34,7 @@ function inProcess(contracts: Record<string, Address>, index: number): ChainCont
     ethereum: undefined as never,
     based: { chainId: 31337, rpcUrl: "http://in-process", startBlock: 0, contracts },
   } as unknown as Deployments;
-  return {
-    name: "based",
-    deployments,
-    chain,
-    // No block-number cache: the tests mine between reads.
-    publicClient: createPublicClient({ chain, transport, cacheTime: 0 }),
-    walletClient: createWalletClient({
-      chain,
-      transport,
-      account: privateKeyToAccount(devnetPrivateKey(index)),
-    }),
-    usingDevnetKey: false,
-  };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<BasedError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).to.be.instanceOf(BasedError);
-    return err as BasedError;
-  }
-  expect.fail("expected a refusal");
+  return inProcessContext({ signer: index, name: "based", deployments });
 }
 
 /** The economy with epoch 0's report accepted (pending its window), and a context per account. */
