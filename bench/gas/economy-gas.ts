@@ -34,6 +34,7 @@ import {
   rewardsTree,
 } from "../../protocol/report";
 import { emissionBetween } from "../../oracle/consensus/emission";
+import { type Measured, type Row, measure, printGasTable } from "./receipts";
 
 const BASED = (n: bigint | number): bigint => BigInt(n) * 10n ** 18n;
 /** The registration fee of every measured registration (set explicitly by the Brain's wallet). */
@@ -46,36 +47,6 @@ const DELIVERY_GAS = 16_000_000n;
 
 /** A fixed address per label, so every run prices the same calldata. */
 const addressOf = (label: string): string => ethers.getAddress(ethers.id(label).slice(0, 42));
-
-interface Measured {
-  gas: bigint;
-  /** The calldata's share of `gas` (4 per zero byte, 16 per other byte). */
-  calldata: bigint;
-  /** gasUsed is EIP-7623's calldata floor (21,000 + 10 per token), not execution + calldata. */
-  floor: boolean;
-}
-
-interface Row extends Measured {
-  operation: string;
-}
-
-function calldataCost(data: string): { gas: bigint; tokens: bigint } {
-  let zero = 0n;
-  let other = 0n;
-  for (const b of ethers.getBytes(data)) {
-    if (b === 0) zero++;
-    else other++;
-  }
-  return { gas: 4n * zero + 16n * other, tokens: zero + 4n * other };
-}
-
-async function measure(tx: Promise<ContractTransactionResponse>): Promise<Measured> {
-  const sent = await tx;
-  const receipt = await sent.wait();
-  if (receipt === null || receipt.status !== 1) throw new Error("transaction failed");
-  const { gas, tokens } = calldataCost(sent.data);
-  return { gas: receipt.gasUsed, calldata: gas, floor: receipt.gasUsed === 21_000n + 10n * tokens };
-}
 
 async function main(): Promise<void> {
   if (hardhatNetwork.name !== "hardhat") throw new Error("run on the in-process hardhat network");
@@ -485,13 +456,8 @@ async function main(): Promise<void> {
   );
 
   // ───────────────────────────────────────── Output ─────────────────────────────────────────
-  console.log("| operation | gasUsed | of which calldata |");
-  console.log("| --- | ---: | ---: |");
-  for (const r of rows) {
-    console.log(
-      `| ${r.operation} | ${fmt(r.gas)}${r.floor ? " (EIP-7623 floor)" : ""} | ${fmt(r.calldata)} |`,
-    );
-  }
+  printGasTable(rows);
+
   const g256 = revealGas.get(256)!;
   const g1792 = revealGas.get(1_792)!;
   const g10 = revealGas.get(10)!;

@@ -35,44 +35,13 @@ import {
   inboxDomain,
   signSorted,
 } from "../../test/contracts/messaging/messages";
+import { type Row, measure, printGasTable } from "./receipts";
 
 /** Plain Governor: one day and a week in 12-second blocks (its token's clock is the block number). */
 const PLAIN_DELAY_BLOCKS = 7_200;
 const PLAIN_PERIOD_BLOCKS = 50_400;
 const PLAIN_QUORUM_PERCENT = 4n;
 const VOTES = (n: bigint | number): bigint => BigInt(n) * 10n ** 18n;
-
-interface Measured {
-  gas: bigint;
-  /** The calldata's share of `gas` (4 per zero byte, 16 per other byte). */
-  calldata: bigint;
-  /** gasUsed is EIP-7623's calldata floor (21,000 + 10 per token), not execution + calldata. */
-  floor: boolean;
-}
-
-interface Row extends Measured {
-  operation: string;
-}
-
-function calldataCost(data: string): { gas: bigint; tokens: bigint } {
-  let zero = 0n;
-  let other = 0n;
-  for (const b of ethers.getBytes(data)) {
-    if (b === 0) zero++;
-    else other++;
-  }
-  return { gas: 4n * zero + 16n * other, tokens: zero + 4n * other };
-}
-
-async function measure(
-  tx: Promise<ContractTransactionResponse>,
-): Promise<Measured & { sent: ContractTransactionResponse }> {
-  const sent = await tx;
-  const receipt = await sent.wait();
-  if (receipt === null || receipt.status !== 1) throw new Error("transaction failed");
-  const { gas, tokens } = calldataCost(sent.data);
-  return { gas: receipt.gasUsed, calldata: gas, floor: receipt.gasUsed === 21_000n + 10n * tokens, sent };
-}
 
 async function main(): Promise<void> {
   if (hardhatNetwork.name !== "hardhat") throw new Error("run on the in-process hardhat network");
@@ -350,15 +319,8 @@ async function main(): Promise<void> {
 
   // ───────────────────────────────────────── Output ─────────────────────────────────────────
   const fmt = (n: bigint | number) => n.toLocaleString("en-US");
-  console.log("| operation | gasUsed | of which calldata |");
-  console.log("| --- | ---: | ---: |");
-  for (const r of rows) {
-    if (r.gas < 0n) console.log(`| ${r.operation} | | |`);
-    else
-      console.log(
-        `| ${r.operation} | ${fmt(r.gas)}${r.floor ? " (EIP-7623 floor)" : ""} | ${fmt(r.calldata)} |`,
-      );
-  }
+  printGasTable(rows);
+
   console.log(
     `\nHandler gas needed (the least limit with which the message executes; the fixture's limit is ${fmt(HANDLER_GAS)}): ` +
       `${handlerNeeds.join("; ")}.`,
