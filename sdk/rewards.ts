@@ -15,6 +15,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Address, type Hash, type Hex, getAddress } from "viem";
 import { rewardProofResponseSchema } from "../protocol/attester";
+import { bytes32Schema } from "../protocol/schemas";
 import { type RewardsTree, rewardProof } from "../protocol/report";
 import { BASED, basedTransferRefusal, economyContracts, ensureBased, loadTreeDump } from "./economy";
 import { BasedError } from "./errors";
@@ -352,7 +353,7 @@ export async function challengeReport(
   options: { epoch: number; rewardsRoot: Hex; onStep?: OnStep },
 ): Promise<Challenged> {
   const { epoch, onStep } = options;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(options.rewardsRoot)) {
+  if (!bytes32Schema.safeParse(options.rewardsRoot).success) {
     throw new BasedError(
       "input",
       "InvalidRoot",

@@ -231,11 +231,9 @@ export class EpochReporter {
         for (const e of events) this.challenged.add(e.args.epoch);
         this.challengesReadTo = final;
       }
+      const head = this.challenged.size === 0 ? 0n : await client.getBlockNumber({ cacheTime: 0 });
       for (const epoch of [...this.challenged].sort((a, b) => (a < b ? -1 : 1))) {
-        const [report, head] = await Promise.all([
-          client.readContract({ ...consensus, functionName: "report", args: [epoch] }),
-          client.getBlockNumber({ cacheTime: 0 }),
-        ]);
+        const report = await client.readContract({ ...consensus, functionName: "report", args: [epoch] });
         if (report.status !== CHALLENGED || head >= report.finalizesAt) {
           this.challenged.delete(epoch);
           continue;
