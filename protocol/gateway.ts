@@ -12,8 +12,25 @@
  * with a single-use nonce and an expiry); the gateway checks the signer is a registered member of
  * the Brain in the Network contract. Miners also sign each result as an EIP-712 `Delivery`
  * (ComputeMarket's domain), which is what the gateway later posts to settle the user's escrow.
+ *
+ * A miner never learns which ComputeMarket request (or account) pays for a job: its work item
+ * carries a random session id and job id, the job and a lock token, nothing else. Its `Delivery`
+ * binds the Brain, the JOB it was given (`jobHash`, computed by the miner itself from the work
+ * item) and what it returned (`outputsHash`), so a validator's canary (no escrow) and a user's
+ * paid prompt look and sign the same. The gateway (the Brain owner's) maps jobs to escrows: it
+ * settles a session's request with the delivery of that session's last job, and is trusted to
+ * pick the right one as it is already trusted to count the units. ComputeMarket lets one
+ * delivery pay one request at most (`DeliveryAlreadyUsed`).
  */
-import { type Address, type Hex, getAddress, keccak256, toHex } from "viem";
+import {
+  type Address,
+  type Hex,
+  encodeAbiParameters,
+  getAddress,
+  keccak256,
+  parseAbiParameters,
+  toHex,
+} from "viem";
 import { z } from "zod";
 import { keccak256Hasher, sha256Hex } from "./hash";
 import { checksummedAddressSchema, inferenceModeSchema, lowercaseBytes32Schema } from "./schemas";
@@ -266,7 +283,9 @@ export const jobViewSchema = z.object({
       /** Output ciphertexts (linear) or one blob of u32 token ids (generate), base64. */
       outputs: z.array(base64Schema),
       outputHash: lowercaseBytes32Schema,
-      /** The miner's EIP-712 Delivery signature over (requestId, outputHash). */
+      /** The job the miner was given (`jobHash`), as its Delivery signs it. */
+      jobHash: lowercaseBytes32Schema,
+      /** The miner's EIP-712 Delivery signature over (brainId, jobHash, outputHash). */
       signature: signatureSchema,
       miner: checksummedAddressSchema,
     })
@@ -303,12 +322,16 @@ export const pollWorkSchema = z.strictObject({
   waitMs: z.number().int().min(0).max(LIMITS.maxWaitMs).default(20_000),
 });
 
+/**
+ * What a miner is given for one job. It names no ComputeMarket request and no account: the
+ * session id is random (it only groups a session's jobs, whose keys the miner caches), so a
+ * canary and a paid prompt look alike. The miner's Delivery binds `jobHash(jobId, job)`.
+ */
 export const workItemSchema = z.object({
   jobId: jobIdSchema,
   /** Proves this miner holds the job; results and releases must carry it. */
   lockToken: z.string().min(8).max(128),
   sessionId: sessionIdSchema,
-  requestId: requestIdSchema.nullable(),
   job: z.discriminatedUnion("kind", [
     z.object({
       kind: z.literal("linear"),
@@ -319,12 +342,14 @@ export const workItemSchema = z.object({
     }),
     z.object({
       kind: z.literal("generate"),
-      tokens: z.array(z.number().int()),
-      maxTokens: z.number().int(),
+      tokens: z.array(z.number().int().min(0).max(0xffffffff)),
+      maxTokens: z.number().int().min(0).max(0xffffffff),
     }),
   ]),
 });
 export type WorkItem = z.infer<typeof workItemSchema>;
+/** The work of a job, as a miner receives it. */
+export type WorkJob = WorkItem["job"];
 
 /** POST /v1/miner/jobs/:id/result */
 export const postResultSchema = z.strictObject({
@@ -417,12 +442,66 @@ export function signedRequestMessage(domain: GatewayDomain, f: SignedRequestFiel
 // ---------------------------------------------------------------------------------------------
 // Deliveries (ComputeMarket's EIP-712 domain)
 
+/**
+ * `Delivery(uint256 brainId, bytes32 jobHash, bytes32 resultHash)`: a miner of Brain `brainId`
+ * says it was given the job `jobHash` (`jobHash` below, over its work item) and returned outputs
+ * hashing to `resultHash` (`outputsHash`). It names no request: the gateway settles a session's
+ * request with the delivery of that session's last job (ComputeMarket.settle takes the request
+ * id, the job hash, the result hash and this signature), and ComputeMarket lets a delivery pay
+ * one request at most.
+ */
 export const DELIVERY_TYPES = {
   Delivery: [
-    { name: "requestId", type: "uint256" },
+    { name: "brainId", type: "uint256" },
+    { name: "jobHash", type: "bytes32" },
     { name: "resultHash", type: "bytes32" },
   ],
 } as const;
+
+/** Domain separation of the two kinds of job in `jobHash`. */
+const JOB_TAGS = {
+  linear: keccak256(toHex("BasedAI gateway job: linear")),
+  generate: keccak256(toHex("BasedAI gateway job: generate")),
+} as const;
+const LINEAR_JOB_FIELDS = parseAbiParameters(
+  "bytes32 tag, string jobId, string step, string paramSet, string galois, string relin, bytes32 inputs",
+);
+const GENERATE_JOB_FIELDS = parseAbiParameters("bytes32 tag, string jobId, bytes tokens, uint32 maxTokens");
+
+/**
+ * The hash of a job, over exactly what a miner receives for it (a work item's `jobId` and `job`):
+ * keccak256 of the ABI encoding of the kind's tag (domain separation), the job id, and
+ *  - linear: the plan step, the parameter set, the Galois and relinearization key hashes ("" for
+ *    none) and `outputsHash` over the decoded inputs;
+ *  - generate: the prompt's token ids as `encodeTokens` bytes and `maxTokens`.
+ * The job id is random (it names no account), and it makes every job's delivery distinct: two
+ * plain sessions with the same prompt get the same greedy outputs, yet each must be able to settle
+ * its own request. Pure: the miner computes it from the work item it got (it never takes one from
+ * the gateway), the gateway from the job it queued.
+ */
+export async function jobHash(jobId: string, job: WorkJob): Promise<Hex> {
+  if (job.kind === "linear") {
+    return keccak256(
+      encodeAbiParameters(LINEAR_JOB_FIELDS, [
+        JOB_TAGS.linear,
+        jobId,
+        job.step,
+        job.paramSet,
+        job.keys.galois ?? "",
+        job.keys.relin ?? "",
+        await outputsHash(job.inputs.map(fromBase64)),
+      ]),
+    );
+  }
+  return keccak256(
+    encodeAbiParameters(GENERATE_JOB_FIELDS, [
+      JOB_TAGS.generate,
+      jobId,
+      toHex(encodeTokens(job.tokens)),
+      job.maxTokens,
+    ]),
+  );
+}
 
 export function deliveryDomain(chainId: number, computeMarket: Address) {
   return { name: "BasedAI ComputeMarket", version: "1", chainId, verifyingContract: computeMarket } as const;
@@ -474,9 +553,9 @@ export function sessionClaimTypedData(chainId: number, computeMarket: Address, c
   } as const;
 }
 
-/** Jobs without an escrow sign request id 0 (nothing can settle against it). */
-export function deliveryMessage(requestId: string | null, resultHash: Hex) {
-  return { requestId: BigInt(requestId ?? "0"), resultHash } as const;
+/** The Delivery a miner of Brain `brainId` signs for job `jobHash` and result `resultHash`. */
+export function deliveryMessage(brainId: number, jobHash: Hex, resultHash: Hex) {
+  return { brainId: BigInt(brainId), jobHash, resultHash } as const;
 }
 
 /** A random hex id (nonces, lock tokens). */

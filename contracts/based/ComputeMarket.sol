@@ -18,7 +18,7 @@ import {Network} from "./Network.sol";
  * the Brain's prices (per 1,000 compute units; a compute unit is one token), rounded up to the wei,
  * within the Brain's context limit and never above the caller's `maxCost` (so a price raised in front
  * of the request refuses it rather than taking more). The Brain's gateway settles it with the miner's EIP-712
- * `Delivery(requestId, resultHash)` signature: the cost of the units used (never more than the
+ * `Delivery(brainId, jobHash, resultHash)` signature: the cost of the units used (never more than the
  * escrow) is split between the Brain owner (the Brain's owner share of its emission split, rounded
  * down) and the miner (the rest), and what is left of the escrow returns to the account. A request
  * not settled by its deadline can be reclaimed in full by anyone, to the account. The gateway may
@@ -29,6 +29,11 @@ import {Network} from "./Network.sol";
  * Brain's configuration never touches an open request. Quality is enforced statistically (canaries
  * and replays, through weights and rewards), not per request: the gateway reports the completion
  * units, bounded by the maximum the user escrowed for.
+ *
+ * A miner's Delivery names the job it was given and what it returned, never a request: miners
+ * must not tell validators' canaries (no escrow) from users' paid prompts. The Brain's gateway
+ * maps jobs to requests and is trusted to pick the delivery of the right session, as it is
+ * trusted to count the units; this contract makes sure a delivery pays one request at most.
  */
 contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -81,8 +86,15 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     uint256 public constant BPS = 10_000;
     /// @notice An allowance that is never used up (as ERC-20's infinite approval).
     uint256 public constant UNLIMITED_ALLOWANCE = type(uint256).max;
-    /// @notice The EIP-712 type a miner signs for a result (protocol/gateway.ts DELIVERY_TYPES).
-    bytes32 public constant DELIVERY_TYPEHASH = keccak256("Delivery(uint256 requestId,bytes32 resultHash)");
+    /**
+     * @notice The EIP-712 type a miner signs for a result (protocol/gateway.ts DELIVERY_TYPES): a
+     * miner of Brain `brainId` was given the job `jobHash` (protocol/gateway.ts `jobHash`) and
+     * returned `resultHash` (`outputsHash`). It names no request, so a miner cannot tell which jobs
+     * are paid for; the Brain's gateway names the request at settlement.
+     */
+    bytes32 public constant DELIVERY_TYPEHASH = keccak256(
+        "Delivery(uint256 brainId,bytes32 jobHash,bytes32 resultHash)"
+    );
 
     /// @notice BASED, in which accounts are held and compute is paid.
     IERC20 public immutable based;
@@ -104,6 +116,11 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
 
     mapping(uint256 brainId => GatewaySetting) private _gateways;
     mapping(uint256 requestId => Request) private _requests;
+    /**
+     * @notice Whether the Delivery with this EIP-712 digest has settled a request. A delivery names
+     * no request, so this record is what stops one delivery from paying two requests.
+     */
+    mapping(bytes32 digest => bool) public deliveryUsed;
 
     /// @notice Amounts must be positive.
     error ZeroAmount();
@@ -142,6 +159,9 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     error CompletionUnitsAboveMax(uint32 completionUnits, uint32 maxCompletionUnits);
     /// @notice The Delivery was signed by `signer`, which is not a registered miner of Brain `brainId`.
     error NotAMiner(uint256 brainId, address signer);
+    /// @notice The Delivery with EIP-712 digest `digest` already settled a request: one delivery
+    /// pays one request at most.
+    error DeliveryAlreadyUsed(bytes32 digest);
 
     /// @notice `account` deposited `amount` into its spending account.
     event Deposited(address indexed account, uint256 amount);
@@ -163,8 +183,9 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 escrow,
         uint64 deadline
     );
-    /// @notice Request `requestId` was delivered by `miner`: it cost `cost` (`ownerCut` of it to the
-    /// Brain owner, the rest to the miner) and `refund` went back to the account.
+    /// @notice Request `requestId` was delivered by `miner` (job `jobHash`, result `resultHash`): it
+    /// cost `cost` (`ownerCut` of it to the Brain owner, the rest to the miner) and `refund` went
+    /// back to the account.
     event Settled(
         uint256 indexed requestId,
         address indexed miner,
@@ -172,6 +193,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 cost,
         uint256 ownerCut,
         uint256 refund,
+        bytes32 jobHash,
         bytes32 resultHash
     );
     /// @notice Request `requestId` expired unsettled; its `escrow` went back to `account`.
@@ -231,9 +253,14 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         return _requests[requestId];
     }
 
-    /// @notice The EIP-712 digest a miner signs to deliver `resultHash` for request `requestId`.
-    function deliveryDigest(uint256 requestId, bytes32 resultHash) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(DELIVERY_TYPEHASH, requestId, resultHash)));
+    /// @notice The EIP-712 digest a miner of Brain `brainId` signs to deliver `resultHash` for job
+    /// `jobHash`.
+    function deliveryDigest(
+        uint256 brainId,
+        bytes32 jobHash,
+        bytes32 resultHash
+    ) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DELIVERY_TYPEHASH, brainId, jobHash, resultHash)));
     }
 
     /**
@@ -366,14 +393,22 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
      * `completionUnits` (at the request's prices, rounded up, at most the escrow): the owner share to
      * the Brain's reward recipient, the rest to the miner; refunds the rest of the escrow to the
      * account's free balance.
+     *
+     * The miner's Delivery names the job, not the request (miners must not tell paid jobs from
+     * canaries): the gateway picks the delivery of the request's session, as it counts its units.
+     * A delivery settles one request at most (`DeliveryAlreadyUsed`), so the gateway cannot be paid
+     * twice for one job.
      * @param requestId The request.
      * @param completionUnits Completion units delivered (at most the request's maximum).
+     * @param jobHash The job the miner was given (protocol/gateway.ts `jobHash`).
      * @param resultHash The hash of the result (protocol/gateway.ts `outputsHash`).
-     * @param minerSignature The miner's EIP-712 `Delivery(requestId, resultHash)` signature.
+     * @param minerSignature The miner's EIP-712 `Delivery(brainId, jobHash, resultHash)` signature,
+     * for the request's Brain.
      */
     function settle(
         uint256 requestId,
         uint32 completionUnits,
+        bytes32 jobHash,
         bytes32 resultHash,
         bytes calldata minerSignature
     ) external nonReentrant {
@@ -386,11 +421,11 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         if (completionUnits > r.maxCompletionUnits) {
             revert CompletionUnitsAboveMax(completionUnits, r.maxCompletionUnits);
         }
-        address miner = _deliveringMiner(requestId, brainId, resultHash, minerSignature);
+        address miner = _deliveringMiner(brainId, jobHash, resultHash, minerSignature);
         // A Brain deactivated since the request opened has no owner to pay: the account reclaims.
         if (!registry.isActive(brainId)) revert BrainNotActive(brainId);
 
-        _pay(requestId, r, brainId, miner, completionUnits, resultHash);
+        _pay(requestId, r, brainId, miner, completionUnits, jobHash, resultHash);
     }
 
     /**
@@ -456,19 +491,24 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     }
 
     /**
-     * @dev The registered miner of Brain `brainId` that signed the Delivery of `resultHash` for
-     * request `requestId`. OZ's recover refuses malformed and high-s (malleable) signatures; the
-     * request id in the digest stops a delivery for one request from settling another.
+     * @dev The registered miner of Brain `brainId` that signed the Delivery of `resultHash` for job
+     * `jobHash`, which is recorded as used. OZ's recover refuses malformed and high-s (malleable)
+     * signatures, so a delivery has one signature and one digest; the digest names no request, so
+     * the record of used digests is what stops one delivery from settling two requests. Brain
+     * `brainId` in the digest stops a miner of two Brains' delivery for one from paying in the other.
      */
     function _deliveringMiner(
-        uint256 requestId,
         uint256 brainId,
+        bytes32 jobHash,
         bytes32 resultHash,
         bytes calldata signature
-    ) private view returns (address miner) {
-        miner = ECDSA.recover(deliveryDigest(requestId, resultHash), signature);
+    ) private returns (address miner) {
+        bytes32 digest = deliveryDigest(brainId, jobHash, resultHash);
+        if (deliveryUsed[digest]) revert DeliveryAlreadyUsed(digest);
+        miner = ECDSA.recover(digest, signature);
         (Network.Role role, ) = network.roleOf(brainId, miner);
         if (role != Network.Role.Miner) revert NotAMiner(brainId, miner);
+        deliveryUsed[digest] = true;
     }
 
     /**
@@ -482,6 +522,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 brainId,
         address miner,
         uint32 completionUnits,
+        bytes32 jobHash,
         bytes32 resultHash
     ) private {
         uint256 escrow = r.escrow;
@@ -494,7 +535,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         r.status = Status.Settled;
         r.completionUnits = completionUnits;
         _balances[r.account] += refund;
-        emit Settled(requestId, miner, completionUnits, cost, ownerCut, refund, resultHash);
+        emit Settled(requestId, miner, completionUnits, cost, ownerCut, refund, jobHash, resultHash);
 
         if (ownerCut != 0) based.safeTransfer(registry.rewardRecipient(brainId), ownerCut);
         if (cost != ownerCut) based.safeTransfer(miner, cost - ownerCut);

@@ -3954,6 +3954,17 @@ export const computeMarketAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "digest",
+        "type": "bytes32"
+      }
+    ],
+    "name": "DeliveryAlreadyUsed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "ECDSAInvalidSignature",
     "type": "error"
@@ -4433,6 +4444,12 @@ export const computeMarketAbi = [
       {
         "indexed": false,
         "internalType": "bytes32",
+        "name": "jobHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
         "name": "resultHash",
         "type": "bytes32"
       }
@@ -4602,8 +4619,13 @@ export const computeMarketAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "requestId",
+        "name": "brainId",
         "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobHash",
+        "type": "bytes32"
       },
       {
         "internalType": "bytes32",
@@ -4617,6 +4639,25 @@ export const computeMarketAbi = [
         "internalType": "bytes32",
         "name": "",
         "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "digest",
+        "type": "bytes32"
+      }
+    ],
+    "name": "deliveryUsed",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
       }
     ],
     "stateMutability": "view",
@@ -4945,6 +4986,11 @@ export const computeMarketAbi = [
         "internalType": "uint32",
         "name": "completionUnits",
         "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "jobHash",
+        "type": "bytes32"
       },
       {
         "internalType": "bytes32",

@@ -7,7 +7,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { type Address, type Hex, concat, keccak256, numberToHex, slice, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { BrainRegistry, ComputeMarket } from "../../../typechain-types";
-import { DELIVERY_TYPES, deliveryDomain } from "../../../protocol/gateway";
+import { DELIVERY_TYPES, deliveryDomain, deliveryMessage } from "../../../protocol/gateway";
 import { Role } from "../../../protocol/report";
 import { devnetPrivateKey } from "../../../sdk/devnet";
 import { quoteEscrow, quoteSettlement } from "../../../sdk/market";
@@ -60,18 +60,21 @@ async function deployMarket() {
   const { chainId } = await ethers.provider.getNetwork();
   const marketAddress = (await market.getAddress()) as Address;
 
-  /** A miner's EIP-712 Delivery signature, made exactly as protocol/gateway.ts defines it. */
+  /**
+   * A miner's EIP-712 Delivery signature over a job and its result (for Brain 3 unless told),
+   * made exactly as protocol/gateway.ts defines it.
+   */
   async function sign(
-    requestId: bigint,
+    jobHash: Hex,
     resultHash: Hex,
     who = FRANK,
-    verifyingContract: Address = marketAddress,
+    o: { brainId?: bigint; verifyingContract?: Address } = {},
   ): Promise<Hex> {
     return signerKey(who).signTypedData({
-      domain: deliveryDomain(Number(chainId), verifyingContract),
+      domain: deliveryDomain(Number(chainId), o.verifyingContract ?? marketAddress),
       types: DELIVERY_TYPES,
       primaryType: "Delivery",
-      message: { requestId, resultHash },
+      message: deliveryMessage(Number(o.brainId ?? BRAIN), jobHash, resultHash),
     });
   }
 
@@ -105,6 +108,11 @@ async function deployMarket() {
 }
 
 const RESULT = keccak256(toHex("the answer"));
+/**
+ * The hash of the job a gateway handed out for request `requestId` in these tests (what the
+ * miner was given: protocol/gateway.ts `jobHash`); one job per request, so deliveries differ.
+ */
+const JOB = (requestId: bigint): Hex => keccak256(toHex(`job for request ${requestId}`));
 
 describe("ComputeMarket", function () {
   describe("deployment", function () {
@@ -117,7 +125,7 @@ describe("ComputeMarket", function () {
       expect(domain.chainId).to.equal(chainId);
       expect(domain.verifyingContract).to.equal(marketAddress);
       expect(await market.DELIVERY_TYPEHASH()).to.equal(
-        keccak256(toHex("Delivery(uint256 requestId,bytes32 resultHash)")),
+        keccak256(toHex("Delivery(uint256 brainId,bytes32 jobHash,bytes32 resultHash)")),
       );
       expect(await market.MAX_DEADLINE()).to.equal(DAY);
     });
@@ -270,8 +278,12 @@ describe("ComputeMarket", function () {
       await expect(market.connect(user).openRequest(user.address, 1n, 100_000, 100_000, deadline, ANY_COST))
         .to.emit(market, "RequestOpened")
         .withArgs(1n, user.address, 1n, 100_000, 100_000, 0n, deadline);
-      const tx = await market.connect(alice).settle(1n, 100_000, RESULT, await sign(1n, RESULT, 2));
-      await expect(tx).to.emit(market, "Settled").withArgs(1n, bob.address, 100_000, 0n, 0n, 0n, RESULT);
+      const tx = await market
+        .connect(alice)
+        .settle(1n, 100_000, JOB(1n), RESULT, await sign(JOB(1n), RESULT, 2, { brainId: 1n }));
+      await expect(tx)
+        .to.emit(market, "Settled")
+        .withArgs(1n, bob.address, 100_000, 0n, 0n, 0n, JOB(1n), RESULT);
       await expect(tx).to.changeTokenBalances(based, [market, bob, alice], [0n, 0n, 0n]);
       expect(await market.balanceOf(user.address)).to.equal(before);
     });
@@ -425,7 +437,7 @@ describe("ComputeMarket", function () {
       expect(await market.allowance(user.address, app.address)).to.equal(DEPOSIT);
       expect(await market.balanceOf(user.address)).to.equal(DEPOSIT);
       // Nothing was escrowed, so the Brain's gateway has nothing to settle.
-      await expect(market.connect(gateway).settle(1n, 20, RESULT, "0x"))
+      await expect(market.connect(gateway).settle(1n, 20, JOB(1n), RESULT, "0x"))
         .to.be.revertedWithCustomError(market, "RequestNotOpen")
         .withArgs(1n, Status.None);
     });
@@ -503,10 +515,12 @@ describe("ComputeMarket", function () {
       ).to.deep.equal({ cost, ownerCut, minerPay, refund });
       const freeBefore = await market.balanceOf(user.address);
 
-      const tx = await market.connect(gateway).settle(requestId, 7, RESULT, await sign(requestId, RESULT));
+      const tx = await market
+        .connect(gateway)
+        .settle(requestId, 7, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT));
       await expect(tx)
         .to.emit(market, "Settled")
-        .withArgs(requestId, frank.address, 7, cost, ownerCut, refund, RESULT);
+        .withArgs(requestId, frank.address, 7, cost, ownerCut, refund, JOB(requestId), RESULT);
       await expect(tx).to.changeTokenBalances(
         based,
         [market, frank, ownerPayee, user],
@@ -523,26 +537,30 @@ describe("ComputeMarket", function () {
       const { market, gateway, frank, open, sign } = await loadFixture(deployMarket);
       const { requestId } = await open({ promptUnits: 10, maxCompletionUnits: 20 });
       const escrow = 50_000_000_000_001n;
-      await expect(market.connect(gateway).settle(requestId, 20, RESULT, await sign(requestId, RESULT)))
+      await expect(
+        market
+          .connect(gateway)
+          .settle(requestId, 20, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT)),
+      )
         .to.emit(market, "Settled")
-        .withArgs(requestId, frank.address, 20, escrow, escrow / 4n, 0n, RESULT);
+        .withArgs(requestId, frank.address, 20, escrow, escrow / 4n, 0n, JOB(requestId), RESULT);
     });
 
     it("only the Brain's current gateway settles; a Brain without one cannot", async function () {
       const { market, carol, gateway, stranger, open, sign } = await loadFixture(deployMarket);
       const { requestId } = await open();
-      const signature = await sign(requestId, RESULT);
+      const signature = await sign(JOB(requestId), RESULT);
       for (const caller of [stranger, carol]) {
-        await expect(market.connect(caller).settle(requestId, 1, RESULT, signature))
+        await expect(market.connect(caller).settle(requestId, 1, JOB(requestId), RESULT, signature))
           .to.be.revertedWithCustomError(market, "NotGateway")
           .withArgs(BRAIN, caller.address, gateway.address);
       }
       await market.connect(carol).setGateway(BRAIN, ethers.ZeroAddress);
-      await expect(market.connect(gateway).settle(requestId, 1, RESULT, signature))
+      await expect(market.connect(gateway).settle(requestId, 1, JOB(requestId), RESULT, signature))
         .to.be.revertedWithCustomError(market, "NotGateway")
         .withArgs(BRAIN, gateway.address, ethers.ZeroAddress);
       await market.connect(carol).setGateway(BRAIN, stranger.address); // the new gateway may
-      await expect(market.connect(stranger).settle(requestId, 1, RESULT, signature)).to.emit(
+      await expect(market.connect(stranger).settle(requestId, 1, JOB(requestId), RESULT, signature)).to.emit(
         market,
         "Settled",
       );
@@ -551,13 +569,13 @@ describe("ComputeMarket", function () {
     it("refuses a second settlement, and settling a request that does not exist (id 0 included)", async function () {
       const { market, gateway, open, sign } = await loadFixture(deployMarket);
       const { requestId } = await open();
-      const signature = await sign(requestId, RESULT);
-      await market.connect(gateway).settle(requestId, 3, RESULT, signature);
-      await expect(market.connect(gateway).settle(requestId, 3, RESULT, signature))
+      const signature = await sign(JOB(requestId), RESULT);
+      await market.connect(gateway).settle(requestId, 3, JOB(requestId), RESULT, signature);
+      await expect(market.connect(gateway).settle(requestId, 3, JOB(requestId), RESULT, signature))
         .to.be.revertedWithCustomError(market, "RequestNotOpen")
         .withArgs(requestId, Status.Settled);
       for (const id of [0n, 42n]) {
-        await expect(market.connect(gateway).settle(id, 0, RESULT, await sign(id, RESULT)))
+        await expect(market.connect(gateway).settle(id, 0, JOB(id), RESULT, await sign(JOB(id), RESULT)))
           .to.be.revertedWithCustomError(market, "RequestNotOpen")
           .withArgs(id, Status.None);
       }
@@ -567,11 +585,14 @@ describe("ComputeMarket", function () {
       const { market, gateway, open, sign } = await loadFixture(deployMarket);
       const a = await open({ deadlineIn: 600n });
       const b = await open({ deadlineIn: 600n }); // a block later: its deadline is a second later
-      const [signA, signB] = [await sign(a.requestId, RESULT), await sign(b.requestId, RESULT)];
+      const [signA, signB] = [await sign(JOB(a.requestId), RESULT), await sign(JOB(b.requestId), RESULT)];
       await time.setNextBlockTimestamp(a.deadline);
-      await expect(market.connect(gateway).settle(a.requestId, 1, RESULT, signA)).to.emit(market, "Settled");
+      await expect(market.connect(gateway).settle(a.requestId, 1, JOB(a.requestId), RESULT, signA)).to.emit(
+        market,
+        "Settled",
+      );
       await time.setNextBlockTimestamp(b.deadline + 1n);
-      await expect(market.connect(gateway).settle(b.requestId, 1, RESULT, signB))
+      await expect(market.connect(gateway).settle(b.requestId, 1, JOB(b.requestId), RESULT, signB))
         .to.be.revertedWithCustomError(market, "RequestExpired")
         .withArgs(b.requestId, b.deadline);
     });
@@ -579,7 +600,11 @@ describe("ComputeMarket", function () {
     it("refuses more completion units than escrowed", async function () {
       const { market, gateway, open, sign } = await loadFixture(deployMarket);
       const { requestId } = await open({ maxCompletionUnits: 20 });
-      await expect(market.connect(gateway).settle(requestId, 21, RESULT, await sign(requestId, RESULT)))
+      await expect(
+        market
+          .connect(gateway)
+          .settle(requestId, 21, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT)),
+      )
         .to.be.revertedWithCustomError(market, "CompletionUnitsAboveMax")
         .withArgs(21, 20);
     });
@@ -593,7 +618,9 @@ describe("ComputeMarket", function () {
         [10, signers[10]!.address],
       ] as const) {
         await expect(
-          market.connect(gateway).settle(requestId, 1, RESULT, await sign(requestId, RESULT, index)),
+          market
+            .connect(gateway)
+            .settle(requestId, 1, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT, index)),
         )
           .to.be.revertedWithCustomError(market, "NotAMiner")
           .withArgs(BRAIN, address);
@@ -601,55 +628,103 @@ describe("ComputeMarket", function () {
       expect((await market.getRequest(requestId)).status).to.equal(Status.Open);
     });
 
-    it("a miner's signature for request A does not settle request B, nor another result, nor another market's request", async function () {
-      const { market, gateway, frank, open, sign, based, registry, network } =
-        await loadFixture(deployMarket);
+    it("attack: a delivery that settled request A cannot settle request B (DeliveryAlreadyUsed)", async function () {
+      const { market, gateway, frank, open, sign } = await loadFixture(deployMarket);
       const a = await open();
       const b = await open();
-      const forA = await sign(a.requestId, RESULT);
-      const otherResult = keccak256(toHex("another answer"));
+      // The miner signs the job it was given and its result, not a request: the digest names no
+      // request, so only the contract's record of used deliveries stops a second payment with it.
+      const job = JOB(a.requestId);
+      const delivery = await sign(job, RESULT);
+      const digest = await market.deliveryDigest(BRAIN, job, RESULT);
+      expect(await market.deliveryUsed(digest)).to.equal(false);
+      await expect(market.connect(gateway).settle(a.requestId, 1, job, RESULT, delivery))
+        .to.emit(market, "Settled")
+        .withArgs(a.requestId, frank.address, 1, anyValue, anyValue, anyValue, job, RESULT);
+      expect(await market.deliveryUsed(digest)).to.equal(true);
+      await expect(market.connect(gateway).settle(b.requestId, 20, job, RESULT, delivery))
+        .to.be.revertedWithCustomError(market, "DeliveryAlreadyUsed")
+        .withArgs(digest);
+      expect((await market.getRequest(b.requestId)).status).to.equal(Status.Open);
+      // A refused settlement does not use a delivery up: B settles with its own job's delivery.
+      await expect(
+        market
+          .connect(gateway)
+          .settle(b.requestId, 1, JOB(b.requestId), RESULT, await sign(JOB(b.requestId), RESULT)),
+      ).to.emit(market, "Settled");
+    });
+
+    it("a refused settlement does not use its delivery up", async function () {
+      const { market, gateway, open, sign } = await loadFixture(deployMarket);
+      const { requestId } = await open({ maxCompletionUnits: 20 });
+      const job = JOB(requestId);
+      const delivery = await sign(job, RESULT);
+      await expect(
+        market.connect(gateway).settle(requestId, 21, job, RESULT, delivery),
+      ).to.be.revertedWithCustomError(market, "CompletionUnitsAboveMax");
+      expect(await market.deliveryUsed(await market.deliveryDigest(BRAIN, job, RESULT))).to.equal(false);
+      await expect(market.connect(gateway).settle(requestId, 20, job, RESULT, delivery)).to.emit(
+        market,
+        "Settled",
+      );
+    });
+
+    it("a miner's delivery settles only with its job and result, for its Brain, at this market", async function () {
+      const { market, gateway, frank, open, sign, based, registry, network } =
+        await loadFixture(deployMarket);
+      const { requestId } = await open();
+      const job = JOB(requestId);
+      const delivery = await sign(job, RESULT);
       const other = await ethers.deployContract("ComputeMarket", [
         await based.getAddress(),
         await registry.getAddress(),
         await network.getAddress(),
       ]);
-      const forOtherMarket = await sign(a.requestId, RESULT, FRANK, (await other.getAddress()) as Address);
-      for (const [requestId, result, signature] of [
-        [b.requestId, RESULT, forA],
-        [a.requestId, otherResult, forA],
-        [a.requestId, RESULT, forOtherMarket],
+      const forOtherMarket = await sign(job, RESULT, FRANK, {
+        verifyingContract: (await other.getAddress()) as Address,
+      });
+      // Signed by Brain 3's miner, but for Brain 2: it must not pay on a Brain 3 request.
+      const forOtherBrain = await sign(job, RESULT, FRANK, { brainId: OTHER_BRAIN });
+      for (const [jobHash, result, signature] of [
+        [keccak256(toHex("another job")), RESULT, delivery],
+        [job, keccak256(toHex("another answer")), delivery],
+        [job, RESULT, forOtherMarket],
+        [job, RESULT, forOtherBrain],
       ] as const) {
         // The signature recovers to some unrelated address, which is no miner.
         await expect(
-          market.connect(gateway).settle(requestId, 1, result, signature),
+          market.connect(gateway).settle(requestId, 1, jobHash, result, signature),
         ).to.be.revertedWithCustomError(market, "NotAMiner");
       }
-      await expect(market.connect(gateway).settle(a.requestId, 1, RESULT, forA))
+      await expect(market.connect(gateway).settle(requestId, 1, job, RESULT, delivery))
         .to.emit(market, "Settled")
-        .withArgs(a.requestId, frank.address, 1, anyValue, anyValue, anyValue, RESULT);
+        .withArgs(requestId, frank.address, 1, anyValue, anyValue, anyValue, job, RESULT);
     });
 
     it("refuses the malleable (high-s) twin of a valid signature, and malformed signatures", async function () {
       const { market, gateway, open, sign } = await loadFixture(deployMarket);
       const { requestId } = await open();
-      const good = await sign(requestId, RESULT);
+      const good = await sign(JOB(requestId), RESULT);
       const r = slice(good, 0, 32);
       const s = BigInt(slice(good, 32, 64));
       const v = Number(BigInt(slice(good, 64, 65)));
       const highS = numberToHex(SECP256K1_N - s, { size: 32 });
       const twin = concat([r, highS, numberToHex(v === 27 ? 28 : 27, { size: 1 })]);
-      await expect(market.connect(gateway).settle(requestId, 1, RESULT, twin))
+      await expect(market.connect(gateway).settle(requestId, 1, JOB(requestId), RESULT, twin))
         .to.be.revertedWithCustomError(market, "ECDSAInvalidSignatureS")
         .withArgs(highS);
-      await expect(market.connect(gateway).settle(requestId, 1, RESULT, slice(good, 0, 64)))
+      await expect(market.connect(gateway).settle(requestId, 1, JOB(requestId), RESULT, slice(good, 0, 64)))
         .to.be.revertedWithCustomError(market, "ECDSAInvalidSignatureLength")
         .withArgs(64);
       await expect(
         market
           .connect(gateway)
-          .settle(requestId, 1, RESULT, concat([r, numberToHex(s, { size: 32 }), "0x1d"])),
+          .settle(requestId, 1, JOB(requestId), RESULT, concat([r, numberToHex(s, { size: 32 }), "0x1d"])),
       ).to.be.revertedWithCustomError(market, "ECDSAInvalidSignature");
-      await expect(market.connect(gateway).settle(requestId, 1, RESULT, good)).to.emit(market, "Settled");
+      await expect(market.connect(gateway).settle(requestId, 1, JOB(requestId), RESULT, good)).to.emit(
+        market,
+        "Settled",
+      );
     });
 
     it("a price or split change after a request opened does not touch it", async function () {
@@ -663,7 +738,11 @@ describe("ComputeMarket", function () {
         COMPLETION_PRICE,
         2_500n,
       ]);
-      await expect(market.connect(gateway).settle(requestId, 7, RESULT, await sign(requestId, RESULT)))
+      await expect(
+        market
+          .connect(gateway)
+          .settle(requestId, 7, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT)),
+      )
         .to.emit(market, "Settled")
         .withArgs(
           requestId,
@@ -672,6 +751,7 @@ describe("ComputeMarket", function () {
           24_000_000_000_001n,
           6_000_000_000_000n,
           50_000_000_000_001n - 24_000_000_000_001n,
+          JOB(requestId),
           RESULT,
         );
     });
@@ -680,7 +760,11 @@ describe("ComputeMarket", function () {
       const { market, carol, gateway, user, mirror, open, sign } = await loadFixture(deployMarket);
       const { requestId, deadline } = await open();
       await mirror(BRAIN, carol.address, { active: false });
-      await expect(market.connect(gateway).settle(requestId, 1, RESULT, await sign(requestId, RESULT)))
+      await expect(
+        market
+          .connect(gateway)
+          .settle(requestId, 1, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT)),
+      )
         .to.be.revertedWithCustomError(market, "BrainNotActive")
         .withArgs(BRAIN);
       await time.increaseTo(deadline + 1n);
@@ -715,7 +799,13 @@ describe("ComputeMarket", function () {
       const reclaimed = await open();
       await market
         .connect(gateway)
-        .settle(settled.requestId, 1, RESULT, await sign(settled.requestId, RESULT));
+        .settle(
+          settled.requestId,
+          1,
+          JOB(settled.requestId),
+          RESULT,
+          await sign(JOB(settled.requestId), RESULT),
+        );
       await time.increaseTo(reclaimed.deadline + 1n);
       await market.reclaim(reclaimed.requestId);
       await expect(market.reclaim(reclaimed.requestId))
@@ -801,13 +891,27 @@ describe("ComputeMarket", function () {
         .to.be.revertedWithCustomError(market, "RequestNotOpen")
         .withArgs(refunded.requestId, Status.Refunded);
       await expect(
-        market.connect(gateway).settle(refunded.requestId, 1, RESULT, await sign(refunded.requestId, RESULT)),
+        market
+          .connect(gateway)
+          .settle(
+            refunded.requestId,
+            1,
+            JOB(refunded.requestId),
+            RESULT,
+            await sign(JOB(refunded.requestId), RESULT),
+          ),
       )
         .to.be.revertedWithCustomError(market, "RequestNotOpen")
         .withArgs(refunded.requestId, Status.Refunded);
       await market
         .connect(gateway)
-        .settle(settled.requestId, 1, RESULT, await sign(settled.requestId, RESULT));
+        .settle(
+          settled.requestId,
+          1,
+          JOB(settled.requestId),
+          RESULT,
+          await sign(JOB(settled.requestId), RESULT),
+        );
       await expect(market.connect(gateway).refund(settled.requestId))
         .to.be.revertedWithCustomError(market, "RequestNotOpen")
         .withArgs(settled.requestId, Status.Settled);
@@ -899,7 +1003,7 @@ describe("ComputeMarket", function () {
 
           await market
             .connect(gateway)
-            .settle(requestId, c.completionUnits, RESULT, await sign(requestId, RESULT));
+            .settle(requestId, c.completionUnits, JOB(requestId), RESULT, await sign(JOB(requestId), RESULT));
           const [marketAfter, minerAfter, ownerAfter, freeAfter] = await held();
           const minerPay = minerAfter - minerBefore;
           const ownerCut = ownerAfter - ownerBefore;
@@ -1029,7 +1133,11 @@ describe("ComputeMarket", function () {
               const units = Math.floor(op.used * r.maxCompletionUnits);
               const freeBefore = await market.balanceOf(user.address);
               const before = await paid();
-              if (await ok(market.connect(gateway).settle(id, units, RESULT, await sign(id, RESULT)))) {
+              if (
+                await ok(
+                  market.connect(gateway).settle(id, units, JOB(id), RESULT, await sign(JOB(id), RESULT)),
+                )
+              ) {
                 const toPayees = (await paid()) - before;
                 const refund = (await market.balanceOf(user.address)) - freeBefore;
                 expect(toPayees + refund).to.equal(r.escrow);
