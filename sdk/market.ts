@@ -491,9 +491,14 @@ export type SettleOptions = {
   requestId: bigint;
   /** Completion units delivered (at most the request's maximum }). */
   completionUnits: number;
+  /** The job the miner was given, as it signed it (protocol/gateway.ts `jobHash`). */
+  jobHash: Hex;
   /** The result's hash the miner signed (protocol/gateway.ts `outputsHash`). */
   resultHash: Hex;
-  /** The miner's EIP-712 Delivery signature (protocol.ts DELIVERY_TYPES / deliveryDomain). */
+  /**
+   * The miner's EIP-712 Delivery signature over (the request's Brain, jobHash, resultHash)
+   * (protocol/gateway.ts DELIVERY_TYPES / deliveryDomain). A delivery settles one request at most.
+   */
   signature: Hex;
   onStep?: OnStep;
 };
@@ -515,7 +520,7 @@ export type SettledRequest = {
 
 /** Settles a request with a miner's signed delivery (only the Brain's gateway may). */
 export async function settleRequest(ctx: ChainContext, options: SettleOptions): Promise<SettledRequest> {
-  const { requestId, completionUnits, resultHash, signature, onStep } = options;
+  const { requestId, completionUnits, jobHash, resultHash, signature, onStep } = options;
   assertUnits(completionUnits, "completion units", 0);
   const receipt = await sendContractCall(
     ctx,
@@ -523,7 +528,7 @@ export async function settleRequest(ctx: ChainContext, options: SettleOptions): 
       address: computeMarketAddress(ctx),
       abi: computeMarketAbi,
       functionName: "settle",
-      args: [requestId, completionUnits, resultHash, signature],
+      args: [requestId, completionUnits, jobHash, resultHash, signature],
     },
     {
       explain: (r) => explainMarketError(r, "settle", { requestId }),
@@ -787,8 +792,16 @@ export function explainMarketError(
       return new BasedError(
         "refused",
         name,
-        `The delivery was signed by ${s(1)}, not a registered miner of Brain #${s(0)} (or it was signed for another request or result).`,
-        "Settle with the Delivery signature the miner made for this request id and result hash.",
+        `The delivery was signed by ${s(1)}, not a registered miner of Brain #${s(0)} (or it was signed for another Brain, job or result).`,
+        "Settle with the Delivery signature the miner made for this Brain, job hash and result hash.",
+      );
+    case "DeliveryAlreadyUsed":
+      return new BasedError(
+        "refused",
+        name,
+        `This delivery (digest ${s(0)}) already settled a request: one miner's delivery pays one request at most.`,
+        "Settle the request with the delivery of a job of its own session.",
+        { digest: s(0) },
       );
     case "ECDSAInvalidSignature":
     case "ECDSAInvalidSignatureLength":

@@ -41,9 +41,11 @@ import {
   DEFAULT_REDIS_URL,
   DELIVERY_TYPES,
   type GatewayDomain,
+  type WorkItem,
   deliveryDomain,
   deliveryMessage,
   fromBase64,
+  jobHash,
   outputsHash,
   randomHex,
   signedRequestMessage,
@@ -127,17 +129,15 @@ class BenchMiner {
   async start(payloadBytes: number): Promise<void> {
     const output = new Uint8Array(randomBytes(payloadBytes));
     const outputHash = await outputsHash([output]);
-    const answer = {
-      outputs: [toBase64(output)],
-      outputHash,
-      // No escrow: request id 0, as for unpaid sessions.
-      signature: await this.signer.account.signTypedData({
+    const answer = { outputs: [toBase64(output)], outputHash };
+    // Each job's Delivery binds the job it was given (as a miner does: jobHash of the work item).
+    const sign = async (item: WorkItem) =>
+      this.signer.account.signTypedData({
         domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
         types: DELIVERY_TYPES,
         primaryType: "Delivery",
-        message: deliveryMessage(null, outputHash),
-      }),
-    };
+        message: deliveryMessage(BRAIN, await jobHash(item.jobId, item.job), outputHash),
+      });
     // One poll first, so the gateway counts this miner live before sessions are opened.
     await this.client.pollWork(this.signer, 0);
     this.loop = (async () => {
@@ -146,9 +146,14 @@ class BenchMiner {
         const item = await this.client.pollWork(this.signer, 20_000).catch(() => undefined);
         const polled = performance.now();
         if (!item) continue;
+        const signature = await sign(item);
         const postStart = performance.now();
         try {
-          await this.client.postResult(this.signer, item.jobId, { lockToken: item.lockToken, ...answer });
+          await this.client.postResult(this.signer, item.jobId, {
+            lockToken: item.lockToken,
+            ...answer,
+            signature,
+          });
         } catch (err) {
           console.error(`result of ${item.jobId} refused: ${(err as Error).message}`);
           continue;
@@ -409,7 +414,7 @@ async function perOperation(payloadBytes: number): Promise<Record<string, number
     domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
     types: DELIVERY_TYPES,
     primaryType: "Delivery" as const,
-    message: deliveryMessage(null, hash),
+    message: deliveryMessage(BRAIN, hash, hash),
   };
   const delivery = await account.signTypedData(typed);
   const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -424,6 +429,17 @@ async function perOperation(payloadBytes: number): Promise<Record<string, number
     ["JSON.parse of the body", () => JSON.parse(body)],
     ["recover a signed request (EIP-191)", () => recoverMessageAddress({ message, signature })],
     ["recover a Delivery (EIP-712)", () => recoverTypedDataAddress({ ...typed, signature: delivery })],
+    [
+      `jobHash of a linear job of ${payloadBytes >> 10} KiB`,
+      () =>
+        jobHash("j000000000000", {
+          kind: "linear",
+          step: STEP,
+          paramSet: "n8192-q100",
+          keys: NO_KEYS,
+          inputs: [b64],
+        }),
+    ],
   ];
   const out: Record<string, number> = {};
   for (const [name, op] of ops) {

@@ -116,6 +116,7 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
           const settled = await settleRequest(ctx, {
             requestId: BigInt(s.requestId),
             completionUnits: s.completionUnits,
+            jobHash: s.jobHash,
             resultHash: s.resultHash,
             signature: s.signature,
           });

@@ -65,6 +65,8 @@ export type GatewayOptions = {
   settle?(s: {
     requestId: string;
     completionUnits: number;
+    /** The job the miner's Delivery signs (protocol/gateway.ts `jobHash`). */
+    jobHash: Hex;
     resultHash: Hex;
     signature: Hex;
     miner: Address;

@@ -25,10 +25,12 @@ import {
   type SessionView,
   type SubmitJob,
   type WorkItem,
+  type WorkJob,
   blobHash,
   deliveryDomain,
   deliveryMessage,
   fromBase64,
+  jobHash,
   outputsHash,
   randomHex,
   sessionClaimTypedData,
@@ -50,6 +52,8 @@ export type EscrowInfo = {
 export type Settle = (s: {
   requestId: string;
   completionUnits: number;
+  /** The job the miner's Delivery signs (protocol/gateway.ts `jobHash`). */
+  jobHash: Hex;
   resultHash: Hex;
   signature: Hex;
   miner: Address;
@@ -103,6 +107,16 @@ const keyHashes = (keys: SessionRecord["keys"]): string[] =>
 
 const tooManyAttempts = (j: JobRecord): string =>
   `miners took this job ${j.attempts} times without delivering a result`;
+
+/**
+ * The job as its miner receives it (the work item's `job`): the payload plus, for a linear job,
+ * its session's parameter set and keys. Both `jobHash` and the work item are built from it, so
+ * what a miner signs is what it was sent. No request id or account is in it.
+ */
+const workJob = (s: SessionRecord, payload: JobPayload): WorkJob =>
+  payload.kind === "linear"
+    ? { kind: "linear", step: payload.step, paramSet: s.paramSet ?? "", keys: s.keys, inputs: payload.inputs }
+    : { kind: "generate", tokens: payload.tokens, maxTokens: payload.maxTokens };
 
 export class GatewayService {
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -445,6 +459,8 @@ export class GatewayService {
       if (to) await this.moveSession(s, to, "its miner stopped polling");
     }
     const jobId = `j${randomHex(12)}`;
+    // Once, here: a miner's Delivery for this job must sign this hash (postResult checks it).
+    const hash = await jobHash(jobId, workJob(s, payload));
     const job: JobRecord = {
       jobId,
       sessionId,
@@ -460,6 +476,7 @@ export class GatewayService {
       createdAt: now,
       activeAt: null,
       completedAt: null,
+      jobHash: hash,
     };
     // Counted before a miner can see it: a close that finds no job submitted may refund the escrow.
     await this.store.countSubmitted(sessionId);
@@ -546,9 +563,11 @@ export class GatewayService {
       }
     }
     try {
+      if (!last.jobHash) throw new Error("the last delivery has no job hash (stored by an older gateway)");
       const txHash = await this.o.settle({
         requestId: s.requestId!,
         completionUnits: units,
+        jobHash: last.jobHash,
         resultHash: last.outputHash,
         signature: last.signature,
         miner: last.miner,
@@ -737,22 +756,8 @@ export class GatewayService {
       });
       this.notify(`job:${j.jobId}`);
       this.o.log.debug({ jobId: j.jobId, miner, attempt: j.attempts + 1 }, "job taken");
-      return {
-        jobId: j.jobId,
-        lockToken: token,
-        sessionId: s.sessionId,
-        requestId: s.requestId,
-        job:
-          payload.kind === "linear"
-            ? {
-                kind: "linear",
-                step: payload.step,
-                paramSet: s.paramSet ?? "",
-                keys: s.keys,
-                inputs: payload.inputs,
-              }
-            : { kind: "generate", tokens: payload.tokens, maxTokens: payload.maxTokens },
-      };
+      // No request id and no account: a miner cannot tell a paid job from a canary.
+      return { jobId: j.jobId, lockToken: token, sessionId: s.sessionId, job: workJob(s, payload) };
     }
   }
 
@@ -811,6 +816,8 @@ export class GatewayService {
       await refuse("BadOutputs", "a linear job's result holds its output ciphertexts (none were sent)");
     }
     const s = await this.store.getSession(j.sessionId);
+    // The job's hash from submit; only a job queued by an older gateway has it computed now.
+    const job = j.jobHash ?? (await this.jobHashOf(j, s));
     if (this.o.delivery) {
       let signer: Address = zeroAddress;
       try {
@@ -818,7 +825,7 @@ export class GatewayService {
           domain: deliveryDomain(this.o.delivery.chainId, this.o.delivery.computeMarket),
           types: DELIVERY_TYPES,
           primaryType: "Delivery",
-          message: deliveryMessage(s?.requestId ?? null, hash),
+          message: deliveryMessage(this.o.brainId, job, hash),
           signature: body.signature,
         });
       } catch {
@@ -827,7 +834,7 @@ export class GatewayService {
       if (signer !== miner) {
         await refuse(
           "BadDeliverySignature",
-          `the Delivery signature is not ${miner}'s over (requestId ${s?.requestId ?? "0"}, outputHash) in ComputeMarket ${this.o.delivery.computeMarket}'s EIP-712 domain on chain ${this.o.delivery.chainId}`,
+          `the Delivery signature is not ${miner}'s over (brainId ${this.o.brainId}, jobHash ${job} of the work item as sent, outputHash) in ComputeMarket ${this.o.delivery.computeMarket}'s EIP-712 domain on chain ${this.o.delivery.chainId}`,
         );
       }
     }
@@ -860,7 +867,7 @@ export class GatewayService {
     await this.store.completeJob({
       job: j,
       session: s,
-      result: { outputs: body.outputs, outputHash: hash, signature: body.signature, miner },
+      result: { outputs: body.outputs, outputHash: hash, jobHash: job, signature: body.signature, miner },
       completedAt,
       latencyMs,
       resultTtlMs: this.o.resultTtlMs,
@@ -870,6 +877,15 @@ export class GatewayService {
     });
     this.notify(`job:${jobId}`);
     this.o.log.info({ jobId, sessionId: j.sessionId, miner, latencyMs }, "job completed");
+  }
+
+  /** `jobHash` of a job recorded without one (queued by an older gateway), from its payload. */
+  private async jobHashOf(j: JobRecord, s: SessionRecord | undefined): Promise<Hex> {
+    const payload = await this.store.getPayload(j.jobId);
+    if (!s || !payload) {
+      throw new GatewayRefusal(409, "JobNotHeld", `job ${j.jobId}'s session or inputs expired: drop it`);
+    }
+    return jobHash(j.jobId, workJob(s, payload));
   }
 
   async releaseJob(miner: Address, jobId: string, lockToken: string, reason: string): Promise<void> {

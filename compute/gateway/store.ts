@@ -41,7 +41,7 @@ export type SessionRecord = {
   /** The session's most recently completed job (its result settles the escrow). */
   lastJob: string | null;
   /** That job's delivery, kept with the session (the job's result expires sooner). */
-  lastDelivery?: { outputHash: Hex; signature: Hex; miner: Address } | null;
+  lastDelivery?: { jobHash: Hex; outputHash: Hex; signature: Hex; miner: Address } | null;
 };
 
 export type JobRecord = {
@@ -64,6 +64,11 @@ export type JobRecord = {
   createdAt: number;
   activeAt: number | null;
   completedAt: number | null;
+  /**
+   * protocol/gateway.ts `jobHash` of the work item the job's miner gets, computed once at submit:
+   * the miner's Delivery must sign it. Null only for a job queued by a gateway that predates it.
+   */
+  jobHash: Hex | null;
 };
 
 /** A job's work as a miner receives it, minus what comes from its session. */
@@ -71,7 +76,14 @@ export type JobPayload =
   | { kind: "linear"; step: string; inputs: string[] }
   | { kind: "generate"; tokens: number[]; maxTokens: number };
 
-export type StoredResult = { outputs: string[]; outputHash: Hex; signature: Hex; miner: Address };
+export type StoredResult = {
+  outputs: string[];
+  outputHash: Hex;
+  /** The job the Delivery signs (the job record's `jobHash`). */
+  jobHash: Hex;
+  signature: Hex;
+  miner: Address;
+};
 
 export type SampleRecord = {
   jobId: string;
@@ -372,6 +384,7 @@ export class GatewayStore {
       m.hset(this.sessionKey(job.sessionId), {
         lastJob: job.jobId,
         lastDelivery: JSON.stringify({
+          jobHash: result.jobHash,
           outputHash: result.outputHash,
           signature: result.signature,
           miner: result.miner,
@@ -499,6 +512,7 @@ function decodeJob(h: Record<string, string>): JobRecord {
     createdAt: Number(h.createdAt),
     activeAt: numOrNull(h.activeAt),
     completedAt: numOrNull(h.completedAt),
+    jobHash: (orNull(h.jobHash) as Hex | null) ?? null,
   };
 }
 

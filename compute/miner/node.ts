@@ -1,6 +1,8 @@
 /**
  * The miner node's loop (docs/architecture.md §1, §5): pull a job from the Brain's gateway, run it on the
  * engine, sign the result as an EIP-712 `Delivery` (what ComputeMarket pays against) and post it.
+ * The Delivery binds this miner's Brain, the job it was given (`jobHash`, computed here from the
+ * work item, never taken from the gateway) and the outputs' hash; no request id reaches a miner.
  *
  * - A job the engine refuses (unknown step, other parameters, a malformed blob) is released with
  *   the reason, so the gateway can give it to another miner or fail it; nothing is dropped.
@@ -18,6 +20,7 @@ import {
   type WorkItem,
   deliveryDomain,
   deliveryMessage,
+  jobHash,
   outputsHash,
   toBase64,
 } from "../../protocol/gateway";
@@ -145,6 +148,9 @@ export async function runMiner(options: RunMinerOptions): Promise<void> {
       ...(item.job.kind === "linear" ? { step: item.job.step } : {}),
     };
     log.debug(what, "job taken");
+    // What this miner was given, hashed once from the work item as received: its Delivery vouches
+    // for this job and nothing else.
+    const job = await jobHash(item.jobId, item.job);
     let outputs: Uint8Array[];
     try {
       const run = engine.run(item, fetchBlob, fault ? { fault } : {});
@@ -165,7 +171,7 @@ export async function runMiner(options: RunMinerOptions): Promise<void> {
       domain,
       types: DELIVERY_TYPES,
       primaryType: "Delivery",
-      message: deliveryMessage(item.requestId, outputHash),
+      message: deliveryMessage(signer.domain.brainId, job, outputHash),
     });
     const posted = await send("result post", item.jobId, () =>
       client.postResult(signer, item.jobId, {

@@ -13,7 +13,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { buildProgram } from "../../cli/main";
-import { DELIVERY_TYPES, deliveryDomain } from "../../protocol/gateway";
+import { DELIVERY_TYPES, deliveryDomain, deliveryMessage } from "../../protocol/gateway";
 import { jsonRpc } from "../../scripts/devnet/network";
 import { chainSettings, loadConfig } from "../../sdk/node/config";
 import { type Deployments } from "../../sdk/deployments";
@@ -323,11 +323,12 @@ describe("devnet + based account (CLI end to end)", function () {
     });
     expect(opened.escrow).to.equal(parseEther("0.7")); // 100 × 1/1000 + 300 × 2/1000
     const resultHash = keccak256(toHex("four tokens"));
+    const jobHash = keccak256(toHex("the job the miner was given"));
     const signature = await miner.signTypedData({
       domain: deliveryDomain(DEVNET_BASED.chainId, market()),
       types: DELIVERY_TYPES,
       primaryType: "Delivery",
-      message: { requestId: opened.requestId, resultHash },
+      message: deliveryMessage(BRAIN, jobHash, resultHash),
     });
     const [freeBefore, minerBefore, ownerBefore] = await Promise.all([
       free(dev.address),
@@ -339,6 +340,7 @@ describe("devnet + based account (CLI end to end)", function () {
     const settled = await settleRequest(gateway, {
       requestId: opened.requestId,
       completionUnits: 4,
+      jobHash,
       resultHash,
       signature,
     });
@@ -356,6 +358,7 @@ describe("devnet + based account (CLI end to end)", function () {
       await settleRequest(gateway, {
         requestId: opened.requestId,
         completionUnits: 4,
+        jobHash,
         resultHash,
         signature,
       });

@@ -121,7 +121,6 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
               jobId: `job-${requested.length}`,
               lockToken: "lock-token-0",
               sessionId: "s",
-              requestId: null,
               job: {
                 kind: "linear",
                 step,

@@ -21,6 +21,13 @@ describe("cli/ui/hints: the command turns the SDK's error codes into command lin
     expect(notValidator.hint).to.not.match(/--role|based /);
     expect(hintFor(notValidator)).to.match(/based register --brain 3 --role validator/);
 
+    const used = explainMarketError(
+      { name: "DeliveryAlreadyUsed", args: [`0x${"12".repeat(32)}`] },
+      "settle",
+    );
+    expect(used).to.include({ code: "DeliveryAlreadyUsed", kind: "refused" });
+    expect(used.message).to.contain("already settled a request");
+
     const expired = explainMarketError({ name: "RequestExpired", args: [17n, 1_700_000_000n] }, "settle");
     expect(hintFor(expired)).to.equal("Reclaim it to the account with `based account reclaim 17`.");
 

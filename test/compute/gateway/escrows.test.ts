@@ -1,17 +1,32 @@
 import { expect } from "chai";
-import type { Address } from "viem";
+import { type Address, type Hex, recoverTypedDataAddress, toHex } from "viem";
 import type { EscrowInfo } from "../../../compute/gateway/service";
-import type { OpenSession } from "../../../protocol/gateway";
+import {
+  DELIVERY_TYPES,
+  type OpenSession,
+  type SubmitJob,
+  deliveryDomain,
+  deliveryMessage,
+  jobHash,
+  outputsHash,
+  toBase64,
+  workItemSchema,
+} from "../../../protocol/gateway";
 import type { GatewayError } from "../../../sdk/gateway-client";
 import {
   BRAIN,
+  DELIVERY,
   FAILING_REQUEST,
   type TestGateway,
   TestMiner,
   deletePrefix,
+  deliverySignature,
+  expectedOutputs,
   newAccount,
   randomInput,
   signedClaim,
+  signedHeaders,
+  signerOf,
   sleep,
   expectRefusal,
   startTestGateway,
@@ -40,7 +55,7 @@ describe("gateway: escrows bound to sessions", function () {
   const allowances = new Map<string, bigint>([[`${victim.address}:${app.address}`, 10n ** 18n]]);
   let gw: TestGateway;
   let miner: TestMiner;
-  /** Requests whose jobs the shared miner takes and holds without answering (a job still running). */
+  /** Sessions whose jobs the shared miner takes and holds without answering (a job still running). */
   const holdFor = new Set<string>();
   const paidOptions = {
     freeSessions: false,
@@ -57,9 +72,7 @@ describe("gateway: escrows bound to sessions", function () {
 
   before(async () => {
     gw = await startTestGateway(prefix, paidOptions);
-    miner = new TestMiner(gw.client, (item) =>
-      item.requestId !== null && holdFor.has(item.requestId) ? "hold" : "answer",
-    );
+    miner = new TestMiner(gw.client, (item) => (holdFor.has(item.sessionId) ? "hold" : "answer"));
     gw.members.miners.add(miner.address);
     await miner.polledOnce();
     miner.start();
@@ -124,6 +137,106 @@ describe("gateway: escrows bound to sessions", function () {
     } finally {
       await free.close();
       await deletePrefix(freePrefix);
+    }
+  });
+
+  it("a miner sees no request id or account: its work item names the job alone, and its Delivery binds that job", async () => {
+    const ownPrefix = uniquePrefix("escrows-blind");
+    const g = await startTestGateway(ownPrefix, paidOptions);
+    const minerKey = newAccount();
+    g.members.miners.add(minerKey.address);
+    // Request ids with distinctive decimal and hex forms, one per session mode.
+    const ids = { plain: "987654321987", encrypted: "987654321988" } as const;
+    for (const id of Object.values(ids))
+      escrows.set(id, {
+        brainId: BRAIN,
+        open: true,
+        account: victim.address,
+        promptUnits: 4,
+        maxCompletionUnits: 100,
+      });
+    const keys = { galois: null, relin: null };
+    /** One long poll as the miner, read raw: the bytes and headers a miner gets. */
+    const poll = async () => {
+      const body = JSON.stringify({ waitMs: 5_000 });
+      const res = await fetch(`${g.url}/v1/miner/work`, {
+        method: "POST",
+        headers: await signedHeaders(minerKey, { method: "POST", path: "/v1/miner/work", body }),
+        body,
+      });
+      return { res, text: res.status === 200 ? await res.text() : "" };
+    };
+    try {
+      await poll(); // live
+      for (const mode of ["plain", "encrypted"] as const) {
+        const requestId = ids[mode];
+        const s = await g.client.openSession({
+          brainId: BRAIN,
+          mode,
+          ...(mode === "encrypted" ? { paramSet: "n8192", keys } : {}),
+          requestId,
+          claim: await signedClaim(victim, requestId, mode, mode === "encrypted" ? keys : undefined),
+        } as OpenSession);
+        expect(s.requestId).to.equal(requestId);
+        const submitted: SubmitJob =
+          mode === "plain"
+            ? { kind: "generate", tokens: [1, 2, 3], maxTokens: 4 }
+            : { kind: "linear", step: "L0.qkv@1", inputs: [randomInput(64)] };
+        const { jobId } = await g.client.submitJob(s.sessionId, submitted);
+        const { res, text } = await poll();
+        expect(res.status).to.equal(200);
+        const raw = [text, ...[...res.headers.entries()].map(([k, v]) => `${k}: ${v}`)]
+          .join("\n")
+          .toLowerCase();
+        for (const secret of [
+          requestId,
+          toHex(BigInt(requestId)).slice(2),
+          toHex(BigInt(requestId), { size: 32 }).slice(2),
+          victim.address.slice(2).toLowerCase(),
+        ]) {
+          expect(raw, `the miner's view holds ${secret}`).to.not.include(secret.toLowerCase());
+        }
+        const item = workItemSchema.parse(JSON.parse(text));
+        expect(Object.keys(item).sort()).to.deep.equal(["job", "jobId", "lockToken", "sessionId"]);
+        expect(item.jobId).to.equal(jobId);
+
+        // The miner signs the job it was given; the client, knowing what it submitted, gets the same hash.
+        const expectedJob = await jobHash(
+          jobId,
+          submitted.kind === "linear" ? { ...submitted, paramSet: "n8192", keys } : submitted,
+        );
+        expect(await jobHash(item.jobId, item.job)).to.equal(expectedJob);
+        const outputs = expectedOutputs(item);
+        const outputHash = await outputsHash(outputs);
+        const signature = await deliverySignature(minerKey, item, outputHash);
+        await g.client.postResult(signerOf(minerKey), jobId, {
+          lockToken: item.lockToken,
+          outputs: outputs.map(toBase64),
+          outputHash,
+          signature,
+        });
+        const view = await g.client.getJob(jobId);
+        expect(view.result).to.include({ jobHash: expectedJob, outputHash, signature });
+        const signer = await recoverTypedDataAddress({
+          domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
+          types: DELIVERY_TYPES,
+          primaryType: "Delivery",
+          message: deliveryMessage(BRAIN, expectedJob, outputHash),
+          signature: signature as Hex,
+        });
+        expect(signer).to.equal(minerKey.address);
+        // The gateway maps the job back to its escrow: the settlement names the request and that job.
+        await g.client.closeSession(s.sessionId);
+        expect(g.settled.find((x) => x.requestId === requestId)).to.deep.include({
+          jobHash: expectedJob,
+          resultHash: outputHash,
+          signature,
+          miner: minerKey.address,
+        });
+      }
+    } finally {
+      await g.close();
+      await deletePrefix(ownPrefix);
     }
   });
 
@@ -247,8 +360,8 @@ describe("gateway: escrows bound to sessions", function () {
 
   it("attack: closing a session while its job runs, to get the result and the refund — no refund", async () => {
     const id = newRequest();
-    holdFor.add(id);
     const s = await openPaid(id);
+    holdFor.add(s.sessionId);
     const { jobId } = await gw.client.submitJob(s.sessionId, {
       kind: "generate",
       tokens: [1, 2],

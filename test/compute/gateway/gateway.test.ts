@@ -9,6 +9,7 @@ import {
   decodeTokens,
   deliveryDomain,
   deliveryMessage,
+  jobHash,
   fromBase64,
   outputsHash,
   toBase64,
@@ -259,6 +260,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     expect(gw.settled.at(-1)).to.deep.equal({
       requestId: "42",
       completionUnits: 7,
+      jobHash: last!.result!.jobHash,
       resultHash: last!.result!.outputHash,
       signature: last!.result!.signature,
       miner: last!.result!.miner,
@@ -353,7 +355,6 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
         jobId: s.jobId,
         lockToken: "x".repeat(8),
         sessionId: "s".repeat(8),
-        requestId: null,
         job: { kind: "linear", step: s.step, paramSet: s.paramSet, keys: s.keys, inputs: s.inputs },
       });
       expect(s.outputHash).to.equal(await outputsHash(outputs));
@@ -400,19 +401,29 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     expect(((await res.json()) as { error: string }).error).to.equal("NotFound");
   });
 
-  it("signs results the way settlement checks them (Delivery over the session's request id)", async () => {
+  it("signs results the way settlement checks them (Delivery over the Brain, the job as submitted and its result)", async () => {
     const session = await openEncrypted("99");
+    const inputs = [randomInput()];
     const { jobId } = await gw.client.submitJob(session.sessionId, {
       kind: "linear",
       step: "L0.qkv@1",
-      inputs: [randomInput()],
+      inputs,
     });
     const view = await gw.client.waitForJob(jobId, 20_000);
+    // The client knows the job it submitted: the hash the miner signed is that job's.
+    const job = await jobHash(jobId, {
+      kind: "linear",
+      step: "L0.qkv@1",
+      paramSet: "n8192",
+      keys: keyHashes,
+      inputs,
+    });
+    expect(view.result!.jobHash).to.equal(job);
     const signer = await recoverTypedDataAddress({
       domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
       types: DELIVERY_TYPES,
       primaryType: "Delivery",
-      message: deliveryMessage("99", view.result!.outputHash as Hex),
+      message: deliveryMessage(BRAIN, job, view.result!.outputHash as Hex),
       signature: view.result!.signature as Hex,
     });
     expect(signer).to.equal(session.miner);

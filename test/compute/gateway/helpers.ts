@@ -17,6 +17,7 @@ import {
   deliveryMessage,
   encodeTokens,
   fromBase64,
+  jobHash,
   outputsHash,
   type SessionKeys,
   randomHex,
@@ -112,16 +113,17 @@ export function expectedOutputs(item: WorkItem): Uint8Array[] {
   return [encodeTokens(Array.from({ length: item.job.maxTokens }, (_, i) => last + i + 1))];
 }
 
+/** A miner's Delivery, as compute/miner/node.ts signs it: over the job it was given (`item`). */
 export async function deliverySignature(
   account: PrivateKeyAccount,
-  requestId: string | null,
+  item: Pick<WorkItem, "jobId" | "job">,
   hash: Hex,
 ): Promise<Hex> {
   return account.signTypedData({
     domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
     types: DELIVERY_TYPES,
     primaryType: "Delivery",
-    message: deliveryMessage(requestId, hash),
+    message: deliveryMessage(BRAIN, await jobHash(item.jobId, item.job), hash),
   });
 }
 
@@ -200,7 +202,7 @@ export class TestMiner {
           lockToken: item.lockToken,
           outputs: outputs.map(toBase64),
           outputHash,
-          signature: await deliverySignature(this.account, item.requestId, outputHash),
+          signature: await deliverySignature(this.account, item, outputHash),
         });
         this.done.push(item.jobId);
       } catch {

@@ -340,7 +340,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
         lockToken: item.lockToken,
         outputs: outputs.map(toBase64),
         outputHash,
-        signature: await deliverySignature(holder.account, item.requestId, outputHash),
+        signature: await deliverySignature(holder.account, item, outputHash),
         ...over,
       };
     };
@@ -356,12 +356,36 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
 
     it("refuses a Delivery signature forged by another key (400)", async () => {
       const outputs = expectedOutputs(item);
-      const forged = await deliverySignature(newAccount(), item.requestId, await outputsHash(outputs));
+      const forged = await deliverySignature(newAccount(), item, await outputsHash(outputs));
       const e = await gw.client
         .postResult(holder.signer, item.jobId, await resultFor({ signature: forged }))
         .catch((err: GatewayError) => err);
       expect((e as GatewayError).status).to.equal(400);
       expect((e as GatewayError).code).to.equal("BadDeliverySignature");
+    });
+
+    it("refuses the miner's own Delivery over another job than the one it was given (400)", async () => {
+      const outputHash = await outputsHash(expectedOutputs(item));
+      for (const other of [
+        { jobId: "jOtherJob0000", job: item.job },
+        {
+          jobId: item.jobId,
+          job:
+            item.job.kind === "generate"
+              ? { ...item.job, maxTokens: item.job.maxTokens + 1 }
+              : { ...item.job, step: `${item.job.step}x` },
+        },
+      ]) {
+        const e = await gw.client
+          .postResult(
+            holder.signer,
+            item.jobId,
+            await resultFor({ signature: await deliverySignature(holder.account, other, outputHash) }),
+          )
+          .catch((err: GatewayError) => err);
+        expect((e as GatewayError).code).to.equal("BadDeliverySignature");
+      }
+      expect((await gw.client.getJob(item.jobId)).state).to.equal("active");
     });
 
     it("refuses a wrong lock token (409) and another miner's post (409)", async () => {
@@ -385,7 +409,8 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
       const validator = newAccount();
       gw.members.validators.add(validator.address);
       const stats = await gw.client.minerStats({ account: validator, domain: DOMAIN });
-      expect(stats.find((s) => s.address === holder.address)!.failed).to.equal(2);
+      // The wrong hash, the forged signature and the two Deliveries over other jobs.
+      expect(stats.find((s) => s.address === holder.address)!.failed).to.equal(4);
     });
   });
 

@@ -39,7 +39,6 @@ function linearItem(
     jobId: "job-00000001",
     lockToken: "lock-token-1",
     sessionId: "session-0001",
-    requestId: null,
     job: {
       kind: "linear",
       step: step.id,
@@ -183,7 +182,6 @@ describe("compute/miner/engine: the miner runs gateway jobs on the Brain's model
       jobId: "job-00000002",
       lockToken: "lock-token-2",
       sessionId: "session-0002",
-      requestId: "7",
       job: { kind: "generate", tokens, maxTokens: 4 },
     };
     const outputs = await engine.run(item, blobStore([]).fetch);

@@ -16,6 +16,7 @@ import {
   deliveryDomain,
   deliveryMessage,
   fromBase64,
+  jobHash,
   outputsHash,
   toBase64,
 } from "../../../protocol/gateway";
@@ -113,7 +114,7 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
       step: stepId,
       inputs: inputs.map(toBase64),
     });
-    return { jobId, step, xs, inputs };
+    return { jobId, stepId, step, xs, inputs };
   };
 
   /** The decrypted answer of a job, checked row by row against the plaintext product. */
@@ -183,11 +184,20 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
         const outputs = view.result!.outputs.map(fromBase64);
         expect(view.result!.miner).to.equal(signer.account.address);
         expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
+        // The Delivery binds the miner's Brain, the job as the client submitted it and the result.
+        const submitted = await jobHash(job.jobId, {
+          kind: "linear",
+          step: job.stepId,
+          paramSet: plan.engine.paramSet,
+          keys: { galois: galoisHash, relin: null },
+          inputs: job.inputs.map(toBase64),
+        });
+        expect(view.result!.jobHash).to.equal(submitted);
         const deliverer = await recoverTypedDataAddress({
           domain: deliveryDomain(DELIVERY.chainId, DELIVERY.computeMarket),
           types: DELIVERY_TYPES,
           primaryType: "Delivery",
-          message: deliveryMessage(null, view.result!.outputHash as Hex),
+          message: deliveryMessage(BRAIN, submitted, view.result!.outputHash as Hex),
           signature: view.result!.signature,
         });
         expect(deliverer).to.equal(signer.account.address);
