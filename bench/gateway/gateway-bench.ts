@@ -8,8 +8,9 @@
  * This process runs a gateway (`startGateway`, real Redis under a unique prefix deleted at the
  * end, membership an in-memory set, no rate limit). A second process (this file again, forked)
  * runs the load: real `GatewayClient` miners with their own keys, signing every request (EIP-191
- * with nonces) and every result (EIP-712 Delivery, checked by the gateway with the outputs hash),
- * and real clients. Miners answer at once with one output of ciphertext size (computed once per
+ * with nonces) and every result (EIP-712 Delivery over the Brain, the job's `jobHash` and the
+ * outputs hash, checked by the gateway against the hash it took at submit), and real clients.
+ * Miners answer at once with one output of ciphertext size (computed once per
  * miner, so the load process spends its CPU on HTTP and signatures, not on work the gateway never
  * sees); clients submit one input of the same size per job (a `linear` job, as `based prompt`
  * sends one per plan step). The gateway does not share its event loop with the load that way, and
