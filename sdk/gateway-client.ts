@@ -101,14 +101,18 @@ export class GatewayClient {
     string,
     { lease?: HeldLease; pending?: Promise<HeldLease | undefined> }
   >();
-  /** Leases this client took (tests and metrics). */
-  leasesTaken = 0;
+  private taken = 0;
 
   constructor(options: GatewayClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.signal = options.signal;
     this.leasing = options.leases ?? true;
+  }
+
+  /** How many leases this client has taken (each one signature the gateway recovers). */
+  get leasesTaken(): number {
+    return this.taken;
   }
 
   // -- clients ---------------------------------------------------------------------------------
@@ -324,7 +328,7 @@ export class GatewayClient {
     }
     await this.check(res);
     const lease = leaseSchema.parse(await res.json());
-    this.leasesTaken++;
+    this.taken++;
     return { ...lease, key: await leaseKey(lease.secret), domain: signer.domain };
   }
 

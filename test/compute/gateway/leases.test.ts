@@ -317,7 +317,7 @@ describe("gateway member leases: one signature per lease, a MAC per request", fu
     ).to.equal(204);
   });
 
-  it("GatewayClient takes a new lease once when the gateway lost or expired its lease (Redis flushed)", async () => {
+  it("GatewayClient renews its lease before it ends, and once more when the gateway lost or expired it (Redis flushed)", async () => {
     const client = new GatewayClient({ url: gw.url, timeoutMs: 10_000 });
     const m = signerOf(miner);
     await client.pollWork(m, 0);
@@ -339,10 +339,22 @@ describe("gateway member leases: one signature per lease, a MAC per request", fu
     );
     expect(await client.pollWork(m, 0)).to.equal(undefined);
     expect(client.leasesTaken).to.equal(3);
+    // Near its end (less than a minute left), the client takes a new lease before it sends.
+    const realNow = Date.now;
+    const shift = (LEASE_LIMITS.leaseLifetimeS - LEASE_LIMITS.leaseRenewBeforeS + 5) * 1000;
+    Date.now = () => realNow() + shift;
+    try {
+      expect(await client.pollWork(m, 0)).to.equal(undefined);
+      expect(client.leasesTaken).to.equal(4);
+      expect(await client.pollWork(m, 0)).to.equal(undefined);
+      expect(client.leasesTaken).to.equal(4);
+    } finally {
+      Date.now = realNow;
+    }
     // A refusal that is not about the lease is not retried with a new one.
     const stranger = newAccount();
     await expectRefusal(client.pollWork(signerOf(stranger), 0), 403, "NotMember");
-    expect(client.leasesTaken).to.equal(3);
+    expect(client.leasesTaken).to.equal(4);
   });
 
   it("attack: refused leased requests count against the IP's failure budget, and an unknown lease's 80 MiB body is never read", async () => {
