@@ -1031,7 +1031,11 @@ async function buildApp(
               `${address} is no longer a member of Brain #${options.brainId}`,
             );
           }
-          return reply.code(201).send(await leases.issue(address, roles));
+          // The answer carries a secret: no cache along the way may keep it.
+          return reply
+            .code(201)
+            .header("cache-control", "no-store")
+            .send(await leases.issue(address, roles));
         },
       );
 

@@ -97,6 +97,7 @@ describe("gateway member leases: one signature per lease, a MAC per request", fu
     const path = "/v1/members/lease";
     const res = await send(path, "{}", await signedHeaders(account, { method: "POST", path, body: "{}" }));
     expect(res.status, await res.clone().text()).to.equal(201);
+    expect(res.headers.get("cache-control")).to.equal("no-store");
     return leaseSchema.parse(await res.json());
   };
 
