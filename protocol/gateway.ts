@@ -562,3 +562,73 @@ export function deliveryMessage(brainId: number, jobHash: Hex, resultHash: Hex) 
 export function randomHex(bytes = 16): string {
   return toHex(crypto.getRandomValues(new Uint8Array(bytes))).slice(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Member leases: sign once, then MAC each request (docs/gateway.md "Signed requests")
+
+/**
+ * A miner or validator takes a lease with one signed request (`POST /v1/members/lease`, signed as
+ * above) and then authenticates each request with an HMAC-SHA256 under the lease's secret over the
+ * same `signedRequestMessage` (method, path, body hash, nonce, expiry, domain), sent with the
+ * lease id, the nonce and the expiry: no signature to recover per request.
+ */
+export const LEASE_HEADERS = {
+  lease: "x-based-lease",
+  mac: "x-based-mac",
+  /** The same nonce and expiry headers as a signed request's. */
+  nonce: SIGNATURE_HEADERS.nonce,
+  expiry: SIGNATURE_HEADERS.expiry,
+} as const;
+
+export const LEASE_LIMITS = {
+  /** How long a lease lives after it is taken. */
+  leaseLifetimeS: 600,
+  /** A client takes a new lease when its current one has less than this left. */
+  leaseRenewBeforeS: 60,
+} as const;
+
+export const leaseIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, "expected a lease id of 32 lowercase hex characters");
+/** A lease's secret: 32 random bytes, lowercase hex; the HMAC key is those bytes. */
+export const leaseSecretSchema = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex characters");
+export const leaseMacSchema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "expected an HMAC-SHA256 of 64 lowercase hex characters");
+export const memberRoleSchema = z.enum(["miner", "validator"]);
+
+/** The lease route's body: nothing to say (the signature names the member). */
+export const takeLeaseSchema = z.strictObject({});
+
+export const leaseSchema = z.object({
+  leaseId: leaseIdSchema,
+  secret: leaseSecretSchema.describe("the HMAC-SHA256 key (hex of 32 bytes); keep it like a private key"),
+  expiresAt: z.number().int().describe("unix seconds"),
+  roles: z.array(memberRoleSchema).min(1).describe("the roles the lease admits"),
+});
+export type Lease = z.infer<typeof leaseSchema>;
+
+/** A lease's secret imported as an HMAC-SHA256 key (WebCrypto). */
+export type LeaseKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
+/** Imports a lease's secret for `leaseMacWith`. */
+export function leaseKey(secret: string): Promise<LeaseKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    Uint8Array.from(secret.match(/../g) ?? [], (b) => parseInt(b, 16)),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+}
+
+/** The MAC of a leased request: HMAC-SHA256 keyed by the secret's bytes over `message`, lowercase hex. */
+export async function leaseMac(secret: string, message: string): Promise<string> {
+  return leaseMacWith(await leaseKey(secret), message);
+}
+
+/** `leaseMac` with a key already imported (a client imports its lease's key once). */
+export async function leaseMacWith(key: LeaseKey, message: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(message));
+  return Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("");
+}

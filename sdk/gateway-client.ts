@@ -1,7 +1,10 @@
 /**
  * HTTP client of a Brain's gateway (protocol/gateway.ts): what `based prompt`, miners and
- * validators use. Client calls are unsigned; miner and validator calls are signed with the
- * member's key (EIP-191 over `signedRequestMessage`, a fresh nonce each time).
+ * validators use. Client calls are unsigned; miner and validator calls are authenticated with the
+ * member's key: by default it signs once for a lease (`POST /v1/members/lease`, EIP-191 over
+ * `signedRequestMessage`) and MACs each request with the lease's secret (over the same message, a
+ * fresh nonce each time); with `leases: false`, or against a gateway without leases, it signs each
+ * request.
  */
 import type { LocalAccount } from "viem";
 import { z } from "zod";
@@ -10,7 +13,11 @@ import {
   type CloseSessionResult,
   type GatewayDomain,
   type JobView,
+  LEASE_HEADERS,
+  LEASE_LIMITS,
   LIMITS,
+  type Lease,
+  type LeaseKey,
   type MinerStats,
   type OpenSession,
   type PostResult,
@@ -24,6 +31,9 @@ import {
   blobHash,
   closeSessionResultSchema,
   jobViewSchema,
+  leaseKey,
+  leaseMacWith,
+  leaseSchema,
   minerStatsSchema,
   randomHex,
   sampleSchema,
@@ -65,7 +75,18 @@ export type GatewayClientOptions = {
    * rejects with the signal's reason at once instead of running out its timeout.
    */
   signal?: AbortSignal;
+  /**
+   * Authenticate members' calls with a lease (one signature per lease, an HMAC per request).
+   * Default true; false signs every request (the older scheme, which gateways still accept).
+   */
+  leases?: boolean;
 };
+
+/** A lease this client holds for one signer, with its secret imported as a key. */
+type HeldLease = Lease & { key: LeaseKey; domain: GatewayDomain };
+
+/** Codes of a 401 after which a fresh lease is taken and the request sent once more. */
+const STALE_LEASE = new Set(["LeaseExpired", "LeaseUnknown", "LeaseStale"]);
 
 export type SignerOptions = { account: LocalAccount; domain: GatewayDomain };
 
@@ -73,11 +94,25 @@ export class GatewayClient {
   readonly url: string;
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
+  /** False once this client signs every request (asked to, or the gateway has no lease route). */
+  private leasing: boolean;
+  /** Per signer (address and domain): its lease, or the one login under way. */
+  private readonly leases = new Map<
+    string,
+    { lease?: HeldLease; pending?: Promise<HeldLease | undefined> }
+  >();
+  private taken = 0;
 
   constructor(options: GatewayClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.signal = options.signal;
+    this.leasing = options.leases ?? true;
+  }
+
+  /** How many leases this client has taken (each one signature the gateway recovers). */
+  get leasesTaken(): number {
+    return this.taken;
   }
 
   // -- clients ---------------------------------------------------------------------------------
@@ -227,7 +262,104 @@ export class GatewayClient {
     return res.json();
   }
 
+  /**
+   * A member's call: MAC'd with the signer's lease when this client uses leases (taking one first
+   * when it has none or it nears its end; once more after a 401 that says it expired or is unknown,
+   * e.g. the gateway's Redis was flushed), else signed.
+   */
   private async signedFetch(
+    signer: SignerOptions,
+    method: string,
+    route: string,
+    body?: unknown,
+    extraMs = 0,
+  ): Promise<Response> {
+    const lease = await this.leaseFor(signer);
+    if (!lease) return this.signatureFetch(signer, method, route, body, extraMs);
+    const res = await this.leasedFetch(lease, method, route, body, extraMs);
+    if (res.status !== 401) return res;
+    const code = await res
+      .clone()
+      .json()
+      .then((b) => (b as { error?: unknown } | null)?.error)
+      .catch(() => undefined);
+    if (typeof code !== "string" || !STALE_LEASE.has(code)) return res;
+    await res.body?.cancel();
+    const fresh = await this.leaseFor(signer, lease);
+    if (!fresh) return this.signatureFetch(signer, method, route, body, extraMs);
+    return this.leasedFetch(fresh, method, route, body, extraMs);
+  }
+
+  /**
+   * The signer's live lease: the one held, unless it ends within `leaseRenewBeforeS` or is `stale`;
+   * else a new one, one login at a time per signer however many calls want it. Undefined when this
+   * client signs each request instead.
+   */
+  private async leaseFor(signer: SignerOptions, stale?: HeldLease): Promise<HeldLease | undefined> {
+    if (!this.leasing) return undefined;
+    const d = signer.domain;
+    const id = `${signer.account.address}:${d.chainId}:${d.network}:${d.brainId}`;
+    let entry = this.leases.get(id);
+    if (!entry) this.leases.set(id, (entry = {}));
+    if (stale && entry.lease === stale) entry.lease = undefined;
+    const nowS = Date.now() / 1000;
+    if (entry.lease && entry.lease.expiresAt - LEASE_LIMITS.leaseRenewBeforeS > nowS) return entry.lease;
+    if (!entry.pending) {
+      const e = entry;
+      e.pending = this.takeLease(signer)
+        .then((lease) => {
+          e.lease = lease;
+          return lease;
+        })
+        .finally(() => {
+          e.pending = undefined;
+        });
+    }
+    return entry.pending;
+  }
+
+  /** Signs for a lease; undefined (and signatures from then on) when the gateway has no lease route. */
+  private async takeLease(signer: SignerOptions): Promise<HeldLease | undefined> {
+    const res = await this.signatureFetch(signer, "POST", "/members/lease", {});
+    if (res.status === 404) {
+      await res.body?.cancel();
+      this.leasing = false;
+      return undefined;
+    }
+    await this.check(res);
+    const lease = leaseSchema.parse(await res.json());
+    this.taken++;
+    return { ...lease, key: await leaseKey(lease.secret), domain: signer.domain };
+  }
+
+  private async leasedFetch(
+    lease: HeldLease,
+    method: string,
+    route: string,
+    body?: unknown,
+    extraMs = 0,
+  ): Promise<Response> {
+    const text = body === undefined ? "" : JSON.stringify(body);
+    const nonce = randomHex(16);
+    const expiry = Math.floor(Date.now() / 1000) + 60;
+    const message = signedRequestMessage(lease.domain, {
+      method,
+      path: `${API_PREFIX}${route}`,
+      bodySha256: sha256Hex(text),
+      nonce,
+      expiry,
+    });
+    const headers: Record<string, string> = {
+      [LEASE_HEADERS.lease]: lease.leaseId,
+      [LEASE_HEADERS.mac]: await leaseMacWith(lease.key, message),
+      [LEASE_HEADERS.nonce]: nonce,
+      [LEASE_HEADERS.expiry]: String(expiry),
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return this.fetch(method, route, { body: body === undefined ? undefined : text, headers }, extraMs);
+  }
+
+  private async signatureFetch(
     signer: SignerOptions,
     method: string,
     route: string,

@@ -15,7 +15,15 @@ import pino, { type Logger } from "pino";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { BasedError } from "../../sdk/errors";
-import { type MemberRole, checkSignedHeaders, verifySignedRequest } from "./auth";
+import {
+  type LeasedHeaders,
+  type MemberRole,
+  checkLeasedHeaders,
+  checkSignedHeaders,
+  isLeased,
+  verifyLeasedRequest,
+  verifySignedRequest,
+} from "./auth";
 import { FailureBudget } from "./bounded";
 import { GatewayRefusal, invalid, isRedisConnectionError, redisDown } from "./errors";
 import {
@@ -30,6 +38,9 @@ import {
   errorBodySchema,
   jobIdSchema,
   jobViewSchema,
+  LEASE_HEADERS,
+  LEASE_LIMITS,
+  leaseSchema,
   minerStatsSchema,
   openSessionSchema,
   pollWorkSchema,
@@ -41,8 +52,10 @@ import {
   parseBlobClaimHeaders,
   sha256HexSchema,
   submitJobSchema,
+  takeLeaseSchema,
   workItemSchema,
 } from "../../protocol/gateway";
+import { LeaseStore } from "./leases";
 import { MinerQueues } from "./queues";
 import { type EscrowInfo, GatewayService } from "./service";
 import { GatewayStore } from "./store";
@@ -177,6 +190,9 @@ const healthSchema = z.object({
   liveMiners: z.number().int().optional(),
 });
 
+/** A lease route's empty body may also be no body. */
+const leaseBody = z.preprocess((body) => body ?? {}, takeLeaseSchema);
+
 /** What a refusal calls each input ("invalid job id: …"), by its schema. */
 const INPUT_NAMES = new Map<unknown, string>([
   [hashParams, "blob hash"],
@@ -189,6 +205,7 @@ const INPUT_NAMES = new Map<unknown, string>([
   [pollBody, "poll"],
   [postResultSchema, "result"],
   [releaseJobSchema, "release"],
+  [leaseBody, "lease request"],
 ]);
 
 /**
@@ -210,7 +227,7 @@ function checkInput(schema: z.ZodType, data: unknown, name: string): { value: un
 
 const STATUS_TEXT: Record<number, string> = {
   400: "invalid input (the message says which field and why)",
-  401: "missing, malformed, expired or wrong signature (or session claim)",
+  401: "missing, malformed, expired or wrong signature, lease or MAC (or session claim)",
   402: "no escrow: this gateway serves only sessions paid by a ComputeMarket request",
   403: "the signer is not a member of the Brain in that role (or not the request's account or app)",
   404: "unknown or expired",
@@ -231,9 +248,14 @@ const bodiless = (description: string) => z.undefined().meta({ type: "null", des
 /** The `{error, message}` refusals a route may answer. */
 const refusals = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, json(STATUS_TEXT[s] ?? "refused", errorBodySchema)]));
-/** Marks a route as signed (the security scheme below) and names the roles it admits. */
-const signedRoute = (roles: readonly MemberRole[]) => ({
-  security: [{ memberSignature: [] }],
+/**
+ * Marks a route as signed (either security scheme below: a signature, or a lease's MAC) and names
+ * the roles it admits. `signatureOnly`: a signature alone (the lease route: a lease takes no lease).
+ */
+const signedRoute = (roles: readonly MemberRole[], signatureOnly = false) => ({
+  security: (signatureOnly
+    ? [{ memberSignature: [] }]
+    : [{ memberSignature: [] }, { memberLease: [] }]) as Array<Record<string, string[]>>,
   "x-based-roles": roles,
 });
 
@@ -422,7 +444,7 @@ async function buildApp(
         title: `BasedAI Brain gateway (Brain #${options.brainId})`,
         version: "1",
         description:
-          "Routes a Brain's encrypted (and plain) inference jobs to its miners. Clients are anonymous; miners and validators sign every request (EIP-191 over protocol.ts signedRequestMessage). See docs/gateway.md.",
+          "Routes a Brain's encrypted (and plain) inference jobs to its miners. Clients are anonymous; miners and validators sign every request (EIP-191 over protocol.ts signedRequestMessage), or sign once for a lease (POST /v1/members/lease) and MAC each request with its secret. See docs/gateway.md.",
       },
       components: {
         securitySchemes: {
@@ -431,6 +453,12 @@ async function buildApp(
             in: "header",
             name: SIGNATURE_HEADERS.signature,
             description: `EIP-191 signature of signedRequestMessage(domain, method, path, sha256(body), nonce, expiry), with headers ${Object.values(SIGNATURE_HEADERS).join(", ")}`,
+          },
+          memberLease: {
+            type: "apiKey",
+            in: "header",
+            name: LEASE_HEADERS.mac,
+            description: `HMAC-SHA256 under a lease's secret (POST ${API_PREFIX}/members/lease) of signedRequestMessage(domain, method, path, sha256(body), nonce, expiry), lowercase hex, with headers ${[LEASE_HEADERS.lease, LEASE_HEADERS.mac, LEASE_HEADERS.nonce, LEASE_HEADERS.expiry].join(", ")}`,
           },
         },
       },
@@ -581,6 +609,10 @@ async function buildApp(
           throw new GatewayRefusal(503, "ShuttingDown", "the gateway is restarting; retry shortly");
       });
 
+      /** Leased requests: what their onRequest hook found (the lease's address, secret, nonce…). */
+      const leased = new WeakMap<FastifyRequest, LeasedHeaders>();
+      const leases = new LeaseStore(service.store.redis, service.store.base);
+
       /** Counts a refused signed request against its IP's failure budget, then refuses it. */
       const failed = (req: FastifyRequest, err: unknown): never => {
         if (err instanceof GatewayRefusal && err.status >= 400 && err.status < 500) failures.fail(req.ip);
@@ -592,7 +624,8 @@ async function buildApp(
        * checks) is refused without reading what it sends: result bodies may be 86 MiB.
        */
       const headersFirst =
-        (roles: readonly MemberRole[]) => async (req: FastifyRequest, reply: FastifyReply) => {
+        (roles: readonly MemberRole[], signatureOnly = false) =>
+        async (req: FastifyRequest, reply: FastifyReply) => {
           const wait = failures.retryAfterS(req.ip);
           if (wait > 0) {
             void reply.header("retry-after", wait);
@@ -601,6 +634,27 @@ async function buildApp(
               "TooManyFailures",
               `too many refused signed requests from this address; retry in ${wait} s with requests signed by a registered member`,
             );
+          }
+          if (isLeased(req.headers)) {
+            if (signatureOnly) {
+              failed(
+                req,
+                new GatewayRefusal(
+                  401,
+                  "LeaseNotAccepted",
+                  `${req.method} ${req.routeOptions.url ?? req.url} takes a signature, not a lease: a lease is taken (and renewed) with a signed request`,
+                ),
+              );
+            }
+            const checked = await checkLeasedHeaders({
+              domain: options.domain,
+              headers: req.headers,
+              roles,
+              isMember: options.isMember,
+              getLease: (id) => leases.get(id),
+            }).catch((err: unknown) => failed(req, err));
+            leased.set(req, checked);
+            return;
           }
           await checkSignedHeaders({
             domain: options.domain,
@@ -614,6 +668,21 @@ async function buildApp(
        * before its inputs, as they always were (a stranger's malformed poll is a 401 or 403).
        */
       const signedBy = (roles: readonly MemberRole[]) => async (req: FastifyRequest) => {
+        const lease = leased.get(req);
+        if (lease) {
+          const { address } = await verifyLeasedRequest(
+            {
+              domain: options.domain,
+              method: req.method,
+              path: req.url,
+              body: req.rawBody,
+              claimNonce: (a, n, ttl) => service.store.claimNonce(a, n, ttl),
+            },
+            lease,
+          ).catch((err: unknown) => failed(req, err));
+          req.signer = address;
+          return;
+        }
         const { address } = await verifySignedRequest({
           domain: options.domain,
           method: req.method,
@@ -929,6 +998,46 @@ async function buildApp(
             );
           }
           out.end();
+        },
+      );
+
+      // -- members: leases ---------------------------------------------------------------------
+
+      v1.post(
+        "/members/lease",
+        {
+          onRequest: headersFirst(["miner", "validator"], true),
+          preValidation: signedBy(["miner", "validator"]),
+          schema: {
+            tags: ["members"],
+            ...signedRoute(["miner", "validator"], true),
+            summary: `Take a lease (signed, as any member request): a secret that MACs this member's requests for ${LEASE_LIMITS.leaseLifetimeS} s instead of a signature each`,
+            body: leaseBody,
+            response: {
+              201: json("the lease: its id, secret, expiry and the roles it admits", leaseSchema),
+              ...refusals(400, 401, 403, 409, 415, 503),
+            },
+          },
+        },
+        async (req, reply) => {
+          const address = signer(req);
+          const roles: MemberRole[] = [];
+          for (const role of ["miner", "validator"] as const) {
+            if (await options.isMember(address, role)) roles.push(role);
+          }
+          // The signature check found a role; the membership may only have ended since.
+          if (roles.length === 0) {
+            throw new GatewayRefusal(
+              403,
+              "NotMember",
+              `${address} is no longer a member of Brain #${options.brainId}`,
+            );
+          }
+          // The answer carries a secret: no cache along the way may keep it.
+          return reply
+            .code(201)
+            .header("cache-control", "no-store")
+            .send(await leases.issue(address, roles));
         },
       );
 

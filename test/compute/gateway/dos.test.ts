@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import http from "node:http";
 import { BoundedMap, FailureBudget } from "../../../compute/gateway/bounded";
 import type { Address } from "viem";
 import type { EscrowInfo } from "../../../compute/gateway/service";
@@ -14,7 +13,9 @@ import { sha256Hex } from "../../../protocol/hash";
 import {
   BRAIN,
   type TestGateway,
+  MiB,
   TestMiner,
+  answerBeforeBody,
   deletePrefix,
   expectRefusal,
   newAccount,
@@ -23,42 +24,6 @@ import {
   startTestGateway,
   uniquePrefix,
 } from "./helpers";
-
-const MiB = 1024 * 1024;
-
-/**
- * Starts a request that announces `announced` bytes, sends only the first MiB of them and waits
- * for an answer: a gateway that checks before reading answers at once; one that reads first
- * would wait for bytes that never come.
- */
-function answerBeforeBody(
-  url: string,
-  path: string,
-  headers: Record<string, string>,
-  announced: number,
-): Promise<{ status: number; body: { error?: string; message?: string } }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${url}${path}`, {
-      method: path.includes("/blobs/") ? "PUT" : "POST",
-      headers: { ...headers, "content-length": String(announced) },
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error("no answer while the body was still being sent: the gateway read it first"));
-    }, 8_000);
-    req.on("response", (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString("utf8")));
-      res.on("end", () => {
-        clearTimeout(timer);
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || "{}") as { error?: string } });
-      });
-    });
-    req.on("error", () => undefined);
-    req.write(Buffer.alloc(MiB, 0x20));
-  });
-}
 
 describe("gateway denial of service: nothing large is read before it is allowed", function () {
   this.timeout(60_000);

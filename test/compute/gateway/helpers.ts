@@ -4,6 +4,7 @@
  * `GatewayClient` pollers with their own keys, computing something trivial but checkable.
  */
 import { expect } from "chai";
+import http from "node:http";
 import { deleteRedisPrefix } from "../../../compute/gateway/redis-prefix";
 import { type Address, type Hex, getAddress } from "viem";
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -275,4 +276,40 @@ export async function expectRefusal(
     return e;
   }
   throw new Error(`expected a ${status} ${code} refusal`);
+}
+
+export const MiB = 1024 * 1024;
+
+/**
+ * Starts a request that announces `announced` bytes, sends only the first MiB of them and waits
+ * for an answer: a gateway that checks before reading answers at once; one that reads first
+ * would wait for bytes that never come.
+ */
+export function answerBeforeBody(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  announced: number,
+): Promise<{ status: number; body: { error?: string; message?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${path}`, {
+      method: path.includes("/blobs/") ? "PUT" : "POST",
+      headers: { ...headers, "content-length": String(announced) },
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error("no answer while the body was still being sent: the gateway read it first"));
+    }, 8_000);
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString("utf8")));
+      res.on("end", () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || "{}") as { error?: string } });
+      });
+    });
+    req.on("error", () => undefined);
+    req.write(Buffer.alloc(MiB, 0x20));
+  });
 }

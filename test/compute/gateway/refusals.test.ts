@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { z } from "zod";
 import {
+  LEASE_HEADERS,
   LIMITS,
   SIGNATURE_HEADERS,
   type WorkItem,
@@ -488,6 +489,7 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
       "post /v1/miner/jobs/{id}/release",
       "get /v1/validator/samples",
       "get /v1/validator/miners",
+      "post /v1/members/lease",
       "get /health",
       "get /docs",
     ];
@@ -547,16 +549,29 @@ describe("oracle gateway: refusals with clear errors, and the gateway keeps serv
     expect(op("get /v1/jobs/{id}/events").responses["200"]!.content).to.have.all.keys("text/event-stream");
     expect(op("post /v1/miner/work").responses["204"]).to.not.have.property("content");
 
-    // Signed routes name the signature scheme and their roles; client routes are anonymous.
+    // Signed routes name the schemes (a signature, or a lease's MAC) and their roles; the lease
+    // route takes a signature only; client routes are anonymous.
     expect(doc.components.securitySchemes.memberSignature).to.include({
       type: "apiKey",
       in: "header",
       name: SIGNATURE_HEADERS.signature,
     });
+    expect(doc.components.securitySchemes.memberLease).to.include({
+      type: "apiKey",
+      in: "header",
+      name: LEASE_HEADERS.mac,
+    });
     for (const entry of expected) {
-      const signed = /miner|validator|get \/v1\/blobs/.test(entry);
-      expect(op(entry).security, entry).to.deep.equal(signed ? [{ memberSignature: [] }] : undefined);
+      const signed = /miner|validator|members|get \/v1\/blobs/.test(entry);
+      const security =
+        entry === "post /v1/members/lease"
+          ? [{ memberSignature: [] }]
+          : [{ memberSignature: [] }, { memberLease: [] }];
+      expect(op(entry).security, entry).to.deep.equal(signed ? security : undefined);
       if (signed) expect(op(entry)["x-based-roles"], entry).to.be.an("array").that.is.not.empty;
     }
+    expect(
+      op("post /v1/members/lease").responses["201"]!.content!["application/json"]!.schema.required,
+    ).to.have.members(["leaseId", "secret", "expiresAt", "roles"]);
   });
 });
