@@ -18,7 +18,10 @@ import {
 import { Role } from "../../../protocol/report";
 import type { Deployments } from "../../../sdk/deployments";
 import { devnetPrivateKey } from "../../../sdk/devnet";
-import { getRequest, settleRequest } from "../../../sdk/market";
+import { getRequest, openRequest as openMarketRequest, settleRequest } from "../../../sdk/market";
+import { openModelDir } from "../../../sdk/node/model-cache";
+import { preparePrompt } from "../../../sdk/prompt";
+import { SHIPPED_MODEL } from "../../helpers/model-plan";
 import type { ComputeMarket } from "../../../typechain-types";
 import { BASED, deployEconomy } from "../../contracts/based/economy-fixture";
 import { inProcessContext, refusal } from "../../helpers/in-process";
@@ -193,5 +196,51 @@ describe("gateway → ComputeMarket: a paid session settles on chain with the jo
     );
     expect(again.message).to.contain("already settled a request");
     expect((await getRequest(gatewayCtx, BigInt(other))).status).to.equal("open");
+  });
+
+  it("what a chain observer sees: RequestOpened and Settled name the account, the Brain, bucketed prompt units and the exact completion units, nothing else", async () => {
+    // docs/privacy.md, "A chain observer": these are every field the two events publish.
+    const fields = (name: string) =>
+      computeMarketAbi
+        .filter((e) => e.type === "event" && e.name === name)
+        .flatMap((e) => (e as { inputs: readonly { name: string }[] }).inputs.map((i) => i.name));
+    expect(fields("RequestOpened")).to.deep.equal([
+      "requestId",
+      "account",
+      "brainId",
+      "promptUnits",
+      "maxCompletionUnits",
+      "escrow",
+      "deadline",
+    ]);
+    expect(fields("Settled")).to.deep.equal([
+      "requestId",
+      "miner",
+      "completionUnits",
+      "cost",
+      "ownerCut",
+      "refund",
+      "jobHash",
+      "resultHash",
+    ]);
+    // An encrypted prompt's request shows its length rounded up to the plan's bucket, not the length.
+    const prepared = preparePrompt(openModelDir(SHIPPED_MODEL, "encrypted"), "The jury said", 4, "encrypted");
+    expect(prepared.promptIds.length).to.be.below(16);
+    const userCtx = inProcessContext({ signer: USER, name: "based", deployments: gatewayCtx.deployments });
+    const opened = await openMarketRequest(userCtx, {
+      brainId: BRAIN,
+      promptUnits: prepared.promptUnits,
+      maxCompletionUnits: prepared.maxCompletionUnits,
+      deadlineSeconds: 3_600,
+      maxCost: 10n ** 24n,
+    });
+    const receipt = await gatewayCtx.publicClient.getTransactionReceipt({ hash: opened.txHash });
+    const [log] = parseEventLogs({ abi: computeMarketAbi, logs: receipt.logs, eventName: "RequestOpened" });
+    expect(log!.args).to.deep.include({
+      account: user.address,
+      brainId: BigInt(BRAIN),
+      promptUnits: 16,
+      maxCompletionUnits: 4,
+    });
   });
 });
