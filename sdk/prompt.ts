@@ -409,7 +409,6 @@ async function runEncrypted(
 
     // Greedy decoding, each token handed out as soon as its logits are decrypted.
     const text = new TokenText(prepared.tokenizer, prepared.eosId);
-    let generated = 0;
     step("prompt pass");
     const { ids, passes } = await generateAnswer(model, backend, prepared.promptIds, {
       maxTokens: options.maxTokens,

@@ -84,7 +84,9 @@ async function main() {
   }
   const f = (x: { min: number; median: number; max: number }) =>
     `median ${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)}, max ${x.max.toFixed(0)})`;
-  console.log(`${result.model}: ${result.paramSet}, ${rotations} rotations, relinearization ${result.relinearization}`);
+  console.log(
+    `${result.model}: ${result.paramSet}, ${rotations} rotations, relinearization ${result.relinearization}`,
+  );
   console.log(`keys: Galois ${result.galoisMiB.toFixed(1)} MiB, relin ${result.relinMiB.toFixed(1)} MiB`);
   console.log(`fresh key set (secret + evaluation keys), ${runs} runs: ${f(result.engineMs)}`);
   console.log(`the same through the keystore (files written):   ${f(result.keystoreMs)}`);

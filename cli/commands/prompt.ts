@@ -229,6 +229,8 @@ const prompt: Run = async (ctx, [text], options) => {
       "Drop --max-cost, or drop --no-escrow to pay through ComputeMarket.",
     );
   }
+  // --pad pads an encrypted answer, and only --plain sends a prompt plain.
+  if (opts.pad && opts.plain) throw padNeedsEncryption();
   const settings = ctx.configWith({ gatewayUrl: opts.gateway, keyRotation: opts.keys });
   if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
@@ -251,7 +253,6 @@ const prompt: Run = async (ctx, [text], options) => {
   if (!config.active) throw brainNotActive(brainId);
   const { mode, warning } = choosePromptMode(brainId, config.zkMode, opts.plain === true);
   if (warning) warn(warning);
-  if (opts.pad && mode !== "encrypted") throw padNeedsEncryption();
 
   onStep("loading the model");
   const modelDir = await modelFor(config, opts.model, ctx, settings.modelCacheDir);

@@ -251,7 +251,11 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     ]);
     // Near the context's end padding stops where any answer stops.
     const long = Array.from({ length: 126 }, () => 260);
-    const capped = await generateAnswer(SHIPPED, counting().backend, long, { maxTokens: 16, eosId: -1, pad: true });
+    const capped = await generateAnswer(SHIPPED, counting().backend, long, {
+      maxTokens: 16,
+      eosId: -1,
+      pad: true,
+    });
     expect(capped.passes).to.equal(3);
   });
 

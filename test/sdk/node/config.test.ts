@@ -113,7 +113,11 @@ describe('sdk/config: every "where is X" answered once', () => {
     ).to.equal("session");
 
     for (const bad of ["sometimes", "every:0", "every:", "every:1.5", "every:-2", "Session"]) {
-      const err = expectBasedError(() => loadConfig({ ...env, BASED_KEY_ROTATION: bad }), "InvalidConfig", "input");
+      const err = expectBasedError(
+        () => loadConfig({ ...env, BASED_KEY_ROTATION: bad }),
+        "InvalidConfig",
+        "input",
+      );
       expect(err.message, bad).to.include("BASED_KEY_ROTATION").and.include("every:N");
       const flag = expectBasedError(() => loadConfig(env, { keyRotation: bad }), "InvalidConfig", "input");
       expect(flag.message, bad).to.include("--keys");

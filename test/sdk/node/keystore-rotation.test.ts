@@ -83,7 +83,13 @@ describe("sdk/node/keystore: key sets rotated by the policy, old ones deleted", 
     const evalFiles = got[4]!.files.filter((f) => f.startsWith("eval-"));
     expect(evalFiles.filter((f) => f.endsWith(".galois"))).to.have.length(1);
     expect(got[4]!.files).to.include.members(["secret.key", "uses.json"]);
-    const stored = fs.readFileSync(path.join(dir, PARAM_SET, evalFiles.find((f) => f.endsWith(".galois"))!));
+    const stored = fs.readFileSync(
+      path.join(
+        dir,
+        PARAM_SET,
+        evalFiles.find((f) => f.endsWith(".galois"))!,
+      ),
+    );
     expect(sha(stored)).to.equal(e);
     // Switching to never keeps the current set.
     const [kept] = await prompts(dir, "never", 1);
