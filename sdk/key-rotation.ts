@@ -55,7 +55,7 @@ export const keyRotationSchema: z.ZodType<KeyRotation, unknown> = z
   });
 
 /** Parses the text form; an input error names `source` (a flag or variable) and the forms. */
-export function parseKeyRotation(value: unknown, source = "--keys"): KeyRotation {
+export function parseKeyRotation(value: unknown, source = "The key rotation policy"): KeyRotation {
   const parsed = keyRotationSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new BasedError(

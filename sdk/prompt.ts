@@ -235,7 +235,7 @@ export async function runPrompt(options: PromptOptions): Promise<PromptResult> {
       "input",
       "PadNeedsEncryption",
       "Padding hides an answer's length from the miner of an encrypted prompt; a plain prompt's miner reads the answer itself, so there is nothing to hide.",
-      "Drop --pad, or send the prompt encrypted.",
+      "Send the prompt encrypted, or without padding.",
     );
   }
   const gateway = patientGateway(options.gateway, options.signal);
