@@ -95,7 +95,8 @@ export class CanaryPrompts {
     const [mMin, mMax] = this.shape.maxTokens;
     const want = size ?? { promptTokens: randomInt(pMin, pMax + 1), maxTokens: randomInt(mMin, mMax + 1) };
     const promptLength = Math.max(1, Math.min(want.promptTokens, this.nPositions - 1));
-    const maxTokens = Math.max(1, Math.min(want.maxTokens, this.nPositions - promptLength));
+    // The last position's logits still give a token: a user's cap (sdk/prompt.ts maxCompletionUnits).
+    const maxTokens = Math.max(1, Math.min(want.maxTokens, this.nPositions - promptLength + 1));
     for (;;) {
       const ids = this.document(this.documents[randomInt(this.documents.length)]!);
       if (ids.length < promptLength) continue;
