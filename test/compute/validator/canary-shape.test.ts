@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { CanaryPrompts } from "../../../compute/validator/canary";
+import { loadTokenizer } from "../../../zkllm/tokenizer";
+import { SHIPPED_MODEL_DIR } from "../../zkllm/model/helpers";
 import {
   type HistoryRequest,
   MIN_HISTORY,
@@ -191,5 +194,20 @@ describe("compute/validator/canary-shape: canaries sized and timed like the Brai
     expect(Math.max(...xs)).to.be.below(1);
     expect(xs.reduce((a, b) => a + b, 0) / xs.length).to.be.closeTo(0.5, 0.02);
     expect(jitteredGap(1000, () => 0)).to.equal(100);
+  });
+
+  it("canary prompts take the drawn size (Brown corpus text of exactly that many tokens), cut to the context", () => {
+    const prompts = new CanaryPrompts(loadTokenizer(SHIPPED_MODEL_DIR), CONTEXT);
+    const sampler = shapeFromHistory(history([[48, 9]], 30), { bucket: BUCKET, nPositions: CONTEXT });
+    for (let i = 0; i < 20; i++) {
+      const size = sampler.draw();
+      const c = prompts.draw(size);
+      expect(c.promptIds).to.have.length(size.promptTokens);
+      expect(size.promptTokens).to.be.within(33, 48);
+      expect(c.maxTokens).to.equal(9);
+    }
+    const huge = prompts.draw({ promptTokens: 500, maxTokens: 50 });
+    expect(huge.promptIds).to.have.length(CONTEXT - 1);
+    expect(huge.maxTokens).to.equal(2);
   });
 });
