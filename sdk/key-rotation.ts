@@ -29,7 +29,7 @@ export const DEFAULT_KEY_ROTATION: KeyRotation = "session";
 
 /** The measured cost of a fresh key set, as help texts state it. */
 export const KEY_SET_COST =
-  "a fresh key set takes ~0.15 s on the shipped model (2-core EPYC) and its 6.6 MiB of Galois keys are uploaded with the prompt";
+  "~0.15 s to make a key set (shipped model, 2-core EPYC) and a 6.6 MiB upload per set";
 
 const EVERY = /^every:(\d{1,9})$/;
 const everyPromptsSchema = z.strictObject({ everyPrompts: z.number().int().min(1) });

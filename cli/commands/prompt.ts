@@ -434,19 +434,25 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
       `
 The prompt is tokenized and encrypted on this machine; the gateway and miners see only
 ciphertexts, the prompt's length rounded up to a bucket, the answer's length, and the hashes of
-the evaluation keys. Keys (--keys, default session): every prompt gets a fresh key set, so no two
-of your prompts share keys a miner could link them by (validators' canaries do the same); ${KEY_SET_COST}.
+the evaluation keys.
+
+Keys (--keys, default session): every prompt gets a fresh key set, so no two of your prompts
+share keys a miner could link them by (validators' canaries do the same). Cost:
+${KEY_SET_COST}.
 never keeps one set in $BASED_KEYSTORE (default ~/.config/based/keys), uploaded once and reused
-(all your prompts are then linkable); every:N makes a fresh set after N prompts. A set rotated out
-is deleted. --pad (off by default) keeps the miners computing to --max-tokens after the answer
-ends, so they see every answer as --max-tokens long: you pay for --max-tokens completion units
-and wait for them, and the text still stops at the end of the answer. Plain prompts (--plain)
-hide nothing from the miner, and --pad is refused with them.
-Tokens print as they are decrypted; progress goes to stderr. Unless
---no-escrow, the prompt's maximum cost at the Brain's prices is escrowed first from your spending
-account (\`based account deposit\`); what the answer did not use is refunded. The quote shown is
-also the most the escrow may take: if the Brain's prices rise before the escrow is mined, it is
-refused and nothing is taken; --max-cost sets another limit.
+(all your prompts are then linkable); every:N makes a fresh set after N prompts. A set rotated
+out is deleted.
+
+--pad (off by default) keeps the miners computing up to --max-tokens after the answer ends, so
+they see every answer as --max-tokens long. Cost: you pay for all --max-tokens completion units
+and wait for them (one pass per token); the text still stops at the end of the answer. Plain
+prompts (--plain) hide nothing from the miner, and --pad is refused with them.
+
+Tokens print as they are decrypted; progress goes to stderr. Unless --no-escrow, the prompt's
+maximum cost at the Brain's prices is escrowed first from your spending account (\`based account
+deposit\`); what the answer did not use is refunded. The quote shown is also the most the escrow
+may take: if the Brain's prices rise before the escrow is mined, it is refused and nothing is
+taken; --max-cost sets another limit.
 
 Examples:
   based prompt --brain 3 "The old man walked"
