@@ -233,7 +233,12 @@ async function startBrainServices(
         "--canary-interval",
         "20",
       ],
-      basedEnv(account),
+      // The devnet's free-sessions gateway counts blob uploads per IP (256 MiB an hour), and every
+      // service here is 127.0.0.1: a fresh 6.6 MiB key set per canary (the default key rotation,
+      // `session`) at 6 canaries a minute would use it up in minutes and then refuse the devnet
+      // users' prompts too. Devnet canaries keep a set for 8 canaries, as before issue 17; a public
+      // Brain's validators keep the users' default.
+      { ...basedEnv(account), BASED_KEY_ROTATION: "every:8" },
       logFile(name),
       "warn",
     );

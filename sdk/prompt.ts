@@ -38,6 +38,7 @@ import {
   type ParamSetId,
   type PlanLossiness,
   type Gpt2Tokenizer,
+  type LinearBackend,
   type ServerCall,
   type TransferStats,
   type ZkllmModel,
@@ -78,10 +79,22 @@ export type PromptOptions = {
   signal?: AbortSignal;
   /** How long one job may take before the prompt gives up (default 10 minutes). */
   jobTimeoutMs?: number;
+  /**
+   * Encrypted mode only (opt-in): keep generating after the end-of-text token up to `maxTokens`
+   * (or the context's end), so the gateway and the miner see as many passes as a full-length
+   * answer and settlement counts them: the answer's length is hidden and paid for in full. What
+   * came after the end-of-text token is dropped here. A plain prompt is refused with it: its miner
+   * reads the answer.
+   */
+  pad?: boolean;
 };
 
-/** A CKKS client holding the user's secret key, and the evaluation keys the plan needs (made with it). */
-export type PromptKeys = { client: CkksClient; evalKeys: EvalKeyBlobs };
+/**
+ * A CKKS client holding the user's secret key, and the evaluation keys the plan needs (made with
+ * it); `fresh` when the set was made for this prompt (sdk/key-rotation.ts), so no earlier prompt
+ * shares its keys.
+ */
+export type PromptKeys = { client: CkksClient; evalKeys: EvalKeyBlobs; fresh?: boolean };
 /** Opens (or makes) the keys for a parameter set and plan; the prompt deletes the client when done. */
 export type OpenKeys = (paramSet: ParamSetId, plan: EnginePlan) => Promise<PromptKeys>;
 
@@ -100,6 +113,16 @@ export type PromptResult = {
   close: CloseSessionResult;
   /** Bytes of evaluation keys uploaded (0 when the gateway had them already, and in plain mode). */
   keysUploaded: number;
+  /**
+   * Encrypted mode: whether the key set was made for this prompt (nothing links it to another
+   * prompt by its keys); false for a kept set, null when `openKeys` does not say, and in plain mode.
+   */
+  freshKeys: boolean | null;
+  /**
+   * Generation passes run for the answer (the prompt pass included): `ids.length`, or with `pad`
+   * every pass up to maxTokens. Plain mode: null (one generation job).
+   */
+  passes: number | null;
   /** Ciphertext traffic (encrypted mode). */
   transfer?: TransferStats;
   timings: {
@@ -207,6 +230,14 @@ export async function runPrompt(options: PromptOptions): Promise<PromptResult> {
     options.mode,
     options.eosId,
   );
+  if (options.pad && options.mode !== "encrypted") {
+    throw new BasedError(
+      "input",
+      "PadNeedsEncryption",
+      "Padding hides an answer's length from the miner of an encrypted prompt; a plain prompt's miner reads the answer itself, so there is nothing to hide.",
+      "Send the prompt encrypted, or without padding.",
+    );
+  }
   const gateway = patientGateway(options.gateway, options.signal);
   try {
     return options.mode === "encrypted"
@@ -378,16 +409,15 @@ async function runEncrypted(
 
     // Greedy decoding, each token handed out as soon as its logits are decrypted.
     const text = new TokenText(prepared.tokenizer, prepared.eosId);
-    let generated = 0;
     step("prompt pass");
-    const ids = await model.generate(prepared.promptIds, {
-      backend,
+    const { ids, passes } = await generateAnswer(model, backend, prepared.promptIds, {
       maxTokens: options.maxTokens,
-      eosId: prepared.eosId,
+      ...(prepared.eosId !== undefined ? { eosId: prepared.eosId } : {}),
+      pad: options.pad === true,
       onToken: (id, last) => {
         options.onToken?.(id, text.push(id, last));
-        if (!last) step(`token ${++generated + 1} of at most ${options.maxTokens}`);
       },
+      onPass: (pass) => step(`token ${pass + 1} of at most ${options.maxTokens}`),
     });
 
     const result = await closeWithResult(gateway, session.sessionId, prepared, started, step, {
@@ -396,6 +426,8 @@ async function runEncrypted(
       text,
       miners,
       keysUploaded,
+      freshKeys: keystore.fresh ?? null,
+      passes,
       transfer,
       setupMs,
     });
@@ -405,6 +437,52 @@ async function runEncrypted(
     if (sessionId !== undefined) await closeQuietly(impatient, sessionId);
     client.delete();
   }
+}
+
+/** What `generateAnswer` needs besides the model, its backend and the prompt. */
+export type AnswerOptions = {
+  maxTokens: number;
+  eosId?: number;
+  /** Keep generating after `eosId` up to `maxTokens` (or the context's end); see PromptOptions.pad. */
+  pad?: boolean;
+  /** Every token of the answer as it is known (never one after the end-of-text token); `last` ends it. */
+  onToken?: (id: number, last: boolean) => void;
+  /** After each generation pass but the last: how many tokens are known so far. */
+  onPass?: (tokens: number) => void;
+};
+
+/**
+ * Greedy generation of an answer through `backend` (zkllm's one greedy loop). Without `pad` it
+ * stops after `eosId`; with `pad` it runs every pass up to `maxTokens` (or the context's end), as
+ * an answer without an end-of-text token would, and drops what came after the end-of-text token:
+ * the returned `ids` are the same either way, `passes` (the prompt pass included) differs.
+ */
+export async function generateAnswer(
+  model: ZkllmModel,
+  backend: LinearBackend,
+  promptIds: readonly number[],
+  options: AnswerOptions,
+): Promise<{ ids: number[]; passes: number }> {
+  const pad = options.pad === true;
+  let ended = false;
+  let passes = 0;
+  const all = await model.generate(promptIds, {
+    backend,
+    maxTokens: options.maxTokens,
+    // Padding: the loop does not stop at the end-of-text token; the answer does.
+    ...(options.eosId !== undefined && !pad ? { eosId: options.eosId } : {}),
+    onToken: (id, last) => {
+      passes++;
+      if (!ended) {
+        const eos = id === options.eosId;
+        options.onToken?.(id, last || eos);
+        ended = eos;
+      }
+      if (!last) options.onPass?.(passes);
+    },
+  });
+  const eos = options.eosId === undefined ? -1 : all.indexOf(options.eosId);
+  return { ids: eos >= 0 ? all.slice(0, eos + 1) : all, passes };
 }
 
 /** How long a session claim is good for (the gateway takes at most LIMITS.maxSignatureLifetimeS). */
@@ -523,6 +601,8 @@ async function runPlain(
       text,
       miners,
       keysUploaded: 0,
+      freshKeys: null,
+      passes: null,
       setupMs,
     });
     open = false;
@@ -533,7 +613,10 @@ async function runPlain(
 }
 
 /** What a finished generation hands to `closeWithResult`. */
-type Generated = Pick<PromptResult, "mode" | "ids" | "miners" | "keysUploaded" | "transfer"> & {
+type Generated = Pick<
+  PromptResult,
+  "mode" | "ids" | "miners" | "keysUploaded" | "freshKeys" | "passes" | "transfer"
+> & {
   text: TokenText;
   setupMs: number;
 };

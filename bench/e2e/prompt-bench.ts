@@ -206,7 +206,9 @@ async function throughNetwork(
     prompt,
     maxTokens: tokens,
     mode: "encrypted",
-    openKeys: keystoreKeys(keystoreDir),
+    // One kept key set (the warm-up uploads it, the miners load it once): the bench measures
+    // generation; a fresh set per prompt (the default policy) costs ~0.15 s more (bench/zkllm/keygen.ts).
+    openKeys: keystoreKeys(keystoreDir, "never"),
     // No token has this id: generation never stops early, so both sides make `tokens` tokens.
     eosId: -1,
     onStep: (s) => {

@@ -7,6 +7,7 @@ import { BASED, brainNotActive, isoTime } from "../../sdk/economy";
 import { chainSettings, gatewayUrlFor } from "../../sdk/node/config";
 import { DEVNET_CHAIN_IDS } from "../../sdk/devnet";
 import { BasedError } from "../../sdk/errors";
+import { KEY_SET_COST, formatKeyRotation } from "../../sdk/key-rotation";
 import { parseBrainId, parseInteger, parseTokenAmount } from "../core/args";
 import type { CommandContext, Run, Wrap } from "../core/context";
 import type * as GatewayClientModule from "../../sdk/gateway-client";
@@ -53,6 +54,16 @@ export function choosePromptMode(
     };
   }
   return { mode: plainFlag ? "plain" : "encrypted" };
+}
+
+/** --pad with a plain prompt: its miner reads the answer, so padding would only cost. */
+export function padNeedsEncryption(): BasedError {
+  return new BasedError(
+    "input",
+    "PadNeedsEncryption",
+    "--pad hides an encrypted answer's length from the gateway and miner; a plain prompt's miner reads the answer itself, so there is nothing to hide.",
+    "Drop --pad, or drop --plain to send the prompt encrypted.",
+  );
 }
 
 /** The model to run the client half with: --model, else the Brain's task model (verified by hash). */
@@ -203,6 +214,8 @@ const prompt: Run = async (ctx, [text], options) => {
     escrow: boolean;
     deadline: string;
     maxCost?: string;
+    keys?: string;
+    pad?: boolean;
   };
   const brainId = parseBrainId(opts.brain);
   const maxTokens = parseInteger(opts.maxTokens, "--max-tokens", 1, 1024);
@@ -216,7 +229,9 @@ const prompt: Run = async (ctx, [text], options) => {
       "Drop --max-cost, or drop --no-escrow to pay through ComputeMarket.",
     );
   }
-  const settings = ctx.configWith({ gatewayUrl: opts.gateway });
+  // --pad pads an encrypted answer, and only --plain sends a prompt plain.
+  if (opts.pad && opts.plain) throw padNeedsEncryption();
+  const settings = ctx.configWith({ gatewayUrl: opts.gateway, keyRotation: opts.keys });
   if (!text) throw new BasedError("input", "EmptyPrompt", "The prompt is empty.");
   const json = ctx.out.json;
   let spinner = ctx.spinner();
@@ -286,7 +301,8 @@ const prompt: Run = async (ctx, [text], options) => {
       prompt: prepared.promptIds,
       maxTokens,
       mode,
-      openKeys: lazy.keystore().keystoreKeys(settings.keystoreDir),
+      openKeys: lazy.keystore().keystoreKeys(settings.keystoreDir, settings.keyRotation),
+      pad: opts.pad === true,
       ...(escrow
         ? { requestId: escrow.requestId.toString(), signClaim: lazy.market().sessionClaimSigner(based) }
         : {}),
@@ -338,6 +354,13 @@ const prompt: Run = async (ctx, [text], options) => {
       units: result.units,
       cost,
       keysUploaded: result.keysUploaded,
+      // Encrypted: the rotation policy and whether this prompt's key set was new; plain: null.
+      keys:
+        mode === "encrypted"
+          ? { rotation: formatKeyRotation(settings.keyRotation), fresh: result.freshKeys }
+          : null,
+      pad: opts.pad === true,
+      passes: result.passes,
       timings: { ...result.timings, tokensPerSecond },
       // Encrypted: whether the Brain's plan is lossy (the answer may differ from a plain one); plain: null.
       plan: prepared.plan,
@@ -353,6 +376,12 @@ const prompt: Run = async (ctx, [text], options) => {
           (result.keysUploaded > 0
             ? ` (uploaded ${(result.keysUploaded / 2 ** 20).toFixed(1)} MiB of keys)`
             : ""),
+        ...(mode === "encrypted"
+          ? [
+              `keys       ${result.freshKeys ? "fresh for this prompt" : "kept from an earlier prompt"} (--keys ${formatKeyRotation(settings.keyRotation)})` +
+                (opts.pad ? `; padded to ${result.passes ?? "?"} passes` : ""),
+            ]
+          : []),
         `units      prompt ${result.units.prompt}, completion ${result.units.completion}`,
         ...costLines(cost),
       ].join("\n"),
@@ -386,6 +415,14 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
       "--max-cost <BASED>",
       "the most BASED the escrow may take (default: the quote at the Brain's prices, shown before it is escrowed)",
     )
+    .option(
+      "--keys <policy>",
+      "when to make a fresh key set: session (every prompt, the default), never, or every:N prompts (default BASED_KEY_ROTATION, keyRotation in the config file)",
+    )
+    .option(
+      "--pad",
+      "encrypted prompts: generate up to --max-tokens even after the end of the text, so the gateway and miners cannot see the answer's length; you pay for --max-tokens",
+    )
     .addOption(
       new Option(
         "--deadline <seconds>",
@@ -395,18 +432,34 @@ export function registerPromptCommands(program: Command, wrap: Wrap): void {
     .addHelpText(
       "after",
       `
-The prompt is tokenized and encrypted on this machine with keys kept in $BASED_KEYSTORE
-(default ~/.config/based/keys); the gateway and miners see only ciphertexts. Evaluation keys are
-uploaded once and reused. Tokens print as they are decrypted; progress goes to stderr. Unless
---no-escrow, the prompt's maximum cost at the Brain's prices is escrowed first from your spending
-account (\`based account deposit\`); what the answer did not use is refunded. The quote shown is
-also the most the escrow may take: if the Brain's prices rise before the escrow is mined, it is
-refused and nothing is taken; --max-cost sets another limit.
+The prompt is tokenized and encrypted on this machine; the gateway and miners see only
+ciphertexts, the prompt's length rounded up to a bucket, the answer's length, and the hashes of
+the evaluation keys.
+
+Keys (--keys, default session): every prompt gets a fresh key set, so no two of your prompts
+share keys a miner could link them by (validators' canaries do the same). Cost:
+${KEY_SET_COST}.
+never keeps one set in $BASED_KEYSTORE (default ~/.config/based/keys), uploaded once and reused
+(all your prompts are then linkable); every:N makes a fresh set after N prompts. A set rotated
+out is deleted.
+
+--pad (off by default) keeps the miners computing up to --max-tokens after the answer ends, so
+they see every answer as --max-tokens long. Cost: you pay for all --max-tokens completion units
+and wait for them (one pass per token); the text still stops at the end of the answer. Plain
+prompts (--plain) hide nothing from the miner, and --pad is refused with them.
+
+Tokens print as they are decrypted; progress goes to stderr. Unless --no-escrow, the prompt's
+maximum cost at the Brain's prices is escrowed first from your spending account (\`based account
+deposit\`); what the answer did not use is refunded. The quote shown is also the most the escrow
+may take: if the Brain's prices rise before the escrow is mined, it is refused and nothing is
+taken; --max-cost sets another limit.
 
 Examples:
   based prompt --brain 3 "The old man walked"
   based prompt --brain 3 "In the morning, she" --max-tokens 32
   based prompt --brain 3 "The jury said" --json
+  based prompt --brain 3 "The jury said" --pad      # the miners see --max-tokens passes
+  based prompt --brain 3 "The jury said" --keys never   # reuse one key set (no upload, linkable)
   based prompt --brain 3 "The jury said" --max-cost 0.05   # pay at most 0.05 BASED
   based prompt --brain 7 "Hello" --plain            # a Brain with ZK mode off
   BASED_GATEWAY_URL=http://gw.example:7200 based prompt --brain 3 "The city council"`,

@@ -12,7 +12,9 @@ export function registerValidatorCommands(program: Command, wrap: Wrap): void {
       "after",
       `
 A validator checks a Brain's miners and sets their weights on the BasedAI chain: it sends canary
-prompts (its own keys, answers it knows, shaped and timed like users' prompts), replays a sample
+prompts (its own keys, rotated like users' keys: BASED_KEY_ROTATION or keyRotation, default a
+fresh set per canary; answers it knows; sized and spaced like the Brain's users' requests on
+chain once there are 20 of them, and like typical chat prompts before), replays a sample
 of the miners' jobs (homomorphic evaluation is deterministic, so output hashes must match),
 scores correctness, availability and latency, and commits its weights in each epoch and reveals
 them in the next.`,

@@ -2,10 +2,11 @@
  * Canary prompts (docs/architecture.md §5): the validator asks the Brain questions whose answers it knows and
  * checks what comes back. A canary must look like a user's prompt to the gateway and the miners,
  * so the validator is just another client: it uses the unsigned client routes through `runPrompt`
- * (sdk/prompt.ts), its own CKKS keys (a keystore it rotates now and then, as users' keystores
- * differ), the same plan and bucket sizes, and prompts of English text of random length with a
- * `maxTokens` drawn from a user-like range. When canaries go out is the service's business
- * (random gaps, service.ts).
+ * (sdk/prompt.ts), its own CKKS keys opened through the users' keystore and rotation policy
+ * (sdk/key-rotation.ts, the same default: a fresh key set per canary), the same plan and bucket
+ * sizes, and prompts of English text whose length and `maxTokens` are drawn from what the Brain's
+ * users send (canary-shape.ts). When canaries go out is the service's business (gaps shaped like
+ * users', service.ts).
  *
  * The expected answer comes from plaintext inference of the same model, computed here:
  * - plain mode: onnxruntime (OnnxGpt2Runner), which is what miners run with ZK off;
@@ -26,6 +27,7 @@ import type { JobView, OpenSession, SessionView } from "../../protocol/gateway";
 import type { InferenceMode } from "../../protocol/schemas";
 import { BasedError } from "../../sdk/errors";
 import { GatewayClient } from "../../sdk/gateway-client";
+import type { KeyRotation } from "../../sdk/key-rotation";
 import { keystoreKeys } from "../../sdk/node/keystore";
 import { openModelDir } from "../../sdk/node/model-cache";
 import { runPrompt } from "../../sdk/prompt";
@@ -40,15 +42,12 @@ import {
 } from "../../zkllm/client";
 import { brownText } from "../../zkllm/data/brown";
 import { OnnxGpt2Runner } from "../../zkllm/evaluator";
+import { type CanaryShape, type CanarySize, USER_LIKE_SHAPE } from "./canary-shape";
 
 /** How far a returned token's logit may lie below the reference's best one. */
 export const TOKEN_TOLERANCE = 1e-3;
 
-/** Inclusive ranges a canary's prompt length (tokens) and `maxTokens` are drawn from. */
-export type CanaryShape = { promptTokens: readonly [number, number]; maxTokens: readonly [number, number] };
-
-/** What users of a chat-sized Brain send: a sentence to a paragraph, a few to a dozen tokens back. */
-export const USER_LIKE_SHAPE: CanaryShape = { promptTokens: [4, 48], maxTokens: [4, 16] };
+export { type CanaryShape, USER_LIKE_SHAPE } from "./canary-shape";
 
 // ─────────────────────────────────────────── prompts ───────────────────────────────────────────
 
@@ -87,11 +86,17 @@ export class CanaryPrompts {
     if (this.documents.length === 0) throw new Error(`no Brown corpus documents in ${CORPUS_DIR}`);
   }
 
-  draw(): CanaryPrompt {
+  /**
+   * A canary of `size` (drawn from users' requests, canary-shape.ts), else of a size drawn from
+   * this sampler's shape; either way cut to fit the context.
+   */
+  draw(size?: CanarySize): CanaryPrompt {
     const [pMin, pMax] = this.shape.promptTokens;
     const [mMin, mMax] = this.shape.maxTokens;
-    const promptLength = Math.min(randomInt(pMin, pMax + 1), this.nPositions - mMin);
-    const maxTokens = Math.min(randomInt(mMin, mMax + 1), this.nPositions - promptLength);
+    const want = size ?? { promptTokens: randomInt(pMin, pMax + 1), maxTokens: randomInt(mMin, mMax + 1) };
+    const promptLength = Math.max(1, Math.min(want.promptTokens, this.nPositions - 1));
+    // The last position's logits still give a token: a user's cap (sdk/prompt.ts maxCompletionUnits).
+    const maxTokens = Math.max(1, Math.min(want.maxTokens, this.nPositions - promptLength + 1));
     for (;;) {
       const ids = this.document(this.documents[randomInt(this.documents.length)]!);
       if (ids.length < promptLength) continue;
@@ -240,6 +245,8 @@ export type RunCanaryOptions = {
   prompt: CanaryPrompt;
   /** The validator's canary keystore (encrypted mode). */
   keystoreDir: string;
+  /** When canaries make a fresh key set: the users' policy (default DEFAULT_KEY_ROTATION). */
+  keyRotation?: KeyRotation;
   /** How long one job may take before the canary counts as failed. */
   jobTimeoutMs?: number;
   signal?: AbortSignal;
@@ -266,7 +273,7 @@ export async function runCanary(options: RunCanaryOptions): Promise<CanaryOutcom
       prompt: prompt.promptIds,
       maxTokens: prompt.maxTokens,
       mode: reference.mode,
-      openKeys: keystoreKeys(options.keystoreDir),
+      openKeys: keystoreKeys(options.keystoreDir, options.keyRotation),
       ...(reference.eosId !== undefined ? { eosId: reference.eosId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       jobTimeoutMs: options.jobTimeoutMs ?? 120_000,

@@ -146,6 +146,9 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
       mode: brain.zkMode ? "encrypted" : "plain",
       stateDir: options.stateDir,
       canaryIntervalMs: options.canaryInterval * 1000,
+      // The users' key rotation policy (keyRotation, BASED_KEY_ROTATION): canaries' keys then
+      // rotate as users' do.
+      keyRotation: config.keyRotation,
       signal,
       log,
     });

@@ -2,8 +2,11 @@
  * The validator service (docs/architecture.md §3 "Consensus", §5 "verification"): a thin shell around the
  * pure scoring rule (scoring.ts), with two loops:
  *
- * - rounds: canaries sent at random moments (exponential gaps around `canaryIntervalMs`, so they
- *   follow no period a miner could lock onto), replays of a random sample of completed jobs, and
+ * - rounds: canaries sent at random moments (gaps of mean `canaryIntervalMs` shaped like the gaps
+ *   between the Brain's users' requests, else exponential: no period a miner could lock onto),
+ *   sized like the users' requests (canary-shape.ts, from ComputeMarket's `RequestOpened` history,
+ *   re-read every few rounds), with keys rotated by the users' policy; replays of a random sample
+ *   of completed jobs, and
  *   the gateway's view of who is polling; each round's observations update the scoring EMAs,
  *   which are saved in the state file;
  * - weights: each epoch, first reveal the previous epoch's commitment as soon as Consensus allows
@@ -16,8 +19,8 @@
  * `runValidator` resolves once everything is closed.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import path from "node:path";
 import fs from "node:fs";
+import path from "node:path";
 import type { Logger } from "pino";
 import { type Address, type LocalAccount, getAddress } from "viem";
 import { commitHash } from "../../protocol/report";
@@ -41,15 +44,19 @@ import {
   revealWeights,
   validatorUid,
 } from "../../sdk/weights";
+import { DEFAULT_KEY_ROTATION, type KeyRotation, formatKeyRotation } from "../../sdk/key-rotation";
+import { getRequestHistory } from "../../sdk/request-history";
+import { type CanaryOutcome, CanaryPrompts, type Reference, createReference, runCanary } from "./canary";
 import {
-  type CanaryOutcome,
-  CanaryPrompts,
   type CanaryShape,
-  type Reference,
+  type CanarySize,
+  type GapSampler,
+  type SizeSampler,
   USER_LIKE_SHAPE,
-  createReference,
-  runCanary,
-} from "./canary";
+  gapsFromHistory,
+  jitteredGap,
+  shapeFromHistory,
+} from "./canary-shape";
 import { type ReplayOutcome, Replayer, replaySamples } from "./replay";
 import {
   DEFAULT_SCORING,
@@ -75,8 +82,12 @@ export type RoundDeps = {
   prompts: CanaryPrompts;
   /** Encrypted Brains only: plain jobs have nothing to replay. */
   replayer?: Replayer;
-  /** The canary keystore to use for the next canary. */
-  keystoreDir: () => string;
+  /** The validator's canary keystore. */
+  keystoreDir: string;
+  /** When canaries make a fresh key set: the users' policy (default DEFAULT_KEY_ROTATION). */
+  keyRotation?: KeyRotation;
+  /** The size of the next canary (default: drawn from `prompts`' shape). */
+  sizes?: () => CanarySize;
   canaries: number;
   replays: number;
   /** Milliseconds to wait before each canary (default: none). */
@@ -110,13 +121,14 @@ export async function runRound(deps: RoundDeps): Promise<RoundReport> {
   for (let i = 0; i < deps.canaries; i++) {
     await sleep(deps.gapMs?.() ?? 0, signal);
     signal?.throwIfAborted();
-    const prompt = deps.prompts.draw();
+    const prompt = deps.prompts.draw(deps.sizes?.());
     const c = await runCanary({
       gatewayUrl: deps.gatewayUrl,
       brainId: deps.brainId,
       reference: deps.reference,
       prompt,
-      keystoreDir: deps.keystoreDir(),
+      keystoreDir: deps.keystoreDir,
+      ...(deps.keyRotation !== undefined ? { keyRotation: deps.keyRotation } : {}),
       ...(deps.jobTimeoutMs !== undefined ? { jobTimeoutMs: deps.jobTimeoutMs } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -361,14 +373,21 @@ export type ValidatorOptions = {
   /** How the Brain's users prompt it: encrypted when its ZK mode is on. */
   mode: InferenceMode;
   stateDir: string;
-  /** Mean gap between canaries (exponentially distributed). Default 60 s. */
+  /** Mean gap between canaries (shaped like users' gaps, else exponential). Default 60 s. */
   canaryIntervalMs?: number;
   canariesPerRound?: number;
   replaysPerRound?: number;
+  /** Canary sizes when the Brain's request history is too short (default USER_LIKE_SHAPE). */
   shape?: CanaryShape;
+  /**
+   * Canary sizes and gaps: from the Brain's `RequestOpened` history (re-read every
+   * `historyEveryRounds` rounds, default 10), or always the fallback (`"fallback"`: tests).
+   */
+  canaryHistory?: "chain" | "fallback";
+  historyEveryRounds?: number;
   scoring?: ScoringParams;
-  /** A fresh canary keystore after this many canaries (users' keys differ; so should canaries'). */
-  rotateKeysEvery?: number;
+  /** When canaries make a fresh key set: the same policy users have (default DEFAULT_KEY_ROTATION). */
+  keyRotation?: KeyRotation;
   availabilityWindowMs?: number;
   /** How often the weights schedule looks at the chain. Default 2 s. */
   epochPollMs?: number;
@@ -406,14 +425,49 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
   const state = stateFile.read();
   const reference = await createReference(options.modelDir, options.mode);
   const replayer = options.mode === "encrypted" ? await Replayer.create(options.modelDir) : undefined;
-  const prompts = new CanaryPrompts(
-    reference.tokenizer,
-    reference.nPositions,
-    options.shape ?? USER_LIKE_SHAPE,
-  );
-  const keys = canaryKeystores(path.join(options.stateDir, "canary-keys"), options.rotateKeysEvery ?? 8);
+  const shape = options.shape ?? USER_LIKE_SHAPE;
+  const prompts = new CanaryPrompts(reference.tokenizer, reference.nPositions, shape);
+  const keystoreDir = path.join(options.stateDir, "canary-keys");
+  dropNumberedKeystores(keystoreDir);
+  const keyRotation = options.keyRotation ?? DEFAULT_KEY_ROTATION;
   const seen = new Set<string>();
   const intervalMs = options.canaryIntervalMs ?? 60_000;
+  const bucket = options.mode === "encrypted" ? reference.model.plan().buckets.prefill : 1;
+  let canaryShape: { sizes: SizeSampler; gaps: GapSampler } | undefined;
+  let shapedAtRound = -Infinity;
+  /** Canary sizes and gaps from the Brain's users' requests, re-read every few rounds. */
+  const shapeCanaries = async () => {
+    if (canaryShape && state.rounds - shapedAtRound < (options.historyEveryRounds ?? 10)) return canaryShape;
+    let history: Awaited<ReturnType<typeof getRequestHistory>> = [];
+    if (options.canaryHistory !== "fallback") {
+      try {
+        history = await getRequestHistory(based, brainId);
+      } catch (err) {
+        signal.throwIfAborted();
+        log.warn(
+          { err: firstLine(err) },
+          "could not read the Brain's request history; canaries use the fallback shape",
+        );
+      }
+    }
+    const sizes = shapeFromHistory(history, { bucket, nPositions: reference.nPositions, fallback: shape });
+    const gaps = gapsFromHistory(history, intervalMs);
+    log.info(
+      {
+        sizes: sizes.source,
+        gaps: gaps.source,
+        requests: history.length,
+        usable: sizes.requests,
+        dropped: sizes.dropped,
+      },
+      sizes.source === "history"
+        ? "canaries shaped like the Brain's users' requests"
+        : "too few user requests to shape canaries on: using the fallback shape",
+    );
+    shapedAtRound = state.rounds;
+    canaryShape = { sizes, gaps };
+    return canaryShape;
+  };
 
   log.info(
     {
@@ -422,6 +476,7 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
       uid,
       mode: options.mode,
       gateway: options.gatewayUrl,
+      keyRotation: formatKeyRotation(keyRotation),
       stateFile: stateFile.file,
       rounds: state.rounds,
       pendingCommit: state.commit?.epoch ?? null,
@@ -435,6 +490,7 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
     while (!signal.aborted) {
       try {
         const miners = (await getMembers(based, brainId)).miners.list.map((m) => m.account);
+        const { sizes, gaps } = await shapeCanaries();
         const report = await runRound({
           gatewayUrl: options.gatewayUrl,
           signer,
@@ -442,10 +498,12 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
           reference,
           prompts,
           ...(replayer ? { replayer } : {}),
-          keystoreDir: keys.next,
+          keystoreDir,
+          keyRotation,
+          sizes: () => sizes.draw(),
           canaries: options.canariesPerRound ?? 3,
           replays: options.replaysPerRound ?? 4,
-          gapMs: () => jitteredGap(intervalMs),
+          gapMs: () => gaps.draw(),
           miners,
           ...(options.availabilityWindowMs !== undefined
             ? { availabilityWindowMs: options.availabilityWindowMs }
@@ -523,44 +581,19 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
 }
 
 /**
- * Canary keystores: a fresh one every `every` canaries (the older ones are deleted), so the
- * gateway does not see one set of evaluation keys behind every canary.
+ * Earlier validators kept one canary keystore per generation (`canary-keys/<n>/`), rotated every
+ * 8 canaries; canaries now rotate by the users' policy in `canary-keys/` itself. Those sets are
+ * rotated out: deleted.
  */
-function canaryKeystores(root: string, every: number): { next: () => string } {
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  const existing = fs
-    .readdirSync(root)
-    .filter((f) => /^\d+$/.test(f))
-    .map(Number);
-  let generation = existing.length > 0 ? Math.max(...existing) : 0;
-  let used = 0;
-  return {
-    next() {
-      if (used >= Math.max(1, every)) {
-        used = 0;
-        generation++;
-        for (const f of fs.readdirSync(root)) {
-          if (/^\d+$/.test(f) && Number(f) < generation)
-            fs.rmSync(path.join(root, f), { recursive: true, force: true });
-        }
-      }
-      used++;
-      return path.join(root, String(generation));
-    },
-  };
-}
-
-/**
- * A random gap of mean about `meanMs`: 0.1·mean plus an exponential part (memoryless: the time
- * since the last canary says nothing about the next), redrawn above 4·mean so no gap is extreme.
- */
-export function jitteredGap(meanMs: number): number {
-  for (;;) {
-    const u = crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
-    const gap = 0.1 * meanMs - Math.log(1 - u) * 0.9 * meanMs;
-    if (gap <= 4 * meanMs) return gap;
+function dropNumberedKeystores(root: string): void {
+  if (!fs.existsSync(root)) return;
+  for (const f of fs.readdirSync(root)) {
+    if (/^\d+$/.test(f)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
   }
 }
+
+/** Gaps between canaries when users' gaps are too few to shape them on (canary-shape.ts). */
+export { jitteredGap };
 
 /** Waits `ms`, or less when `signal` aborts (never rejects). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -2,7 +2,7 @@
  * Configuration of everything that runs on a person's machine (the `based` command and the
  * services), from one place: flags (passed in by the caller) win over environment variables, which
  * win over the config file, which wins over the defaults. Every "where is X" (the deployments, the
- * RPCs, the key, the Brain's gateway, the model cache, the keystore, Redis, the attesters) is
+ * RPCs, the key, the Brain's gateway, the model cache, the keystore and its key rotation, Redis, the attesters) is
  * answered here once.
  *
  * Names that earlier versions read keep working for a while: their value is used when the new name
@@ -17,6 +17,7 @@ import { privateKeySchema } from "../../protocol/schemas";
 import { DEFAULT_DEPLOYMENTS_FILE, readDeployments } from "./deployments-file";
 import type { ChainSettings } from "../chain";
 import { BasedError } from "../errors";
+import { DEFAULT_KEY_ROTATION, type KeyRotation, keyRotationSchema } from "../key-rotation";
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 export type LogLevel = z.infer<typeof logLevel>;
@@ -56,6 +57,8 @@ export const configFileSchema = z
     modelCache: z.string().min(1).optional(),
     /** Where the CKKS keys of encrypted prompts are kept. */
     keystore: z.string().min(1).optional(),
+    /** How often encrypted prompts (and validators' canaries) make a fresh key set: session, never, every:N. */
+    keyRotation: keyRotationSchema.optional(),
     /** The Redis a gateway keeps its queues in. */
     redisUrl: redisUrl.optional(),
     /** Attesters' HTTP endpoints, asked for signatures and proofs. */
@@ -75,6 +78,8 @@ export type BasedConfig = {
   gatewayUrl?: string;
   modelCacheDir: string;
   keystoreDir: string;
+  /** When encrypted prompts make a fresh key set (sdk/key-rotation.ts); default `"session"`. */
+  keyRotation: KeyRotation;
   redisUrl: string;
   /** Set when the environment or the file names them; `attesterUrlsFor` adds the devnet's. */
   attesterUrls?: string[];
@@ -91,6 +96,8 @@ export type ConfigOverrides = {
   gatewayUrl?: string;
   modelCacheDir?: string;
   redisUrl?: string;
+  /** `--keys`: session, never or every:N. */
+  keyRotation?: string;
   /** The level when nothing sets one (the command: warn; services: info). */
   defaultLogLevel?: LogLevel;
 };
@@ -106,6 +113,7 @@ const envSchema = z.object({
   BASED_GATEWAY_URL: httpUrl.optional(),
   BASED_MODEL_CACHE: z.string().min(1).optional(),
   BASED_KEYSTORE: z.string().min(1).optional(),
+  BASED_KEY_ROTATION: keyRotationSchema.optional(),
   BASED_REDIS_URL: redisUrl.optional(),
   BASED_ATTESTERS: urlList.optional(),
 });
@@ -195,6 +203,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigOv
       parseFlag(httpUrl, flags.gatewayUrl, "--gateway") ?? vars.BASED_GATEWAY_URL ?? file.gatewayUrl,
     modelCacheDir: modelCache ? path.resolve(modelCache) : path.join(cacheHome, "based", "models"),
     keystoreDir: keystore ? path.resolve(keystore) : path.join(home, ".config", "based", "keys"),
+    keyRotation:
+      parseFlag(keyRotationSchema, flags.keyRotation, "--keys") ??
+      vars.BASED_KEY_ROTATION ??
+      file.keyRotation ??
+      DEFAULT_KEY_ROTATION,
     redisUrl:
       parseFlag(redisUrl, flags.redisUrl, "--redis-url") ??
       vars.BASED_REDIS_URL ??

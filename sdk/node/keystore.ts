@@ -1,8 +1,10 @@
 /**
- * The user's CKKS keys, made once and kept on their own machine (docs/architecture.md §5: the client alone
- * holds the secret key). Galois keys are randomized, so regenerating them for every prompt would
- * give new bytes, a new content hash and a new multi-megabyte upload each time; keeping the blobs
- * this key generated lets the gateway recognise them and skip the upload.
+ * The user's CKKS keys, kept on their own machine (docs/architecture.md §5: the client alone holds
+ * the secret key), rotated by a policy (sdk/key-rotation.ts). Galois keys are randomized: a fresh
+ * set is new bytes, a new content hash and a new multi-megabyte upload, and a kept set is
+ * recognised by the gateway (no upload) but links every prompt made with it. `"session"` (the
+ * default) makes a fresh set for every prompt and stores nothing; `{ everyPrompts: N }` and
+ * `"never"` keep the set below, counting its prompts in `uses.json`, and delete it once rotated out.
  *
  * Layout (directory 0700, files 0600):
  *
@@ -11,6 +13,7 @@
  *                                        the secret key they were made with
  *   <dir>/<paramSet>/eval-<id>.galois    Galois keys for exactly those rotation steps
  *   <dir>/<paramSet>/eval-<id>.relin     relinearization keys (only when the plan needs them)
+ *   <dir>/<paramSet>/uses.json           prompts that used this secret key's set (rotation)
  *
  * `<id>` is a hash of the plan's rotation steps (and whether it relinearizes), so plans that need
  * the same keys share them. Every file is written to a temporary name and renamed (the manifest
@@ -31,6 +34,7 @@ import {
   planRotations,
 } from "../../zkllm/client";
 import { BasedError } from "../errors";
+import { DEFAULT_KEY_ROTATION, type KeyRotation, freshKeys, needsFreshKeys } from "../key-rotation";
 import type { OpenKeys } from "../prompt";
 
 export type OpenedKeystore = {
@@ -40,6 +44,8 @@ export type OpenedKeystore = {
   evalKeys: EvalKeyBlobs;
   /** True when this call made a new secret key. */
   created: boolean;
+  /** True when this prompt's key set is new (nothing links it to an earlier prompt's keys). */
+  fresh: boolean;
 };
 
 const SECRET_FILE = "secret.key";
@@ -70,14 +76,21 @@ export function evalKeysId(plan: EnginePlan): string {
   return sha256(text).slice(0, 16);
 }
 
+/** How `openKeystore` rotates the key set (sdk/key-rotation.ts); default `DEFAULT_KEY_ROTATION`. */
+export type KeystoreOptions = { rotation?: KeyRotation };
+
 /**
- * Opens (or creates) the keystore in `dir` for `paramSet` and returns a client with its secret
- * key and the evaluation keys `plan` needs (made and stored on first use, reused afterwards).
+ * Opens (or creates) the keystore in `dir` for `paramSet` and returns a client with a secret key
+ * and the evaluation keys `plan` needs, counting the prompt against the key set. The rotation
+ * policy decides whether that is the stored set (its evaluation keys made on first use, reused
+ * afterwards) or a fresh one (`needsFreshKeys`); a set rotated out is deleted. Under `"session"`
+ * the fresh set is never written: it lives in memory for one prompt, and a stored set is deleted.
  */
 export async function openKeystore(
   dir: string,
   paramSet: ParamSetId,
   plan: EnginePlan,
+  options: KeystoreOptions = {},
 ): Promise<OpenedKeystore> {
   if (plan.paramSet !== paramSet) {
     throw new BasedError(
@@ -87,17 +100,37 @@ export async function openKeystore(
       "Open the keystore with the plan's own parameter set.",
     );
   }
+  const rotation = options.rotation ?? DEFAULT_KEY_ROTATION;
   const root = path.resolve(dir);
   const keyDir = path.join(root, paramSet);
-  makePrivateDir(root, keyDir);
 
+  if (rotation === "session") {
+    // Nothing is kept: the set lives for this prompt only, and a stored one is rotated out.
+    if (fs.existsSync(keyDir)) deleteKeySet(keyDir);
+    const { client, evalKeys } = await freshKeys(paramSet, plan);
+    return { client, evalKeys, created: true, fresh: true };
+  }
+
+  makePrivateDir(root, keyDir);
   const secretFile = path.join(keyDir, SECRET_FILE);
   let created = false;
   let client: CkksClient;
   let secretBytes: Uint8Array;
+  let promptsBefore = 0;
   if (fs.existsSync(secretFile)) {
     secretBytes = readPrivate(secretFile);
     client = await clientFromSecret(paramSet, secretBytes, secretFile, keyDir);
+    promptsBefore = promptsOn(keyDir, sha256(secretBytes));
+    if (needsFreshKeys(rotation, promptsBefore)) {
+      // Rotated out: a new secret key replaces the old one, and the old one's evaluation keys go.
+      client.delete();
+      client = await createClient({ paramSet });
+      secretBytes = exportSecretKey(client);
+      deleteKeySet(keyDir);
+      writeAtomic(secretFile, secretBytes);
+      created = true;
+      promptsBefore = 0;
+    }
   } else {
     client = await createClient({ paramSet });
     secretBytes = exportSecretKey(client);
@@ -110,15 +143,49 @@ export async function openKeystore(
       client.delete();
       secretBytes = readPrivate(secretFile);
       client = await clientFromSecret(paramSet, secretBytes, secretFile, keyDir);
+      promptsBefore = promptsOn(keyDir, sha256(secretBytes));
     }
   }
 
   try {
-    const evalKeys = loadOrMakeEvalKeys(client, keyDir, plan, sha256(secretBytes));
-    return { client, evalKeys, created };
+    const secretSha = sha256(secretBytes);
+    const evalKeys = loadOrMakeEvalKeys(client, keyDir, plan, secretSha);
+    writeUses(keyDir, { version: 1, secretKey: secretSha, prompts: promptsBefore + 1 });
+    return { client, evalKeys, created, fresh: created };
   } catch (err) {
     client.delete();
     throw err;
+  }
+}
+
+const USES_FILE = "uses.json";
+const usesSchema = z.strictObject({
+  version: z.literal(1),
+  /** sha256 of the secret key whose prompts are counted. */
+  secretKey: z.string().regex(/^[0-9a-f]{64}$/),
+  prompts: z.number().int().min(0),
+});
+
+/** Prompts that used the stored set made with secret key `secretSha` (0 when never counted). */
+function promptsOn(keyDir: string, secretSha: string): number {
+  try {
+    const uses = usesSchema.parse(JSON.parse(fs.readFileSync(path.join(keyDir, USES_FILE), "utf8")));
+    return uses.secretKey === secretSha ? uses.prompts : 0;
+  } catch {
+    // No count yet (a keystore of an earlier version) or a damaged one: count from here.
+    return 0;
+  }
+}
+
+function writeUses(keyDir: string, uses: z.infer<typeof usesSchema>): void {
+  writeAtomic(path.join(keyDir, USES_FILE), new TextEncoder().encode(JSON.stringify(uses) + "\n"));
+}
+
+/** Deletes the stored key set of one parameter set: its secret key, evaluation keys and count. */
+function deleteKeySet(keyDir: string): void {
+  for (const f of fs.readdirSync(keyDir)) {
+    if (f === SECRET_FILE || f === USES_FILE || f.startsWith("eval-"))
+      fs.rmSync(path.join(keyDir, f), { force: true });
   }
 }
 
@@ -274,8 +341,11 @@ function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** The keys of encrypted prompts (sdk/prompt.ts `openKeys`), kept in keystore folder `dir`. */
+/**
+ * The keys of encrypted prompts (sdk/prompt.ts `openKeys`), kept in keystore folder `dir` and
+ * rotated by `rotation` (default `DEFAULT_KEY_ROTATION`: a fresh set for every prompt).
+ */
 export const keystoreKeys =
-  (dir: string): OpenKeys =>
+  (dir: string, rotation: KeyRotation = DEFAULT_KEY_ROTATION): OpenKeys =>
   (paramSet, plan) =>
-    openKeystore(dir, paramSet, plan);
+    openKeystore(dir, paramSet, plan, { rotation });

@@ -132,7 +132,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
         prompt: text,
         maxTokens: 6,
         mode: "encrypted",
-        openKeys: keystoreKeys(keystoreDir),
+        openKeys: keystoreKeys(keystoreDir, "never"),
         onStep: (s) => steps.push(s),
         onToken: (id, piece) => {
           streamed.push({ id, text: piece });
@@ -157,7 +157,8 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       expect(result.close.sessionId).to.equal(result.sessionId);
       expect((await client.getSession(result.sessionId)).state).to.equal("closed");
       expect(result.transfer!.requests).to.be.greaterThan(result.ids.length);
-      // Content-addressed keys: the first session uploads them, the second finds them there.
+      // Content-addressed keys (a kept set, --keys never): the first session uploads them, the
+      // second finds them there. The default policy makes a fresh set per prompt: a new upload.
       if (i === 0) {
         expect(result.keysUploaded).to.be.greaterThan(1_000_000);
         expect(steps.some((s) => s.startsWith("uploading keys"))).to.equal(true);
@@ -261,7 +262,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       prompt: PROMPTS[0]!,
       maxTokens: 1,
       mode: "encrypted",
-      openKeys: keystoreKeys(keystoreDir),
+      openKeys: keystoreKeys(keystoreDir, "never"),
     });
     expect(stale.lied).to.equal(true);
     expect(result.keysUploaded).to.be.greaterThan(1_000_000);
@@ -346,7 +347,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       prompt: "The jury said",
       maxTokens: 2,
       mode: "encrypted",
-      openKeys: keystoreKeys(keystoreDir),
+      openKeys: keystoreKeys(keystoreDir, "never"),
     }).then(
       () => undefined,
       (err: unknown) => err,
@@ -364,7 +365,7 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       prompt: "The jury said",
       maxTokens: 6,
       mode: "encrypted",
-      openKeys: keystoreKeys(keystoreDir),
+      openKeys: keystoreKeys(keystoreDir, "never"),
       signal: stop.signal,
       onStep: (s) => {
         const m = /^session (\S+)/.exec(s);

@@ -10,7 +10,8 @@ import {
   blobHash,
 } from "../../protocol/gateway";
 import type { CkksClient } from "../../zkllm/ckks/client";
-import { TokenText, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
+import { TokenText, generateAnswer, preparePrompt, promptUnits, runPrompt } from "../../sdk/prompt";
+import { type LinearBackend, plainBackend } from "../../zkllm/client";
 import { loadTokenizer } from "../../zkllm/tokenizer";
 import { freePort } from "../helpers/processes";
 import { SHIPPED_MODEL_DIR } from "../zkllm/model/helpers";
@@ -199,5 +200,77 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
       { hash: keys.relin, claim: { requestId: "12", keys, claim } },
     ]);
     expect(sent[0]).to.deep.include({ mode: "encrypted", keys, requestId: "12", claim });
+  });
+
+  it("padding runs every pass up to maxTokens past the end-of-text token, and the answer still stops at it", async () => {
+    const server = SHIPPED.split().server;
+    const steps = server.map((st) => st.id);
+    const prompt = tokenizer.encode("The jury said");
+    /** The plain backend, counting passes: each pass sends every server step once. */
+    const counting = () => {
+      const inner = plainBackend(server);
+      const calls = { count: 0 };
+      const backend: LinearBackend = {
+        evaluate(id, rows, n, phase) {
+          if (id === steps[0]) calls.count++;
+          return inner.evaluate(id, rows, n, phase);
+        },
+      };
+      return { backend, calls };
+    };
+    const full = await generateAnswer(SHIPPED, counting().backend, prompt, { maxTokens: 6 });
+    expect(full.ids).to.have.length(6);
+    // An end-of-text token at the answer's second position (the greedy answer's own second token).
+    const eosId = full.ids[1]!;
+    expect(full.ids[0]).not.to.equal(eosId);
+
+    const plain = counting();
+    const stopped = await generateAnswer(SHIPPED, plain.backend, prompt, { maxTokens: 6, eosId });
+    expect(stopped).to.deep.equal({ ids: full.ids.slice(0, 2), passes: 2 });
+    expect(plain.calls.count).to.equal(2);
+
+    const padded = counting();
+    const streamed: [number, boolean][] = [];
+    const passes: number[] = [];
+    const got = await generateAnswer(SHIPPED, padded.backend, prompt, {
+      maxTokens: 6,
+      eosId,
+      pad: true,
+      onToken: (id, last) => streamed.push([id, last]),
+      onPass: (n) => passes.push(n),
+    });
+    // The same answer, ended by the end-of-text token, after maxTokens passes.
+    expect(got.ids).to.deep.equal(stopped.ids);
+    expect(got.passes).to.equal(6);
+    expect(padded.calls.count).to.equal(6);
+    expect(passes).to.deep.equal([1, 2, 3, 4, 5]);
+    // Nothing after the end-of-text token reaches the caller.
+    expect(streamed).to.deep.equal([
+      [full.ids[0], false],
+      [eosId, true],
+    ]);
+    // Near the context's end padding stops where any answer stops.
+    const long = Array.from({ length: 126 }, () => 260);
+    const capped = await generateAnswer(SHIPPED, counting().backend, long, {
+      maxTokens: 16,
+      eosId: -1,
+      pad: true,
+    });
+    expect(capped.passes).to.equal(3);
+  });
+
+  it("a plain prompt with pad is refused before anything is sent: its miner reads the answer", async () => {
+    const err = await refusal(() =>
+      runPrompt({
+        gateway: new GatewayClient({ url: "http://127.0.0.1:1" }),
+        brainId: BRAIN,
+        model: SHIPPED,
+        prompt: "The jury said",
+        maxTokens: 2,
+        mode: "plain",
+        pad: true,
+      }),
+    );
+    expect(err.code).to.equal("PadNeedsEncryption");
   });
 });

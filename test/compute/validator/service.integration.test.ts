@@ -189,7 +189,7 @@ describe("validator canaries and rounds against a real gateway and miners", func
           reference,
           prompts,
           replayer,
-          keystoreDir: () => keystore,
+          keystoreDir: keystore,
           canaries: 2,
           replays: 6,
           miners: [honest.address, cheat.address],

@@ -60,7 +60,7 @@ describe("validator shutdown: a hanging gateway does not hold the stop up", func
         // No canary and no replayer: the round's only call is the gateway's miner stats.
         reference: undefined as unknown as Reference,
         prompts: undefined as unknown as CanaryPrompts,
-        keystoreDir: () => "unused",
+        keystoreDir: "unused",
         canaries: 0,
         replays: 0,
         signal: controller.signal,

@@ -99,6 +99,36 @@ describe('sdk/config: every "where is X" answered once', () => {
     expect(loadConfig(env, { modelCacheDir: "/srv/models" }).modelCacheDir).to.equal("/srv/models");
   });
 
+  it("key rotation: --keys, then BASED_KEY_ROTATION, then keyRotation in the file, then session; each validated", () => {
+    const file = path.join(home, "keys.json");
+    const env = { HOME: home };
+    expect(loadConfig(env).keyRotation).to.equal("session");
+    fs.writeFileSync(file, JSON.stringify({ keyRotation: "every:5" }));
+    expect(loadConfig({ BASED_CONFIG: file }).keyRotation).to.deep.equal({ everyPrompts: 5 });
+    fs.writeFileSync(file, JSON.stringify({ keyRotation: { everyPrompts: 3 } }));
+    expect(loadConfig({ BASED_CONFIG: file }).keyRotation).to.deep.equal({ everyPrompts: 3 });
+    expect(loadConfig({ BASED_CONFIG: file, BASED_KEY_ROTATION: "never" }).keyRotation).to.equal("never");
+    expect(
+      loadConfig({ BASED_CONFIG: file, BASED_KEY_ROTATION: "never" }, { keyRotation: "session" }).keyRotation,
+    ).to.equal("session");
+
+    for (const bad of ["sometimes", "every:0", "every:", "every:1.5", "every:-2", "Session"]) {
+      const err = expectBasedError(
+        () => loadConfig({ ...env, BASED_KEY_ROTATION: bad }),
+        "InvalidConfig",
+        "input",
+      );
+      expect(err.message, bad).to.include("BASED_KEY_ROTATION").and.include("every:N");
+      const flag = expectBasedError(() => loadConfig(env, { keyRotation: bad }), "InvalidConfig", "input");
+      expect(flag.message, bad).to.include("--keys");
+    }
+    for (const bad of [{ everyPrompts: 0 }, { everyPrompts: 2, extra: 1 }, 7, "every:x"]) {
+      fs.writeFileSync(file, JSON.stringify({ keyRotation: bad }));
+      const err = expectBasedError(() => loadConfig({ BASED_CONFIG: file }), "InvalidConfig", "input");
+      expect(err.message, JSON.stringify(bad)).to.include("keyRotation");
+    }
+  });
+
   it("old variable names keep working with a deprecation note; the new name wins when both are set", () => {
     const key2 = `0x${"22".repeat(32)}`;
     const old = loadConfig({ HOME: home, ATTESTER_PRIVATE_KEY: KEY, REDIS_URL: "redis://r:1" });

@@ -10,6 +10,8 @@ import { evalKeysId, openKeystore } from "../../../sdk/node/keystore";
 import { runNode, tempDir } from "../../helpers/processes";
 
 const PARAM_SET = "n4096-q69" as const;
+/** These tests are about a kept key set (the "never" policy; rotation: keystore-rotation.test.ts). */
+const KEPT = { rotation: "never" } as const;
 const IN = 128;
 const OUT = 64;
 
@@ -71,7 +73,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
       (async () => {
         const step = planLinear({ id: "w@1", paramSet: "${PARAM_SET}", inFeatures: ${IN}, outFeatures: ${OUT},
           tokens: 1, weight: "w", bias: null, weightLayout: "in-out" });
-        const ks = await openKeystore(process.env.DIR, "${PARAM_SET}", createPlan("${PARAM_SET}", [step]));
+        const ks = await openKeystore(process.env.DIR, "${PARAM_SET}", createPlan("${PARAM_SET}", [step]), { rotation: "never" });
         const x = ${JSON.stringify(Array.from(X))};
         const inputs = ks.client.encryptLinearInputs(step, [x]).map((b) => Buffer.from(b).toString("base64"));
         const galois = createHash("sha256").update(ks.evalKeys.galois).digest("hex");
@@ -85,7 +87,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
 
     // This process: reloads the same keys (nothing new made) and decrypts the server's answer.
     const { plan, step } = smallPlan();
-    const ks = await openKeystore(dir, PARAM_SET, plan);
+    const ks = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(ks.created).to.equal(false);
     expect(sha(ks.evalKeys.galois!)).to.equal(first.galois);
     const evaluator = await createEvaluator({ plan, weights: { w: { shape: [IN, OUT], data: WEIGHT } } });
@@ -102,7 +104,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
     ks.client.delete();
 
     // A fresh key (another keystore) cannot read them: the answer is noise, not W·x.
-    const other = await openKeystore(fresh(), PARAM_SET, plan);
+    const other = await openKeystore(fresh(), PARAM_SET, plan, KEPT);
     const [z] = other.client.decryptLinearOutputs(step, outputs);
     expect(z!.some((v, j) => Math.abs(v - expected[j]!) > 1)).to.equal(true);
     other.client.delete();
@@ -111,8 +113,8 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
   it("evaluation keys are made once and reused byte for byte; another rotation set gets its own file", async () => {
     const dir = fresh();
     const { plan } = smallPlan();
-    const a = await openKeystore(dir, PARAM_SET, plan);
-    const b = await openKeystore(dir, PARAM_SET, plan);
+    const a = await openKeystore(dir, PARAM_SET, plan, KEPT);
+    const b = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(a.created).to.equal(true);
     expect(b.created).to.equal(false);
     expect(Buffer.from(b.evalKeys.galois!).equals(Buffer.from(a.evalKeys.galois!))).to.equal(true);
@@ -123,19 +125,20 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
 
     const other = smallPlan(2).plan;
     expect(evalKeysId(other)).not.to.equal(evalKeysId(plan));
-    const c = await openKeystore(dir, PARAM_SET, other);
+    const c = await openKeystore(dir, PARAM_SET, other, KEPT);
     expect(c.created).to.equal(false);
     const keyDir = path.join(dir, PARAM_SET);
     expect(fs.readdirSync(keyDir).sort()).to.deep.equal(
       [
         "secret.key",
+        "uses.json",
         `eval-${evalKeysId(plan)}.galois`,
         `eval-${evalKeysId(plan)}.json`,
         `eval-${evalKeysId(other)}.galois`,
         `eval-${evalKeysId(other)}.json`,
       ].sort(),
     );
-    const d = await openKeystore(dir, PARAM_SET, plan);
+    const d = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(Buffer.from(d.evalKeys.galois!).equals(Buffer.from(a.evalKeys.galois!))).to.equal(true);
     for (const k of [a, b, c, d]) k.client.delete();
   });
@@ -143,14 +146,14 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
   it("the folder is 0700 and every file 0600; loosened permissions are tightened again", async () => {
     const dir = fresh();
     const { plan } = smallPlan();
-    (await openKeystore(dir, PARAM_SET, plan)).client.delete();
+    (await openKeystore(dir, PARAM_SET, plan, KEPT)).client.delete();
     const keyDir = path.join(dir, PARAM_SET);
     expect(mode(dir)).to.equal(0o700);
     expect(mode(keyDir)).to.equal(0o700);
     for (const f of fs.readdirSync(keyDir)) expect(mode(path.join(keyDir, f)), f).to.equal(0o600);
     fs.chmodSync(path.join(keyDir, "secret.key"), 0o644);
     fs.chmodSync(keyDir, 0o755);
-    (await openKeystore(dir, PARAM_SET, plan)).client.delete();
+    (await openKeystore(dir, PARAM_SET, plan, KEPT)).client.delete();
     expect(mode(path.join(keyDir, "secret.key"))).to.equal(0o600);
     expect(mode(keyDir)).to.equal(0o700);
   });
@@ -158,7 +161,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
   it("a damaged secret key or evaluation-key file is refused with a hint to delete the folder", async () => {
     const dir = fresh();
     const { plan } = smallPlan();
-    const first = await openKeystore(dir, PARAM_SET, plan);
+    const first = await openKeystore(dir, PARAM_SET, plan, KEPT);
     first.client.delete();
     const keyDir = path.join(dir, PARAM_SET);
     const secret = path.join(keyDir, "secret.key");
@@ -167,7 +170,7 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
     const damage = async (file: string, bytes: Uint8Array, why: RegExp) => {
       const before = fs.readFileSync(file);
       fs.writeFileSync(file, bytes);
-      const err = await refusal(() => openKeystore(dir, PARAM_SET, plan));
+      const err = await refusal(() => openKeystore(dir, PARAM_SET, plan, KEPT));
       expect(err.code).to.equal("KeystoreCorrupt");
       expect(err.kind).to.equal("environment");
       expect(err.message).to.contain(file).and.to.match(why);
@@ -187,12 +190,12 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
     await damage(path.join(keyDir, `eval-${evalKeysId(plan)}.json`), Buffer.from("{ nope"), /manifest/);
 
     // Restored files work again, and after deleting the folder (the hint) new keys are made.
-    const restored = await openKeystore(dir, PARAM_SET, plan);
+    const restored = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(restored.created).to.equal(false);
     expect(Buffer.from(restored.evalKeys.galois!).equals(Buffer.from(first.evalKeys.galois!))).to.equal(true);
     restored.client.delete();
     fs.rmSync(keyDir, { recursive: true });
-    const remade = await openKeystore(dir, PARAM_SET, plan);
+    const remade = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(remade.created).to.equal(true);
     remade.client.delete();
   });
@@ -200,21 +203,21 @@ describe("sdk/keystore: the user's CKKS keys, made once and kept locally", funct
   it("a new secret key never reuses evaluation keys made with the old one", async () => {
     const dir = fresh();
     const { plan } = smallPlan();
-    const a = await openKeystore(dir, PARAM_SET, plan);
+    const a = await openKeystore(dir, PARAM_SET, plan, KEPT);
     a.client.delete();
     fs.rmSync(path.join(dir, PARAM_SET, "secret.key"));
-    const b = await openKeystore(dir, PARAM_SET, plan);
+    const b = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(b.created).to.equal(true);
     expect(Buffer.from(b.evalKeys.galois!).equals(Buffer.from(a.evalKeys.galois!))).to.equal(false);
     b.client.delete();
-    const c = await openKeystore(dir, PARAM_SET, plan);
+    const c = await openKeystore(dir, PARAM_SET, plan, KEPT);
     expect(Buffer.from(c.evalKeys.galois!).equals(Buffer.from(b.evalKeys.galois!))).to.equal(true);
     c.client.delete();
   });
 
   it("refuses a plan of another parameter set (its folder comes from sdk/config.ts keystoreDir)", async () => {
     const { plan } = smallPlan();
-    const err = await refusal(() => openKeystore(fresh(), "n8192-q100", plan));
+    const err = await refusal(() => openKeystore(fresh(), "n8192-q100", plan, KEPT));
     expect(err.code).to.equal("WrongParameters");
   });
 });
