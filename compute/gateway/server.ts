@@ -368,8 +368,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const blobDir = options.blobDir ?? defaultBlobDir(prefix, options.brainId);
   const fileBlobs =
-    blobDir === "redis" ? undefined : (key: (hash: string) => string) =>
-      new FileBlobStore(storeRedis, key, blobDir, LIMITS.maxBlobBytes);
+    blobDir === "redis"
+      ? undefined
+      : (key: (hash: string) => string) => new FileBlobStore(storeRedis, key, blobDir, LIMITS.maxBlobBytes);
   const store = new GatewayStore(storeRedis, prefix, options.brainId, fileBlobs);
   const lease = new LeaderLease(
     storeRedis,
@@ -483,7 +484,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
  * fastify's `trustProxy` for `--trust-proxy`: nothing (X-Forwarded-For ignored), a number of hops
  * (the client is the address that many hops back), or a list of proxy addresses and CIDR ranges.
  */
-function trustedProxies(t: number | string | undefined): boolean | string[] | ((a: string, hop: number) => boolean) {
+function trustedProxies(
+  t: number | string | undefined,
+): boolean | string[] | ((a: string, hop: number) => boolean) {
   if (t === undefined || t === 0 || t === "") return false;
   if (typeof t === "number") return (_address, hop) => hop < t;
   return t

@@ -85,7 +85,8 @@ export class SettlementRelay {
         if (!s) {
           outcome = {
             txHash: null,
-            error: "the session expired before the leading replica could settle it; the escrow can be reclaimed after its deadline",
+            error:
+              "the session expired before the leading replica could settle it; the escrow can be reclaimed after its deadline",
           };
         } else {
           try {
@@ -101,7 +102,10 @@ export class SettlementRelay {
           .exec();
         this.o.notify(`settled:${sessionId}`);
         sent++;
-        this.o.log.info({ sessionId, settled: outcome.txHash, error: outcome.error }, "queued settlement sent");
+        this.o.log.info(
+          { sessionId, settled: outcome.txHash, error: outcome.error },
+          "queued settlement sent",
+        );
       }
       // Every entry left is claimed by a leader that died on it: the claim runs out, then it is retried.
       if (sent === 0) return;
