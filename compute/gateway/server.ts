@@ -430,6 +430,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     settleHere: (s, completion) => service.settleHere(s, completion),
     wait: (key, ms) => service.wait(key, ms),
     notify: (key) => service.notify(key),
+    stopping: () => service.closing,
     waitMs: options.settleWaitMs ?? 20_000,
     log,
   });

@@ -32,6 +32,8 @@ export class SettlementRelay {
       wait(key: string, ms: number): Promise<void>;
       /** Raises a wake-up on every replica (the service's `notify`). */
       notify(key: string): void;
+      /** Whether this replica is stopping (a waiting close answers at once). */
+      stopping(): boolean;
       /** How long a close at a non-leader waits for the leader's answer. */
       waitMs: number;
       log: Logger;
@@ -53,14 +55,14 @@ export class SettlementRelay {
       const answer = await redis.get(this.answerKey(s.sessionId));
       if (answer !== null) return JSON.parse(answer) as SettlementOutcome;
       const left = deadline - Date.now();
-      if (left <= 0) break;
+      if (left <= 0 || this.o.stopping()) break;
       // The leader may have changed meanwhile (to this replica): drain here then.
       if (this.o.isLeader()) await this.drain();
       else await this.o.wait(`settled:${s.sessionId}`, Math.min(left, 500));
     }
     return {
       txHash: null,
-      error: `the settlement was handed to the leading gateway replica and had not been sent after ${Math.round(this.o.waitMs / 1000)} s; it stays queued and will be sent (the session's escrow is settled or refunded then)`,
+      error: `the settlement was handed to the leading gateway replica and had not been sent when this replica answered; it stays queued and will be sent (the session's escrow is settled or refunded then)`,
     };
   }
 
