@@ -194,10 +194,11 @@ describe("gateway: replicas on one prefix", function () {
     expect((await r2.client.waitForJob(last.jobId, 20_000)).state).to.equal("completed");
   });
 
-  it("settles only from the leader: a close sent to another replica is settled there, once", async () => {
+  /** Two replicas serving paid sessions of one account, with a miner polling the second. */
+  async function paidReplicas(name: string, extra: Parameters<typeof startTestGateway>[1] = {}) {
     const account = newAccount();
     const escrows = new Map<string, EscrowInfo>();
-    const { r1, r2, members } = await twoReplicas("settle", {
+    const replicas = await twoReplicas(name, {
       freeSessions: false,
       escrowOf: async (id: string): Promise<EscrowInfo> =>
         escrows.get(id) ?? {
@@ -208,37 +209,63 @@ describe("gateway: replicas on one prefix", function () {
           maxCompletionUnits: 0,
         },
       isApp: async (_a: Address, _b: Address) => false,
+      ...extra,
     });
-    const leader = r1.replica.isLeader() ? r1 : r2;
-    const other = leader === r1 ? r2 : r1;
-    (await minerOn(other, members)).start();
-    const requestId = "700";
-    escrows.set(requestId, {
-      brainId: BRAIN,
-      open: true,
-      account: account.address,
-      promptUnits: 1,
-      maxCompletionUnits: 50,
-    });
-    const session = await other.client.openSession({
-      brainId: BRAIN,
-      mode: "plain",
-      requestId,
-      claim: await signedClaim(account, requestId, "plain"),
-    });
-    const { jobId } = await other.client.submitJob(session.sessionId, {
-      kind: "generate",
-      tokens: [1],
-      maxTokens: 3,
-    });
-    expect((await other.client.waitForJob(jobId, 20_000)).state).to.equal("completed");
+    (await minerOn(replicas.r2, replicas.members)).start();
+    /** A paid session opened through `gw`, with one job completed. */
+    const servedSession = async (gw: TestGateway, requestId: string) => {
+      escrows.set(requestId, {
+        brainId: BRAIN,
+        open: true,
+        account: account.address,
+        promptUnits: 1,
+        maxCompletionUnits: 50,
+      });
+      const session = await gw.client.openSession({
+        brainId: BRAIN,
+        mode: "plain",
+        requestId,
+        claim: await signedClaim(account, requestId, "plain"),
+      });
+      const { jobId } = await gw.client.submitJob(session.sessionId, {
+        kind: "generate",
+        tokens: [1],
+        maxTokens: 3,
+      });
+      expect((await gw.client.waitForJob(jobId, 20_000)).state).to.equal("completed");
+      return session;
+    };
+    return { ...replicas, servedSession };
+  }
 
-    const closed = await other.client.closeSession(session.sessionId);
+  it("settles only from the leader: a close sent to another replica is settled there, once", async () => {
+    const { r1, r2, servedSession } = await paidReplicas("settle");
+    expect([r1.replica.isLeader(), r2.replica.isLeader()]).to.deep.equal([true, false]);
+    const requestId = "700";
+    const session = await servedSession(r2, requestId);
+    const closed = await r2.client.closeSession(session.sessionId);
     expect(closed.settlement).to.deep.include({ requestId, txHash: `0x${"ab".repeat(32)}`, error: null });
-    expect(leader.settled.map((s) => [s.requestId, s.completionUnits])).to.deep.equal([
+    expect(r1.settled.map((s) => [s.requestId, s.completionUnits])).to.deep.equal([
       [requestId, closed.units.completion],
     ]);
-    expect(other.settled).to.deep.equal([]);
+    expect(r2.settled).to.deep.equal([]);
+  });
+
+  it("keeps a settlement queued while no replica leads, answers the close in bounded time, and settles it later", async () => {
+    const { r1, r2, servedSession } = await paidReplicas("settle-later", {
+      leaderLeaseMs: 3_000,
+      settleWaitMs: 300,
+    });
+    const session = await servedSession(r2, "701");
+    // The leader dies: its lease stays taken until it expires.
+    await r1.kill();
+    const closed = await r2.client.closeSession(session.sessionId);
+    expect(closed.settlement!.txHash).to.equal(null);
+    expect(closed.settlement!.error).to.match(/handed to the leading gateway replica/);
+    for (let i = 0; i < 100 && r2.settled.length === 0; i++) await sleep(100);
+    expect(r2.replica.isLeader()).to.equal(true);
+    expect(r2.settled.map((s) => s.requestId)).to.deep.equal(["701"]);
+    expect(r1.settled).to.deep.equal([]);
   });
 
   it("counts the client rate limit once across replicas", async () => {
@@ -293,6 +320,25 @@ describe("gateway: replicas on one prefix", function () {
       redis.disconnect();
     }
     expect(await readdir(defaultBlobDir(prefix, BRAIN))).to.deep.equal([hash]);
+  });
+
+  it("keeps blobs' bytes in Redis with --blob-dir redis", async () => {
+    const { r1, r2, prefix, members } = await twoReplicas("blobs-redis", { blobDir: "redis" });
+    const miner = await minerOn(r2, members);
+    const bytes = crypto.getRandomValues(new Uint8Array(1_000));
+    const hash = blobHash(bytes);
+    await r1.client.putBlob(bytes);
+    expect(Buffer.from(await r2.client.getBlob(miner.signer, hash)).equals(Buffer.from(bytes))).to.equal(
+      true,
+    );
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(
+        (await redis.getBuffer(`${prefix}:gw:${BRAIN}:blob:${hash}`))!.equals(Buffer.from(bytes)),
+      ).to.equal(true);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it("writes blob files atomically, honours their expiry and sweeps expired files", async () => {
