@@ -200,6 +200,10 @@ const healthSchema = z.object({
   brainId: z.number().int(),
   redis: z.string().describe("ioredis' connection status"),
   liveMiners: z.number().int().optional(),
+  leader: z
+    .boolean()
+    .optional()
+    .describe("whether this replica holds the leader lease (docs/gateway.md Replicas)"),
 });
 
 /** What a refusal calls each input ("invalid job id: …"), by its schema. */
@@ -665,7 +669,13 @@ async function buildApp(
     async (_req, reply) => {
       const redis = service.store.redis.status;
       if (redis !== "ready") return reply.code(503).send({ ok: false, brainId: options.brainId, redis });
-      return { ok: true, brainId: options.brainId, redis, liveMiners: await service.liveMinerCount() };
+      return {
+        ok: true,
+        brainId: options.brainId,
+        redis,
+        liveMiners: await service.liveMinerCount(),
+        leader: service.o.isLeader?.() ?? true,
+      };
     },
   );
   app.get(

@@ -149,6 +149,9 @@ describe("gateway: replicas on one prefix", function () {
   it("carries on through the other replica when one is killed mid-session: no job lost, the lease moves", async () => {
     const { r1, r2, prefix, members } = await twoReplicas("kill");
     expect([r1.replica.isLeader(), r2.replica.isLeader()]).to.deep.equal([true, false]);
+    const health = async (gw: TestGateway) =>
+      ((await (await fetch(`${gw.url}/health`)).json()) as { leader: boolean }).leader;
+    expect([await health(r1), await health(r2)]).to.deep.equal([true, false]);
     // The session sticks to a miner on replica 1 (the only live one when it opens).
     const doomed = (await minerOn(r1, members)).start();
     const session = await r1.client.openSession({ brainId: BRAIN, mode: "plain" });
@@ -179,6 +182,7 @@ describe("gateway: replicas on one prefix", function () {
       expect(view.result!.miner).to.equal(survivor.address);
     }
     expect(r2.replica.isLeader()).to.equal(true);
+    expect(await health(r2)).to.equal(true);
     const redis = new Redis(REDIS_URL);
     try {
       expect(await redis.get(`${prefix}:gw:${BRAIN}:leader`)).to.equal(r2.replica.id);
@@ -287,11 +291,12 @@ describe("gateway: replicas on one prefix", function () {
       }).then((r) => r.status);
     const limit = { rateLimit: { max: 2, timeWindowMs: 60_000 } };
     // Without it, a client that makes up addresses is still counted as its connection's.
-    const prefixes = [uniquePrefix("xff-off"), uniquePrefix("xff-on")];
+    const prefixes = [uniquePrefix("xff-off"), uniquePrefix("xff-on"), uniquePrefix("xff-hop")];
     const plain = await startTestGateway(prefixes[0]!, limit);
     const trusting = await startTestGateway(prefixes[1]!, { ...limit, trustProxy: "127.0.0.1" });
+    const oneHop = await startTestGateway(prefixes[2]!, { ...limit, trustProxy: 1 });
     cleanups.push(async () => {
-      await Promise.all([plain.close(), trusting.close()]);
+      await Promise.all([plain.close(), trusting.close(), oneHop.close()]);
       for (const p of prefixes) await deletePrefix(p);
     });
     const off = [];
@@ -302,6 +307,11 @@ describe("gateway: replicas on one prefix", function () {
     for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1", "10.0.0.1"])
       on.push(await spoofed(trusting, ip));
     expect(on).to.deep.equal([404, 404, 404, 404, 429]);
+    // One trusted hop: the address the nearest proxy saw, whatever the client wrote before it.
+    const hop = [];
+    for (const ip of ["1.1.1.1, 10.0.0.1", "2.2.2.2, 10.0.0.1", "10.0.0.1", "10.0.0.2"])
+      hop.push(await spoofed(oneHop, ip));
+    expect(hop).to.deep.equal([404, 404, 429, 404]);
   });
 
   it("keeps blobs as files shared by the replicas, with only their metadata in Redis", async () => {
