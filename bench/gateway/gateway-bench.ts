@@ -3,7 +3,7 @@
  * second one gateway sustains with many sessions on loopback.
  *
  *   npx tsx bench/gateway/gateway-bench.ts [--sessions 20] [--seconds 20] [--payload-kib 128] \
- *     [--miners 1,2,4] [--json]
+ *     [--miners 1,2,4] [--replicas 1,2] [--json]
  *
  * This process runs a gateway (`startGateway`, real Redis under a unique prefix deleted at the
  * end, membership an in-memory set, no rate limit). A second process (this file again, forked)
@@ -16,7 +16,13 @@
  * sends one per plan step). The gateway does not share its event loop with the load that way, and
  * its CPU time per job (and Redis's, from INFO cpu) is measured apart from the load's.
  *
- * For each number of miners (one poller each, as `based miner start --workers 1` runs):
+ * With `--replicas 2` (docs/gateway.md "Replicas") a second gateway on the same Redis prefix runs
+ * in a process of its own (this file again, forked), and the load spreads its requests over both
+ * as a round-robin load balancer would: each request, a client's or a miner's, goes to the next
+ * replica, so a result posted to one replica wakes a client long-polling the other. The gateway CPU
+ * per job is then both processes' together.
+ *
+ * For each number of replicas and of miners (one poller each, as `based miner start --workers 1` runs):
  * - latency: one session, jobs one after another (submit → long-poll until the result is in hand);
  * - throughput: `--sessions` sessions, each a loop of submit → wait, for `--seconds`.
  * Every job is timed by the load process on one clock: submit (POST /sessions/:id/jobs), hand-out
@@ -69,7 +75,8 @@ const DELIVERY = { chainId: 32323, computeMarket: getAddress("0xe7f1725E7734CE28
 const STEP = "L0.qkv@1";
 
 type LoadConfig = {
-  url: string;
+  /** The replicas' URLs: requests go to each in turn. */
+  urls: string[];
   minerKeys: Hex[];
   sessions: number;
   seconds: number;
@@ -100,6 +107,14 @@ type PhaseResult = {
   loadCpuMsPerJob: number;
 };
 
+/** Between this process and a second replica's. */
+type ReplicaMessage =
+  | { kind: "start"; prefix: string; members: string[] }
+  | { kind: "ready"; url: string }
+  | { kind: "cpu" }
+  | { kind: "cpuMs"; ms: number }
+  | { kind: "stop" };
+
 type LoadMessage =
   | { kind: "phase"; name: "throughput"; at: "start" | "end" }
   | { kind: "done"; latency: PhaseResult; throughput: PhaseResult }
@@ -109,6 +124,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The load process
+
+/** Clients of every replica, handed out in turn (a round-robin load balancer). */
+class RoundRobin {
+  private next = 0;
+  constructor(private readonly clients: readonly GatewayClient[]) {}
+  get(): GatewayClient {
+    return this.clients[this.next++ % this.clients.length]!;
+  }
+}
 
 type MinerTimes = { pollStart: number; polled: number; postStart: number; posted: number };
 type ClientTimes = { jobId: string; sent: number; acknowledged: number; inHand: number };
@@ -120,7 +144,7 @@ class BenchMiner {
   private readonly signer: SignerOptions;
 
   constructor(
-    private readonly client: GatewayClient,
+    private readonly client: RoundRobin,
     key: Hex,
     private readonly times: Map<string, MinerTimes>,
   ) {
@@ -140,17 +164,20 @@ class BenchMiner {
         message: deliveryMessage(BRAIN, await jobHash(item.jobId, item.job), outputHash),
       });
     // One poll first, so the gateway counts this miner live before sessions are opened.
-    await this.client.pollWork(this.signer, 0);
+    await this.client.get().pollWork(this.signer, 0);
     this.loop = (async () => {
       while (!this.stopped) {
         const pollStart = performance.now();
-        const item = await this.client.pollWork(this.signer, 20_000).catch(() => undefined);
+        const item = await this.client
+          .get()
+          .pollWork(this.signer, 20_000)
+          .catch(() => undefined);
         const polled = performance.now();
         if (!item) continue;
         const signature = await sign(item);
         const postStart = performance.now();
         try {
-          await this.client.postResult(this.signer, item.jobId, {
+          await this.client.get().postResult(this.signer, item.jobId, {
             lockToken: item.lockToken,
             ...answer,
             signature,
@@ -170,7 +197,7 @@ class BenchMiner {
 }
 
 async function runPhase(
-  client: GatewayClient,
+  client: RoundRobin,
   minerTimes: Map<string, MinerTimes>,
   sessions: number,
   seconds: number,
@@ -179,7 +206,7 @@ async function runPhase(
 ): Promise<PhaseResult> {
   const opened = await Promise.all(
     Array.from({ length: sessions }, () =>
-      client.openSession({ brainId: BRAIN, mode: "encrypted", paramSet: "n8192-q100", keys: NO_KEYS }),
+      client.get().openSession({ brainId: BRAIN, mode: "encrypted", paramSet: "n8192-q100", keys: NO_KEYS }),
     ),
   );
   const clientTimes: ClientTimes[] = [];
@@ -191,13 +218,13 @@ async function runPhase(
     opened.map(async (s) => {
       while (performance.now() < until) {
         const sent = performance.now();
-        const { jobId } = await client.submitJob(s.sessionId, {
+        const { jobId } = await client.get().submitJob(s.sessionId, {
           kind: "linear",
           step: STEP,
           inputs: [input],
         });
         const acknowledged = performance.now();
-        const view = await client.waitForJob(jobId, 60_000);
+        const view = await client.get().waitForJob(jobId, 60_000);
         const inHand = performance.now();
         if (view.state === "completed" && view.result)
           clientTimes.push({ jobId, sent, acknowledged, inHand });
@@ -207,7 +234,7 @@ async function runPhase(
   );
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  await Promise.all(opened.map((s) => client.closeSession(s.sessionId)));
+  await Promise.all(opened.map((s) => client.get().closeSession(s.sessionId)));
   // A miner's post may still be on its way back when the client already holds the result.
   await sleep(200);
   const samples: JobSample[] = [];
@@ -239,7 +266,7 @@ const NO_KEYS = { galois: null, relin: null };
 
 async function loadMain(config: LoadConfig): Promise<void> {
   const send = (m: LoadMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
-  const client = new GatewayClient({ url: config.url, timeoutMs: 30_000 });
+  const client = new RoundRobin(config.urls.map((url) => new GatewayClient({ url, timeoutMs: 30_000 })));
   const minerTimes = new Map<string, MinerTimes>();
   const miners = config.minerKeys.map((k) => new BenchMiner(client, k, minerTimes));
   await Promise.all(miners.map((m) => m.start(config.payloadBytes)));
@@ -261,6 +288,7 @@ async function loadMain(config: LoadConfig): Promise<void> {
 
 type RouteStats = { p50: number; p99: number };
 type ConfigResult = {
+  replicas: number;
   miners: number;
   latency: Omit<PhaseResult, "samples"> & { routes: Record<keyof JobSample, RouteStats> };
   throughput: Omit<PhaseResult, "samples"> & {
@@ -305,15 +333,9 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
 /** Cleanup on Ctrl-C: the running configuration's gateway, load process and Redis keys. */
 let interrupted: (() => Promise<void>) | undefined;
 
-async function runConfig(
-  redis: Redis,
-  miners: number,
-  o: { sessions: number; seconds: number; payloadBytes: number; keepSamples: boolean },
-): Promise<ConfigResult> {
-  const prefix = `bench-gw-${randomHex(4)}`;
-  const minerKeys = Array.from({ length: miners }, () => generatePrivateKey());
-  const members = new Set(minerKeys.map((k) => privateKeyToAccount(k).address));
-  const gateway = await startGateway({
+/** A bench gateway on `prefix` whose only members are `members` (miners). */
+function benchGateway(prefix: string, members: ReadonlySet<string>) {
+  return startGateway({
     port: 0,
     // Free sessions (no ComputeMarket here): the gateway refuses them by default.
     freeSessions: true,
@@ -327,14 +349,71 @@ async function runConfig(
     rateLimit: { max: 1_000_000_000, timeWindowMs: 60_000 },
     logger: pino({ level: "silent" }),
   });
+}
+
+/** A second replica: a gateway in a process of its own, on the same prefix. */
+async function startReplica(
+  prefix: string,
+  members: ReadonlySet<string>,
+): Promise<{ url: string; cpuMs(): Promise<number>; stop(): Promise<void> }> {
+  const proc = fork(__filename, [], {
+    cwd: ROOT,
+    execArgv: ["--require", "tsx/cjs"],
+    env: { ...process.env, GATEWAY_BENCH_REPLICA: "1" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const next = (kind: ReplicaMessage["kind"]) =>
+    new Promise<ReplicaMessage>((resolve, reject) => {
+      const on = (m: ReplicaMessage) => {
+        if (m.kind !== kind) return;
+        proc.off("message", on);
+        resolve(m);
+      };
+      proc.on("message", on);
+      proc.once("exit", (code) => reject(new Error(`the replica process exited (${code})`)));
+    });
+  const ready = next("ready");
+  proc.send({ kind: "start", prefix, members: [...members] } satisfies ReplicaMessage);
+  const { url } = (await ready) as Extract<ReplicaMessage, { kind: "ready" }>;
+  return {
+    url,
+    async cpuMs() {
+      const answer = next("cpuMs");
+      proc.send({ kind: "cpu" } satisfies ReplicaMessage);
+      return ((await answer) as Extract<ReplicaMessage, { kind: "cpuMs" }>).ms;
+    },
+    async stop() {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.send({ kind: "stop" } satisfies ReplicaMessage);
+      await Promise.race([exited, sleep(10_000)]);
+      proc.kill("SIGKILL");
+    },
+  };
+}
+
+async function runConfig(
+  redis: Redis,
+  miners: number,
+  replicas: number,
+  o: { sessions: number; seconds: number; payloadBytes: number; keepSamples: boolean },
+): Promise<ConfigResult> {
+  const prefix = `bench-gw-${randomHex(4)}`;
+  const minerKeys = Array.from({ length: miners }, () => generatePrivateKey());
+  const members = new Set<string>(minerKeys.map((k) => privateKeyToAccount(k).address));
+  const gateway = await benchGateway(prefix, members);
+  const others: Awaited<ReturnType<typeof startReplica>>[] = [];
   let child: ChildProcess | undefined;
   const cleanup = async () => {
     child?.kill("SIGKILL");
+    await Promise.all(others.map((r) => r.stop()));
     await gateway.close();
     await deleteRedisPrefix(redis, prefix);
   };
   interrupted = cleanup;
   try {
+    for (let i = 1; i < replicas; i++) others.push(await startReplica(prefix, members));
+    const othersCpu = () =>
+      Promise.all(others.map((r) => r.cpuMs())).then((ms) => ms.reduce((a, b) => a + b, 0));
     child = fork(__filename, [], {
       cwd: ROOT,
       execArgv: ["--require", "tsx/cjs"],
@@ -342,7 +421,7 @@ async function runConfig(
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const config: LoadConfig = {
-      url: gateway.url,
+      urls: [gateway.url, ...others.map((r) => r.url)],
       minerKeys,
       sessions: o.sessions,
       seconds: o.seconds,
@@ -355,19 +434,27 @@ async function runConfig(
     >((resolve, reject) => {
       let cpu0: NodeJS.CpuUsage | undefined;
       let redis0: Promise<number> | undefined;
+      let others0: Promise<number> = Promise.resolve(0);
+      let othersMs: Promise<number> = Promise.resolve(0);
       let gatewayCpuMs = NaN;
       let redisCpuMs: Promise<number> = Promise.resolve(NaN);
       proc.on("message", (m: LoadMessage) => {
         if (m.kind === "phase" && m.at === "start") {
           cpu0 = process.cpuUsage();
           redis0 = redisCpuSeconds(redis);
+          others0 = othersCpu();
         } else if (m.kind === "phase" && m.at === "end") {
           const cpu = process.cpuUsage(cpu0);
           gatewayCpuMs = (cpu.user + cpu.system) / 1000;
+          const before = others0;
+          othersMs = othersCpu().then(async (after) => after - (await before));
           const start = redis0!;
           redisCpuMs = redisCpuSeconds(redis).then(async (end) => (end - (await start)) * 1000);
         } else if (m.kind === "done") {
-          void redisCpuMs.then((r) => resolve({ ...m, gatewayCpuMs, redisCpuMs: r }), reject);
+          void Promise.all([redisCpuMs, othersMs]).then(
+            ([r, other]) => resolve({ ...m, gatewayCpuMs: gatewayCpuMs + other, redisCpuMs: r }),
+            reject,
+          );
         } else if (m.kind === "error") reject(new Error(m.message));
       });
       proc.once("exit", (code) => reject(new Error(`the load process exited (${code}) before it reported`)));
@@ -376,6 +463,7 @@ async function runConfig(
     const { samples: latencySamples, ...latency } = done.latency;
     const { samples: throughputSamples, ...throughput } = done.throughput;
     return {
+      replicas,
       miners,
       latency: { ...latency, routes: routes(latencySamples) },
       throughput: {
@@ -463,9 +551,11 @@ function printTable(results: ConfigResult[], payloadKib: number): void {
     `\nms per request, p50 / p99 (${payloadKib} KiB input and output per job; one poller per miner)\n`,
   );
   console.log(
-    "| miners | sessions | jobs/s | jobs | submit | hand-out | result post | result → client | round trip | queue wait | gateway CPU ms/job | load CPU ms/job | Redis CPU ms/job |",
+    "| replicas | miners | sessions | jobs/s | jobs | submit | hand-out | result post | result → client | round trip | queue wait | gateway CPU ms/job | load CPU ms/job | Redis CPU ms/job |",
   );
-  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
   for (const r of results) {
     for (const [phase, p] of [
       ["latency", r.latency],
@@ -476,7 +566,7 @@ function printTable(results: ConfigResult[], payloadKib: number): void {
           ? `${r.throughput.gatewayCpuMsPerJob.toFixed(2)} | ${r.throughput.loadCpuMsPerJob.toFixed(2)} | ${r.throughput.redisCpuMsPerJob.toFixed(2)}`
           : `– | ${p.loadCpuMsPerJob.toFixed(2)} | –`;
       console.log(
-        `| ${r.miners} | ${p.sessions} | ${p.jobsPerSecond.toFixed(0)} | ${p.jobs}${p.failed ? ` (${p.failed} failed)` : ""} | ${pair(p.routes.submit)} | ${pair(p.routes.handOut)} | ${pair(p.routes.resultPost)} | ${pair(p.routes.resultToClient)} | ${pair(p.routes.roundTrip)} | ${pair(p.routes.queueWait)} | ${cpu} |`,
+        `| ${r.replicas} | ${r.miners} | ${p.sessions} | ${p.jobsPerSecond.toFixed(0)} | ${p.jobs}${p.failed ? ` (${p.failed} failed)` : ""} | ${pair(p.routes.submit)} | ${pair(p.routes.handOut)} | ${pair(p.routes.resultPost)} | ${pair(p.routes.resultToClient)} | ${pair(p.routes.roundTrip)} | ${pair(p.routes.queueWait)} | ${cpu} |`,
       );
     }
   }
@@ -489,6 +579,7 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "20" },
       "payload-kib": { type: "string", default: "128" },
       miners: { type: "string", default: "1,2,4" },
+      replicas: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
     },
   });
@@ -496,6 +587,8 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const payloadKib = Number(values["payload-kib"]);
   const minerCounts = values.miners.split(",").map(Number);
+  const replicaCounts = values.replicas.split(",").map(Number);
+  if (!replicaCounts.every((r) => r === 1 || r === 2)) throw new Error("--replicas takes 1, 2 or 1,2");
   for (const [name, v] of [
     ["--sessions", sessions],
     ["--seconds", seconds],
@@ -524,17 +617,21 @@ async function main(): Promise<void> {
   const operations = await perOperation(Math.round(payloadKib * 1024));
   const results: ConfigResult[] = [];
   try {
-    for (const miners of minerCounts) {
-      if (!values.json)
-        console.log(`… ${miners} miner(s): 1 session, then ${sessions} sessions for ${seconds} s`);
-      results.push(
-        await runConfig(redis, miners, {
-          sessions,
-          seconds,
-          payloadBytes: Math.round(payloadKib * 1024),
-          keepSamples: values.json,
-        }),
-      );
+    for (const replicas of replicaCounts) {
+      for (const miners of minerCounts) {
+        if (!values.json)
+          console.log(
+            `… ${replicas} replica(s), ${miners} miner(s): 1 session, then ${sessions} sessions for ${seconds} s`,
+          );
+        results.push(
+          await runConfig(redis, miners, replicas, {
+            sessions,
+            seconds,
+            payloadBytes: Math.round(payloadKib * 1024),
+            keepSamples: values.json,
+          }),
+        );
+      }
     }
   } finally {
     redis.disconnect();
@@ -544,7 +641,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
-          settings: { sessions, seconds, payloadKib, minerCounts },
+          settings: { sessions, seconds, payloadKib, minerCounts, replicaCounts },
           operations,
           results,
         },
@@ -560,7 +657,26 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.env.GATEWAY_BENCH_LOAD === "1") {
+if (process.env.GATEWAY_BENCH_REPLICA === "1") {
+  process.once("message", (start: ReplicaMessage) => {
+    if (start.kind !== "start") return;
+    void benchGateway(start.prefix, new Set(start.members)).then(
+      (gateway) => {
+        process.on("message", (m: ReplicaMessage) => {
+          if (m.kind === "cpu") {
+            const cpu = process.cpuUsage();
+            process.send!({ kind: "cpuMs", ms: (cpu.user + cpu.system) / 1000 } satisfies ReplicaMessage);
+          } else if (m.kind === "stop") void gateway.close().finally(() => process.exit(0));
+        });
+        process.send!({ kind: "ready", url: gateway.url } satisfies ReplicaMessage);
+      },
+      (err: Error) => {
+        console.error(err.message);
+        process.exit(1);
+      },
+    );
+  });
+} else if (process.env.GATEWAY_BENCH_LOAD === "1") {
   process.once("message", (config: LoadConfig) => {
     loadMain(config).then(
       () => process.exit(0),

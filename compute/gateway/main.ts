@@ -1,7 +1,8 @@
 /**
  * A Brain's gateway service: `tsx compute/gateway/main.ts --brain <id> [--deployments <file>]
  * [--port 7200] [--host 127.0.0.1] [--redis-url redis://…] [--prefix based] [--lock-ms 60000]
- * [--miner-timeout-ms 45000] [--rate-limit 6000] [--free-sessions]`, with the key that settles
+ * [--miner-timeout-ms 45000] [--rate-limit 6000] [--free-sessions] [--trust-proxy <hops|cidrs>]
+ * [--blob-dir <dir>]`, with the key that settles
  * payments in BASED_PRIVATE_KEY (the account ComputeMarket names as the Brain's gateway).
  * Membership comes from the Network contract on the BasedAI chain. Sessions must name a
  * ComputeMarket request claimed by its account (or an app it authorized); `--free-sessions`
@@ -34,6 +35,16 @@ export const gatewayOptionsSchema = z.object({
   rateLimit: z.coerce.number().int().min(1).optional(),
   /** Serve sessions without a ComputeMarket request (devnet: validators' canaries, tests). */
   freeSessions: z.boolean().default(false),
+  /** Proxies believed about X-Forwarded-For: a number of hops, or addresses and CIDR ranges. */
+  trustProxy: z
+    .string()
+    .regex(
+      /^(\d{1,2}|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/,
+      "expected a number of hops or a comma-separated list of addresses and CIDR ranges",
+    )
+    .optional(),
+  /** Where blob files live (shared by the replicas on one host), or "redis". */
+  blobDir: z.string().min(1).optional(),
 });
 
 /** Membership answers are reused this long (every signed request asks). */
@@ -55,6 +66,16 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
     "lock-ms": { type: "string", description: "how long a miner holds a job before it moves on" },
     "miner-timeout-ms": { type: "string", description: "silence after which a miner counts as gone" },
     "rate-limit": { type: "string", description: "client requests per IP per minute" },
+    "trust-proxy": {
+      type: "string",
+      description:
+        "behind a load balancer: hops (a number) or proxy addresses/CIDR ranges (comma separated) whose X-Forwarded-For is believed (default: none)",
+    },
+    "blob-dir": {
+      type: "string",
+      description:
+        "directory of uploaded blobs, shared by replicas on one host (default under the OS temp dir; `redis`: in Redis)",
+    },
     "free-sessions": {
       type: "boolean",
       description: "also serve sessions without a ComputeMarket request (devnet only: nobody pays)",
@@ -95,6 +116,13 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
       minerTimeoutMs: flags.minerTimeoutMs,
       rateLimit: flags.rateLimit ? { max: flags.rateLimit, timeWindowMs: 60_000 } : undefined,
       freeSessions: flags.freeSessions,
+      trustProxy:
+        flags.trustProxy === undefined
+          ? undefined
+          : /^\d+$/.test(flags.trustProxy)
+            ? Number(flags.trustProxy)
+            : flags.trustProxy,
+      blobDir: flags.blobDir,
     };
     if (flags.freeSessions) log.warn("--free-sessions: sessions without an escrow are served unpaid");
 

@@ -55,10 +55,14 @@ import {
   takeLeaseSchema,
   workItemSchema,
 } from "../../protocol/gateway";
+import { FileBlobStore, defaultBlobDir } from "./blob-store";
+import { LeaderLease } from "./leader";
 import { LeaseStore } from "./leases";
 import { MinerQueues } from "./queues";
 import { type EscrowInfo, GatewayService } from "./service";
+import { SettlementRelay } from "./settlements";
 import { GatewayStore } from "./store";
+import { Wakeups, wakeChannel } from "./wakeups";
 
 export type GatewayOptions = {
   host?: string;
@@ -130,9 +134,32 @@ export type GatewayOptions = {
    * Default `LIMITS.maxBlobBytesPerRequest`.
    */
   blobQuotaPerRequestBytes?: number;
+  /**
+   * Where blobs' bytes live: a directory (shared by the replicas on one host; default
+   * `defaultBlobDir(prefix, brainId)`, under the OS temp dir), or `"redis"` (the bytes in Redis).
+   */
+  blobDir?: string | "redis";
+  /**
+   * Which proxies to believe about the client's address (X-Forwarded-For), for the rate limit,
+   * blob quotas and failure counting: a number of hops, or addresses and CIDR ranges (comma
+   * separated). Default none: the address is the connection's, and X-Forwarded-For is ignored.
+   */
+  trustProxy?: number | string;
+  /** The leader lease's lifetime (leader.ts); renewed every third of it. Default 10 s. */
+  leaderLeaseMs?: number;
+  /** How long a close at a replica that does not lead waits for the leader's settlement. Default 20 s. */
+  settleWaitMs?: number;
 };
 
-export type RunningGateway = { url: string; app: FastifyInstance; close(): Promise<void> };
+export type RunningGateway = {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+  /** This replica: its id (the leader lease's value) and whether it leads now. */
+  replica: { id: string; isLeader(): boolean };
+  /** Stops at once without giving anything up, as a killed process would (tests). */
+  kill(): Promise<void>;
+};
 
 export { GatewayRefusal } from "./errors";
 
@@ -188,6 +215,10 @@ const healthSchema = z.object({
   brainId: z.number().int(),
   redis: z.string().describe("ioredis' connection status"),
   liveMiners: z.number().int().optional(),
+  leader: z
+    .boolean()
+    .optional()
+    .describe("whether this replica holds the leader lease (docs/gateway.md Replicas)"),
 });
 
 /** A lease route's empty body may also be no body. */
@@ -354,7 +385,30 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     throw err;
   }
 
-  const store = new GatewayStore(storeRedis, prefix, options.brainId);
+  let subRedis: Redis;
+  try {
+    subRedis = await connectRedis(redisUrl, {}, log, "wake-ups");
+  } catch (err) {
+    storeRedis.disconnect();
+    bullRedis.disconnect();
+    throw err;
+  }
+
+  const blobDir = options.blobDir ?? defaultBlobDir(prefix, options.brainId);
+  const fileBlobs =
+    blobDir === "redis"
+      ? undefined
+      : (key: (hash: string) => string) => new FileBlobStore(storeRedis, key, blobDir, LIMITS.maxBlobBytes);
+  const store = new GatewayStore(storeRedis, prefix, options.brainId, fileBlobs);
+  const lease = new LeaderLease(
+    storeRedis,
+    `${store.base}:leader`,
+    options.leaderLeaseMs ?? 10_000,
+    log,
+    (leader) => {
+      if (leader) void service.tick();
+    },
+  );
   const queues = new MinerQueues({
     connection: bullRedis,
     prefix,
@@ -374,6 +428,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     escrowOf: options.escrowOf,
     isApp: options.isApp,
     freeSessions: options.freeSessions ?? false,
+    isLeader: () => lease.isLeader,
     log,
     sessionTtlMs: options.sessionTtlMs ?? 30 * 60_000,
     blobTtlMs: options.blobTtlMs ?? 60 * 60_000,
@@ -385,17 +440,61 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sampleTtlMs: options.sampleTtlMs ?? 30 * 60_000,
   });
 
+  const wakeups = new Wakeups(
+    storeRedis,
+    subRedis,
+    wakeChannel(prefix, options.brainId),
+    (key) => {
+      service.wakeHere(key);
+      // A close at another replica queued a settlement for the leader.
+      if (key === "settle-queue" && lease.isLeader) void service.relay?.drain();
+    },
+    log,
+  );
+  service.publish = (key) => wakeups.publish(key);
+  service.relay = new SettlementRelay({
+    store,
+    isLeader: () => lease.isLeader,
+    settleHere: (s, completion) => service.settleHere(s, completion),
+    wait: (key, ms) => service.wait(key, ms),
+    notify: (key) => service.notify(key),
+    stopping: () => service.closing,
+    waitMs: options.settleWaitMs ?? 20_000,
+    log,
+  });
+  // Blob files whose metadata expired are deleted by the leader.
+  const sweeper = setInterval(() => {
+    if (lease.isLeader && store.blobs instanceof FileBlobStore)
+      void store.blobs.sweep().catch((err: Error) => log.warn({ err: err.message }, "blob sweep failed"));
+  }, 60_000);
+
   const app = await buildApp(service, options, limits, log);
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      clearInterval(sweeper);
+      service.stop();
+      wakeups.close();
+      await lease.stop();
+      await app.close().catch(() => undefined);
+      await queues.close().catch(() => undefined);
+      await Promise.allSettled([storeRedis.quit(), bullRedis.quit(), subRedis.quit()]);
+    })());
+  const kill = () =>
+    (closed ??= (async () => {
+      clearInterval(sweeper);
+      lease.abandon();
+      wakeups.close();
+      app.server.closeAllConnections();
       service.stop();
       await app.close().catch(() => undefined);
       await queues.close().catch(() => undefined);
-      await Promise.allSettled([storeRedis.quit(), bullRedis.quit()]);
+      for (const r of [storeRedis, bullRedis, subRedis]) r.disconnect();
     })());
 
   try {
+    await wakeups.start();
+    await lease.start();
     await service.start();
     await app.listen({ host: options.host ?? "127.0.0.1", port: options.port });
   } catch (err) {
@@ -406,8 +505,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const port = typeof address === "object" && address ? address.port : options.port;
   const host = options.host ?? "127.0.0.1";
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log.info({ url, brainId: options.brainId, prefix }, "gateway ready");
-  return { url, app, close };
+  log.info({ url, brainId: options.brainId, prefix, replica: lease.id }, "gateway ready");
+  return { url, app, close, kill, replica: { id: lease.id, isLeader: () => lease.isLeader } };
+}
+
+/**
+ * fastify's `trustProxy` for `--trust-proxy`: nothing (X-Forwarded-For ignored), a number of hops
+ * (the client is the address that many hops back), or a list of proxy addresses and CIDR ranges.
+ */
+function trustedProxies(
+  t: number | string | undefined,
+): boolean | string[] | ((a: string, hop: number) => boolean) {
+  if (t === undefined || t === 0 || t === "") return false;
+  if (typeof t === "number") return (_address, hop) => hop < t;
+  return t
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
 }
 
 async function buildApp(
@@ -416,7 +530,13 @@ async function buildApp(
   limits: { max: number; timeWindowMs: number },
   log: Logger,
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: SMALL_BODY, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: SMALL_BODY,
+    return503OnClosing: true,
+    // Behind a load balancer the client's address is X-Forwarded-For's, from trusted hops only.
+    trustProxy: trustedProxies(options.trustProxy),
+  });
   const clientLimit = { client: true };
 
   // Inputs are checked with the routes' zod schemas here rather than by the type provider's
@@ -536,8 +656,13 @@ async function buildApp(
     );
   });
 
-  // One budget per client IP across all client routes (route-level limits would each count apart).
-  await app.register(rateLimit, { global: false });
+  // One budget per client IP across all client routes (route-level limits would each count apart),
+  // counted in Redis so that it holds across the replicas on one prefix.
+  await app.register(rateLimit, {
+    global: false,
+    redis: service.store.redis,
+    nameSpace: `${service.store.base}:ratelimit:`,
+  });
   const clientLimiter = app.createRateLimit({ max: limits.max, timeWindow: limits.timeWindowMs });
   const failures = new FailureBudget(options.maxSignatureFailures ?? 20, 60_000);
   const blobQuota = options.blobQuotaBytes ?? 256 * 1024 * 1024;
@@ -574,7 +699,13 @@ async function buildApp(
     async (_req, reply) => {
       const redis = service.store.redis.status;
       if (redis !== "ready") return reply.code(503).send({ ok: false, brainId: options.brainId, redis });
-      return { ok: true, brainId: options.brainId, redis, liveMiners: await service.liveMinerCount() };
+      return {
+        ok: true,
+        brainId: options.brainId,
+        redis,
+        liveMiners: await service.liveMinerCount(),
+        leader: service.o.isLeader?.() ?? true,
+      };
     },
   );
   app.get(

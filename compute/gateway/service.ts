@@ -36,6 +36,7 @@ import {
   sessionClaimTypedData,
 } from "../../protocol/gateway";
 import { MinerQueues } from "./queues";
+import type { SettlementRelay } from "./settlements";
 import { type GatewayStore, type JobPayload, type JobRecord, type SessionRecord, median } from "./store";
 import { countsForUnits, sessionUnits } from "./units";
 
@@ -75,6 +76,8 @@ export type ServiceOptions = {
   isApp?(account: Address, app: Address): Promise<boolean>;
   /** Serve sessions without an escrow (devnet, `--free-sessions`); otherwise they are refused. */
   freeSessions?: boolean;
+  /** Whether this replica holds the leader lease (leader.ts); unset: it is the only one. */
+  isLeader?(): boolean;
   log: Logger;
   sessionTtlMs: number;
   blobTtlMs: number;
@@ -123,6 +126,10 @@ export class GatewayService {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   closing = false;
+  /** Carries every wake-up to the other replicas (wakeups.ts); unset: a single gateway. */
+  publish: ((key: string) => void) | undefined;
+  /** Sends settlements through the leader replica (settlements.ts); unset: settled here. */
+  relay: SettlementRelay | undefined;
 
   constructor(
     readonly store: GatewayStore,
@@ -151,11 +158,17 @@ export class GatewayService {
   }
 
   notify(key: string): void {
+    this.wakeHere(key);
+    this.publish?.(key);
+  }
+
+  /** Wakes this replica's waiters on `key` (another replica raised it). */
+  wakeHere(key: string): void {
     for (const w of [...(this.waiters.get(key) ?? [])]) w();
   }
 
   private notifyAll(): void {
-    for (const key of [...this.waiters.keys()]) this.notify(key);
+    for (const key of [...this.waiters.keys()]) this.wakeHere(key);
   }
 
   // -- lifecycle --------------------------------------------------------------------------------
@@ -501,7 +514,10 @@ export class GatewayService {
     const units = await this.units(s);
     let settlement: CloseSessionResult["settlement"] = null;
     if (s.requestId !== null) {
-      settlement = { requestId: s.requestId, ...(await this.settle(s, units.completion)) };
+      const settled = this.relay
+        ? await this.relay.settle(s, units.completion)
+        : await this.settle(s, units.completion);
+      settlement = { requestId: s.requestId, ...settled };
     }
     this.o.log.info(
       {
@@ -577,6 +593,14 @@ export class GatewayService {
       this.o.log.warn({ sessionId: s.sessionId, err: errorLine(err) }, "settlement failed");
       return { txHash: null, error: `settlement failed: ${errorLine(err)}` };
     }
+  }
+
+  /** Settles closed session `s` here (the leader replica, for a close another replica took). */
+  settleHere(
+    s: SessionRecord,
+    completion: number,
+  ): Promise<{ txHash: Hex | null; error: string | null; refunded?: boolean }> {
+    return this.settle(s, completion);
   }
 
   /** Refunds the whole escrow of paid session `s`, which no job of completed. */
@@ -934,18 +958,24 @@ export class GatewayService {
     })().catch((err) => this.o.log.warn({ jobId, err: errorLine(err) }, "handling a stalled job failed"));
   }
 
+  /** Whether this replica runs the monitor and settles now: not stopping, and the leader. */
+  private leading(): boolean {
+    return !this.closing && (this.o.isLeader?.() ?? true);
+  }
+
   /**
    * The failover monitor: sessions and waiting jobs of miners that stopped polling go to the least
    * loaded live miner. Jobs a silent miner still holds follow once their lock expires (`onStalled`).
    */
   async tick(): Promise<void> {
-    if (this.ticking || this.closing) return;
+    // One replica at a time moves sessions and settles (leader.ts).
+    if (this.ticking || !this.leading()) return;
     this.ticking = true;
     try {
       const now = Date.now();
       const live = await this.liveMiners(now);
       for (const { address: m, lastSeen } of await this.store.allMiners()) {
-        if (this.closing) return;
+        if (!this.leading()) return;
         if (lastSeen >= now - this.o.minerTimeoutMs || lastSeen < now - FORGET_MS) continue;
         const counts = await this.queues.counts(m);
         // Its held jobs come back through the stalled checker once their locks expire.
@@ -964,6 +994,7 @@ export class GatewayService {
         if (counts.active === 0 && left === 0 && this.queues.hasWorker(m)) await this.queues.retire(m);
       }
       await this.settleExpired(now);
+      await this.relay?.drain();
     } catch (err) {
       this.o.log.warn({ err: errorLine(err) }, "failover round failed; retrying");
     } finally {
@@ -978,7 +1009,7 @@ export class GatewayService {
    */
   private async settleExpired(now: number): Promise<void> {
     for (const id of await this.store.expiredPaidSessions(now)) {
-      if (this.closing) return;
+      if (!this.leading()) return;
       // One gateway round takes each session once.
       if ((await this.store.redis.zrem(this.store.paidSessionsKey(), id)) === 0) continue;
       const s = await this.store.getSession(id);

@@ -7,7 +7,8 @@
  */
 import type { Redis } from "ioredis";
 import { type Address, type Hex, getAddress } from "viem";
-import type { JobState, SessionKeys } from "../../protocol/gateway";
+import { type JobState, LIMITS, type SessionKeys } from "../../protocol/gateway";
+import { type BlobStore, RedisBlobStore } from "./blob-store";
 import type { InferenceMode } from "../../protocol/schemas";
 
 /** How long a request stays bound to its session: past the longest deadline a request can have. */
@@ -107,13 +108,18 @@ const numOrNull = (v: string | undefined) => (v === undefined || v === "" ? null
 
 export class GatewayStore {
   readonly base: string;
+  /** Where blobs' bytes live (blob-store.ts); by default in Redis under `blob:<sha256>`. */
+  readonly blobs: BlobStore;
 
   constructor(
     readonly redis: Redis,
     prefix: string,
     brainId: number,
+    /** Makes the blob store, given the key of a blob's record (its bytes or its metadata). */
+    blobs?: (key: (hash: string) => string) => BlobStore,
   ) {
     this.base = `${prefix}:gw:${brainId}`;
+    this.blobs = blobs ? blobs(this.blobKey) : new RedisBlobStore(redis, this.blobKey, LIMITS.maxBlobBytes);
   }
 
   // -- keys -------------------------------------------------------------------------------------
@@ -139,8 +145,8 @@ export class GatewayStore {
 
   // -- blobs ------------------------------------------------------------------------------------
 
-  async putBlob(hash: string, bytes: Buffer, ttlMs: number): Promise<void> {
-    await this.redis.set(this.blobKey(hash), bytes, "PX", ttlMs);
+  putBlob(hash: string, bytes: Buffer, ttlMs: number): Promise<void> {
+    return this.blobs.put(hash, bytes, ttlMs);
   }
 
   /** Bytes `client` uploaded in its current quota window. */
@@ -158,20 +164,17 @@ export class GatewayStore {
     return total;
   }
 
-  async hasBlob(hash: string): Promise<boolean> {
-    return (await this.redis.exists(this.blobKey(hash))) === 1;
+  hasBlob(hash: string): Promise<boolean> {
+    return this.blobs.has(hash);
   }
 
   getBlob(hash: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.blobKey(hash));
+    return this.blobs.get(hash);
   }
 
   /** Makes blobs live at least `ttlMs` more (never shortens them). */
-  async keepBlobs(hashes: readonly string[], ttlMs: number): Promise<void> {
-    if (hashes.length === 0) return;
-    const m = this.redis.multi();
-    for (const h of hashes) m.pexpire(this.blobKey(h), ttlMs, "GT");
-    await m.exec();
+  keepBlobs(hashes: readonly string[], ttlMs: number): Promise<void> {
+    return this.blobs.keep(hashes, ttlMs);
   }
 
   // -- sessions ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
  */
 import { expect } from "chai";
 import http from "node:http";
+import { rm } from "node:fs/promises";
+import { defaultBlobDir } from "../../../compute/gateway/blob-store";
 import { deleteRedisPrefix } from "../../../compute/gateway/redis-prefix";
 import { type Address, type Hex, getAddress } from "viem";
 import { type PrivateKeyAccount, generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -47,9 +49,10 @@ export const FAILING_REQUEST = "66";
 
 export const uniquePrefix = (name: string) => `test-gw-${name}-${randomHex(4)}`;
 
-/** Deletes every key under `prefix` (other suites share this Redis). */
+/** Deletes every key under `prefix` (other suites share this Redis), and its gateways' blob files. */
 export async function deletePrefix(prefix: string): Promise<void> {
   await deleteRedisPrefix(REDIS_URL, prefix);
+  await rm(defaultBlobDir(prefix, BRAIN), { recursive: true, force: true });
 }
 
 export type Members = { miners: Set<Address>; validators: Set<Address> };

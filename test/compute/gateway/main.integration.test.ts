@@ -96,7 +96,19 @@ describe("oracle gateway process (compute/gateway/main.ts)", function () {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      args("--port", String(port), "--prefix", prefix, "--redis-url", REDIS_URL),
+      args(
+        "--port",
+        String(port),
+        "--prefix",
+        prefix,
+        "--redis-url",
+        REDIS_URL,
+        // Replica settings: behind one proxy hop, blobs in a directory of its own.
+        "--trust-proxy",
+        "1",
+        "--blob-dir",
+        tempDir("gateway-blobs"),
+      ),
       {
         cwd: ROOT,
         env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -128,5 +140,8 @@ describe("oracle gateway process (compute/gateway/main.ts)", function () {
     const bad = await runNode(args("--port", "http"), {}, 30_000);
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.include("invalid configuration").and.include("port");
+    const proxy = await runNode(args("--trust-proxy", "everyone"), {}, 30_000);
+    expect(proxy.status).to.equal(2);
+    expect(proxy.stderr).to.include("invalid configuration").and.include("trust");
   });
 });
