@@ -191,6 +191,14 @@ async function startBrainServices(
       // Validators' canaries open sessions without an escrow (they must look like users' prompts,
       // and validators hold no spending account here), as does `based prompt --no-escrow`.
       "--free-sessions",
+      // Every client here is 127.0.0.1, and every prompt and canary uploads a fresh 6.6 MiB key set
+      // (key rotation per session, the default): two validators' canaries alone upload ~40 MiB a
+      // minute. Blobs are dropped 10 minutes after their last use, and one address may upload 2 GiB
+      // in that time, so the devnet's users are never refused for the canaries' keys.
+      "--blob-ttl-s",
+      "600",
+      "--free-blob-quota-mib",
+      "2048",
     ],
     { ...env, BASED_PRIVATE_KEY: devnetPrivateKey(DEVNET_BRAIN.gatewayAccount) },
     logFile("gateway"),
@@ -233,12 +241,9 @@ async function startBrainServices(
         "--canary-interval",
         "20",
       ],
-      // The devnet's free-sessions gateway counts blob uploads per IP (256 MiB an hour), and every
-      // service here is 127.0.0.1: a fresh 6.6 MiB key set per canary (the default key rotation,
-      // `session`) at 6 canaries a minute would use it up in minutes and then refuse the devnet
-      // users' prompts too. Devnet canaries keep a set for 8 canaries, as before issue 17; a public
-      // Brain's validators keep the users' default.
-      { ...basedEnv(account), BASED_KEY_ROTATION: "every:8" },
+      // Canaries rotate keys as users do (a fresh set per prompt, the default): the gateway's blob
+      // quota and lifetime are sized for it above.
+      basedEnv(account),
       logFile(name),
       "warn",
     );

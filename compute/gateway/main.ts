@@ -45,6 +45,10 @@ export const gatewayOptionsSchema = z.object({
     .optional(),
   /** Where blob files live (shared by the replicas on one host), or "redis". */
   blobDir: z.string().min(1).optional(),
+  /** How long an uploaded blob is kept after its last use (seconds). */
+  blobTtlS: z.coerce.number().int().min(60).max(86_400).optional(),
+  /** `--free-sessions`: blob bytes one address may upload per blob lifetime (MiB). */
+  freeBlobQuotaMib: z.coerce.number().int().min(1).max(1_048_576).optional(),
 });
 
 /** Membership answers are reused this long (every signed request asks). */
@@ -75,6 +79,16 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
       type: "string",
       description:
         "directory of uploaded blobs, shared by replicas on one host (default under the OS temp dir; `redis`: in Redis)",
+    },
+    "blob-ttl-s": {
+      type: "string",
+      description:
+        "how long an uploaded blob (evaluation keys) is kept after its last use, in seconds (default 3600)",
+    },
+    "free-blob-quota-mib": {
+      type: "string",
+      description:
+        "with --free-sessions: MiB of blobs one address may upload per blob lifetime (default 256); a devnet, where every client is 127.0.0.1, needs more",
     },
     "free-sessions": {
       type: "boolean",
@@ -123,6 +137,8 @@ export const gatewayService: ServiceDefinition<z.infer<typeof gatewayOptionsSche
             ? Number(flags.trustProxy)
             : flags.trustProxy,
       blobDir: flags.blobDir,
+      ...(flags.blobTtlS !== undefined ? { blobTtlMs: flags.blobTtlS * 1000 } : {}),
+      ...(flags.freeBlobQuotaMib !== undefined ? { blobQuotaBytes: flags.freeBlobQuotaMib * 2 ** 20 } : {}),
     };
     if (flags.freeSessions) log.warn("--free-sessions: sessions without an escrow are served unpaid");
 

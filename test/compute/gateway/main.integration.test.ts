@@ -143,5 +143,11 @@ describe("oracle gateway process (compute/gateway/main.ts)", function () {
     const proxy = await runNode(args("--trust-proxy", "everyone"), {}, 30_000);
     expect(proxy.status).to.equal(2);
     expect(proxy.stderr).to.include("invalid configuration").and.include("trust");
+    const ttl = await runNode(args("--blob-ttl-s", "5"), {}, 30_000);
+    expect(ttl.status).to.equal(2);
+    expect(ttl.stderr).to.include("invalid configuration").and.include("blob");
+    const quota = await runNode(args("--free-blob-quota-mib", "lots"), {}, 30_000);
+    expect(quota.status).to.equal(2);
+    expect(quota.stderr).to.include("invalid configuration").and.include("quota");
   });
 });
