@@ -5,18 +5,10 @@
  * scores with DeLong's 95 % interval. An AUC whose interval contains 0.5 means the observer does
  * no better than a coin; one far above means the features give the kinds away.
  */
+import { createRng } from "../../zkllm/model/forward";
 
-/** A seeded PRNG (mulberry32): tests must draw the same sessions on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** A seeded PRNG in [0, 1) (zkllm's mulberry32): tests must draw the same sessions on every run. */
+export const seededRandom = createRng;
 
 /** Fits weights (last one the bias) by full-batch gradient descent with a little L2. */
 export function fitLogistic(x: readonly number[][], y: readonly number[], iterations = 400): number[] {
