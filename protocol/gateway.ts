@@ -77,7 +77,9 @@ export const base64Schema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected
  * (`FRAMES_CONTENT_TYPE`, where the decoder puts a `Uint8Array` in its place). `bytesOf` reads both.
  */
 export const bytesSchema = z.union([
-  z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bytes").meta({ type: "string", contentMediaType: "application/octet-stream" }),
+  z
+    .custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bytes")
+    .meta({ type: "string", contentMediaType: "application/octet-stream" }),
   base64Schema,
 ]);
 export type Bytes = z.infer<typeof bytesSchema>;
@@ -743,7 +745,9 @@ export function decodeFrames(body: Uint8Array, limits: FrameLimits = FRAME_LIMIT
     throw new FrameError(`the header has ${headerLength} bytes; at most ${limits.maxHeaderBytes}`);
   }
   if (4 + headerLength > body.length) {
-    throw new FrameError(`the framed body is truncated: a ${headerLength}-byte header in ${body.length} bytes`);
+    throw new FrameError(
+      `the framed body is truncated: a ${headerLength}-byte header in ${body.length} bytes`,
+    );
   }
   let header: unknown;
   try {
@@ -753,7 +757,8 @@ export function decodeFrames(body: Uint8Array, limits: FrameLimits = FRAME_LIMIT
   }
   let at = 4 + headerLength;
   const count = u32(at, "the frame count");
-  if (count > limits.maxFrames) throw new FrameError(`the body has ${count} frames; at most ${limits.maxFrames}`);
+  if (count > limits.maxFrames)
+    throw new FrameError(`the body has ${count} frames; at most ${limits.maxFrames}`);
   at += 4;
   const frames: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
@@ -762,7 +767,9 @@ export function decodeFrames(body: Uint8Array, limits: FrameLimits = FRAME_LIMIT
       throw new FrameError(`frame ${i} has ${length} bytes; at most ${limits.maxFrameBytes}`);
     }
     if (at + 4 + length > body.length) {
-      throw new FrameError(`the framed body is truncated: frame ${i} needs ${length} bytes at byte ${at + 4} of ${body.length}`);
+      throw new FrameError(
+        `the framed body is truncated: frame ${i} needs ${length} bytes at byte ${at + 4} of ${body.length}`,
+      );
     }
     frames.push(body.subarray(at + 4, at + 4 + length));
     at += 4 + length;
@@ -775,8 +782,16 @@ export function decodeFrames(body: Uint8Array, limits: FrameLimits = FRAME_LIMIT
       const o = value as Record<string, unknown>;
       if ("$frame" in o) {
         const i = o.$frame;
-        if (Object.keys(o).length !== 1 || typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= count) {
-          throw new FrameError(`the header refers to frame ${JSON.stringify(i)}; the body has frames 0 to ${count - 1}`);
+        if (
+          Object.keys(o).length !== 1 ||
+          typeof i !== "number" ||
+          !Number.isInteger(i) ||
+          i < 0 ||
+          i >= count
+        ) {
+          throw new FrameError(
+            `the header refers to frame ${JSON.stringify(i)}; the body has frames 0 to ${count - 1}`,
+          );
         }
         if (used[i]) throw new FrameError(`the header refers to frame ${i} twice`);
         used[i] = true;

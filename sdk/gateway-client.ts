@@ -190,7 +190,12 @@ export class GatewayClient {
    */
   async submitAndWait(sessionId: string, body: SubmitJob, waitMs: number): Promise<JobView> {
     const wait = Math.max(1, Math.min(Math.round(waitMs), LIMITS.maxWaitMs));
-    const res = await this.fetch("POST", `/sessions/${sessionId}/jobs?waitMs=${wait}`, this.jobBody(body), wait);
+    const res = await this.fetch(
+      "POST",
+      `/sessions/${sessionId}/jobs?waitMs=${wait}`,
+      this.jobBody(body),
+      wait,
+    );
     await this.check(res);
     return jobViewSchema.parse(await this.read(res));
   }

@@ -294,7 +294,14 @@ async function loadMain(config: LoadConfig): Promise<void> {
 
   const latency = await runPhase(client, minerTimes, 1, config.latencySeconds, input, config.binary);
   await send({ kind: "phase", name: "throughput", at: "start" });
-  const throughput = await runPhase(client, minerTimes, config.sessions, config.seconds, input, config.binary);
+  const throughput = await runPhase(
+    client,
+    minerTimes,
+    config.sessions,
+    config.seconds,
+    input,
+    config.binary,
+  );
   await send({ kind: "phase", name: "throughput", at: "end" });
   miners.forEach((m) => m.stop());
   await send({ kind: "done", latency, throughput });

@@ -302,7 +302,9 @@ function viewBytes(v: JobView): JobView {
 
 /** A work item with its inputs as bytes (to be framed). */
 function itemBytes(item: WorkItem): WorkItem {
-  return item.job.kind === "linear" ? { ...item, job: { ...item.job, inputs: item.job.inputs.map(bytesOf) } } : item;
+  return item.job.kind === "linear"
+    ? { ...item, job: { ...item.job, inputs: item.job.inputs.map(bytesOf) } }
+    : item;
 }
 
 /** A response without a body (HEAD answers, 204): `type: "null"` is how @fastify/swagger omits content. */

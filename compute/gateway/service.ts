@@ -892,7 +892,13 @@ export class GatewayService {
     await this.store.completeJob({
       job: j,
       session: s,
-      result: { outputs: body.outputs.map(base64Of), outputHash: hash, jobHash: job, signature: body.signature, miner },
+      result: {
+        outputs: body.outputs.map(base64Of),
+        outputHash: hash,
+        jobHash: job,
+        signature: body.signature,
+        miner,
+      },
       completedAt,
       latencyMs,
       resultTtlMs: this.o.resultTtlMs,

@@ -68,15 +68,27 @@ describe("protocol/gateway framed bodies (application/vnd.based.frames)", () => 
   });
 
   it("refuses lengths over its limits before reading them", () => {
-    const small = { ...FRAME_LIMITS, maxBodyBytes: 1000, maxHeaderBytes: 100, maxFrames: 2, maxFrameBytes: 10 };
+    const small = {
+      ...FRAME_LIMITS,
+      maxBodyBytes: 1000,
+      maxHeaderBytes: 100,
+      maxFrames: 2,
+      maxFrameBytes: 10,
+    };
     expect(refusal(new Uint8Array(1001), small)).to.match(/1001 bytes; at most 1000/);
     expect(refusal(frame(JSON.stringify({ pad: "x".repeat(100) }), []), small)).to.match(
       /header has \d+ bytes; at most 100/,
     );
     const refs = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ $frame: i })));
-    expect(refusal(frame(refs(3), [1, 2, 3].map((n) => new Uint8Array([n]))), small)).to.match(
-      /3 frames; at most 2/,
-    );
+    expect(
+      refusal(
+        frame(
+          refs(3),
+          [1, 2, 3].map((n) => new Uint8Array([n])),
+        ),
+        small,
+      ),
+    ).to.match(/3 frames; at most 2/);
     expect(refusal(frame(refs(1), [new Uint8Array(11)]), small)).to.match(/frame 0 has 11 bytes; at most 10/);
     // A count that claims more frames than the body holds.
     expect(refusal(frame(refs(1), [], 1))).to.match(/truncated: frame 0's length/);
@@ -84,9 +96,11 @@ describe("protocol/gateway framed bodies (application/vnd.based.frames)", () => 
 
   it("refuses a header that is not JSON, and frame references that do not match the frames", () => {
     expect(refusal(frame("{not json", []))).to.match(/header is not UTF-8 JSON/);
-    expect(refusal(frame("\"\xff\"", []).map((b, i) => (i === 5 ? 0xff : b)))).to.match(/not UTF-8 JSON/);
+    expect(refusal(frame('"\xff"', []).map((b, i) => (i === 5 ? 0xff : b)))).to.match(/not UTF-8 JSON/);
     const one = [new Uint8Array([1])];
-    expect(refusal(frame(JSON.stringify({ a: { $frame: 1 } }), one))).to.match(/refers to frame 1; the body has frames 0 to 0/);
+    expect(refusal(frame(JSON.stringify({ a: { $frame: 1 } }), one))).to.match(
+      /refers to frame 1; the body has frames 0 to 0/,
+    );
     expect(refusal(frame(JSON.stringify({ a: { $frame: "0" } }), one))).to.match(/refers to frame "0"/);
     expect(refusal(frame(JSON.stringify({ a: { $frame: 0, b: 1 } }), one))).to.match(/refers to frame 0/);
     expect(refusal(frame(JSON.stringify([{ $frame: 0 }, { $frame: 0 }]), one))).to.match(/frame 0 twice/);

@@ -1,13 +1,6 @@
 import { expect } from "chai";
 import { encodeAbiParameters, keccak256, parseAbiParameters, toHex } from "viem";
-import {
-  type WorkJob,
-  encodeTokens,
-  bytesOf,
-  jobHash,
-  outputsHash,
-  toBase64,
-} from "../../protocol/gateway";
+import { type WorkJob, encodeTokens, bytesOf, jobHash, outputsHash, toBase64 } from "../../protocol/gateway";
 
 const b64 = (...bytes: number[]) => toBase64(new Uint8Array(bytes));
 const KEY = "a".repeat(64);

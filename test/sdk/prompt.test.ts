@@ -181,7 +181,12 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     } finally {
       globalThis.fetch = realFetch;
     }
-    expect(calls.slice(0, 4)).to.deep.equal(["HEAD /v1/blobs", "PUT /v1/blobs", "HEAD /v1/blobs", "PUT /v1/blobs"]);
+    expect(calls.slice(0, 4)).to.deep.equal([
+      "HEAD /v1/blobs",
+      "PUT /v1/blobs",
+      "HEAD /v1/blobs",
+      "PUT /v1/blobs",
+    ]);
   });
 
   it("a paid encrypted prompt signs its claim over the keys first, uploads them with it and opens the session with the same claim", async () => {

@@ -10,14 +10,7 @@ import {
   outputsHash,
 } from "../../../protocol/gateway";
 import { GatewayClient } from "../../../sdk/gateway-client";
-import {
-  BRAIN,
-  type TestGateway,
-  TestMiner,
-  deletePrefix,
-  startTestGateway,
-  uniquePrefix,
-} from "./helpers";
+import { BRAIN, type TestGateway, TestMiner, deletePrefix, startTestGateway, uniquePrefix } from "./helpers";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -88,7 +81,11 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
   async function run(client: GatewayClient, minerClient: GatewayClient, inputs: Uint8Array[]) {
     await minerOn(minerClient);
     const session = await open(client);
-    const view = await client.runJob(session.sessionId, { kind: "linear", step: "l0.qkv@16", inputs }, 20_000);
+    const view = await client.runJob(
+      session.sessionId,
+      { kind: "linear", step: "l0.qkv@16", inputs },
+      20_000,
+    );
     const item = miner.taken.find((t) => t.jobId === view.jobId)!;
     return { view, item, session };
   }
@@ -102,9 +99,17 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
       const outputs = view.result!.outputs.map(bytesOf);
       expect(outputs.map(hex)).to.deep.equal(inputs.map((i) => hex(i.slice().reverse())));
       expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
-      const job: WorkJob = { kind: "linear", step: "l0.qkv@16", paramSet: "n8192", keys: { galois, relin: null }, inputs };
+      const job: WorkJob = {
+        kind: "linear",
+        step: "l0.qkv@16",
+        paramSet: "n8192",
+        keys: { galois, relin: null },
+        inputs,
+      };
       expect(view.result!.jobHash).to.equal(await jobHash(view.jobId, job));
-      expect(item.job.kind === "linear" && item.job.inputs.map(bytesOf).map(hex)).to.deep.equal(inputs.map(hex));
+      expect(item.job.kind === "linear" && item.job.inputs.map(bytesOf).map(hex)).to.deep.equal(
+        inputs.map(hex),
+      );
     }
     // Each path travelled as asked: frames decode to bytes, JSON carries base64 strings.
     expect(framed.view.result!.outputs[0]).to.be.instanceOf(Uint8Array);
@@ -114,11 +119,19 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
     expect(framed.view.result!.outputHash).to.equal(plain.view.result!.outputHash);
     // Either client reads either job: the stored state is the same whichever way it came.
     const crossed: JobView[] = [await json.getJob(framed.view.jobId), await binary.getJob(plain.view.jobId)];
-    for (const v of crossed) expect(v.result!.outputs.map(bytesOf).map(hex)).to.deep.equal(inputs.map((i) => hex(i.slice().reverse())));
-    const stripped = (v: JobView) => ({ ...v, result: { ...v.result!, outputs: v.result!.outputs.map(bytesOf).map(hex) } });
+    for (const v of crossed)
+      expect(v.result!.outputs.map(bytesOf).map(hex)).to.deep.equal(
+        inputs.map((i) => hex(i.slice().reverse())),
+      );
+    const stripped = (v: JobView) => ({
+      ...v,
+      result: { ...v.result!, outputs: v.result!.outputs.map(bytesOf).map(hex) },
+    });
     expect(stripped(crossed[0]!)).to.deep.equal(stripped(framed.view));
     // The framed answer of GET /v1/jobs/:id says so.
-    const res = await fetch(`${gw.url}/v1/jobs/${framed.view.jobId}`, { headers: { accept: FRAMES_CONTENT_TYPE } });
+    const res = await fetch(`${gw.url}/v1/jobs/${framed.view.jobId}`, {
+      headers: { accept: FRAMES_CONTENT_TYPE },
+    });
     expect(res.headers.get("content-type")).to.equal(FRAMES_CONTENT_TYPE);
     const asJson = await fetch(`${gw.url}/v1/jobs/${framed.view.jobId}`);
     expect(asJson.headers.get("content-type")).to.match(/^application\/json/);
@@ -136,11 +149,17 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
     await minerOn(binary);
     const session = await open(binary);
     const { value: view, calls } = await counted(() =>
-      binary.runJob(session.sessionId, { kind: "linear", step: "l0.qkv@16", inputs: [new Uint8Array([4, 5])] }),
+      binary.runJob(session.sessionId, {
+        kind: "linear",
+        step: "l0.qkv@16",
+        inputs: [new Uint8Array([4, 5])],
+      }),
     );
     expect(view.state).to.equal("completed");
     // The miner's own requests (in this process) aside.
-    expect(calls.filter((c) => !c.includes("/miner/"))).to.deep.equal([`POST /v1/sessions/${session.sessionId}/jobs?waitMs=30000`]);
+    expect(calls.filter((c) => !c.includes("/miner/"))).to.deep.equal([
+      `POST /v1/sessions/${session.sessionId}/jobs?waitMs=30000`,
+    ]);
   });
 
   it("submit-and-wait answers a job still queued when the wait runs out (202, with its id); runJob then long-polls it", async () => {
@@ -154,7 +173,11 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
         body: encodeFrames({ kind: "linear", step: "l0.qkv@16", inputs: [new Uint8Array([9])] }),
       });
       expect(res.status).to.equal(202);
-      const waited = await binary.submitAndWait(session.sessionId, { kind: "linear", step: "l0.qkv@16", inputs: [new Uint8Array([8])] }, 300);
+      const waited = await binary.submitAndWait(
+        session.sessionId,
+        { kind: "linear", step: "l0.qkv@16", inputs: [new Uint8Array([8])] },
+        300,
+      );
       expect(waited.state).to.equal("queued");
       expect(waited.jobId).to.match(/^j/);
       setTimeout(() => (miner.paused = false), 300);

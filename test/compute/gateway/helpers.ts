@@ -20,7 +20,6 @@ import {
   deliveryMessage,
   encodeTokens,
   bytesOf,
-  fromBase64,
   jobHash,
   outputsHash,
   type SessionKeys,

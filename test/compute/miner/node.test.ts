@@ -17,7 +17,6 @@ import {
   deliveryMessage,
   type Bytes,
   bytesOf,
-  fromBase64,
   jobHash,
   outputsHash,
   toBase64,
