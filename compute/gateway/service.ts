@@ -474,7 +474,12 @@ export class GatewayService {
     }
     const jobId = `j${randomHex(12)}`;
     // Once, here: a miner's Delivery for this job must sign this hash (postResult checks it).
-    const hash = await jobHash(jobId, workJob(s, payload));
+    // Over the inputs as received (bytes from a framed body): not decoded again from the base64 stored.
+    const work = workJob(s, payload);
+    const hash = await jobHash(
+      jobId,
+      work.kind === "linear" && body.kind === "linear" ? { ...work, inputs: body.inputs } : work,
+    );
     const job: JobRecord = {
       jobId,
       sessionId,
