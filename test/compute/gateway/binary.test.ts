@@ -203,6 +203,26 @@ describe("oracle gateway: binary bodies and submit-and-wait", function () {
     expect(view.result!.outputs).to.deep.equal(["AwIB"]);
   });
 
+  it("declares the framed content type in the OpenAPI document (request bodies and answers)", async () => {
+    type Doc = {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: object }; responses: Record<string, { content?: object }> }>
+      >;
+    };
+    const doc = (await (await fetch(`${gw.url}/docs`)).json()) as Doc;
+    const submit = doc.paths["/v1/sessions/{id}/jobs"]!.post!;
+    expect(submit.requestBody!.content).to.have.keys("application/json", FRAMES_CONTENT_TYPE);
+    expect(submit.responses["200"]!.content).to.have.property(FRAMES_CONTENT_TYPE);
+    expect(doc.paths["/v1/jobs/{id}"]!.get!.responses["200"]!.content).to.have.property(FRAMES_CONTENT_TYPE);
+    expect(doc.paths["/v1/miner/work"]!.post!.responses["200"]!.content).to.have.property(
+      FRAMES_CONTENT_TYPE,
+    );
+    expect(doc.paths["/v1/miner/jobs/{id}/result"]!.post!.requestBody!.content).to.have.property(
+      FRAMES_CONTENT_TYPE,
+    );
+  });
+
   it("a malformed framed body is a 400 with a clear message, and the gateway goes on", async () => {
     const session = await open(json);
     const post = async (body: Uint8Array) => {
