@@ -72,6 +72,27 @@ export const signatureSchema = z
   .regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex")
   .transform((s) => s as Hex);
 export const base64Schema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected base64");
+/**
+ * A ciphertext (or any byte string) on the wire: base64 in a JSON body, raw bytes in a framed one
+ * (`FRAMES_CONTENT_TYPE`, where the decoder puts a `Uint8Array` in its place). `bytesOf` reads both.
+ */
+export const bytesSchema = z.union([
+  z
+    .custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bytes")
+    .meta({ type: "string", contentMediaType: "application/octet-stream" }),
+  base64Schema,
+]);
+export type Bytes = z.infer<typeof bytesSchema>;
+
+/** The bytes of a wire byte string: itself when already bytes, else decoded from base64. */
+export function bytesOf(b: Bytes): Uint8Array {
+  return typeof b === "string" ? fromBase64(b) : b;
+}
+
+/** A wire byte string as base64 (what a JSON body carries). */
+export function base64Of(b: Bytes): string {
+  return typeof b === "string" ? b : toBase64(b);
+}
 /** A ComputeMarket request id (uint256) as a decimal string. */
 export const requestIdSchema = z.string().regex(/^[0-9]{1,78}$/, "expected a request id as a decimal string");
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "expected a job id");
@@ -257,7 +278,7 @@ export const submitJobSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("linear"),
     step: stepIdSchema,
-    inputs: z.array(base64Schema).min(1).max(LIMITS.maxJobInputs),
+    inputs: z.array(bytesSchema).min(1).max(LIMITS.maxJobInputs),
   }),
   z.strictObject({
     kind: z.literal("generate"),
@@ -280,8 +301,8 @@ export const jobViewSchema = z.object({
   attempts: z.number().int(),
   result: z
     .object({
-      /** Output ciphertexts (linear) or one blob of u32 token ids (generate), base64. */
-      outputs: z.array(base64Schema),
+      /** Output ciphertexts (linear) or one blob of u32 token ids (generate): base64 in JSON, bytes in frames. */
+      outputs: z.array(bytesSchema),
       outputHash: lowercaseBytes32Schema,
       /** The job the miner was given (`jobHash`), as its Delivery signs it. */
       jobHash: lowercaseBytes32Schema,
@@ -338,7 +359,7 @@ export const workItemSchema = z.object({
       step: stepIdSchema,
       paramSet: paramSetSchema,
       keys: sessionKeysSchema,
-      inputs: z.array(base64Schema),
+      inputs: z.array(bytesSchema),
     }),
     z.object({
       kind: z.literal("generate"),
@@ -354,7 +375,7 @@ export type WorkJob = WorkItem["job"];
 /** POST /v1/miner/jobs/:id/result */
 export const postResultSchema = z.strictObject({
   lockToken: z.string().min(8).max(128),
-  outputs: z.array(base64Schema).max(LIMITS.maxJobInputs * 4),
+  outputs: z.array(bytesSchema).max(LIMITS.maxJobInputs * 4),
   outputHash: lowercaseBytes32Schema,
   signature: signatureSchema,
 });
@@ -489,7 +510,7 @@ export async function jobHash(jobId: string, job: WorkJob): Promise<Hex> {
         job.paramSet,
         job.keys.galois ?? "",
         job.keys.relin ?? "",
-        await outputsHash(job.inputs.map(fromBase64)),
+        await outputsHash(job.inputs.map(bytesOf)),
       ]),
     );
   }
@@ -631,4 +652,165 @@ export async function leaseMac(secret: string, message: string): Promise<string>
 export async function leaseMacWith(key: LeaseKey, message: string): Promise<string> {
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(message));
   return Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framed binary bodies (docs/gateway.md "Binary bodies")
+
+/**
+ * The content type of a framed body: ciphertexts travel as raw bytes instead of base64 in JSON.
+ * Layout (all integers u32 little-endian):
+ *
+ *     headerLength, header (UTF-8 JSON), frameCount, then per frame: length, bytes
+ *
+ * The header is the message as JSON with each byte string replaced by `{"$frame": i}` (i: the
+ * index of its frame); the decoder puts the frame's bytes (a `Uint8Array`) in its place, so the
+ * result is validated by the same zod schemas as a JSON body (`bytesSchema` takes either). Every
+ * frame is referenced exactly once.
+ */
+export const FRAMES_CONTENT_TYPE = "application/vnd.based.frames";
+
+/** What a framed body may hold; the decoder refuses anything beyond before it copies a byte. */
+export const FRAME_LIMITS = {
+  /** The whole body: the largest result (outputs of `LIMITS.maxJobInputs * 4` ciphertexts) and room. */
+  maxBodyBytes: 4 * LIMITS.maxJobBytes + 64 * 1024,
+  /** The JSON header. */
+  maxHeaderBytes: 64 * 1024,
+  /** Frames in one body (a result's outputs at most). */
+  maxFrames: LIMITS.maxJobInputs * 4,
+  /** One frame. */
+  maxFrameBytes: LIMITS.maxJobBytes,
+} as const;
+
+export type FrameLimits = { [K in keyof typeof FRAME_LIMITS]: number };
+
+/** A framed body that cannot be decoded; `message` says where and why. */
+export class FrameError extends Error {
+  override readonly name = "FrameError";
+}
+
+/** Replaces each Uint8Array in `value` by a frame reference, collecting the bytes in `frames`. */
+function toHeader(value: unknown, frames: Uint8Array[]): unknown {
+  if (value instanceof Uint8Array) {
+    frames.push(value);
+    return { $frame: frames.length - 1 };
+  }
+  if (Array.isArray(value)) return value.map((v) => toHeader(v, frames));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toHeader(v, frames);
+    return out;
+  }
+  return value;
+}
+
+/** Encodes `message` (any JSON value whose byte strings are Uint8Arrays) as a framed body. */
+export function encodeFrames(message: unknown): Uint8Array {
+  const frames: Uint8Array[] = [];
+  const header = new TextEncoder().encode(JSON.stringify(toHeader(message, frames)));
+  const size = 8 + header.length + frames.reduce((a, f) => a + 4 + f.length, 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, header.length, true);
+  out.set(header, 4);
+  let at = 4 + header.length;
+  view.setUint32(at, frames.length, true);
+  at += 4;
+  for (const f of frames) {
+    view.setUint32(at, f.length, true);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/**
+ * Decodes a framed body into the message it carries (frames as Uint8Array views of `body`, not
+ * copies). Throws `FrameError` on a truncated body, a length over `limits`, trailing bytes, a
+ * header that is not JSON, or a frame reference that is missing, repeated or out of range.
+ */
+export function decodeFrames(body: Uint8Array, limits: FrameLimits = FRAME_LIMITS): unknown {
+  if (body.length > limits.maxBodyBytes) {
+    throw new FrameError(`the framed body has ${body.length} bytes; at most ${limits.maxBodyBytes}`);
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const u32 = (at: number, what: string): number => {
+    if (at + 4 > body.length) {
+      throw new FrameError(`the framed body is truncated: ${what} at byte ${at} of ${body.length}`);
+    }
+    return view.getUint32(at, true);
+  };
+  const headerLength = u32(0, "the header length");
+  if (headerLength > limits.maxHeaderBytes) {
+    throw new FrameError(`the header has ${headerLength} bytes; at most ${limits.maxHeaderBytes}`);
+  }
+  if (4 + headerLength > body.length) {
+    throw new FrameError(
+      `the framed body is truncated: a ${headerLength}-byte header in ${body.length} bytes`,
+    );
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body.subarray(4, 4 + headerLength)));
+  } catch (err) {
+    throw new FrameError(`the header is not UTF-8 JSON: ${(err as Error).message}`);
+  }
+  let at = 4 + headerLength;
+  const count = u32(at, "the frame count");
+  if (count > limits.maxFrames)
+    throw new FrameError(`the body has ${count} frames; at most ${limits.maxFrames}`);
+  at += 4;
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = u32(at, `frame ${i}'s length`);
+    if (length > limits.maxFrameBytes) {
+      throw new FrameError(`frame ${i} has ${length} bytes; at most ${limits.maxFrameBytes}`);
+    }
+    if (at + 4 + length > body.length) {
+      throw new FrameError(
+        `the framed body is truncated: frame ${i} needs ${length} bytes at byte ${at + 4} of ${body.length}`,
+      );
+    }
+    frames.push(body.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  if (at !== body.length) throw new FrameError(`${body.length - at} bytes follow the last frame`);
+  const used = new Array<boolean>(count).fill(false);
+  const fromHeader = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(fromHeader);
+    if (value !== null && typeof value === "object") {
+      const o = value as Record<string, unknown>;
+      if ("$frame" in o) {
+        const i = o.$frame;
+        if (
+          Object.keys(o).length !== 1 ||
+          typeof i !== "number" ||
+          !Number.isInteger(i) ||
+          i < 0 ||
+          i >= count
+        ) {
+          throw new FrameError(
+            `the header refers to frame ${JSON.stringify(i)}; the body has frames 0 to ${count - 1}`,
+          );
+        }
+        if (used[i]) throw new FrameError(`the header refers to frame ${i} twice`);
+        used[i] = true;
+        return frames[i];
+      }
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(o)) out[k] = fromHeader(v);
+      return out;
+    }
+    return value;
+  };
+  const message = fromHeader(header);
+  const unused = used.indexOf(false);
+  if (unused >= 0) throw new FrameError(`frame ${unused} is not referred to by the header`);
+  return message;
+}
+
+/** Whether an Accept (or Content-Type) header names the framed content type. */
+export function wantsFrames(header: string | string[] | undefined): boolean {
+  const h = Array.isArray(header) ? header.join(",") : header;
+  return h !== undefined && h.toLowerCase().includes(FRAMES_CONTENT_TYPE);
 }

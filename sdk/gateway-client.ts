@@ -27,7 +27,13 @@ import {
   type SubmitJob,
   type WorkItem,
   type BlobClaim,
+  FRAMES_CONTENT_TYPE,
+  base64Of,
   blobClaimHeaders,
+  bytesOf,
+  encodeFrames,
+  decodeFrames,
+  wantsFrames,
   blobHash,
   closeSessionResultSchema,
   jobViewSchema,
@@ -80,13 +86,28 @@ export type GatewayClientOptions = {
    * Default true; false signs every request (the older scheme, which gateways still accept).
    */
   leases?: boolean;
+  /**
+   * Send and ask for ciphertexts as raw frames (`FRAMES_CONTENT_TYPE`: job submits, job views,
+   * work items, results) rather than base64 in JSON. Default true; false: JSON only (older gateways).
+   */
+  binary?: boolean;
 };
+
+/** A request body: JSON (serialized here) or framed bytes. */
+type Body = { json: unknown } | { frames: unknown };
 
 /** A lease this client holds for one signer, with its secret imported as a key. */
 type HeldLease = Lease & { key: LeaseKey; domain: GatewayDomain };
 
 /** Codes of a 401 after which a fresh lease is taken and the request sent once more. */
 const STALE_LEASE = new Set(["LeaseExpired", "LeaseUnknown", "LeaseStale"]);
+
+/** A request body's bytes (what a signature's body hash covers) and its content type. */
+function encodeBody(body?: Body): { bytes?: string | Uint8Array; type?: string } {
+  if (body === undefined) return {};
+  if ("frames" in body) return { bytes: encodeFrames(body.frames), type: FRAMES_CONTENT_TYPE };
+  return { bytes: JSON.stringify(body.json), type: "application/json" };
+}
 
 export type SignerOptions = { account: LocalAccount; domain: GatewayDomain };
 
@@ -102,8 +123,11 @@ export class GatewayClient {
     { lease?: HeldLease; pending?: Promise<HeldLease | undefined> }
   >();
   private taken = 0;
+  /** Whether ciphertexts travel as frames (`GatewayClientOptions.binary`). */
+  readonly binary: boolean;
 
   constructor(options: GatewayClientOptions) {
+    this.binary = options.binary ?? true;
     this.url = options.url.replace(/\/+$/, "");
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.signal = options.signal;
@@ -129,10 +153,11 @@ export class GatewayClient {
    * Uploads a content-addressed blob unless the gateway has it; returns its hash. A paid gateway
    * (one without `--free-sessions`) stores only blobs that name an open request and carry the
    * claim of the session they are keys of (`claim`: its keys must include this blob).
+   * `checked`: the caller has just asked `hasBlob` (and heard no): upload without asking again.
    */
-  async putBlob(bytes: Uint8Array, claim?: BlobClaim): Promise<string> {
+  async putBlob(bytes: Uint8Array, claim?: BlobClaim, checked = false): Promise<string> {
     const hash = blobHash(bytes);
-    if (await this.hasBlob(hash)) return hash;
+    if (!checked && (await this.hasBlob(hash))) return hash;
     const res = await this.fetch("PUT", `/blobs/${hash}`, {
       body: bytes,
       headers: { "content-type": "application/octet-stream", ...(claim ? blobClaimHeaders(claim) : {}) },
@@ -154,13 +179,44 @@ export class GatewayClient {
   }
 
   async submitJob(sessionId: string, body: SubmitJob): Promise<{ jobId: string }> {
-    return jobIdEnvelope.parse(await this.json("POST", `/sessions/${sessionId}/jobs`, body));
+    const res = await this.fetch("POST", `/sessions/${sessionId}/jobs`, this.jobBody(body));
+    await this.check(res);
+    return jobIdEnvelope.parse(await res.json());
+  }
+
+  /**
+   * Submits a job and has the gateway hold the answer until it ends or `waitMs` (at most
+   * `LIMITS.maxWaitMs`) runs out: the job's view either way (its `jobId` to wait on further).
+   */
+  async submitAndWait(sessionId: string, body: SubmitJob, waitMs: number): Promise<JobView> {
+    const wait = Math.max(1, Math.min(Math.round(waitMs), LIMITS.maxWaitMs));
+    const res = await this.fetch(
+      "POST",
+      `/sessions/${sessionId}/jobs?waitMs=${wait}`,
+      this.jobBody(body),
+      wait,
+    );
+    await this.check(res);
+    return jobViewSchema.parse(await this.read(res));
+  }
+
+  /**
+   * Runs one job: submits it and waits in the same request (`submitAndWait`), then, when it has
+   * not ended by then, long-polls its view (`waitForJob`) until `timeoutMs` in all.
+   */
+  async runJob(sessionId: string, body: SubmitJob, timeoutMs = 10 * 60_000): Promise<JobView> {
+    const deadline = Date.now() + timeoutMs;
+    const view = await this.submitAndWait(sessionId, body, Math.min(timeoutMs, LIMITS.maxWaitMs));
+    if (view.state === "completed" || view.state === "failed") return view;
+    return this.waitForJob(view.jobId, Math.max(1, deadline - Date.now()));
   }
 
   /** The job's state; with `waitMs`, the gateway holds the answer until the job ends or time runs out. */
   async getJob(jobId: string, waitMs = 0): Promise<JobView> {
     const q = waitMs > 0 ? `?waitMs=${Math.min(waitMs, LIMITS.maxWaitMs)}` : "";
-    return jobViewSchema.parse(await this.json("GET", `/jobs/${jobId}${q}`, undefined, waitMs));
+    const res = await this.fetch("GET", `/jobs/${jobId}${q}`, { headers: this.accept() }, waitMs);
+    await this.check(res);
+    return jobViewSchema.parse(await this.read(res));
   }
 
   /** Waits until the job completes or fails (long polls of at most `LIMITS.maxWaitMs`). */
@@ -181,19 +237,23 @@ export class GatewayClient {
 
   /** Long-polls for this miner's next job; undefined when none came within `waitMs`. */
   async pollWork(signer: SignerOptions, waitMs = 20_000): Promise<WorkItem | undefined> {
-    const res = await this.signedFetch(signer, "POST", "/miner/work", { waitMs }, waitMs);
+    const res = await this.signedFetch(signer, "POST", "/miner/work", { json: { waitMs } }, waitMs);
     if (res.status === 204) return undefined;
     await this.check(res);
-    return workItemSchema.parse(await res.json());
+    return workItemSchema.parse(await this.read(res));
   }
 
+  /** Delivers a job's outputs (as frames unless this client sends JSON; the signature covers the bytes sent). */
   async postResult(signer: SignerOptions, jobId: string, body: PostResult): Promise<void> {
-    await this.check(await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/result`, body));
+    const sent: Body = this.binary
+      ? { frames: { ...body, outputs: body.outputs.map(bytesOf) } }
+      : { json: { ...body, outputs: body.outputs.map(base64Of) } };
+    await this.check(await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/result`, sent));
   }
 
   async releaseJob(signer: SignerOptions, jobId: string, lockToken: string, reason: string): Promise<void> {
     await this.check(
-      await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/release`, { lockToken, reason }),
+      await this.signedFetch(signer, "POST", `/miner/jobs/${jobId}/release`, { json: { lockToken, reason } }),
     );
   }
 
@@ -249,6 +309,33 @@ export class GatewayClient {
     }
   }
 
+  /** A job's body: framed (linear jobs' inputs as bytes) or JSON (base64), asking for frames back. */
+  private jobBody(body: SubmitJob): { body: string | Uint8Array; headers: Record<string, string> } {
+    if (body.kind === "linear") {
+      if (this.binary) {
+        return {
+          body: encodeFrames({ ...body, inputs: body.inputs.map(bytesOf) }),
+          headers: { "content-type": FRAMES_CONTENT_TYPE, ...this.accept() },
+        };
+      }
+      body = { ...body, inputs: body.inputs.map(base64Of) };
+    }
+    return { body: JSON.stringify(body), headers: { "content-type": "application/json", ...this.accept() } };
+  }
+
+  /** The accept header of calls whose answers carry ciphertexts. */
+  private accept(): Record<string, string> {
+    return { accept: this.binary ? `${FRAMES_CONTENT_TYPE}, application/json` : "application/json" };
+  }
+
+  /** An answer's message: decoded from frames when the gateway framed it, else JSON. */
+  private async read(res: Response): Promise<unknown> {
+    if (wantsFrames(res.headers.get("content-type") ?? undefined)) {
+      return decodeFrames(new Uint8Array(await res.arrayBuffer()));
+    }
+    return res.json();
+  }
+
   private async json(method: string, route: string, body?: unknown, extraMs = 0): Promise<unknown> {
     const res = await this.fetch(
       method,
@@ -271,7 +358,7 @@ export class GatewayClient {
     signer: SignerOptions,
     method: string,
     route: string,
-    body?: unknown,
+    body?: Body,
     extraMs = 0,
   ): Promise<Response> {
     const lease = await this.leaseFor(signer);
@@ -320,7 +407,7 @@ export class GatewayClient {
 
   /** Signs for a lease; undefined (and signatures from then on) when the gateway has no lease route. */
   private async takeLease(signer: SignerOptions): Promise<HeldLease | undefined> {
-    const res = await this.signatureFetch(signer, "POST", "/members/lease", {});
+    const res = await this.signatureFetch(signer, "POST", "/members/lease", { json: {} });
     if (res.status === 404) {
       await res.body?.cancel();
       this.leasing = false;
@@ -336,16 +423,16 @@ export class GatewayClient {
     lease: HeldLease,
     method: string,
     route: string,
-    body?: unknown,
+    body?: Body,
     extraMs = 0,
   ): Promise<Response> {
-    const text = body === undefined ? "" : JSON.stringify(body);
+    const { bytes, type } = encodeBody(body);
     const nonce = randomHex(16);
     const expiry = Math.floor(Date.now() / 1000) + 60;
     const message = signedRequestMessage(lease.domain, {
       method,
       path: `${API_PREFIX}${route}`,
-      bodySha256: sha256Hex(text),
+      bodySha256: sha256Hex(bytes ?? ""),
       nonce,
       expiry,
     });
@@ -355,25 +442,26 @@ export class GatewayClient {
       [LEASE_HEADERS.nonce]: nonce,
       [LEASE_HEADERS.expiry]: String(expiry),
     };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    return this.fetch(method, route, { body: body === undefined ? undefined : text, headers }, extraMs);
+    if (type) headers["content-type"] = type;
+    Object.assign(headers, this.accept());
+    return this.fetch(method, route, bytes === undefined ? { headers } : { body: bytes, headers }, extraMs);
   }
 
   private async signatureFetch(
     signer: SignerOptions,
     method: string,
     route: string,
-    body?: unknown,
+    body?: Body,
     extraMs = 0,
   ): Promise<Response> {
-    const text = body === undefined ? "" : JSON.stringify(body);
+    const { bytes, type } = encodeBody(body);
     const path = `${API_PREFIX}${route}`;
     const nonce = randomHex(16);
     const expiry = Math.floor(Date.now() / 1000) + 60;
     const message = signedRequestMessage(signer.domain, {
       method,
       path,
-      bodySha256: sha256Hex(text),
+      bodySha256: sha256Hex(bytes ?? ""),
       nonce,
       expiry,
     });
@@ -384,8 +472,9 @@ export class GatewayClient {
       [SIGNATURE_HEADERS.expiry]: String(expiry),
       [SIGNATURE_HEADERS.signature]: signature,
     };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    return this.fetch(method, route, { body: body === undefined ? undefined : text, headers }, extraMs);
+    if (type) headers["content-type"] = type;
+    Object.assign(headers, this.accept());
+    return this.fetch(method, route, bytes === undefined ? { headers } : { body: bytes, headers }, extraMs);
   }
 
   private async check(res: Response): Promise<void> {

@@ -25,9 +25,8 @@ import {
   type SubmitJob,
   blobHash,
   decodeTokens,
-  fromBase64,
+  bytesOf,
   outputsHash,
-  toBase64,
 } from "../protocol/gateway";
 import type { InferenceMode } from "../protocol/schemas";
 import {
@@ -275,7 +274,7 @@ const RETRY_BUDGET_MS = 60_000;
 /**
  * The gateway client, retrying when the gateway says "not now" (429, 503): such requests are
  * refused before anything happens, so asking again cannot submit a job twice. An encrypted prompt
- * makes two requests per plan step, and every client behind one address shares the gateway's
+ * makes one request per plan step (two when a job outlasts the gateway's longest wait), and every client behind one address shares the gateway's
  * per-IP limit, so a busy limit is something to wait out, not a reason to fail.
  */
 function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayClient {
@@ -301,6 +300,8 @@ function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayCl
     openSession: retrying(gateway.openSession.bind(gateway)),
     closeSession: retrying(gateway.closeSession.bind(gateway)),
     submitJob: retrying(gateway.submitJob.bind(gateway)),
+    // runJob, inherited, submits through the patient submitAndWait and long-polls through getJob.
+    submitAndWait: retrying(gateway.submitAndWait.bind(gateway)),
     getJob: retrying(gateway.getJob.bind(gateway)),
   });
 }
@@ -398,7 +399,7 @@ async function runEncrypted(
       const view = await runJob(
         gateway,
         session.sessionId,
-        { kind: "linear", step: planStepId, inputs: inputs.map(toBase64) },
+        { kind: "linear", step: planStepId, inputs: [...inputs] },
         options.jobTimeoutMs,
       );
       noteMiner(miners, view);
@@ -530,7 +531,8 @@ async function uploadOnce(
   step(
     `uploading keys (${kind === "galois" ? "Galois" : "relinearization"}, ${(blob.length / 2 ** 20).toFixed(1)} MiB)`,
   );
-  await gateway.putBlob(blob, claim);
+  // Asked just above: one HEAD per blob, not a second one inside putBlob.
+  await gateway.putBlob(blob, claim, true);
   return true;
 }
 
@@ -662,10 +664,10 @@ async function runJob(
   job: SubmitJob,
   timeoutMs?: number,
 ): Promise<Completed> {
-  const { jobId } = await gateway.submitJob(sessionId, job);
   let view: JobView;
   try {
-    view = await gateway.waitForJob(jobId, timeoutMs);
+    // One request per job when it ends within the gateway's longest wait; else long polls on.
+    view = await gateway.runJob(sessionId, job, timeoutMs);
   } catch (err) {
     if (err instanceof GatewayError && err.code === "JobTimeout") {
       throw new BasedError(
@@ -686,7 +688,7 @@ async function runJob(
       "Try again; if it keeps failing, the Brain's miners may be down.",
     );
   }
-  const outputs = view.result.outputs.map(fromBase64);
+  const outputs = view.result.outputs.map(bytesOf);
   if ((await outputsHash(outputs)).toLowerCase() !== view.result.outputHash.toLowerCase()) {
     throw new BasedError(
       "environment",

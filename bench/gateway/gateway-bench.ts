@@ -3,7 +3,7 @@
  * second one gateway sustains with many sessions on loopback.
  *
  *   npx tsx bench/gateway/gateway-bench.ts [--sessions 20] [--seconds 20] [--payload-kib 128] \
- *     [--miners 1,2,4] [--replicas 1,2] [--json]
+ *     [--miners 1,2,4] [--replicas 1,2] [--wire binary|json] [--json]
  *
  * This process runs a gateway (`startGateway`, real Redis under a unique prefix deleted at the
  * end, membership an in-memory set, no rate limit). A second process (this file again, forked)
@@ -33,6 +33,12 @@
  * hand), and the queue wait (a job waiting for a busy miner). A last table gives the CPU of the
  * pieces a job's bytes go through (outputs hash, signature recoveries, base64), to read the
  * gateway's CPU per job against.
+ *
+ * `--wire binary` (the default, as `based prompt` and miners talk now): ciphertexts travel as
+ * frames (application/vnd.based.frames) on every leg, and a client runs each job with one
+ * submit-and-wait request (`GatewayClient.runJob`): its "submit" column is then 0 (the request
+ * returns with the result; see the round trip). `--wire json`: base64 in JSON, submit then long
+ * poll, as older clients do. `--json` prints the results as JSON.
  */
 import { deleteRedisPrefix } from "../../compute/gateway/redis-prefix";
 import { type ChildProcess, fork } from "node:child_process";
@@ -82,6 +88,8 @@ type LoadConfig = {
   seconds: number;
   latencySeconds: number;
   payloadBytes: number;
+  /** Frames and submit-and-wait (true), or JSON with base64 and submit-then-poll. */
+  binary: boolean;
 };
 
 /** One job, in ms, all on the load process's clock. */
@@ -154,7 +162,7 @@ class BenchMiner {
   async start(payloadBytes: number): Promise<void> {
     const output = new Uint8Array(randomBytes(payloadBytes));
     const outputHash = await outputsHash([output]);
-    const answer = { outputs: [toBase64(output)], outputHash };
+    const answer = { outputs: [output], outputHash };
     // Each job's Delivery binds the job it was given (as a miner does: jobHash of the work item).
     const sign = async (item: WorkItem) =>
       this.signer.account.signTypedData({
@@ -201,7 +209,8 @@ async function runPhase(
   minerTimes: Map<string, MinerTimes>,
   sessions: number,
   seconds: number,
-  input: string,
+  input: Uint8Array,
+  binary: boolean,
   keepSamples = true,
 ): Promise<PhaseResult> {
   const opened = await Promise.all(
@@ -218,11 +227,17 @@ async function runPhase(
     opened.map(async (s) => {
       while (performance.now() < until) {
         const sent = performance.now();
-        const { jobId } = await client.get().submitJob(s.sessionId, {
-          kind: "linear",
-          step: STEP,
-          inputs: [input],
-        });
+        const job = { kind: "linear", step: STEP, inputs: [input] } as const;
+        if (binary) {
+          // One request: submitted and answered with the result (long polls on past the wait).
+          const view = await client.get().runJob(s.sessionId, { ...job, inputs: [...job.inputs] }, 60_000);
+          const inHand = performance.now();
+          if (view.state === "completed" && view.result)
+            clientTimes.push({ jobId: view.jobId, sent, acknowledged: sent, inHand });
+          else failed++;
+          continue;
+        }
+        const { jobId } = await client.get().submitJob(s.sessionId, { ...job, inputs: [...job.inputs] });
         const acknowledged = performance.now();
         const view = await client.get().waitForJob(jobId, 60_000);
         const inHand = performance.now();
@@ -266,18 +281,27 @@ const NO_KEYS = { galois: null, relin: null };
 
 async function loadMain(config: LoadConfig): Promise<void> {
   const send = (m: LoadMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
-  const client = new RoundRobin(config.urls.map((url) => new GatewayClient({ url, timeoutMs: 30_000 })));
+  const client = new RoundRobin(
+    config.urls.map((url) => new GatewayClient({ url, timeoutMs: 30_000, binary: config.binary })),
+  );
   const minerTimes = new Map<string, MinerTimes>();
   const miners = config.minerKeys.map((k) => new BenchMiner(client, k, minerTimes));
   await Promise.all(miners.map((m) => m.start(config.payloadBytes)));
-  const input = toBase64(new Uint8Array(randomBytes(config.payloadBytes)));
+  const input = new Uint8Array(randomBytes(config.payloadBytes));
 
   // Warm-up (V8, fastify's routes, the Redis connections), not counted.
-  await runPhase(client, minerTimes, 1, 2, input, false);
+  await runPhase(client, minerTimes, 1, 2, input, config.binary, false);
 
-  const latency = await runPhase(client, minerTimes, 1, config.latencySeconds, input);
+  const latency = await runPhase(client, minerTimes, 1, config.latencySeconds, input, config.binary);
   await send({ kind: "phase", name: "throughput", at: "start" });
-  const throughput = await runPhase(client, minerTimes, config.sessions, config.seconds, input);
+  const throughput = await runPhase(
+    client,
+    minerTimes,
+    config.sessions,
+    config.seconds,
+    input,
+    config.binary,
+  );
   await send({ kind: "phase", name: "throughput", at: "end" });
   miners.forEach((m) => m.stop());
   await send({ kind: "done", latency, throughput });
@@ -395,7 +419,7 @@ async function runConfig(
   redis: Redis,
   miners: number,
   replicas: number,
-  o: { sessions: number; seconds: number; payloadBytes: number; keepSamples: boolean },
+  o: { sessions: number; seconds: number; payloadBytes: number; keepSamples: boolean; binary: boolean },
 ): Promise<ConfigResult> {
   const prefix = `bench-gw-${randomHex(4)}`;
   const minerKeys = Array.from({ length: miners }, () => generatePrivateKey());
@@ -427,6 +451,7 @@ async function runConfig(
       seconds: o.seconds,
       latencySeconds: Math.max(3, o.seconds / 4),
       payloadBytes: o.payloadBytes,
+      binary: o.binary,
     };
     const proc = child;
     const done = await new Promise<
@@ -581,8 +606,11 @@ async function main(): Promise<void> {
       miners: { type: "string", default: "1,2,4" },
       replicas: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
+      wire: { type: "string", default: "binary" },
     },
   });
+  if (values.wire !== "binary" && values.wire !== "json") throw new Error("--wire takes binary or json");
+  const binary = values.wire === "binary";
   const sessions = Number(values.sessions);
   const seconds = Number(values.seconds);
   const payloadKib = Number(values["payload-kib"]);
@@ -608,7 +636,7 @@ async function main(): Promise<void> {
   });
   if (!values.json) {
     console.log(
-      `# Brain gateway overhead (${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, load average ${os
+      `# Brain gateway overhead, ${binary ? "frames and submit-and-wait" : "JSON with base64, submit then poll"} (${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(" ")})`,
@@ -629,6 +657,7 @@ async function main(): Promise<void> {
             seconds,
             payloadBytes: Math.round(payloadKib * 1024),
             keepSamples: values.json,
+            binary,
           }),
         );
       }
@@ -641,7 +670,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
-          settings: { sessions, seconds, payloadKib, minerCounts, replicaCounts },
+          settings: { sessions, seconds, payloadKib, minerCounts, replicaCounts, wire: values.wire },
           operations,
           results,
         },

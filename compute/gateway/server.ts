@@ -32,7 +32,14 @@ import {
   type GatewayDomain,
   type JobView,
   BLOB_CLAIM_HEADERS,
+  FRAMES_CONTENT_TYPE,
+  FrameError,
   LIMITS,
+  type WorkItem,
+  bytesOf,
+  decodeFrames,
+  encodeFrames,
+  wantsFrames,
   SIGNATURE_HEADERS,
   closeSessionResultSchema,
   errorBodySchema,
@@ -274,6 +281,32 @@ const json = (description: string, schema: z.ZodType) => ({
   description,
   content: { "application/json": { schema } },
 });
+/** A response with a JSON body, or a framed one (FRAMES_CONTENT_TYPE) when the request accepts it. */
+const jsonOrFrames = (description: string, schema: z.ZodType) => ({
+  description: `${description} (${FRAMES_CONTENT_TYPE} when the request's accept header names it: byte strings as frames)`,
+  content: { "application/json": { schema }, [FRAMES_CONTENT_TYPE]: { schema: framesBody } },
+});
+/** A framed body, as OpenAPI sees it: bytes (protocol/gateway.ts encodeFrames). */
+const framesBody = z.unknown().meta({ type: "string", contentMediaType: FRAMES_CONTENT_TYPE });
+
+/** Answers `message` framed (its base64 byte strings as frames), skipping the JSON serializer. */
+function sendFrames(reply: FastifyReply, message: unknown): FastifyReply {
+  const bytes = encodeFrames(message);
+  return reply.type(FRAMES_CONTENT_TYPE).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** A job view with its outputs as bytes (to be framed). */
+function viewBytes(v: JobView): JobView {
+  return v.result ? { ...v, result: { ...v.result, outputs: v.result.outputs.map(bytesOf) } } : v;
+}
+
+/** A work item with its inputs as bytes (to be framed). */
+function itemBytes(item: WorkItem): WorkItem {
+  return item.job.kind === "linear"
+    ? { ...item, job: { ...item.job, inputs: item.job.inputs.map(bytesOf) } }
+    : item;
+}
+
 /** A response without a body (HEAD answers, 204): `type: "null"` is how @fastify/swagger omits content. */
 const bodiless = (description: string) => z.undefined().meta({ type: "null", description });
 /** The `{error, message}` refusals a route may answer. */
@@ -601,6 +634,24 @@ async function buildApp(
       );
     }
   });
+  // Framed bodies (job submits, results): the same messages with byte strings as raw frames; the
+  // route's zod schema validates what the decoder gives back (bytesSchema takes bytes or base64).
+  app.addContentTypeParser(FRAMES_CONTENT_TYPE, { parseAs: "buffer" }, (req, body, done) => {
+    const raw = body as Buffer;
+    req.rawBody = raw;
+    try {
+      done(null, decodeFrames(raw));
+    } catch (err) {
+      done(
+        new GatewayRefusal(
+          400,
+          "InvalidFrames",
+          `the ${FRAMES_CONTENT_TYPE} body is malformed: ${err instanceof FrameError ? err.message : String(err)}`,
+        ),
+        undefined,
+      );
+    }
+  });
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (req, body, done) => {
     req.rawBody = body as Buffer;
     done(null, body);
@@ -619,7 +670,7 @@ async function buildApp(
       refusal = new GatewayRefusal(
         415,
         "UnsupportedMediaType",
-        `content type ${req.headers["content-type"] ?? "(none)"} is not accepted: send application/json (blobs: application/octet-stream)`,
+        `content type ${req.headers["content-type"] ?? "(none)"} is not accepted: send application/json or ${FRAMES_CONTENT_TYPE} (blobs: application/octet-stream)`,
       );
     } else if (isRedisConnectionError(err)) refusal = redisDown();
     else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
@@ -1027,16 +1078,31 @@ async function buildApp(
           config: clientLimit,
           schema: {
             ...sessions,
-            summary: `Submit a job (linear: at most ${LIMITS.maxJobInputs} ciphertexts, ${LIMITS.maxJobBytes} bytes; generate: plain sessions)`,
+            summary: `Submit a job (linear: at most ${LIMITS.maxJobInputs} ciphertexts, ${LIMITS.maxJobBytes} bytes, as base64 in JSON or as frames in ${FRAMES_CONTENT_TYPE}; generate: plain sessions); with waitMs, answer the job's view once it ends (200) or when the wait runs out (202)`,
             params: sessionParams,
+            querystring: waitQuery,
             body: submitJobSchema,
+            consumes: ["application/json", FRAMES_CONTENT_TYPE],
             response: {
-              202: json("queued", z.object({ jobId: jobIdSchema })),
+              200: jsonOrFrames("with waitMs: the job ended (completed or failed)", jobViewSchema),
+              202: {
+                description: `queued: its id; with waitMs, the view of a job still queued or running (${FRAMES_CONTENT_TYPE} when accepted)`,
+                content: {
+                  "application/json": { schema: z.union([jobViewSchema, z.object({ jobId: jobIdSchema })]) },
+                  [FRAMES_CONTENT_TYPE]: { schema: framesBody },
+                },
+              },
               ...refusals(400, 404, 409, 413, 415, 429),
             },
           },
         },
-        async (req, reply) => reply.code(202).send(await service.submitJob(req.params.id, req.body)),
+        async (req, reply) => {
+          const { jobId } = await service.submitJob(req.params.id, req.body);
+          if (req.query.waitMs === 0) return reply.code(202).send({ jobId });
+          const view = await service.waitForJob(jobId, req.query.waitMs, hangUp(reply));
+          reply.code(view.state === "completed" || view.state === "failed" ? 200 : 202);
+          return wantsFrames(req.headers.accept) ? sendFrames(reply, viewBytes(view)) : reply.send(view);
+        },
       );
       v1.post(
         "/sessions/:id/close",
@@ -1068,10 +1134,13 @@ async function buildApp(
             summary: "A job's state and result; with waitMs, held until it ends or the wait runs out",
             params: jobParams,
             querystring: waitQuery,
-            response: { 200: json("the job", jobViewSchema), ...refusals(400, 404, 429) },
+            response: { 200: jsonOrFrames("the job", jobViewSchema), ...refusals(400, 404, 429) },
           },
         },
-        async (req, reply) => service.waitForJob(req.params.id, req.query.waitMs, hangUp(reply)),
+        async (req, reply) => {
+          const view = await service.waitForJob(req.params.id, req.query.waitMs, hangUp(reply));
+          return wantsFrames(req.headers.accept) ? sendFrames(reply, viewBytes(view)) : view;
+        },
       );
       v1.get(
         "/jobs/:id/events",
@@ -1185,7 +1254,7 @@ async function buildApp(
             summary: "Long-poll for this miner's next job (204 when none came in time)",
             body: pollBody,
             response: {
-              200: json("a job, locked to this miner", workItemSchema),
+              200: jsonOrFrames("a job, locked to this miner", workItemSchema),
               204: bodiless("nothing to do within the wait"),
               ...refusals(400, 401, 403, 409, 415, 503),
             },
@@ -1193,7 +1262,8 @@ async function buildApp(
         },
         async (req, reply) => {
           const item = await service.pollWork(signer(req), req.body.waitMs, hangUp(reply));
-          return item ? item : reply.code(204).send();
+          if (!item) return reply.code(204).send();
+          return wantsFrames(req.headers.accept) ? sendFrames(reply, itemBytes(item)) : item;
         },
       );
       v1.post(
@@ -1204,9 +1274,10 @@ async function buildApp(
           preValidation: [pathFirst, signedBy(["miner"])],
           schema: {
             ...miners,
-            summary: "Deliver a job's outputs with their hash and the miner's EIP-712 Delivery signature",
+            summary: `Deliver a job's outputs (base64 in JSON, or frames in ${FRAMES_CONTENT_TYPE}) with their hash and the miner's EIP-712 Delivery signature`,
             params: jobParams,
             body: postResultSchema,
+            consumes: ["application/json", FRAMES_CONTENT_TYPE],
             response: {
               200: json("accepted", z.object({ ok: z.literal(true) })),
               ...refusals(400, 401, 403, 404, 409, 413, 415),

@@ -29,7 +29,8 @@ import {
   blobHash,
   deliveryDomain,
   deliveryMessage,
-  fromBase64,
+  base64Of,
+  bytesOf,
   jobHash,
   outputsHash,
   randomHex,
@@ -452,7 +453,7 @@ export class GatewayService {
     }
     let payload: JobPayload;
     if (body.kind === "linear") {
-      const bytes = body.inputs.reduce((a, b) => a + base64Bytes(b), 0);
+      const bytes = body.inputs.reduce((a, b) => a + (typeof b === "string" ? base64Bytes(b) : b.length), 0);
       if (bytes > LIMITS.maxJobBytes) {
         throw new GatewayRefusal(
           413,
@@ -460,7 +461,7 @@ export class GatewayService {
           `the job's ciphertexts hold ${bytes} bytes; at most ${LIMITS.maxJobBytes} per job (split the rows over more jobs)`,
         );
       }
-      payload = { kind: "linear", step: body.step, inputs: body.inputs };
+      payload = { kind: "linear", step: body.step, inputs: body.inputs.map(base64Of) };
     } else {
       payload = { kind: "generate", tokens: body.tokens, maxTokens: body.maxTokens };
     }
@@ -473,7 +474,12 @@ export class GatewayService {
     }
     const jobId = `j${randomHex(12)}`;
     // Once, here: a miner's Delivery for this job must sign this hash (postResult checks it).
-    const hash = await jobHash(jobId, workJob(s, payload));
+    // Over the inputs as received (bytes from a framed body): not decoded again from the base64 stored.
+    const work = workJob(s, payload);
+    const hash = await jobHash(
+      jobId,
+      work.kind === "linear" && body.kind === "linear" ? { ...work, inputs: body.inputs } : work,
+    );
     const job: JobRecord = {
       jobId,
       sessionId,
@@ -820,7 +826,7 @@ export class GatewayService {
         `${message}; the job stays yours until its lock expires: post a correct result or release it`,
       );
     };
-    const outputs = body.outputs.map(fromBase64);
+    const outputs = body.outputs.map(bytesOf);
     const hash = await outputsHash(outputs);
     if (hash !== body.outputHash) {
       await refuse(
@@ -891,7 +897,13 @@ export class GatewayService {
     await this.store.completeJob({
       job: j,
       session: s,
-      result: { outputs: body.outputs, outputHash: hash, jobHash: job, signature: body.signature, miner },
+      result: {
+        outputs: body.outputs.map(base64Of),
+        outputHash: hash,
+        jobHash: job,
+        signature: body.signature,
+        miner,
+      },
       completedAt,
       latencyMs,
       resultTtlMs: this.o.resultTtlMs,

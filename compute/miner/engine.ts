@@ -14,7 +14,7 @@
 import { availableParallelism } from "node:os";
 import fs from "node:fs";
 import path from "node:path";
-import { type SessionKeys, type WorkItem, encodeTokens, fromBase64 } from "../../protocol/gateway";
+import { type SessionKeys, type WorkItem, bytesOf, encodeTokens } from "../../protocol/gateway";
 import {
   type CkksEvaluator,
   DEFAULT_MEMORY_BUDGET,
@@ -276,7 +276,7 @@ export class MinerEngine {
         `Step "${step.id}" takes ${step.inputCiphertexts} input ciphertexts; got ${job.inputs.length}.`,
       );
     }
-    const inputs = job.inputs.map(fromBase64);
+    const inputs = job.inputs.map(bytesOf);
     const { entry, loaded } = await this.acquireKeys(job.keys, fetchBlob);
     try {
       if ("keysId" in loaded) {

@@ -22,7 +22,6 @@ import {
   deliveryMessage,
   jobHash,
   outputsHash,
-  toBase64,
 } from "../../protocol/gateway";
 import { BasedError, errorLine } from "../../sdk/errors";
 import { type GatewayClient, GatewayError, type SignerOptions } from "../../sdk/gateway-client";
@@ -176,7 +175,7 @@ export async function runMiner(options: RunMinerOptions): Promise<void> {
     const posted = await send("result post", item.jobId, () =>
       client.postResult(signer, item.jobId, {
         lockToken: item.lockToken,
-        outputs: outputs.map(toBase64),
+        outputs,
         outputHash,
         signature,
       }),

@@ -1,13 +1,6 @@
 import { expect } from "chai";
 import { encodeAbiParameters, keccak256, parseAbiParameters, toHex } from "viem";
-import {
-  type WorkJob,
-  encodeTokens,
-  fromBase64,
-  jobHash,
-  outputsHash,
-  toBase64,
-} from "../../protocol/gateway";
+import { type WorkJob, encodeTokens, bytesOf, jobHash, outputsHash, toBase64 } from "../../protocol/gateway";
 
 const b64 = (...bytes: number[]) => toBase64(new Uint8Array(bytes));
 const KEY = "a".repeat(64);
@@ -23,7 +16,7 @@ const generate: WorkJob = { kind: "generate", tokens: [464, 6511, 531], maxToken
 describe("protocol/gateway jobHash: what a miner's Delivery binds", () => {
   it("is the documented encoding (docs/protocol.md, Deliveries)", async () => {
     const tag = (kind: string) => keccak256(toHex(`BasedAI gateway job: ${kind}`));
-    const inputs = await outputsHash(linear.kind === "linear" ? linear.inputs.map(fromBase64) : []);
+    const inputs = await outputsHash(linear.kind === "linear" ? linear.inputs.map(bytesOf) : []);
     expect(await jobHash("j1234567890ab", linear)).to.equal(
       keccak256(
         encodeAbiParameters(

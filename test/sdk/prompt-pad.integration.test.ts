@@ -8,7 +8,7 @@ import {
   type SessionView,
   type SubmitJob,
   blobHash,
-  fromBase64,
+  bytesOf,
   outputsHash,
   toBase64,
 } from "../../protocol/gateway";
@@ -60,7 +60,7 @@ class LocalGateway extends GatewayClient {
   }
   override async submitJob(_session: string, job: SubmitJob): Promise<{ jobId: string }> {
     if (job.kind !== "linear") throw new Error("linear jobs only");
-    const outputs = this.evaluator.evaluate(job.step, job.inputs.map(fromBase64), this.keys!);
+    const outputs = this.evaluator.evaluate(job.step, job.inputs.map(bytesOf), this.keys!);
     this.steps[job.step] = (this.steps[job.step] ?? 0) + 1;
     const jobId = `j${this.jobs.size}`.padEnd(24, "0");
     this.jobs.set(jobId, {
@@ -79,6 +79,9 @@ class LocalGateway extends GatewayClient {
       error: null,
     });
     return { jobId };
+  }
+  override async runJob(sessionId: string, job: SubmitJob): Promise<JobView> {
+    return this.waitForJob((await this.submitJob(sessionId, job)).jobId);
   }
   override waitForJob(jobId: string): Promise<JobView> {
     return Promise.resolve(this.jobs.get(jobId)!);

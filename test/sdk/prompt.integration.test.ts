@@ -306,6 +306,9 @@ describe("sdk/prompt: encrypted prompts through a real gateway and miner", funct
       override submitJob(...a: Parameters<GatewayClient["submitJob"]>) {
         return this.count(super.submitJob(...a));
       }
+      override submitAndWait(...a: Parameters<GatewayClient["submitAndWait"]>) {
+        return this.count(super.submitAndWait(...a));
+      }
       override getJob(...a: Parameters<GatewayClient["getJob"]>) {
         return this.count(super.getJob(...a));
       }

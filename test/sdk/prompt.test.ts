@@ -152,6 +152,43 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     });
   });
 
+  it("an encrypted prompt uploads each key blob after one HEAD, not two", async () => {
+    const calls: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      const method = init?.method ?? "GET";
+      calls.push(`${method} ${new URL(String(input)).pathname.split("/").slice(0, 3).join("/")}`);
+      const status = method === "HEAD" ? 404 : method === "PUT" ? 201 : 400;
+      const body = status === 400 ? JSON.stringify({ error: "Stop", message: "stop here" }) : null;
+      return Promise.resolve(new Response(body, { status, headers: { "content-type": "application/json" } }));
+    };
+    try {
+      const stopped = await refusal(() =>
+        runPrompt({
+          gateway: new GatewayClient({ url: "http://127.0.0.1:1" }),
+          brainId: BRAIN,
+          model: SHIPPED,
+          prompt: "The jury said",
+          maxTokens: 2,
+          mode: "encrypted",
+          openKeys: async () => ({
+            client: { delete() {} } as unknown as CkksClient,
+            evalKeys: { galois: new Uint8Array([1, 2, 3]), relin: new Uint8Array([4, 5]) },
+          }),
+        }),
+      );
+      expect(stopped.code).to.equal("Stop");
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(calls.slice(0, 4)).to.deep.equal([
+      "HEAD /v1/blobs",
+      "PUT /v1/blobs",
+      "HEAD /v1/blobs",
+      "PUT /v1/blobs",
+    ]);
+  });
+
   it("a paid encrypted prompt signs its claim over the keys first, uploads them with it and opens the session with the same claim", async () => {
     const uploads: { hash: string; claim?: BlobClaim }[] = [];
     const sent: OpenSession[] = [];

@@ -10,6 +10,7 @@ import {
   deliveryDomain,
   deliveryMessage,
   jobHash,
+  bytesOf,
   fromBase64,
   outputsHash,
   toBase64,
@@ -179,7 +180,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
     const view = await gw.client.waitForJob(jobId, 20_000);
     expect(view.state).to.equal("completed");
     expect(view.attempts).to.equal(1);
-    const outputs = view.result!.outputs.map(fromBase64);
+    const outputs = view.result!.outputs.map(bytesOf);
     expect(outputs.map(toBase64)).to.deep.equal(inputs.map((i) => toBase64(fromBase64(i).slice().reverse())));
     expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
     expect(view.result!.miner).to.equal(session.miner);
@@ -333,7 +334,7 @@ describe("oracle gateway: sessions, jobs, units and settlement", function () {
       maxTokens: 5,
     });
     const view = await gw.client.waitForJob(jobId, 20_000);
-    expect(decodeTokens(fromBase64(view.result!.outputs[0]!))).to.deep.equal([
+    expect(decodeTokens(bytesOf(view.result!.outputs[0]!))).to.deep.equal([
       161804, 161805, 161806, 161807, 161808,
     ]);
     expect((await gw.client.getSession(session.sessionId)).units).to.deep.equal({ prompt: 3, completion: 5 });

@@ -19,7 +19,7 @@ import {
   deliveryDomain,
   deliveryMessage,
   encodeTokens,
-  fromBase64,
+  bytesOf,
   jobHash,
   outputsHash,
   type SessionKeys,
@@ -112,7 +112,7 @@ export const newAccount = () => privateKeyToAccount(generatePrivateKey());
 
 /** What the test miners compute: each input's bytes reversed; a plain job counts up from its last token. */
 export function expectedOutputs(item: WorkItem): Uint8Array[] {
-  if (item.job.kind === "linear") return item.job.inputs.map((b) => fromBase64(b).slice().reverse());
+  if (item.job.kind === "linear") return item.job.inputs.map((b) => bytesOf(b).slice().reverse());
   const last = item.job.tokens[item.job.tokens.length - 1]!;
   return [encodeTokens(Array.from({ length: item.job.maxTokens }, (_, i) => last + i + 1))];
 }

@@ -15,7 +15,8 @@ import {
   type GatewayDomain,
   deliveryDomain,
   deliveryMessage,
-  fromBase64,
+  type Bytes,
+  bytesOf,
   jobHash,
   outputsHash,
   toBase64,
@@ -118,8 +119,8 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
   };
 
   /** The decrypted answer of a job, checked row by row against the plaintext product. */
-  const expectProduct = (job: { step: LinearPlanStep; xs: Float64Array[] }, outputs: string[]) => {
-    const ys = user.decryptLinearOutputs(job.step, outputs.map(fromBase64));
+  const expectProduct = (job: { step: LinearPlanStep; xs: Float64Array[] }, outputs: Bytes[]) => {
+    const ys = user.decryptLinearOutputs(job.step, outputs.map(bytesOf));
     job.xs.forEach((x, t) =>
       expect(maxDiff(ys[t]!, product(job.step, x)), `row ${t}`).to.be.below(TOLERANCE),
     );
@@ -181,7 +182,7 @@ describe("compute/miner/node: a miner answers a session's jobs through the Brain
       for (const job of jobs) {
         const view = await api.waitForJob(job.jobId, 60_000);
         expect(view.state, view.error ?? "").to.equal("completed");
-        const outputs = view.result!.outputs.map(fromBase64);
+        const outputs = view.result!.outputs.map(bytesOf);
         expect(view.result!.miner).to.equal(signer.account.address);
         expect(view.result!.outputHash).to.equal(await outputsHash(outputs));
         // The Delivery binds the miner's Brain, the job as the client submitted it and the result.
