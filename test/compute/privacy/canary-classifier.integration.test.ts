@@ -32,7 +32,7 @@ import {
   jitteredGap,
   shapeFromHistory,
 } from "../../../compute/validator/canary-shape";
-import type { SessionKeys } from "../../../protocol/gateway";
+import { FRAMES_CONTENT_TYPE, type SessionKeys } from "../../../protocol/gateway";
 import { type KeyRotation, needsFreshKeys } from "../../../sdk/key-rotation";
 import { brownText } from "../../../zkllm/data/brown";
 import { distinguishability, seededRandom } from "../../helpers/classifier";
@@ -91,7 +91,13 @@ describe("privacy: a miner cannot tell canaries from users' prompts", function (
         String(input instanceof Request ? input.url : input).endsWith("/v1/miner/work") &&
         res.status === 200
       ) {
-        const json = await res.clone().text();
+        // Framed (the default): the JSON header is all but the ciphertexts; else the JSON itself.
+        let json: string;
+        if ((res.headers.get("content-type") ?? "").startsWith(FRAMES_CONTENT_TYPE)) {
+          const body = new Uint8Array(await res.clone().arrayBuffer());
+          const headerLength = new DataView(body.buffer, body.byteOffset).getUint32(0, true);
+          json = new TextDecoder().decode(body.subarray(4, 4 + headerLength));
+        } else json = await res.clone().text();
         const sessionId = (JSON.parse(json) as { sessionId: string }).sessionId;
         const headers = [...res.headers.entries()]
           .filter(([k]) => k !== "date" && k !== "content-length" && k !== "keep-alive")
