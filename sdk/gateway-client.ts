@@ -419,17 +419,48 @@ export class GatewayClient {
     return { ...lease, key: await leaseKey(lease.secret), domain: signer.domain };
   }
 
-  private async leasedFetch(
+  private leasedFetch(
     lease: HeldLease,
     method: string,
     route: string,
     body?: Body,
     extraMs = 0,
   ): Promise<Response> {
+    return this.authedFetch(lease.domain, method, route, body, extraMs, async (message) => ({
+      [LEASE_HEADERS.lease]: lease.leaseId,
+      [LEASE_HEADERS.mac]: await leaseMacWith(lease.key, message),
+    }));
+  }
+
+  private signatureFetch(
+    signer: SignerOptions,
+    method: string,
+    route: string,
+    body?: Body,
+    extraMs = 0,
+  ): Promise<Response> {
+    return this.authedFetch(signer.domain, method, route, body, extraMs, async (message) => ({
+      [SIGNATURE_HEADERS.address]: signer.account.address,
+      [SIGNATURE_HEADERS.signature]: await signer.account.signMessage({ message }),
+    }));
+  }
+
+  /**
+   * A member's request: the canonical message over method, path, body hash, a fresh nonce and an
+   * expiry, authenticated by `auth` (a lease's MAC or a signature); nonce and expiry go along.
+   */
+  private async authedFetch(
+    domain: GatewayDomain,
+    method: string,
+    route: string,
+    body: Body | undefined,
+    extraMs: number,
+    auth: (message: string) => Promise<Record<string, string>>,
+  ): Promise<Response> {
     const { bytes, type } = encodeBody(body);
     const nonce = randomHex(16);
     const expiry = Math.floor(Date.now() / 1000) + 60;
-    const message = signedRequestMessage(lease.domain, {
+    const message = signedRequestMessage(domain, {
       method,
       path: `${API_PREFIX}${route}`,
       bodySha256: sha256Hex(bytes ?? ""),
@@ -437,40 +468,9 @@ export class GatewayClient {
       expiry,
     });
     const headers: Record<string, string> = {
-      [LEASE_HEADERS.lease]: lease.leaseId,
-      [LEASE_HEADERS.mac]: await leaseMacWith(lease.key, message),
-      [LEASE_HEADERS.nonce]: nonce,
-      [LEASE_HEADERS.expiry]: String(expiry),
-    };
-    if (type) headers["content-type"] = type;
-    Object.assign(headers, this.accept());
-    return this.fetch(method, route, bytes === undefined ? { headers } : { body: bytes, headers }, extraMs);
-  }
-
-  private async signatureFetch(
-    signer: SignerOptions,
-    method: string,
-    route: string,
-    body?: Body,
-    extraMs = 0,
-  ): Promise<Response> {
-    const { bytes, type } = encodeBody(body);
-    const path = `${API_PREFIX}${route}`;
-    const nonce = randomHex(16);
-    const expiry = Math.floor(Date.now() / 1000) + 60;
-    const message = signedRequestMessage(signer.domain, {
-      method,
-      path,
-      bodySha256: sha256Hex(bytes ?? ""),
-      nonce,
-      expiry,
-    });
-    const signature = await signer.account.signMessage({ message });
-    const headers: Record<string, string> = {
-      [SIGNATURE_HEADERS.address]: signer.account.address,
+      ...(await auth(message)),
       [SIGNATURE_HEADERS.nonce]: nonce,
       [SIGNATURE_HEADERS.expiry]: String(expiry),
-      [SIGNATURE_HEADERS.signature]: signature,
     };
     if (type) headers["content-type"] = type;
     Object.assign(headers, this.accept());
