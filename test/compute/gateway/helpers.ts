@@ -14,6 +14,8 @@ import {
   DEFAULT_REDIS_URL,
   DELIVERY_TYPES,
   type GatewayDomain,
+  LEASE_HEADERS,
+  type Lease,
   SIGNATURE_HEADERS,
   type WorkItem,
   deliveryDomain,
@@ -21,6 +23,7 @@ import {
   encodeTokens,
   bytesOf,
   jobHash,
+  leaseMac,
   outputsHash,
   type SessionKeys,
   randomHex,
@@ -218,11 +221,18 @@ export class TestMiner {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Headers of a signed request, built by hand so tests can bend each part. */
-export async function signedHeaders(
-  account: PrivateKeyAccount,
-  f: { method: string; path: string; body: string; nonce?: string; expiry?: number; domain?: GatewayDomain },
-): Promise<Record<string, string>> {
+/** What a hand-built member request says; tests bend each part. */
+type HandBuilt = {
+  method: string;
+  path: string;
+  body: string;
+  nonce?: string;
+  expiry?: number;
+  domain?: GatewayDomain;
+};
+
+/** The canonical message of a hand-built request, with the nonce and expiry headers it names. */
+function handBuilt(f: HandBuilt): { message: string; headers: Record<string, string> } {
   const nonce = f.nonce ?? randomHex(16);
   const expiry = f.expiry ?? Math.floor(Date.now() / 1000) + 60;
   const message = signedRequestMessage(f.domain ?? DOMAIN, {
@@ -233,11 +243,38 @@ export async function signedHeaders(
     expiry,
   });
   return {
+    message,
+    headers: {
+      [SIGNATURE_HEADERS.nonce]: nonce,
+      [SIGNATURE_HEADERS.expiry]: String(expiry),
+      "content-type": "application/json",
+    },
+  };
+}
+
+/** Headers of a signed request, built by hand so tests can bend each part. */
+export async function signedHeaders(
+  account: PrivateKeyAccount,
+  f: HandBuilt,
+): Promise<Record<string, string>> {
+  const { message, headers } = handBuilt(f);
+  return {
     [SIGNATURE_HEADERS.address]: account.address,
-    [SIGNATURE_HEADERS.nonce]: nonce,
-    [SIGNATURE_HEADERS.expiry]: String(expiry),
     [SIGNATURE_HEADERS.signature]: await account.signMessage({ message }),
-    "content-type": "application/json",
+    ...headers,
+  };
+}
+
+/** Headers of a leased request, built by hand so tests can bend each part. */
+export async function leasedHeaders(
+  lease: Pick<Lease, "leaseId" | "secret">,
+  f: HandBuilt,
+): Promise<Record<string, string>> {
+  const { message, headers } = handBuilt(f);
+  return {
+    [LEASE_HEADERS.lease]: lease.leaseId,
+    [LEASE_HEADERS.mac]: await leaseMac(lease.secret, message),
+    ...headers,
   };
 }
 

@@ -8,17 +8,7 @@ import http from "node:http";
 import { Redis } from "ioredis";
 import { authCounters } from "../../../compute/gateway/auth";
 import { LeaseStore } from "../../../compute/gateway/leases";
-import {
-  type GatewayDomain,
-  LEASE_HEADERS,
-  LEASE_LIMITS,
-  type Lease,
-  leaseMac,
-  leaseSchema,
-  randomHex,
-  signedRequestMessage,
-} from "../../../protocol/gateway";
-import { sha256Hex } from "../../../protocol/hash";
+import { LEASE_HEADERS, LEASE_LIMITS, type Lease, leaseSchema, randomHex } from "../../../protocol/gateway";
 import { GatewayClient } from "../../../sdk/gateway-client";
 import {
   BRAIN,
@@ -31,6 +21,7 @@ import {
   deletePrefix,
   expectRefusal,
   newAccount,
+  leasedHeaders,
   signedHeaders,
   signerOf,
   startTestGateway,
@@ -38,29 +29,6 @@ import {
 } from "./helpers";
 
 type Refusal = { status: number; error: string; message: string };
-
-/** Headers of a leased request, built by hand so tests can bend each part. */
-async function leasedHeaders(
-  lease: Pick<Lease, "leaseId" | "secret">,
-  f: { method: string; path: string; body: string; nonce?: string; expiry?: number; domain?: GatewayDomain },
-): Promise<Record<string, string>> {
-  const nonce = f.nonce ?? randomHex(16);
-  const expiry = f.expiry ?? Math.floor(Date.now() / 1000) + 60;
-  const message = signedRequestMessage(f.domain ?? DOMAIN, {
-    method: f.method,
-    path: f.path,
-    bodySha256: sha256Hex(f.body),
-    nonce,
-    expiry,
-  });
-  return {
-    [LEASE_HEADERS.lease]: lease.leaseId,
-    [LEASE_HEADERS.mac]: await leaseMac(lease.secret, message),
-    [LEASE_HEADERS.nonce]: nonce,
-    [LEASE_HEADERS.expiry]: String(expiry),
-    "content-type": "application/json",
-  };
-}
 
 describe("gateway member leases: one signature per lease, a MAC per request", function () {
   this.timeout(60_000);
