@@ -79,6 +79,12 @@ export type PromptOptions = {
   /** How long one job may take before the prompt gives up (default 10 minutes). */
   jobTimeoutMs?: number;
   /**
+   * How long one gateway call may spend waiting out "not now" refusals (429, 503: rate limit, no
+   * miner online) before the prompt gives up (default 60 s). Such refusals happen before anything
+   * reaches a miner, so a shorter budget is invisible to miners.
+   */
+  retryBudgetMs?: number;
+  /**
    * Encrypted mode only (opt-in): keep generating after the end-of-text token up to `maxTokens`
    * (or the context's end), so the gateway and the miner see as many passes as a full-length
    * answer and settlement counts them: the answer's length is hidden and paid for in full. What
@@ -237,7 +243,7 @@ export async function runPrompt(options: PromptOptions): Promise<PromptResult> {
       "Send the prompt encrypted, or without padding.",
     );
   }
-  const gateway = patientGateway(options.gateway, options.signal);
+  const gateway = patientGateway(options.gateway, options.retryBudgetMs ?? RETRY_BUDGET_MS, options.signal);
   try {
     return options.mode === "encrypted"
       ? await runEncrypted({ ...options, gateway }, options.gateway, prepared, started, step)
@@ -268,7 +274,7 @@ function explainRefusal(err: GatewayError): BasedError {
 
 /** Back-off after a 429 (rate limit) or 503 (no miner online, Redis away), never longer than this. */
 const RETRY_MAX_MS = 5_000;
-/** Total time one call may spend waiting out such refusals before the prompt gives up. */
+/** Total time one call may spend waiting out such refusals before the prompt gives up (default). */
 const RETRY_BUDGET_MS = 60_000;
 
 /**
@@ -277,7 +283,7 @@ const RETRY_BUDGET_MS = 60_000;
  * makes one request per plan step (two when a job outlasts the gateway's longest wait), and every client behind one address shares the gateway's
  * per-IP limit, so a busy limit is something to wait out, not a reason to fail.
  */
-function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayClient {
+function patientGateway(gateway: GatewayClient, budgetMs: number, signal?: AbortSignal): GatewayClient {
   const retrying =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -287,7 +293,7 @@ function patientGateway(gateway: GatewayClient, signal?: AbortSignal): GatewayCl
           return await call(...args);
         } catch (err) {
           const busy = err instanceof GatewayError && (err.status === 429 || err.status === 503);
-          if (!busy || Date.now() - started > RETRY_BUDGET_MS || signal?.aborted) throw err;
+          if (!busy || Date.now() - started > budgetMs || signal?.aborted) throw err;
           const ms = Math.min(RETRY_MAX_MS, 100 * 2 ** tries);
           await pause(ms / 2 + Math.random() * (ms / 2), signal);
         }

@@ -249,8 +249,19 @@ export type RunCanaryOptions = {
   keyRotation?: KeyRotation;
   /** How long one job may take before the canary counts as failed. */
   jobTimeoutMs?: number;
+  /**
+   * How long the canary waits out "not now" refusals (no miner online, the rate limit) before it
+   * counts as failed (default CANARY_RETRY_BUDGET_MS). No miner sees such waits.
+   */
+  retryBudgetMs?: number;
   signal?: AbortSignal;
 };
+
+/**
+ * A canary waits this long for a miner to come online: less than a user's minute, since a round
+ * has other canaries to send and a failed canary with no miner blames no one.
+ */
+export const CANARY_RETRY_BUDGET_MS = 15_000;
 
 /** Error codes of `runPrompt` that mean the miner's answer itself was bad, not missing. */
 const BAD_ANSWER_CODES = new Set(["BadMinerResult"]);
@@ -277,6 +288,7 @@ export async function runCanary(options: RunCanaryOptions): Promise<CanaryOutcom
       ...(reference.eosId !== undefined ? { eosId: reference.eosId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       jobTimeoutMs: options.jobTimeoutMs ?? 120_000,
+      retryBudgetMs: options.retryBudgetMs ?? CANARY_RETRY_BUDGET_MS,
     });
   } catch (err) {
     options.signal?.throwIfAborted();

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { expect } from "chai";
 import { BasedError } from "../../sdk/errors";
-import { GatewayClient } from "../../sdk/gateway-client";
+import { GatewayClient, GatewayError } from "../../sdk/gateway-client";
 import {
   type BlobClaim,
   type OpenSession,
@@ -115,6 +115,32 @@ describe("sdk/prompt: the user's side of a prompt, without a network", () => {
     );
     expect(err.code).to.equal("GatewayUnreachable");
     expect(err.hint).to.match(/npm run devnet|BASED_GATEWAY_URL/);
+  });
+
+  it("a gateway that keeps answering 503 is retried until the prompt's retry budget is spent, then reported", async () => {
+    let tries = 0;
+    class NoMiner extends GatewayClient {
+      override openSession(): Promise<SessionView> {
+        tries++;
+        return Promise.reject(new GatewayError(503, "NoMinerAvailable", "no miner is online"));
+      }
+    }
+    const err = await refusal(() =>
+      runPrompt({
+        gateway: new NoMiner({ url: "http://127.0.0.1:1" }),
+        brainId: BRAIN,
+        model: SHIPPED,
+        prompt: "The jury said",
+        maxTokens: 2,
+        mode: "plain",
+        // The default (a minute) would outlast this test's timeout.
+        retryBudgetMs: 400,
+      }),
+    );
+    expect(err.code).to.equal("NoMinerAvailable");
+    expect(err.kind).to.equal("environment");
+    expect(err.hint).to.match(/no miner online/);
+    expect(tries).to.be.greaterThan(1);
   });
 
   it("a paid prompt opens its session with the request's signed claim, and needs a signer for it", async () => {

@@ -142,6 +142,8 @@ describe("validator canaries and rounds against a real gateway and miners", func
       reference,
       prompt,
       keystoreDir: path.join(tempDir("based-canary-keys"), "0"),
+      // The gateway answers 503 NoMinerAvailable: the canary gives up once this budget is spent.
+      retryBudgetMs: 1_000,
     });
     expect(c).to.deep.include({ outcome: "failed", miners: [] });
     expect(c.reason).to.match(/NoMinerAvailable/);
