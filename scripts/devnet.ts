@@ -237,9 +237,12 @@ async function startBrainServices(
         String(DEVNET_BRAIN.validatorStake),
         "--state-dir",
         path.join(o.stateDir, name),
-        // A canary every ~20 s per validator: a dishonest miner shows in the next epoch's weights.
+        // A canary every ~20 s per validator, each its own scoring round (production: 3 a round,
+        // a minute apart): a dishonest miner shows in the next epoch's weights.
         "--canary-interval",
         "20",
+        "--canaries-per-round",
+        "1",
       ],
       // Canaries rotate keys as users do (a fresh set per prompt, the default): the gateway's blob
       // quota and lifetime are sized for it above.

@@ -38,6 +38,10 @@ them in the next.`,
     )
     .option("--canary-interval <s>", "mean seconds between canaries (the gaps are random; default 60)")
     .option(
+      "--canaries-per-round <n>",
+      "canaries per scoring round (default 3); with fewer, scores and weights follow the miners sooner",
+    )
+    .option(
       "--model-cache <dir>",
       "where task models fetched over http(s) are kept (default: BASED_MODEL_CACHE)",
     )

@@ -49,6 +49,13 @@ export const validatorOptionsSchema = z.object({
         .max(86_400, "expected seconds from 0.1 to 86400"),
     )
     .default(60),
+  /** Canaries per scoring round (each round also replays samples and reads the miners' polls). */
+  canariesPerRound: z.coerce
+    .number({ error: "expected a whole number from 1 to 100" })
+    .int("expected a whole number from 1 to 100")
+    .min(1, "expected a whole number from 1 to 100")
+    .max(100, "expected a whole number from 1 to 100")
+    .default(3),
   register: z.boolean().default(true),
   /** BASED (decimal) that must be staked to this validator. */
   stake: z
@@ -81,6 +88,10 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
     model: { type: "string", description: "the Brain's model directory (default: fetched and verified)" },
     "model-cache": { type: "string", description: "where task models fetched over http(s) are kept" },
     "canary-interval": { type: "string", description: "mean seconds between canaries (default 60)" },
+    "canaries-per-round": {
+      type: "string",
+      description: "canaries per scoring round (default 3; fewer: scores follow the miners sooner)",
+    },
     "no-register": { type: "boolean", description: "fail instead of registering as a validator" },
     stake: { type: "string", description: "make sure at least this much BASED is staked to this validator" },
     endpoint: { type: "string", description: "the endpoint to register with (default: the gateway URL)" },
@@ -146,6 +157,7 @@ export const validatorService: ServiceDefinition<ValidatorServiceOptions, Valida
       mode: brain.zkMode ? "encrypted" : "plain",
       stateDir: options.stateDir,
       canaryIntervalMs: options.canaryInterval * 1000,
+      canariesPerRound: options.canariesPerRound,
       // The users' key rotation policy (keyRotation, BASED_KEY_ROTATION): canaries' keys then
       // rotate as users' do.
       keyRotation: config.keyRotation,

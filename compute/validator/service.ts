@@ -477,6 +477,8 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
       mode: options.mode,
       gateway: options.gatewayUrl,
       keyRotation: formatKeyRotation(keyRotation),
+      canaryIntervalMs: intervalMs,
+      canariesPerRound: options.canariesPerRound ?? 3,
       stateFile: stateFile.file,
       rounds: state.rounds,
       pendingCommit: state.commit?.epoch ?? null,

@@ -32,7 +32,9 @@ const GiB = 1024 ** 3;
  * GPT-2 small at full shape (124M parameters, 12 layers, d = 768, 50,257 tokens, 1,024 positions),
  * saved the way recent transformers versions save a checkpoint (half precision, three shards,
  * tokenizer.json only): it converts, a two-worker miner holds it within bounded memory, and an
- * encrypted 20-token prompt generates the tokens onnxruntime generates.
+ * encrypted 8-token prompt generates the tokens onnxruntime generates. (bench/zkllm/gpt2-small.ts
+ * times the 20-token prompt of docs/benchmarks.md; this test checks the answer, in two buckets and
+ * one generated pass, to keep the suite's time.)
  */
 describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", function () {
   this.timeout(1_200_000);
@@ -90,7 +92,7 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
     }
   });
 
-  it("a two-worker miner serves an encrypted 20-token prompt: 4 tokens as onnxruntime gives them, each worker holding its share", async () => {
+  it("a two-worker miner serves an encrypted 8-token prompt: 2 tokens as onnxruntime gives them, each worker holding its share", async () => {
     const model = openModel(readModelDir(out));
     const plan = model.plan();
     let t = performance.now();
@@ -101,10 +103,8 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
       expect(memory.cached).to.equal(true);
       expect(memory.maxWorkerBytes).to.be.below(0.6 * memory.totalBytes);
 
-      const prompt = model.tokenizer.encode(
-        "The history of the city begins with a small village on the river, where the first people built their",
-      );
-      expect(prompt).to.have.length(20);
+      const prompt = model.tokenizer.encode("The history of the city begins with a");
+      expect(prompt).to.have.length(8);
 
       const client = await createClient({ paramSet: plan.engine.paramSet });
       const blobs = client.makeEvalKeysForPlan(plan.engine);
@@ -137,21 +137,21 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
       t = performance.now();
       let promptMs = 0;
       const encrypted = await generateGreedy(model.session(backend), prompt, {
-        maxTokens: 4,
+        maxTokens: 2,
         onToken: () => (promptMs ||= performance.now() - t),
       });
-      const tokenMs = (performance.now() - t - promptMs) / 3;
+      const tokenMs = performance.now() - t - promptMs;
       client.delete();
-      // Every prompt row went in 4-row buckets (20 rows: 5 requests per product), none alone.
+      // Every prompt row went in 4-row buckets (8 rows: 2 requests per product), none alone.
       const layers = 12 * 4;
-      expect(requested.filter((s) => s.endsWith("@4"))).to.have.length(5 * layers);
-      expect(requested.filter((s) => s.endsWith("@1"))).to.have.length(3 * layers);
+      expect(requested.filter((s) => s.endsWith("@4"))).to.have.length(2 * layers);
+      expect(requested.filter((s) => s.endsWith("@1"))).to.have.length(1 * layers);
 
       const runner = await OnnxGpt2Runner.create(path.join(out, "model.onnx"), { maxPositions: 1024 });
       try {
         const ids = [...prompt];
         let checked = 0;
-        for (let k = 0; k < 4; k++) {
+        for (let k = 0; k < 2; k++) {
           const { data } = await runner.logits(ids);
           const last = data.subarray(data.length - 50_257);
           const top = argmax(last);
@@ -174,7 +174,7 @@ describe("zkllm: a GPT-2-small-shaped model, converted and served encrypted", fu
       expect(stats.reduce((a, s) => a + s.cacheBytes, 0)).to.equal(memory.totalBytes);
       // Figures for docs/benchmarks.md (measured, never asserted).
       console.log(
-        `      GPT-2 small, 2 workers: miner start ${(startMs / 1000).toFixed(1)} s, prompt pass (20 tokens) ${(promptMs / 1000).toFixed(1)} s, ${(tokenMs / 1000).toFixed(2)} s per generated token, peak RSS ${(process.resourceUsage().maxRSS / 1024 ** 2).toFixed(2)} GiB`,
+        `      GPT-2 small, 2 workers: miner start ${(startMs / 1000).toFixed(1)} s, prompt pass (8 tokens) ${(promptMs / 1000).toFixed(1)} s, ${(tokenMs / 1000).toFixed(2)} s per generated token, peak RSS ${(process.resourceUsage().maxRSS / 1024 ** 2).toFixed(2)} GiB`,
       );
     } finally {
       await engine.close();

@@ -522,12 +522,20 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
       );
       expect(noTask.status).to.equal(3);
       expect(noTask.json.error).to.deep.include({ code: "NoTask" });
+      // A round needs a canary: refused before anything is sent, naming the flag.
+      const noCanaries = await basedAsync([...args, "--canaries-per-round", "0", "--json"], env);
+      expect(noCanaries.status).to.equal(2);
+      expect(JSON.stringify(noCanaries.json.error)).to.match(/canaries-per-round|canariesPerRound/);
 
-      const child = spawn(process.execPath, [path.join(ROOT, "bin", "based.js"), ...args, "--stake", "10"], {
-        cwd: ROOT,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        [path.join(ROOT, "bin", "based.js"), ...args, "--stake", "10", "--canaries-per-round", "2"],
+        {
+          cwd: ROOT,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let output = "";
       child.stdout.on("data", (d: Buffer) => (output += d.toString()));
       child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -553,6 +561,7 @@ describe("validator weights: commit in one epoch, reveal in the next (devnet)", 
       );
       child.kill("SIGTERM");
       expect(await exited).to.equal(0);
+      expect(output).to.contain('"canariesPerRound":2');
       expect(output).to.contain('"msg":"validator stopped"');
       expect(output).to.contain(`Validator ${me} of Brain #${BRAIN} stopped`);
     });
