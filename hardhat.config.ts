@@ -47,6 +47,9 @@ const config: HardhatUserConfig = {
   },
   mocha: {
     timeout: 120_000,
+    // Workers when a lane runs with --parallel (the integration lane: its files wait on chains and
+    // processes as much as they compute, so two at a time fill two cores).
+    jobs: Number(process.env.MOCHA_JOBS ?? 2),
   },
   gasReporter: {
     enabled: process.env.REPORT_GAS === "true",
