@@ -432,6 +432,7 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
   const keyRotation = options.keyRotation ?? DEFAULT_KEY_ROTATION;
   const seen = new Set<string>();
   const intervalMs = options.canaryIntervalMs ?? 60_000;
+  const canariesPerRound = options.canariesPerRound ?? 3;
   const bucket = options.mode === "encrypted" ? reference.model.plan().buckets.prefill : 1;
   let canaryShape: { sizes: SizeSampler; gaps: GapSampler } | undefined;
   let shapedAtRound = -Infinity;
@@ -478,7 +479,7 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
       gateway: options.gatewayUrl,
       keyRotation: formatKeyRotation(keyRotation),
       canaryIntervalMs: intervalMs,
-      canariesPerRound: options.canariesPerRound ?? 3,
+      canariesPerRound,
       stateFile: stateFile.file,
       rounds: state.rounds,
       pendingCommit: state.commit?.epoch ?? null,
@@ -503,7 +504,7 @@ export async function runValidator(options: ValidatorOptions): Promise<void> {
           keystoreDir,
           keyRotation,
           sizes: () => sizes.draw(),
-          canaries: options.canariesPerRound ?? 3,
+          canaries: canariesPerRound,
           replays: options.replaysPerRound ?? 4,
           gapMs: () => gaps.draw(),
           miners,
